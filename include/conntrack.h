@@ -1,0 +1,1191 @@
+/*
+ * conntrack.h - libconntrack, Linux connection tracking through ctnetlink.
+ *
+ * Generated from the Rust sources by cbindgen (build.rs); do not edit.
+ * Regenerate with `make header`.
+ *
+ * Conventions, once for the whole API:
+ * - Every fallible function returns a ct_status; CT_OK is 0.
+ * - Results come back through parameters ending in _out, written only on CT_OK.
+ * - Objects are made and freed only by the library; every *_free(NULL) is a no-op.
+ * - Pointers passed in are borrowed for the call only unless the function says otherwise.
+ * - Threads: a ct_handle is used by one thread at a time; separate handles are independent
+ *   and may be used from different threads at once. ct_entry, ct_filter and ct_entry_list
+ *   objects are plain data: read-only use may be shared, mutation needs one owner.
+ * - On an error, ct_last_error_message() (per thread) and ct_handle_last_error() (per handle)
+ *   describe it: errno, and the kernel's extended-ack text when it sent one.
+ */
+
+#ifndef CONNTRACK_H
+#define CONNTRACK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/** Version of the library this header belongs to. */
+#define CT_VERSION_MAJOR 0
+#define CT_VERSION_MINOR 1
+#define CT_VERSION_PATCH 0
+
+
+/**
+ * Address family IPv4 (AF_INET).
+ */
+#define CT_FAMILY_IPV4 2
+
+/**
+ * Address family IPv6 (AF_INET6).
+ */
+#define CT_FAMILY_IPV6 10
+
+/**
+ * Protocol number of ICMP.
+ */
+#define CT_PROTO_ICMP 1
+
+/**
+ * Protocol number of TCP.
+ */
+#define CT_PROTO_TCP 6
+
+/**
+ * Protocol number of UDP.
+ */
+#define CT_PROTO_UDP 17
+
+/**
+ * Protocol number of DCCP.
+ */
+#define CT_PROTO_DCCP 33
+
+/**
+ * Protocol number of GRE.
+ */
+#define CT_PROTO_GRE 47
+
+/**
+ * Protocol number of ICMPv6.
+ */
+#define CT_PROTO_ICMPV6 58
+
+/**
+ * Protocol number of SCTP.
+ */
+#define CT_PROTO_SCTP 132
+
+/**
+ * Protocol number of UDP-Lite.
+ */
+#define CT_PROTO_UDPLITE 136
+
+/**
+ * Direction selector: the original tuple.
+ */
+#define CT_DIR_ORIG 0
+
+/**
+ * Direction selector: the reply tuple.
+ */
+#define CT_DIR_REPLY 1
+
+/**
+ * Address/port selector: source of the original tuple.
+ */
+#define CT_ORIG_SRC 0
+
+/**
+ * Address/port selector: destination of the original tuple.
+ */
+#define CT_ORIG_DST 1
+
+/**
+ * Address/port selector: source of the reply tuple.
+ */
+#define CT_REPLY_SRC 2
+
+/**
+ * Address/port selector: destination of the reply tuple.
+ */
+#define CT_REPLY_DST 3
+
+/**
+ * Status bit: packets were seen in both directions.
+ */
+#define CT_STATUS_SEEN_REPLY (1 << 1)
+
+/**
+ * Status bit: assured (never early-dropped).
+ */
+#define CT_STATUS_ASSURED (1 << 2)
+
+/**
+ * Status bit: confirmed (in the table).
+ */
+#define CT_STATUS_CONFIRMED (1 << 3)
+
+/**
+ * TCP state ESTABLISHED (the kernel's TCP_CONNTRACK_ESTABLISHED).
+ */
+#define CT_TCP_STATE_ESTABLISHED 3
+
+/**
+ * Text option of ct_entry_format: the `-o extended` form (layer-3 columns first).
+ */
+#define CT_FORMAT_EXTENDED 1
+
+/**
+ * Text option of ct_entry_format: append the kernel id as `-o id` does.
+ */
+#define CT_FORMAT_ID 2
+
+/**
+ * Text option of ct_entry_format: the start/stop timestamps as `-o timestamp` does.
+ */
+#define CT_FORMAT_TIMESTAMP 4
+
+/**
+ * Size that holds any address as text, NUL included (INET6_ADDRSTRLEN).
+ */
+#define CT_ADDR_TEXT_MAX 46
+
+/**
+ * The result of every fallible function. CT_OK is 0; the other numbers never change
+ * meaning and are never reused.
+ */
+enum ct_status
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Success.
+   */
+  CT_OK = 0,
+  /**
+   * An argument cannot be right (out of range, wrong family, not an address, ...).
+   */
+  CT_ERR_INVALID_ARGUMENT = 1,
+  /**
+   * A required pointer argument was NULL.
+   */
+  CT_ERR_NULL_POINTER = 2,
+  /**
+   * No such entry (kernel ENOENT), or no such object.
+   */
+  CT_ERR_NOT_FOUND = 3,
+  /**
+   * The entry already exists (kernel EEXIST).
+   */
+  CT_ERR_EXISTS = 4,
+  /**
+   * Permission denied: the caller lacks CAP_NET_ADMIN in the network namespace.
+   */
+  CT_ERR_PERMISSION = 5,
+  /**
+   * The caller's buffer is too small; the function says how much it needs.
+   */
+  CT_ERR_BUFFER_TOO_SMALL = 6,
+  /**
+   * The kernel flagged a dump as interrupted; run it again.
+   */
+  CT_ERR_DUMP_INTERRUPTED = 7,
+  /**
+   * The running kernel does not support the request.
+   */
+  CT_ERR_UNSUPPORTED = 8,
+  /**
+   * A network namespace could not be opened or entered.
+   */
+  CT_ERR_NETNS = 9,
+  /**
+   * Any other error from the kernel; ct_last_errno() has its errno.
+   */
+  CT_ERR_KERNEL = 10,
+  /**
+   * The kernel's answer could not be decoded.
+   */
+  CT_ERR_MALFORMED = 11,
+  /**
+   * A bug in libconntrack (a caught panic); the handle may be unusable.
+   */
+  CT_ERR_INTERNAL = 12,
+  /**
+   * The entry does not hold the field asked for.
+   */
+  CT_ERR_NOT_SET = 13,
+  /**
+   * The socket's receive buffer overflowed: answers or events were lost.
+   */
+  CT_ERR_OVERRUN = 14,
+  /**
+   * The handle is in use by another thread at this moment.
+   */
+  CT_ERR_BUSY = 15,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum ct_status ct_status;
+#else
+typedef int32_t ct_status;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * A conntrack entry: plain data owned by whoever made it (ct_entry_new, ct_entry_clone,
+ * ct_get) or by the list or callback that hands it out.
+ */
+typedef struct ct_entry ct_entry;
+
+/**
+ * A list of entries made by ct_list and owned by the caller. Its entries belong to it.
+ */
+typedef struct ct_entry_list ct_entry_list;
+
+/**
+ * A filter: every field left unset matches everything. Plain data owned by the caller.
+ */
+typedef struct ct_filter ct_filter;
+
+/**
+ * An open ctnetlink socket in one network namespace. A ct_handle is used by one thread at
+ * a time; separate handles are independent and may be used from different threads at
+ * once. A call on a handle that another thread is using at that moment fails with
+ * CT_ERR_BUSY instead of corrupting it.
+ */
+typedef struct ct_handle ct_handle;
+
+/**
+ * Called for each entry of a dump. `entry` is valid until the callback returns (keep a
+ * copy with ct_entry_clone); `user_data` is what the caller passed to ct_dump. Return 0
+ * to go on, anything else to stop the dump.
+ */
+typedef int32_t (*ct_dump_cb)(const ct_entry *entry, void *user_data);
+
+#ifdef __cplusplus
+extern "C" {
+#endif // __cplusplus
+
+/**
+ * Makes an empty entry. On CT_OK, `*entry_out` is a new entry owned by the caller; free it
+ * with ct_entry_free. On error `*entry_out` is unchanged.
+ */
+ct_status ct_entry_new(ct_entry **entry_out);
+
+/**
+ * Copies `entry` (for example one handed to a dump callback). On CT_OK, `*entry_out` is a
+ * new entry owned by the caller; free it with ct_entry_free.
+ */
+ct_status ct_entry_clone(const ct_entry *entry, ct_entry **entry_out);
+
+/**
+ * Frees an entry made by ct_entry_new, ct_entry_clone or ct_get. Passing NULL does
+ * nothing; freeing the same entry twice, or one that belongs to a list, is undefined.
+ */
+void ct_entry_free(ct_entry *entry);
+
+/**
+ * Sets the layer-3 family: CT_FAMILY_IPV4 or CT_FAMILY_IPV6. Setting an address also sets
+ * it. CT_ERR_INVALID_ARGUMENT for another number or one that contradicts an address.
+ */
+ct_status ct_entry_set_family(ct_entry *entry, uint8_t family);
+
+/**
+ * Gets the layer-3 family (as set, or implied by an address).
+ */
+ct_status ct_entry_get_family(const ct_entry *entry, uint8_t *family_out);
+
+/**
+ * Sets the layer-4 protocol number (CT_PROTO_TCP, ... or any other number) of both
+ * tuples. CT_ERR_INVALID_ARGUMENT when it contradicts ports or ICMP fields already set, or
+ * ICMP on IPv6 (use ICMPv6) and the reverse.
+ */
+ct_status ct_entry_set_proto(ct_entry *entry, uint8_t proto);
+
+/**
+ * Gets the layer-4 protocol number.
+ */
+ct_status ct_entry_get_proto(const ct_entry *entry, uint8_t *proto_out);
+
+/**
+ * Sets an address from text ("1.1.1.1", "fe80::1"). `which` is CT_ORIG_SRC, CT_ORIG_DST,
+ * CT_REPLY_SRC or CT_REPLY_DST. CT_ERR_INVALID_ARGUMENT for text that is no address or an
+ * address of the other family. `addr` is borrowed for the call only.
+ */
+ct_status ct_entry_set_addr(ct_entry *entry, uint32_t which, const char *addr);
+
+/**
+ * Sets an address from raw bytes in network order: 4 bytes for IPv4, 16 for IPv6.
+ * CT_ERR_INVALID_ARGUMENT for another length or the other family.
+ */
+ct_status ct_entry_set_addr_bytes(ct_entry *entry,
+                                  uint32_t which,
+                                  const uint8_t *bytes,
+                                  size_t len);
+
+/**
+ * Writes an address as text into `buf` (`len` bytes, NUL included; CT_ADDR_TEXT_MAX
+ * always suffices). CT_ERR_BUFFER_TOO_SMALL when it does not fit; CT_ERR_NOT_SET when the
+ * entry has no such address.
+ */
+ct_status ct_entry_get_addr(const ct_entry *entry, uint32_t which, char *buf, size_t len);
+
+/**
+ * Writes an address as raw bytes in network order into `buf` (`len` >= 16 always
+ * suffices); on CT_OK `*len_out` is 4 or 16.
+ */
+ct_status ct_entry_get_addr_bytes(const ct_entry *entry,
+                                  uint32_t which,
+                                  uint8_t *buf,
+                                  size_t len,
+                                  size_t *len_out);
+
+/**
+ * Sets a port (host order; GRE: the key) selected by `which` (CT_ORIG_SRC...).
+ * CT_ERR_INVALID_ARGUMENT on a protocol without ports (ICMP, ICMPv6, ...).
+ */
+ct_status ct_entry_set_port(ct_entry *entry, uint32_t which, uint16_t port);
+
+/**
+ * Gets a port (host order) selected by `which`.
+ */
+ct_status ct_entry_get_port(const ct_entry *entry, uint32_t which, uint16_t *port_out);
+
+/**
+ * Sets the ICMP or ICMPv6 type, code and id (host order) of the tuple of `dir`
+ * (CT_DIR_ORIG or CT_DIR_REPLY). CT_ERR_INVALID_ARGUMENT on a protocol other than ICMP or
+ * ICMPv6.
+ */
+ct_status ct_entry_set_icmp(ct_entry *entry,
+                            uint32_t dir,
+                            uint8_t icmp_type,
+                            uint8_t code,
+                            uint16_t id);
+
+/**
+ * Gets the ICMP or ICMPv6 type, code and id of the tuple of `dir`; every out-parameter is
+ * required.
+ */
+ct_status ct_entry_get_icmp(const ct_entry *entry,
+                            uint32_t dir,
+                            uint8_t *type_out,
+                            uint8_t *code_out,
+                            uint16_t *id_out);
+
+/**
+ * Sets the zone (0..65535; CT_ERR_INVALID_ARGUMENT above). Operations on an entry without
+ * a zone use zone 0.
+ */
+ct_status ct_entry_set_zone(ct_entry *entry, uint32_t zone);
+
+/**
+ * Gets the zone. The kernel omits zone 0, so an entry read from the kernel without a zone
+ * answers CT_ERR_NOT_SET and is in zone 0.
+ */
+ct_status ct_entry_get_zone(const ct_entry *entry, uint16_t *zone_out);
+
+/**
+ * Sets the connection mark.
+ */
+ct_status ct_entry_set_mark(ct_entry *entry, uint32_t mark);
+
+/**
+ * Gets the connection mark.
+ */
+ct_status ct_entry_get_mark(const ct_entry *entry, uint32_t *mark_out);
+
+/**
+ * Sets the status bits (CT_STATUS_*; the kernel's IPS_* numbering).
+ */
+ct_status ct_entry_set_status(ct_entry *entry, uint32_t status);
+
+/**
+ * Gets the status bits.
+ */
+ct_status ct_entry_get_status(const ct_entry *entry, uint32_t *status_out);
+
+/**
+ * Sets the timeout in seconds.
+ */
+ct_status ct_entry_set_timeout(ct_entry *entry, uint32_t seconds);
+
+/**
+ * Gets the seconds left before the entry expires.
+ */
+ct_status ct_entry_get_timeout(const ct_entry *entry, uint32_t *seconds_out);
+
+/**
+ * Sets the TCP state (0 NONE .. 9 SYN_SENT2, the kernel's TCP_CONNTRACK_* numbering).
+ * CT_ERR_INVALID_ARGUMENT for another number or a protocol other than TCP.
+ */
+ct_status ct_entry_set_tcp_state(ct_entry *entry, uint8_t state);
+
+/**
+ * Gets the TCP state.
+ */
+ct_status ct_entry_get_tcp_state(const ct_entry *entry, uint8_t *state_out);
+
+/**
+ * Sets the SCTP state (the kernel's SCTP_CONNTRACK_* numbering, 0..9).
+ */
+ct_status ct_entry_set_sctp_state(ct_entry *entry, uint8_t state);
+
+/**
+ * Gets the SCTP state.
+ */
+ct_status ct_entry_get_sctp_state(const ct_entry *entry, uint8_t *state_out);
+
+/**
+ * Gets the DCCP state (the kernel's CT_DCCP_* numbering).
+ */
+ct_status ct_entry_get_dccp_state(const ct_entry *entry, uint8_t *state_out);
+
+/**
+ * Sets the kernel id: a delete then removes the entry only if its id still matches.
+ */
+ct_status ct_entry_set_id(ct_entry *entry, uint32_t id);
+
+/**
+ * Gets the kernel id of the entry.
+ */
+ct_status ct_entry_get_id(const ct_entry *entry, uint32_t *id_out);
+
+/**
+ * Gets the reference count the kernel reported.
+ */
+ct_status ct_entry_get_use(const ct_entry *entry, uint32_t *use_out);
+
+/**
+ * Gets the packet and byte counters of direction `dir` (present when the namespace has
+ * net.netfilter.nf_conntrack_acct=1); both out-parameters are required.
+ */
+ct_status ct_entry_get_counters(const ct_entry *entry,
+                                uint32_t dir,
+                                uint64_t *packets_out,
+                                uint64_t *bytes_out);
+
+/**
+ * Gets the start timestamp, nanoseconds since the epoch (present when the namespace has
+ * net.netfilter.nf_conntrack_timestamp=1).
+ */
+ct_status ct_entry_get_timestamp_start(const ct_entry *entry, uint64_t *ns_out);
+
+/**
+ * Gets the stop timestamp, nanoseconds since the epoch (destroy events only).
+ */
+ct_status ct_entry_get_timestamp_stop(const ct_entry *entry, uint64_t *ns_out);
+
+/**
+ * Sets (`on` true) or clears label bit `bit` (0..127). For ct_update, only the bits
+ * touched this way change on the kernel's entry; the others keep their value.
+ */
+ct_status ct_entry_set_label(ct_entry *entry, uint32_t bit, bool on);
+
+/**
+ * Gets label bit `bit` (0..127) into `*on_out`. CT_ERR_NOT_SET when the entry carries no
+ * labels at all.
+ */
+ct_status ct_entry_get_label(const ct_entry *entry, uint32_t bit, bool *on_out);
+
+/**
+ * Sets all 128 label bits from `len` bytes (at most 16; missing bytes are 0): bit n is
+ * bit n%8 of byte n/8. For ct_update this replaces every label bit.
+ */
+ct_status ct_entry_set_labels(ct_entry *entry, const uint8_t *bytes, size_t len);
+
+/**
+ * Copies the 16 label bytes into `buf` (`len` >= 16). CT_ERR_NOT_SET without labels.
+ */
+ct_status ct_entry_get_labels(const ct_entry *entry, uint8_t *buf, size_t len);
+
+/**
+ * Gets the SELinux secmark.
+ */
+ct_status ct_entry_get_secmark(const ct_entry *entry, uint32_t *secmark_out);
+
+/**
+ * Sets the name of the helper to attach at creation ("ftp", "sip", ...). `name` is copied.
+ */
+ct_status ct_entry_set_helper(ct_entry *entry, const char *name);
+
+/**
+ * Writes the helper name into `buf` (`len` bytes, NUL included; 16 always suffices).
+ */
+ct_status ct_entry_get_helper(const ct_entry *entry, char *buf, size_t len);
+
+/**
+ * Writes `entry` as one line of `conntrack -L` text (no newline) into `buf`, `len` bytes
+ * with the NUL. `flags` is 0 or an OR of CT_FORMAT_EXTENDED, CT_FORMAT_ID and
+ * CT_FORMAT_TIMESTAMP. Like snprintf, it writes as much as fits (NUL-terminated unless
+ * `len` is 0) and stores in `*needed_out` (may be NULL) the length of the whole text without the
+ * NUL; CT_ERR_BUFFER_TOO_SMALL when that did not fit. `buf` may be NULL when `len` is 0, to
+ * ask for the size.
+ */
+ct_status ct_entry_format(const ct_entry *entry,
+                          uint32_t flags,
+                          char *buf,
+                          size_t len,
+                          size_t *needed_out);
+
+/**
+ * Makes an empty filter (matches every entry). On CT_OK, `*filter_out` is a new filter
+ * owned by the caller; free it with ct_filter_free.
+ */
+ct_status ct_filter_new(ct_filter **filter_out);
+
+/**
+ * Frees `filter`. Passing NULL does nothing; freeing twice is undefined.
+ */
+void ct_filter_free(ct_filter *filter);
+
+/**
+ * Matches only entries of `family` (CT_FAMILY_IPV4 or CT_FAMILY_IPV6); the kernel filters it.
+ */
+ct_status ct_filter_set_family(ct_filter *filter, uint8_t family);
+
+/**
+ * Matches only entries of layer-4 protocol `proto`.
+ */
+ct_status ct_filter_set_proto(ct_filter *filter, uint8_t proto);
+
+/**
+ * Matches only entries of zone `zone` (0..65535; entries without a zone are in zone 0).
+ * The kernel filters it from 6.8 on; the library checks it on every kernel.
+ */
+ct_status ct_filter_set_zone(ct_filter *filter, uint32_t zone);
+
+/**
+ * Matches entries whose mark ANDed with `mask` equals `mark` ANDed with `mask` (mask
+ * 0xffffffff: the exact mark). The kernel filters it.
+ */
+ct_status ct_filter_set_mark(ct_filter *filter, uint32_t mark, uint32_t mask);
+
+/**
+ * Matches entries whose status bits ANDed with `mask` equal `status` ANDed with `mask`.
+ */
+ct_status ct_filter_set_status(ct_filter *filter, uint32_t status, uint32_t mask);
+
+/**
+ * Matches entries whose address selected by `which` (CT_ORIG_SRC, ...) is `addr`, an
+ * address ("10.0.0.1") or a prefix ("10.0.0.0/8", "fe80::/64"). `addr` is copied.
+ * CT_ERR_INVALID_ARGUMENT for text that is neither, or a family other than the filter's.
+ */
+ct_status ct_filter_set_addr(ct_filter *filter, uint32_t which, const char *addr);
+
+/**
+ * Matches entries whose port selected by `which` is `port` (host order).
+ */
+ct_status ct_filter_set_port(ct_filter *filter, uint32_t which, uint16_t port);
+
+/**
+ * With `enabled` false, nothing is asked of the kernel and every field is matched in the
+ * library: the fallback path of older kernels, for tests and benchmarks. Default true.
+ */
+ct_status ct_filter_set_kernel_filtering(ct_filter *filter, bool enabled);
+
+/**
+ * Opens a ctnetlink socket in the caller's network namespace. On CT_OK, `*h_out` is a new
+ * handle owned by the caller; close it with ct_close. On error `*h_out` is unchanged.
+ */
+ct_status ct_open(ct_handle **h_out);
+
+/**
+ * Opens a ctnetlink socket inside the network namespace `netns`: a name under /run/netns
+ * (as `ip netns add` makes) or a path such as /proc/PID/ns/net. The calling thread never
+ * changes namespace (a helper thread makes the socket). CT_ERR_NETNS when the namespace
+ * cannot be opened or entered. On CT_OK, `*h_out` is a new handle owned by the caller;
+ * close it with ct_close. `netns` is borrowed for the call only.
+ */
+ct_status ct_open_netns(const char *netns, ct_handle **h_out);
+
+/**
+ * Closes `h` and frees it. Passing NULL does nothing; closing the same handle twice is
+ * undefined.
+ */
+void ct_close(ct_handle *h);
+
+/**
+ * The detail of the last error of an operation on `h` (same text as
+ * ct_last_error_message gave on the thread that made the call), or "" when none failed.
+ * Use it when the caller may have changed threads (Go). Returns NULL only for a NULL
+ * handle. The string belongs to `h` and stays valid until the next failed call on `h`.
+ */
+const char *ct_handle_last_error(const ct_handle *h);
+
+/**
+ * The errno of the last failed operation on `h` (0 when none, or for a NULL handle).
+ */
+int32_t ct_handle_last_errno(const ct_handle *h);
+
+/**
+ * Streams every entry matching `filter` (NULL: every entry) to `cb`, without keeping the
+ * table in memory. Filters the kernel cannot apply are applied by the library, with the
+ * same result on every kernel. Returns CT_OK when the dump ended or the callback stopped
+ * it; CT_ERR_DUMP_INTERRUPTED if the kernel flagged the dump as inconsistent (entries
+ * already delivered stand; run it again for a complete view).
+ */
+ct_status ct_dump(ct_handle *h, const ct_filter *filter, ct_dump_cb cb, void *user_data);
+
+/**
+ * Collects every entry matching `filter` (NULL: every entry). On CT_OK, `*list_out` is a
+ * new list owned by the caller; free it with ct_entry_list_free. On error it is unchanged.
+ */
+ct_status ct_list(ct_handle *h, const ct_filter *filter, ct_entry_list **list_out);
+
+/**
+ * Reads the entry whose original tuple (or, when `key` has only a reply tuple, reply
+ * tuple) and zone (0 when unset) are those of `key`. CT_ERR_NOT_FOUND when there is none.
+ * On CT_OK, `*entry_out` is a new entry owned by the caller; free it with ct_entry_free.
+ */
+ct_status ct_get(ct_handle *h, const ct_entry *key, ct_entry **entry_out);
+
+/**
+ * Creates `entry`. It needs the original tuple (addresses, protocol, ports or ICMP type,
+ * code and id) and a timeout; the reply tuple defaults to the inverse of the original.
+ * CT_ERR_EXISTS when the tuple is taken in that zone.
+ */
+ct_status ct_create(ct_handle *h, const ct_entry *entry);
+
+/**
+ * Updates the entry with `entry`'s tuple and zone: the timeout, mark, status, labels and
+ * protocol state that `entry` holds. CT_ERR_NOT_FOUND when there is no such entry.
+ */
+ct_status ct_update(ct_handle *h, const ct_entry *entry);
+
+/**
+ * Deletes the entry with `entry`'s tuple and zone (0 when unset); when `entry` holds an
+ * id, only an entry with that id. CT_ERR_NOT_FOUND when there is none.
+ */
+ct_status ct_delete(ct_handle *h, const ct_entry *entry);
+
+/**
+ * Deletes the entry whose kernel id is `id` (it is looked up by a dump first).
+ * CT_ERR_NOT_FOUND when there is none.
+ */
+ct_status ct_delete_by_id(ct_handle *h, uint32_t id);
+
+/**
+ * Deletes every entry matching `filter` (which must not be NULL: use ct_flush for all).
+ * On CT_OK, `*deleted_out` (may be NULL) holds how many entries this call deleted.
+ */
+ct_status ct_delete_matching(ct_handle *h, const ct_filter *filter, uint64_t *deleted_out);
+
+/**
+ * Empties the whole table of the handle's namespace (IPv4 and IPv6, every zone).
+ */
+ct_status ct_flush(ct_handle *h);
+
+/**
+ * Flushes every entry matching `filter` (not NULL). Safe on every kernel: never sends a
+ * request whose meaning differs on older kernels. On CT_OK, `*flushed_out` (may be NULL)
+ * holds how many entries went.
+ */
+ct_status ct_flush_matching(ct_handle *h, const ct_filter *filter, uint64_t *flushed_out);
+
+/**
+ * The number of entries in `list` (0 for NULL).
+ */
+size_t ct_entry_list_len(const ct_entry_list *list);
+
+/**
+ * Entry `index` of `list`, or NULL when `index` is out of range or `list` is NULL. The
+ * entry belongs to `list` and lives until ct_entry_list_free(list); do not free it (copy
+ * it with ct_entry_clone to keep it longer).
+ */
+const ct_entry *ct_entry_list_get(const ct_entry_list *list, size_t index);
+
+/**
+ * Frees `list` and its entries. Passing NULL does nothing; freeing twice is undefined.
+ */
+void ct_entry_list_free(ct_entry_list *list);
+
+/**
+ * Makes an empty entry. On CT_OK, `*entry_out` is a new entry owned by the caller; free it
+ * with ct_entry_free. On error `*entry_out` is unchanged.
+ */
+ct_status ct_entry_new(ct_entry **entry_out);
+
+/**
+ * Copies `entry` (for example one handed to a dump callback). On CT_OK, `*entry_out` is a
+ * new entry owned by the caller; free it with ct_entry_free.
+ */
+ct_status ct_entry_clone(const ct_entry *entry, ct_entry **entry_out);
+
+/**
+ * Frees an entry made by ct_entry_new, ct_entry_clone or ct_get. Passing NULL does
+ * nothing; freeing the same entry twice, or one that belongs to a list, is undefined.
+ */
+void ct_entry_free(ct_entry *entry);
+
+/**
+ * Sets the layer-3 family: CT_FAMILY_IPV4 or CT_FAMILY_IPV6. Setting an address also sets
+ * it. CT_ERR_INVALID_ARGUMENT for another number or one that contradicts an address.
+ */
+ct_status ct_entry_set_family(ct_entry *entry, uint8_t family);
+
+/**
+ * Gets the layer-3 family (as set, or implied by an address).
+ */
+ct_status ct_entry_get_family(const ct_entry *entry, uint8_t *family_out);
+
+/**
+ * Sets the layer-4 protocol number (CT_PROTO_TCP, ... or any other number) of both
+ * tuples. CT_ERR_INVALID_ARGUMENT when it contradicts ports or ICMP fields already set, or
+ * ICMP on IPv6 (use ICMPv6) and the reverse.
+ */
+ct_status ct_entry_set_proto(ct_entry *entry, uint8_t proto);
+
+/**
+ * Gets the layer-4 protocol number.
+ */
+ct_status ct_entry_get_proto(const ct_entry *entry, uint8_t *proto_out);
+
+/**
+ * Sets an address from text ("1.1.1.1", "fe80::1"). `which` is CT_ORIG_SRC, CT_ORIG_DST,
+ * CT_REPLY_SRC or CT_REPLY_DST. CT_ERR_INVALID_ARGUMENT for text that is no address or an
+ * address of the other family. `addr` is borrowed for the call only.
+ */
+ct_status ct_entry_set_addr(ct_entry *entry, uint32_t which, const char *addr);
+
+/**
+ * Sets an address from raw bytes in network order: 4 bytes for IPv4, 16 for IPv6.
+ * CT_ERR_INVALID_ARGUMENT for another length or the other family.
+ */
+ct_status ct_entry_set_addr_bytes(ct_entry *entry,
+                                  uint32_t which,
+                                  const uint8_t *bytes,
+                                  size_t len);
+
+/**
+ * Writes an address as text into `buf` (`len` bytes, NUL included; CT_ADDR_TEXT_MAX
+ * always suffices). CT_ERR_BUFFER_TOO_SMALL when it does not fit; CT_ERR_NOT_SET when the
+ * entry has no such address.
+ */
+ct_status ct_entry_get_addr(const ct_entry *entry, uint32_t which, char *buf, size_t len);
+
+/**
+ * Writes an address as raw bytes in network order into `buf` (`len` >= 16 always
+ * suffices); on CT_OK `*len_out` is 4 or 16.
+ */
+ct_status ct_entry_get_addr_bytes(const ct_entry *entry,
+                                  uint32_t which,
+                                  uint8_t *buf,
+                                  size_t len,
+                                  size_t *len_out);
+
+/**
+ * Sets a port (host order; GRE: the key) selected by `which` (CT_ORIG_SRC...).
+ * CT_ERR_INVALID_ARGUMENT on a protocol without ports (ICMP, ICMPv6, ...).
+ */
+ct_status ct_entry_set_port(ct_entry *entry, uint32_t which, uint16_t port);
+
+/**
+ * Gets a port (host order) selected by `which`.
+ */
+ct_status ct_entry_get_port(const ct_entry *entry, uint32_t which, uint16_t *port_out);
+
+/**
+ * Sets the ICMP or ICMPv6 type, code and id (host order) of the tuple of `dir`
+ * (CT_DIR_ORIG or CT_DIR_REPLY). CT_ERR_INVALID_ARGUMENT on a protocol other than ICMP or
+ * ICMPv6.
+ */
+ct_status ct_entry_set_icmp(ct_entry *entry,
+                            uint32_t dir,
+                            uint8_t icmp_type,
+                            uint8_t code,
+                            uint16_t id);
+
+/**
+ * Gets the ICMP or ICMPv6 type, code and id of the tuple of `dir`; every out-parameter is
+ * required.
+ */
+ct_status ct_entry_get_icmp(const ct_entry *entry,
+                            uint32_t dir,
+                            uint8_t *type_out,
+                            uint8_t *code_out,
+                            uint16_t *id_out);
+
+/**
+ * Sets the zone (0..65535; CT_ERR_INVALID_ARGUMENT above). Operations on an entry without
+ * a zone use zone 0.
+ */
+ct_status ct_entry_set_zone(ct_entry *entry, uint32_t zone);
+
+/**
+ * Gets the zone. The kernel omits zone 0, so an entry read from the kernel without a zone
+ * answers CT_ERR_NOT_SET and is in zone 0.
+ */
+ct_status ct_entry_get_zone(const ct_entry *entry, uint16_t *zone_out);
+
+/**
+ * Sets the connection mark.
+ */
+ct_status ct_entry_set_mark(ct_entry *entry, uint32_t mark);
+
+/**
+ * Gets the connection mark.
+ */
+ct_status ct_entry_get_mark(const ct_entry *entry, uint32_t *mark_out);
+
+/**
+ * Sets the status bits (CT_STATUS_*; the kernel's IPS_* numbering).
+ */
+ct_status ct_entry_set_status(ct_entry *entry, uint32_t status);
+
+/**
+ * Gets the status bits.
+ */
+ct_status ct_entry_get_status(const ct_entry *entry, uint32_t *status_out);
+
+/**
+ * Sets the timeout in seconds.
+ */
+ct_status ct_entry_set_timeout(ct_entry *entry, uint32_t seconds);
+
+/**
+ * Gets the seconds left before the entry expires.
+ */
+ct_status ct_entry_get_timeout(const ct_entry *entry, uint32_t *seconds_out);
+
+/**
+ * Sets the TCP state (0 NONE .. 9 SYN_SENT2, the kernel's TCP_CONNTRACK_* numbering).
+ * CT_ERR_INVALID_ARGUMENT for another number or a protocol other than TCP.
+ */
+ct_status ct_entry_set_tcp_state(ct_entry *entry, uint8_t state);
+
+/**
+ * Gets the TCP state.
+ */
+ct_status ct_entry_get_tcp_state(const ct_entry *entry, uint8_t *state_out);
+
+/**
+ * Sets the SCTP state (the kernel's SCTP_CONNTRACK_* numbering, 0..9).
+ */
+ct_status ct_entry_set_sctp_state(ct_entry *entry, uint8_t state);
+
+/**
+ * Gets the SCTP state.
+ */
+ct_status ct_entry_get_sctp_state(const ct_entry *entry, uint8_t *state_out);
+
+/**
+ * Gets the DCCP state (the kernel's CT_DCCP_* numbering).
+ */
+ct_status ct_entry_get_dccp_state(const ct_entry *entry, uint8_t *state_out);
+
+/**
+ * Sets the kernel id: a delete then removes the entry only if its id still matches.
+ */
+ct_status ct_entry_set_id(ct_entry *entry, uint32_t id);
+
+/**
+ * Gets the kernel id of the entry.
+ */
+ct_status ct_entry_get_id(const ct_entry *entry, uint32_t *id_out);
+
+/**
+ * Gets the reference count the kernel reported.
+ */
+ct_status ct_entry_get_use(const ct_entry *entry, uint32_t *use_out);
+
+/**
+ * Gets the packet and byte counters of direction `dir` (present when the namespace has
+ * net.netfilter.nf_conntrack_acct=1); both out-parameters are required.
+ */
+ct_status ct_entry_get_counters(const ct_entry *entry,
+                                uint32_t dir,
+                                uint64_t *packets_out,
+                                uint64_t *bytes_out);
+
+/**
+ * Gets the start timestamp, nanoseconds since the epoch (present when the namespace has
+ * net.netfilter.nf_conntrack_timestamp=1).
+ */
+ct_status ct_entry_get_timestamp_start(const ct_entry *entry, uint64_t *ns_out);
+
+/**
+ * Gets the stop timestamp, nanoseconds since the epoch (destroy events only).
+ */
+ct_status ct_entry_get_timestamp_stop(const ct_entry *entry, uint64_t *ns_out);
+
+/**
+ * Sets (`on` true) or clears label bit `bit` (0..127). For ct_update, only the bits
+ * touched this way change on the kernel's entry; the others keep their value.
+ */
+ct_status ct_entry_set_label(ct_entry *entry, uint32_t bit, bool on);
+
+/**
+ * Gets label bit `bit` (0..127) into `*on_out`. CT_ERR_NOT_SET when the entry carries no
+ * labels at all.
+ */
+ct_status ct_entry_get_label(const ct_entry *entry, uint32_t bit, bool *on_out);
+
+/**
+ * Sets all 128 label bits from `len` bytes (at most 16; missing bytes are 0): bit n is
+ * bit n%8 of byte n/8. For ct_update this replaces every label bit.
+ */
+ct_status ct_entry_set_labels(ct_entry *entry, const uint8_t *bytes, size_t len);
+
+/**
+ * Copies the 16 label bytes into `buf` (`len` >= 16). CT_ERR_NOT_SET without labels.
+ */
+ct_status ct_entry_get_labels(const ct_entry *entry, uint8_t *buf, size_t len);
+
+/**
+ * Gets the SELinux secmark.
+ */
+ct_status ct_entry_get_secmark(const ct_entry *entry, uint32_t *secmark_out);
+
+/**
+ * Sets the name of the helper to attach at creation ("ftp", "sip", ...). `name` is copied.
+ */
+ct_status ct_entry_set_helper(ct_entry *entry, const char *name);
+
+/**
+ * Writes the helper name into `buf` (`len` bytes, NUL included; 16 always suffices).
+ */
+ct_status ct_entry_get_helper(const ct_entry *entry, char *buf, size_t len);
+
+/**
+ * Writes `entry` as one line of `conntrack -L` text (no newline) into `buf`, `len` bytes
+ * with the NUL. `flags` is 0 or an OR of CT_FORMAT_EXTENDED, CT_FORMAT_ID and
+ * CT_FORMAT_TIMESTAMP. Like snprintf, it writes as much as fits (NUL-terminated unless
+ * `len` is 0) and stores in `*needed_out` (may be NULL) the length of the whole text without the
+ * NUL; CT_ERR_BUFFER_TOO_SMALL when that did not fit. `buf` may be NULL when `len` is 0, to
+ * ask for the size.
+ */
+ct_status ct_entry_format(const ct_entry *entry,
+                          uint32_t flags,
+                          char *buf,
+                          size_t len,
+                          size_t *needed_out);
+
+/**
+ * Makes an empty filter (matches every entry). On CT_OK, `*filter_out` is a new filter
+ * owned by the caller; free it with ct_filter_free.
+ */
+ct_status ct_filter_new(ct_filter **filter_out);
+
+/**
+ * Frees `filter`. Passing NULL does nothing; freeing twice is undefined.
+ */
+void ct_filter_free(ct_filter *filter);
+
+/**
+ * Matches only entries of `family` (CT_FAMILY_IPV4 or CT_FAMILY_IPV6); the kernel filters it.
+ */
+ct_status ct_filter_set_family(ct_filter *filter, uint8_t family);
+
+/**
+ * Matches only entries of layer-4 protocol `proto`.
+ */
+ct_status ct_filter_set_proto(ct_filter *filter, uint8_t proto);
+
+/**
+ * Matches only entries of zone `zone` (0..65535; entries without a zone are in zone 0).
+ * The kernel filters it from 6.8 on; the library checks it on every kernel.
+ */
+ct_status ct_filter_set_zone(ct_filter *filter, uint32_t zone);
+
+/**
+ * Matches entries whose mark ANDed with `mask` equals `mark` ANDed with `mask` (mask
+ * 0xffffffff: the exact mark). The kernel filters it.
+ */
+ct_status ct_filter_set_mark(ct_filter *filter, uint32_t mark, uint32_t mask);
+
+/**
+ * Matches entries whose status bits ANDed with `mask` equal `status` ANDed with `mask`.
+ */
+ct_status ct_filter_set_status(ct_filter *filter, uint32_t status, uint32_t mask);
+
+/**
+ * Matches entries whose address selected by `which` (CT_ORIG_SRC, ...) is `addr`, an
+ * address ("10.0.0.1") or a prefix ("10.0.0.0/8", "fe80::/64"). `addr` is copied.
+ * CT_ERR_INVALID_ARGUMENT for text that is neither, or a family other than the filter's.
+ */
+ct_status ct_filter_set_addr(ct_filter *filter, uint32_t which, const char *addr);
+
+/**
+ * Matches entries whose port selected by `which` is `port` (host order).
+ */
+ct_status ct_filter_set_port(ct_filter *filter, uint32_t which, uint16_t port);
+
+/**
+ * With `enabled` false, nothing is asked of the kernel and every field is matched in the
+ * library: the fallback path of older kernels, for tests and benchmarks. Default true.
+ */
+ct_status ct_filter_set_kernel_filtering(ct_filter *filter, bool enabled);
+
+/**
+ * Opens a ctnetlink socket in the caller's network namespace. On CT_OK, `*h_out` is a new
+ * handle owned by the caller; close it with ct_close. On error `*h_out` is unchanged.
+ */
+ct_status ct_open(ct_handle **h_out);
+
+/**
+ * Opens a ctnetlink socket inside the network namespace `netns`: a name under /run/netns
+ * (as `ip netns add` makes) or a path such as /proc/PID/ns/net. The calling thread never
+ * changes namespace (a helper thread makes the socket). CT_ERR_NETNS when the namespace
+ * cannot be opened or entered. On CT_OK, `*h_out` is a new handle owned by the caller;
+ * close it with ct_close. `netns` is borrowed for the call only.
+ */
+ct_status ct_open_netns(const char *netns, ct_handle **h_out);
+
+/**
+ * Closes `h` and frees it. Passing NULL does nothing; closing the same handle twice is
+ * undefined.
+ */
+void ct_close(ct_handle *h);
+
+/**
+ * The detail of the last error of an operation on `h` (same text as
+ * ct_last_error_message gave on the thread that made the call), or "" when none failed.
+ * Use it when the caller may have changed threads (Go). Returns NULL only for a NULL
+ * handle. The string belongs to `h` and stays valid until the next failed call on `h`.
+ */
+const char *ct_handle_last_error(const ct_handle *h);
+
+/**
+ * The errno of the last failed operation on `h` (0 when none, or for a NULL handle).
+ */
+int32_t ct_handle_last_errno(const ct_handle *h);
+
+/**
+ * Streams every entry matching `filter` (NULL: every entry) to `cb`, without keeping the
+ * table in memory. Filters the kernel cannot apply are applied by the library, with the
+ * same result on every kernel. Returns CT_OK when the dump ended or the callback stopped
+ * it; CT_ERR_DUMP_INTERRUPTED if the kernel flagged the dump as inconsistent (entries
+ * already delivered stand; run it again for a complete view).
+ */
+ct_status ct_dump(ct_handle *h, const ct_filter *filter, ct_dump_cb cb, void *user_data);
+
+/**
+ * Collects every entry matching `filter` (NULL: every entry). On CT_OK, `*list_out` is a
+ * new list owned by the caller; free it with ct_entry_list_free. On error it is unchanged.
+ */
+ct_status ct_list(ct_handle *h, const ct_filter *filter, ct_entry_list **list_out);
+
+/**
+ * Reads the entry whose original tuple (or, when `key` has only a reply tuple, reply
+ * tuple) and zone (0 when unset) are those of `key`. CT_ERR_NOT_FOUND when there is none.
+ * On CT_OK, `*entry_out` is a new entry owned by the caller; free it with ct_entry_free.
+ */
+ct_status ct_get(ct_handle *h, const ct_entry *key, ct_entry **entry_out);
+
+/**
+ * Creates `entry`. It needs the original tuple (addresses, protocol, ports or ICMP type,
+ * code and id) and a timeout; the reply tuple defaults to the inverse of the original.
+ * CT_ERR_EXISTS when the tuple is taken in that zone.
+ */
+ct_status ct_create(ct_handle *h, const ct_entry *entry);
+
+/**
+ * Updates the entry with `entry`'s tuple and zone: the timeout, mark, status, labels and
+ * protocol state that `entry` holds. CT_ERR_NOT_FOUND when there is no such entry.
+ */
+ct_status ct_update(ct_handle *h, const ct_entry *entry);
+
+/**
+ * Deletes the entry with `entry`'s tuple and zone (0 when unset); when `entry` holds an
+ * id, only an entry with that id. CT_ERR_NOT_FOUND when there is none.
+ */
+ct_status ct_delete(ct_handle *h, const ct_entry *entry);
+
+/**
+ * Deletes the entry whose kernel id is `id` (it is looked up by a dump first).
+ * CT_ERR_NOT_FOUND when there is none.
+ */
+ct_status ct_delete_by_id(ct_handle *h, uint32_t id);
+
+/**
+ * Deletes every entry matching `filter` (which must not be NULL: use ct_flush for all).
+ * On CT_OK, `*deleted_out` (may be NULL) holds how many entries this call deleted.
+ */
+ct_status ct_delete_matching(ct_handle *h, const ct_filter *filter, uint64_t *deleted_out);
+
+/**
+ * Empties the whole table of the handle's namespace (IPv4 and IPv6, every zone).
+ */
+ct_status ct_flush(ct_handle *h);
+
+/**
+ * Flushes every entry matching `filter` (not NULL). Safe on every kernel: never sends a
+ * request whose meaning differs on older kernels. On CT_OK, `*flushed_out` (may be NULL)
+ * holds how many entries went.
+ */
+ct_status ct_flush_matching(ct_handle *h, const ct_filter *filter, uint64_t *flushed_out);
+
+/**
+ * The number of entries in `list` (0 for NULL).
+ */
+size_t ct_entry_list_len(const ct_entry_list *list);
+
+/**
+ * Entry `index` of `list`, or NULL when `index` is out of range or `list` is NULL. The
+ * entry belongs to `list` and lives until ct_entry_list_free(list); do not free it (copy
+ * it with ct_entry_clone to keep it longer).
+ */
+const ct_entry *ct_entry_list_get(const ct_entry_list *list, size_t index);
+
+/**
+ * Frees `list` and its entries. Passing NULL does nothing; freeing twice is undefined.
+ */
+void ct_entry_list_free(ct_entry_list *list);
+
+/**
+ * A sentence describing `status`. Returns a static string, never NULL ("unknown status"
+ * for a number the library does not know); do not free it.
+ */
+const char *ct_strerror(int32_t status);
+
+/**
+ * The detail of the calling thread's most recent failed ct_ call: what was done, the
+ * system's text for the errno, and the kernel's extended-ack message when it sent one.
+ * Success does not clear it. Returns "" before any failure, never NULL. The string
+ * belongs to the library and stays valid until the next failure on this thread.
+ */
+const char *ct_last_error_message(void);
+
+/**
+ * The errno of the calling thread's most recent failed ct_ call (positive, e.g. ENOENT),
+ * or 0 when that failure had none.
+ */
+int32_t ct_last_errno(void);
+
+/**
+ * The library's version as text ("0.1.0"); the header's CT_VERSION_* give the version it
+ * was compiled against. Returns a static string; do not free it.
+ */
+const char *ct_version(void);
+
+/**
+ * A sentence describing `status`. Returns a static string, never NULL ("unknown status"
+ * for a number the library does not know); do not free it.
+ */
+const char *ct_strerror(int32_t status);
+
+/**
+ * The detail of the calling thread's most recent failed ct_ call: what was done, the
+ * system's text for the errno, and the kernel's extended-ack message when it sent one.
+ * Success does not clear it. Returns "" before any failure, never NULL. The string
+ * belongs to the library and stays valid until the next failure on this thread.
+ */
+const char *ct_last_error_message(void);
+
+/**
+ * The errno of the calling thread's most recent failed ct_ call (positive, e.g. ENOENT),
+ * or 0 when that failure had none.
+ */
+int32_t ct_last_errno(void);
+
+/**
+ * The library's version as text ("0.1.0"); the header's CT_VERSION_* give the version it
+ * was compiled against. Returns a static string; do not free it.
+ */
+const char *ct_version(void);
+
+#ifdef __cplusplus
+}  // extern "C"
+#endif  // __cplusplus
+
+#endif  /* CONNTRACK_H */

@@ -1,0 +1,652 @@
+//! The netlink encoding and decoding of conntrack messages, in one place.
+//!
+//! Requests are built from netlink-packet-netfilter's `ConntrackAttribute` trees (with
+//! `DefaultNla` for what that crate lacks, see `attrs`) and serialised by
+//! netlink-packet-core. Replies are decoded in one pass over netlink-packet-core's borrowed
+//! `NetlinkBuffer`/`NlaBuffer` views, straight into an [`Entry`]: nothing is allocated per
+//! attribute, because a dump decodes millions of them.
+
+pub mod attrs;
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use netlink_packet_core::{
+    DefaultNla, NetlinkBuffer, NetlinkHeader, NetlinkMessage, NetlinkPayload, NlaBuffer,
+    NlasIterator, NLM_F_REQUEST,
+};
+use netlink_packet_netfilter::conntrack::{
+    ConntrackAttribute as Ca, ConntrackMessage, IPTuple, ProtoInfo, ProtoInfoTCP, ProtoTuple,
+    Status, Tuple as NlTuple,
+};
+use netlink_packet_netfilter::{
+    NetfilterHeader, NetfilterMessage, NetfilterMessageInner, NetfilterSubsystem,
+};
+
+use crate::entry::{proto, Counters, Entry, SeqAdj, Tuple};
+use crate::error::{Error, Result};
+use attrs::*;
+
+/// nfnetlink subsystem of conntrack entries.
+pub const SUBSYS_CTNETLINK: u8 = 1;
+/// nfnetlink subsystem of expectations.
+pub const SUBSYS_CTNETLINK_EXP: u8 = 2;
+
+/// IPCTNL_MSG_CT_* message types.
+pub mod msg {
+    /// Create (or, with NLM_F_CREATE missing, update) an entry; also the NEW/UPDATE event.
+    pub const CT_NEW: u8 = 0;
+    /// Get one entry, or dump.
+    pub const CT_GET: u8 = 1;
+    /// Delete one entry, or flush; also the DESTROY event.
+    pub const CT_DELETE: u8 = 2;
+    /// Per-CPU statistics (dump).
+    pub const CT_GET_STATS_CPU: u8 = 4;
+    /// Global statistics.
+    pub const CT_GET_STATS: u8 = 5;
+}
+
+/// Netlink control message types.
+pub const NLMSG_NOOP: u16 = 1;
+/// An error or an acknowledgement.
+pub const NLMSG_ERROR: u16 = 2;
+/// End of a dump.
+pub const NLMSG_DONE: u16 = 3;
+/// An overrun notice.
+pub const NLMSG_OVERRUN: u16 = 4;
+
+/// nlmsg flag: the dump was interrupted and is inconsistent.
+pub const NLM_F_DUMP_INTR: u16 = 0x10;
+/// nlmsg flag on an error: extended-ack attributes follow.
+pub const NLM_F_ACK_TLVS: u16 = 0x200;
+/// nlmsg flag on an error: the echoed request was cut to its header.
+pub const NLM_F_CAPPED: u16 = 0x100;
+const NLMSGERR_ATTR_MSG: u16 = 1;
+const NLMSG_HDRLEN: usize = 16;
+const NFGEN_HDRLEN: usize = 4;
+
+/// A request before encoding: message type, family, flags and attributes.
+pub struct Request {
+    /// IPCTNL_MSG_CT_* (or expectation) message type.
+    pub msg_type: u8,
+    /// nfgen_family.
+    pub family: u8,
+    /// nlmsg flags besides NLM_F_REQUEST (NLM_F_CREATE, ...).
+    pub flags: u16,
+    /// Attributes.
+    pub attrs: Vec<Ca>,
+}
+
+/// Appends one ctnetlink request of subsystem `subsys` to `out`, with sequence number `seq`
+/// and `extra_flags` added to the request's own (NLM_F_ACK, NLM_F_DUMP).
+pub fn put_request(out: &mut Vec<u8>, subsys: u8, seq: u32, extra_flags: u16, req: Request) {
+    let Request {
+        msg_type,
+        family,
+        flags,
+        attrs,
+    } = req;
+    let flags = flags | extra_flags;
+    let version = 0;
+    let header = NetfilterHeader::new(family.into(), version, 0);
+    let inner = if subsys == SUBSYS_CTNETLINK {
+        NetfilterMessageInner::Conntrack(match msg_type {
+            msg::CT_NEW => ConntrackMessage::New(attrs),
+            msg::CT_GET => ConntrackMessage::Get(attrs),
+            msg::CT_DELETE => ConntrackMessage::Delete(attrs),
+            _ => ConntrackMessage::Other {
+                message_type: msg_type,
+                attributes: to_default(attrs),
+            },
+        })
+    } else {
+        NetfilterMessageInner::Other {
+            subsys: NetfilterSubsystem::Other(subsys),
+            message_type: msg_type,
+            attributes: to_default(attrs),
+        }
+    };
+    let mut nl_header = NetlinkHeader::default();
+    nl_header.flags = NLM_F_REQUEST | flags;
+    nl_header.sequence_number = seq;
+    let mut m = NetlinkMessage::new(
+        nl_header,
+        NetlinkPayload::InnerMessage(NetfilterMessage::new(header, inner)),
+    );
+    m.finalize();
+    let start = out.len();
+    out.resize(start + m.buffer_len(), 0);
+    m.serialize(&mut out[start..]);
+}
+
+fn to_default(attrs: Vec<Ca>) -> Vec<DefaultNla> {
+    attrs
+        .into_iter()
+        .filter_map(|a| match a {
+            Ca::Other(d) => Some(d),
+            _ => None,
+        })
+        .collect()
+}
+
+fn ip_tuple(t: &Tuple) -> Vec<IPTuple> {
+    let mut v = Vec::with_capacity(2);
+    if let Some(a) = t.src {
+        v.push(IPTuple::SourceAddress(a));
+    }
+    if let Some(a) = t.dst {
+        v.push(IPTuple::DestinationAddress(a));
+    }
+    v
+}
+
+fn proto_tuple(t: &Tuple) -> Vec<ProtoTuple> {
+    let mut v = Vec::with_capacity(4);
+    let Some(p) = t.proto else { return v };
+    v.push(ProtoTuple::Protocol(p.into()));
+    if let Some(port) = t.src_port {
+        v.push(ProtoTuple::SourcePort(port));
+    }
+    if let Some(port) = t.dst_port {
+        v.push(ProtoTuple::DestinationPort(port));
+    }
+    let (id, ty, code) = if p == proto::ICMPV6 {
+        (
+            CTA_PROTO_ICMPV6_ID,
+            CTA_PROTO_ICMPV6_TYPE,
+            CTA_PROTO_ICMPV6_CODE,
+        )
+    } else {
+        (CTA_PROTO_ICMP_ID, CTA_PROTO_ICMP_TYPE, CTA_PROTO_ICMP_CODE)
+    };
+    if let Some(x) = t.icmp_id {
+        v.push(ProtoTuple::Other(be16_nla(id, x)));
+    }
+    if let Some(x) = t.icmp_type {
+        v.push(ProtoTuple::Other(u8_nla(ty, x)));
+    }
+    if let Some(x) = t.icmp_code {
+        v.push(ProtoTuple::Other(u8_nla(code, x)));
+    }
+    v
+}
+
+/// The attributes of a tuple, as the crate models it.
+fn tuple_attr(t: &Tuple) -> Vec<NlTuple> {
+    let mut v = vec![NlTuple::Ip(ip_tuple(t))];
+    if t.proto.is_some() {
+        v.push(NlTuple::Proto(proto_tuple(t)));
+    }
+    v
+}
+
+/// What a request carries of an entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// Create: both tuples (the reply inverted from the original when unset) and every
+    /// settable field.
+    Create,
+    /// Update: the lookup tuple, zone, and the fields the kernel can change.
+    Update,
+    /// Get or delete: the lookup tuple, zone, and id when set.
+    Lookup,
+}
+
+/// The attributes of `e` for `purpose`. Fails when the entry lacks what the kernel needs.
+pub fn entry_attrs(e: &Entry, purpose: Purpose) -> Result<Vec<Ca>> {
+    let mut v = Vec::with_capacity(10);
+    match purpose {
+        Purpose::Create => {
+            e.lookup_tuple()?;
+            if e.orig.src.is_none() {
+                return Err(Error::invalid("create needs the original tuple"));
+            }
+            v.push(Ca::CtaTupleOrig(tuple_attr(&e.orig)));
+            v.push(Ca::CtaTupleReply(tuple_attr(&e.reply_or_inverted())));
+            if e.timeout.is_none() {
+                return Err(Error::invalid("create needs a timeout"));
+            }
+        }
+        Purpose::Update | Purpose::Lookup => {
+            let (dir, t) = e.lookup_tuple()?;
+            let attr = tuple_attr(t);
+            v.push(match dir {
+                crate::entry::Dir::Orig => Ca::CtaTupleOrig(attr),
+                crate::entry::Dir::Reply => Ca::CtaTupleReply(attr),
+            });
+        }
+    }
+    // The kernel looks entries up in the zone given, zone 0 when none is: always send it.
+    v.push(Ca::Other(be16_nla(CTA_ZONE, e.zone.unwrap_or(0))));
+    if purpose == Purpose::Lookup {
+        if let Some(id) = e.id {
+            v.push(Ca::Other(be32_nla(CTA_ID, id)));
+        }
+        return Ok(v);
+    }
+    if let Some(t) = e.timeout {
+        v.push(Ca::CtaTimeout(t));
+    }
+    if let Some(m) = e.mark {
+        v.push(Ca::CtaMark(m));
+    }
+    if let Some(s) = e.status {
+        v.push(Ca::CtaStatus(Status::from_bits_retain(s)));
+    }
+    if let Some(id) = e.id.filter(|_| purpose == Purpose::Update) {
+        v.push(Ca::Other(be32_nla(CTA_ID, id)));
+    }
+    if let Some(l) = e.labels {
+        v.push(Ca::Other(DefaultNla::new(CTA_LABELS, l.to_vec())));
+        if let Some(mask) = e.labels_mask.filter(|_| purpose == Purpose::Update) {
+            v.push(Ca::Other(DefaultNla::new(CTA_LABELS_MASK, mask.to_vec())));
+        }
+    }
+    let mut info = Vec::new();
+    if let Some(s) = e.tcp_state {
+        let mut tcp = vec![ProtoInfoTCP::State(s)];
+        if let Some(w) = e.tcp_wscale_orig {
+            tcp.push(ProtoInfoTCP::OriginalWindowScale(w));
+        }
+        if let Some(w) = e.tcp_wscale_reply {
+            tcp.push(ProtoInfoTCP::ReplyWindowScale(w));
+        }
+        info.push(ProtoInfo::TCP(tcp));
+    }
+    if e.sctp_state.is_some() || e.sctp_vtag_orig.is_some() || e.sctp_vtag_reply.is_some() {
+        let mut s = Vec::new();
+        if let Some(x) = e.sctp_state {
+            s.push(u8_nla(CTA_PROTOINFO_SCTP_STATE, x));
+        }
+        if let Some(x) = e.sctp_vtag_orig {
+            s.push(be32_nla(CTA_PROTOINFO_SCTP_VTAG_ORIGINAL, x));
+        }
+        if let Some(x) = e.sctp_vtag_reply {
+            s.push(be32_nla(CTA_PROTOINFO_SCTP_VTAG_REPLY, x));
+        }
+        info.push(ProtoInfo::Other(nested_nla(CTA_PROTOINFO_SCTP, &s)));
+    }
+    if let Some(x) = e.dccp_state {
+        let s = [u8_nla(CTA_PROTOINFO_DCCP_STATE, x)];
+        info.push(ProtoInfo::Other(nested_nla(CTA_PROTOINFO_DCCP, &s)));
+    }
+    if !info.is_empty() {
+        v.push(Ca::CtaProtoInfo(info));
+    }
+    for (kind, adj) in [
+        (CTA_SEQ_ADJ_ORIG, e.seq_adj_orig),
+        (CTA_SEQ_ADJ_REPLY, e.seq_adj_reply),
+    ] {
+        if let Some(a) = adj {
+            let inner = [
+                be32_nla(CTA_SEQADJ_CORRECTION_POS, a.correction_pos),
+                be32_nla(CTA_SEQADJ_OFFSET_BEFORE, a.offset_before),
+                be32_nla(CTA_SEQADJ_OFFSET_AFTER, a.offset_after),
+            ];
+            v.push(Ca::Other(nested_nla(kind, &inner)));
+        }
+    }
+    if let Some(h) = e.helper.as_deref().filter(|_| purpose == Purpose::Create) {
+        let mut name = h.as_bytes().to_vec();
+        name.push(0);
+        v.push(Ca::Other(nested_nla(
+            CTA_HELP,
+            &[DefaultNla::new(CTA_HELP_NAME, name)],
+        )));
+    }
+    Ok(v)
+}
+
+/// The attributes of a dump (or flush) request that the kernel filters on.
+pub fn filter_attrs(
+    zone: Option<u16>,
+    mark: Option<(u32, u32)>,
+    status: Option<(u32, u32)>,
+) -> Vec<Ca> {
+    let mut v = Vec::new();
+    if let Some(z) = zone {
+        v.push(Ca::Other(be16_nla(CTA_ZONE, z)));
+    }
+    if let Some((m, mask)) = mark {
+        // Always with the mask: before 5.8 a mark without mask is ignored.
+        v.push(Ca::CtaMark(m));
+        v.push(Ca::Other(be32_nla(CTA_MARK_MASK, mask)));
+    }
+    if let Some((s, mask)) = status {
+        v.push(Ca::CtaStatus(Status::from_bits_retain(s)));
+        v.push(Ca::Other(be32_nla(CTA_STATUS_MASK, mask)));
+    }
+    v
+}
+
+/// One netlink message as received, borrowed from the receive buffer.
+#[derive(Clone, Copy, Debug)]
+pub struct RawMessage<'a> {
+    /// nlmsg_type.
+    pub msg_type: u16,
+    /// nlmsg_flags.
+    pub flags: u16,
+    /// nlmsg_seq.
+    pub seq: u32,
+    /// nlmsg_pid.
+    pub pid: u32,
+    /// Everything after the netlink header.
+    pub payload: &'a [u8],
+}
+
+/// Iterates over the netlink messages of one datagram. A message whose length is wrong ends
+/// the iteration with an error (the rest of the datagram cannot be trusted).
+pub fn messages(buf: &[u8]) -> impl Iterator<Item = Result<RawMessage<'_>>> {
+    let mut pos = 0usize;
+    std::iter::from_fn(move || {
+        if pos >= buf.len() {
+            return None;
+        }
+        let rest = &buf[pos..];
+        let nb = match NetlinkBuffer::new_checked(rest) {
+            Ok(nb) => nb,
+            Err(e) => {
+                pos = buf.len();
+                return Some(Err(Error::malformed(format!(
+                    "netlink message at offset {pos}: {e}"
+                ))));
+            }
+        };
+        let len = nb.length() as usize;
+        if len < NLMSG_HDRLEN {
+            pos = buf.len();
+            return Some(Err(Error::malformed(
+                "netlink message shorter than its header",
+            )));
+        }
+        let m = RawMessage {
+            msg_type: nb.message_type(),
+            flags: nb.flags(),
+            seq: nb.sequence_number(),
+            pid: nb.port_number(),
+            payload: &rest[NLMSG_HDRLEN..len],
+        };
+        pos += (len + 3) & !3;
+        Some(Ok(m))
+    })
+}
+
+/// Is this an entry message of ctnetlink (a dump reply, a get reply or an event)?
+pub fn is_ct_message(msg_type: u16) -> bool {
+    (msg_type >> 8) as u8 == SUBSYS_CTNETLINK
+        && matches!((msg_type & 0xff) as u8, msg::CT_NEW | msg::CT_DELETE)
+}
+
+/// The errno (positive; 0 for an acknowledgement) and extended-ack text of an NLMSG_ERROR.
+pub fn decode_error(m: &RawMessage<'_>) -> Result<(i32, Option<String>)> {
+    let p = m.payload;
+    if p.len() < 4 {
+        return Err(Error::malformed("netlink error message too short"));
+    }
+    let code = i32::from_ne_bytes([p[0], p[1], p[2], p[3]]);
+    let mut text = None;
+    if m.flags & NLM_F_ACK_TLVS != 0 && p.len() >= 4 + NLMSG_HDRLEN {
+        // The echoed request: its header only when capped, else the whole request.
+        let echoed = if m.flags & NLM_F_CAPPED != 0 {
+            NLMSG_HDRLEN
+        } else {
+            let l = u32::from_ne_bytes([p[4], p[5], p[6], p[7]]) as usize;
+            (l + 3) & !3
+        };
+        if let Some(tlvs) = p.get(4 + echoed..) {
+            for nla in NlasIterator::new(tlvs).flatten() {
+                if nla.kind() == NLMSGERR_ATTR_MSG {
+                    let v = nla.value();
+                    let v = v.split(|b| *b == 0).next().unwrap_or(v);
+                    text = Some(String::from_utf8_lossy(v).into_owned());
+                }
+            }
+        }
+    }
+    Ok((code.checked_neg().unwrap_or(i32::MAX), text))
+}
+
+fn be16(v: &[u8], what: &str) -> Result<u16> {
+    v.get(..2)
+        .map(|b| u16::from_be_bytes([b[0], b[1]]))
+        .ok_or_else(|| short(what))
+}
+
+fn be32(v: &[u8], what: &str) -> Result<u32> {
+    v.get(..4)
+        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        .ok_or_else(|| short(what))
+}
+
+fn be64(v: &[u8], what: &str) -> Result<u64> {
+    let b: [u8; 8] = v
+        .get(..8)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| short(what))?;
+    Ok(u64::from_be_bytes(b))
+}
+
+fn u8v(v: &[u8], what: &str) -> Result<u8> {
+    v.first().copied().ok_or_else(|| short(what))
+}
+
+fn short(what: &str) -> Error {
+    Error::malformed(format!("attribute {what} is too short"))
+}
+
+fn nlas(v: &[u8]) -> impl Iterator<Item = Result<NlaBuffer<&[u8]>>> {
+    NlasIterator::new(v).map(|r| r.map_err(|e| Error::malformed(format!("attribute: {e}"))))
+}
+
+fn ip(v: &[u8], what: &str) -> Result<IpAddr> {
+    match v.len() {
+        4 => Ok(IpAddr::V4(Ipv4Addr::new(v[0], v[1], v[2], v[3]))),
+        16 => {
+            let b: [u8; 16] = v.try_into().map_err(|_| short(what))?;
+            Ok(IpAddr::V6(Ipv6Addr::from(b)))
+        }
+        n => Err(Error::malformed(format!("attribute {what} has {n} bytes"))),
+    }
+}
+
+fn decode_tuple(v: &[u8], t: &mut Tuple) -> Result<()> {
+    for a in nlas(v) {
+        let a = a?;
+        match a.kind() {
+            CTA_TUPLE_IP => {
+                for b in nlas(a.value()) {
+                    let b = b?;
+                    match b.kind() {
+                        CTA_IP_V4_SRC | CTA_IP_V6_SRC => t.src = Some(ip(b.value(), "IP src")?),
+                        CTA_IP_V4_DST | CTA_IP_V6_DST => t.dst = Some(ip(b.value(), "IP dst")?),
+                        _ => {}
+                    }
+                }
+            }
+            CTA_TUPLE_PROTO => {
+                for b in nlas(a.value()) {
+                    let b = b?;
+                    let v = b.value();
+                    match b.kind() {
+                        CTA_PROTO_NUM => t.proto = Some(u8v(v, "PROTO_NUM")?),
+                        CTA_PROTO_SRC_PORT => t.src_port = Some(be16(v, "SRC_PORT")?),
+                        CTA_PROTO_DST_PORT => t.dst_port = Some(be16(v, "DST_PORT")?),
+                        CTA_PROTO_ICMP_ID | CTA_PROTO_ICMPV6_ID => {
+                            t.icmp_id = Some(be16(v, "ICMP_ID")?)
+                        }
+                        CTA_PROTO_ICMP_TYPE | CTA_PROTO_ICMPV6_TYPE => {
+                            t.icmp_type = Some(u8v(v, "ICMP_TYPE")?)
+                        }
+                        CTA_PROTO_ICMP_CODE | CTA_PROTO_ICMPV6_CODE => {
+                            t.icmp_code = Some(u8v(v, "ICMP_CODE")?)
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn decode_protoinfo(v: &[u8], e: &mut Entry) -> Result<()> {
+    for a in nlas(v) {
+        let a = a?;
+        let kind = a.kind();
+        for b in nlas(a.value()) {
+            let b = b?;
+            let v = b.value();
+            match (kind, b.kind()) {
+                (CTA_PROTOINFO_TCP, CTA_PROTOINFO_TCP_STATE) => {
+                    e.tcp_state = Some(u8v(v, "TCP_STATE")?)
+                }
+                (CTA_PROTOINFO_TCP, CTA_PROTOINFO_TCP_WSCALE_ORIGINAL) => {
+                    e.tcp_wscale_orig = Some(u8v(v, "TCP_WSCALE_ORIGINAL")?)
+                }
+                (CTA_PROTOINFO_TCP, CTA_PROTOINFO_TCP_WSCALE_REPLY) => {
+                    e.tcp_wscale_reply = Some(u8v(v, "TCP_WSCALE_REPLY")?)
+                }
+                (CTA_PROTOINFO_TCP, CTA_PROTOINFO_TCP_FLAGS_ORIGINAL) => {
+                    e.tcp_flags_orig = Some(flags_pair(v)?)
+                }
+                (CTA_PROTOINFO_TCP, CTA_PROTOINFO_TCP_FLAGS_REPLY) => {
+                    e.tcp_flags_reply = Some(flags_pair(v)?)
+                }
+                (CTA_PROTOINFO_SCTP, CTA_PROTOINFO_SCTP_STATE) => {
+                    e.sctp_state = Some(u8v(v, "SCTP_STATE")?)
+                }
+                (CTA_PROTOINFO_SCTP, CTA_PROTOINFO_SCTP_VTAG_ORIGINAL) => {
+                    e.sctp_vtag_orig = Some(be32(v, "SCTP_VTAG_ORIGINAL")?)
+                }
+                (CTA_PROTOINFO_SCTP, CTA_PROTOINFO_SCTP_VTAG_REPLY) => {
+                    e.sctp_vtag_reply = Some(be32(v, "SCTP_VTAG_REPLY")?)
+                }
+                (CTA_PROTOINFO_DCCP, CTA_PROTOINFO_DCCP_STATE) => {
+                    e.dccp_state = Some(u8v(v, "DCCP_STATE")?)
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+fn flags_pair(v: &[u8]) -> Result<(u8, u8)> {
+    match v {
+        [f, m, ..] => Ok((*f, *m)),
+        _ => Err(short("TCP_FLAGS")),
+    }
+}
+
+fn decode_counters(v: &[u8]) -> Result<Counters> {
+    let mut c = Counters::default();
+    for a in nlas(v) {
+        let a = a?;
+        let v = a.value();
+        match a.kind() {
+            CTA_COUNTERS_PACKETS => c.packets = be64(v, "COUNTERS_PACKETS")?,
+            CTA_COUNTERS_BYTES => c.bytes = be64(v, "COUNTERS_BYTES")?,
+            CTA_COUNTERS32_PACKETS => c.packets = be32(v, "COUNTERS32_PACKETS")?.into(),
+            CTA_COUNTERS32_BYTES => c.bytes = be32(v, "COUNTERS32_BYTES")?.into(),
+            _ => {}
+        }
+    }
+    Ok(c)
+}
+
+fn decode_seq_adj(v: &[u8]) -> Result<SeqAdj> {
+    let mut s = SeqAdj::default();
+    for a in nlas(v) {
+        let a = a?;
+        let v = a.value();
+        match a.kind() {
+            CTA_SEQADJ_CORRECTION_POS => s.correction_pos = be32(v, "SEQADJ_CORRECTION_POS")?,
+            CTA_SEQADJ_OFFSET_BEFORE => s.offset_before = be32(v, "SEQADJ_OFFSET_BEFORE")?,
+            CTA_SEQADJ_OFFSET_AFTER => s.offset_after = be32(v, "SEQADJ_OFFSET_AFTER")?,
+            _ => {}
+        }
+    }
+    Ok(s)
+}
+
+fn nested_string(v: &[u8], kind: u16) -> Result<Option<String>> {
+    for a in nlas(v) {
+        let a = a?;
+        if a.kind() == kind {
+            let s = a.value();
+            let s = s.split(|b| *b == 0).next().unwrap_or(s);
+            return Ok(Some(String::from_utf8_lossy(s).into_owned()));
+        }
+    }
+    Ok(None)
+}
+
+/// Decodes an entry message's payload (nfgenmsg and attributes) into `e`, which must be
+/// empty. Unknown attributes are skipped; a known attribute with a wrong length is an error
+/// that names it.
+pub fn decode_entry_into(payload: &[u8], e: &mut Entry) -> Result<()> {
+    if payload.len() < NFGEN_HDRLEN {
+        return Err(Error::malformed(
+            "conntrack message without nfgenmsg header",
+        ));
+    }
+    let family = payload[0];
+    if family != 0 {
+        e.family = Some(family);
+    }
+    for a in nlas(&payload[NFGEN_HDRLEN..]) {
+        let a = a?;
+        let v = a.value();
+        match a.kind() {
+            CTA_TUPLE_ORIG => decode_tuple(v, &mut e.orig)?,
+            CTA_TUPLE_REPLY => decode_tuple(v, &mut e.reply)?,
+            CTA_STATUS => e.status = Some(be32(v, "STATUS")?),
+            CTA_PROTOINFO => decode_protoinfo(v, e)?,
+            CTA_HELP => e.helper = nested_string(v, CTA_HELP_NAME)?,
+            CTA_TIMEOUT => e.timeout = Some(be32(v, "TIMEOUT")?),
+            CTA_MARK => e.mark = Some(be32(v, "MARK")?),
+            CTA_COUNTERS_ORIG => e.counters_orig = Some(decode_counters(v)?),
+            CTA_COUNTERS_REPLY => e.counters_reply = Some(decode_counters(v)?),
+            CTA_USE => e.use_count = Some(be32(v, "USE")?),
+            CTA_ID => e.id = Some(be32(v, "ID")?),
+            CTA_SEQ_ADJ_ORIG => e.seq_adj_orig = Some(decode_seq_adj(v)?),
+            CTA_SEQ_ADJ_REPLY => e.seq_adj_reply = Some(decode_seq_adj(v)?),
+            CTA_SECMARK => e.secmark = Some(be32(v, "SECMARK")?),
+            CTA_ZONE => e.zone = Some(be16(v, "ZONE")?),
+            CTA_SECCTX => e.secctx = nested_string(v, CTA_SECCTX_NAME)?,
+            CTA_TIMESTAMP => {
+                for b in nlas(v) {
+                    let b = b?;
+                    match b.kind() {
+                        CTA_TIMESTAMP_START => {
+                            e.timestamp_start = Some(be64(b.value(), "TIMESTAMP_START")?)
+                        }
+                        CTA_TIMESTAMP_STOP => {
+                            e.timestamp_stop = Some(be64(b.value(), "TIMESTAMP_STOP")?)
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            CTA_LABELS => {
+                // The kernel sends as many bytes as its label words; keep the first 16.
+                let mut l = [0u8; 16];
+                let n = v.len().min(16);
+                l[..n].copy_from_slice(&v[..n]);
+                e.labels = Some(l);
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Decodes an entry message's payload into a new entry.
+pub fn decode_entry(payload: &[u8]) -> Result<Entry> {
+    let mut e = Entry::new();
+    decode_entry_into(payload, &mut e)?;
+    Ok(e)
+}
+
+#[cfg(test)]
+mod tests;

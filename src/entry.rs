@@ -1,0 +1,599 @@
+//! The conntrack entry: a plain Rust value with an `Option` for every field the kernel may omit.
+//!
+//! Setters validate: a value that cannot be right (a port on ICMP, an IPv6 address on an IPv4
+//! entry, a zone over 65535) is refused and the entry stays as it was.
+
+use std::net::IpAddr;
+
+use crate::error::{Error, Result};
+
+/// Address families, as the kernel numbers them (AF_INET, AF_INET6).
+pub const AF_INET: u8 = 2;
+/// IPv6.
+pub const AF_INET6: u8 = 10;
+
+/// Layer-4 protocol numbers the library knows by name.
+pub mod proto {
+    /// ICMP.
+    pub const ICMP: u8 = 1;
+    /// TCP.
+    pub const TCP: u8 = 6;
+    /// UDP.
+    pub const UDP: u8 = 17;
+    /// DCCP.
+    pub const DCCP: u8 = 33;
+    /// GRE.
+    pub const GRE: u8 = 47;
+    /// ICMPv6.
+    pub const ICMPV6: u8 = 58;
+    /// SCTP.
+    pub const SCTP: u8 = 132;
+    /// UDP-Lite.
+    pub const UDPLITE: u8 = 136;
+
+    /// Protocols whose tuple carries source and destination ports (GRE: keys).
+    pub fn has_ports(p: u8) -> bool {
+        matches!(p, TCP | UDP | DCCP | GRE | SCTP | UDPLITE)
+    }
+
+    /// ICMP or ICMPv6: the tuple carries type, code and id instead of ports.
+    pub fn is_icmp(p: u8) -> bool {
+        matches!(p, ICMP | ICMPV6)
+    }
+}
+
+/// Status bits (IPS_*), as in the kernel's nf_conntrack_common.h.
+pub mod status {
+    /// Expected connection.
+    pub const EXPECTED: u32 = 1 << 0;
+    /// Packets seen in both directions.
+    pub const SEEN_REPLY: u32 = 1 << 1;
+    /// Assured: will not be early-dropped.
+    pub const ASSURED: u32 = 1 << 2;
+    /// Confirmed: in the table.
+    pub const CONFIRMED: u32 = 1 << 3;
+    /// Source NAT.
+    pub const SRC_NAT: u32 = 1 << 4;
+    /// Destination NAT.
+    pub const DST_NAT: u32 = 1 << 5;
+    /// Sequence adjustment.
+    pub const SEQ_ADJUST: u32 = 1 << 6;
+    /// Source NAT done.
+    pub const SRC_NAT_DONE: u32 = 1 << 7;
+    /// Destination NAT done.
+    pub const DST_NAT_DONE: u32 = 1 << 8;
+    /// Dying.
+    pub const DYING: u32 = 1 << 9;
+    /// Fixed timeout.
+    pub const FIXED_TIMEOUT: u32 = 1 << 10;
+    /// Template.
+    pub const TEMPLATE: u32 = 1 << 11;
+    /// Untracked.
+    pub const UNTRACKED: u32 = 1 << 12;
+    /// Helper attached.
+    pub const HELPER: u32 = 1 << 13;
+    /// Offloaded to a flowtable.
+    pub const OFFLOAD: u32 = 1 << 14;
+    /// Offloaded to hardware.
+    pub const HW_OFFLOAD: u32 = 1 << 15;
+}
+
+/// TCP conntrack states (TCP_CONNTRACK_*), index = kernel number.
+pub const TCP_STATES: [&str; 10] = [
+    "NONE",
+    "SYN_SENT",
+    "SYN_RECV",
+    "ESTABLISHED",
+    "FIN_WAIT",
+    "CLOSE_WAIT",
+    "LAST_ACK",
+    "TIME_WAIT",
+    "CLOSE",
+    "SYN_SENT2",
+];
+
+/// SCTP conntrack states (SCTP_CONNTRACK_*).
+pub const SCTP_STATES: [&str; 10] = [
+    "NONE",
+    "CLOSED",
+    "COOKIE_WAIT",
+    "COOKIE_ECHOED",
+    "ESTABLISHED",
+    "SHUTDOWN_SENT",
+    "SHUTDOWN_RECD",
+    "SHUTDOWN_ACK_SENT",
+    "HEARTBEAT_SENT",
+    "HEARTBEAT_ACKED",
+];
+
+/// DCCP conntrack states (CT_DCCP_*).
+pub const DCCP_STATES: [&str; 10] = [
+    "NONE", "REQUEST", "RESPOND", "PARTOPEN", "OPEN", "CLOSEREQ", "CLOSING", "TIMEWAIT", "IGNORE",
+    "INVALID",
+];
+
+/// Direction of a tuple.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dir {
+    /// The original direction (the side that opened the connection).
+    Orig,
+    /// The reply direction.
+    Reply,
+}
+
+/// One side of a tuple's addresses or ports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// Source.
+    Src,
+    /// Destination.
+    Dst,
+}
+
+/// One direction of a connection: addresses, protocol and the layer-4 identifiers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tuple {
+    /// Source address.
+    pub src: Option<IpAddr>,
+    /// Destination address.
+    pub dst: Option<IpAddr>,
+    /// Layer-4 protocol number (as sent in this tuple).
+    pub proto: Option<u8>,
+    /// Source port (GRE: source key), host order.
+    pub src_port: Option<u16>,
+    /// Destination port (GRE: destination key), host order.
+    pub dst_port: Option<u16>,
+    /// ICMP/ICMPv6 type.
+    pub icmp_type: Option<u8>,
+    /// ICMP/ICMPv6 code.
+    pub icmp_code: Option<u8>,
+    /// ICMP/ICMPv6 identifier, host order.
+    pub icmp_id: Option<u16>,
+}
+
+impl Tuple {
+    /// The address on `side`.
+    pub fn addr(&self, side: Side) -> Option<IpAddr> {
+        match side {
+            Side::Src => self.src,
+            Side::Dst => self.dst,
+        }
+    }
+
+    /// The port on `side`.
+    pub fn port(&self, side: Side) -> Option<u16> {
+        match side {
+            Side::Src => self.src_port,
+            Side::Dst => self.dst_port,
+        }
+    }
+
+    /// True when nothing in the tuple is set.
+    pub fn is_empty(&self) -> bool {
+        *self == Tuple::default()
+    }
+
+    /// The tuple seen from the other direction: addresses and ports swapped, ICMP requests
+    /// turned into their replies (what the kernel computes for a new entry's reply tuple).
+    pub fn inverted(&self) -> Tuple {
+        let proto = self.proto;
+        let icmp_type = match (proto, self.icmp_type) {
+            (Some(p), Some(t)) => Some(invert_icmp_type(p, t)),
+            (_, t) => t,
+        };
+        Tuple {
+            src: self.dst,
+            dst: self.src,
+            proto,
+            src_port: self.dst_port,
+            dst_port: self.src_port,
+            icmp_type,
+            icmp_code: self.icmp_code,
+            icmp_id: self.icmp_id,
+        }
+    }
+}
+
+/// The reply type of an ICMP or ICMPv6 query type (the kernel's invmap tables).
+fn invert_icmp_type(proto_num: u8, t: u8) -> u8 {
+    let pairs: &[(u8, u8)] = if proto_num == proto::ICMP {
+        &[(8, 0), (13, 14), (15, 16), (17, 18)]
+    } else if proto_num == proto::ICMPV6 {
+        &[(128, 129), (139, 140)]
+    } else {
+        &[]
+    };
+    for &(req, rep) in pairs {
+        if t == req {
+            return rep;
+        }
+        if t == rep {
+            return req;
+        }
+    }
+    t
+}
+
+/// Packet and byte counters of one direction (nf_conntrack_acct).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Packets.
+    pub packets: u64,
+    /// Bytes.
+    pub bytes: u64,
+}
+
+/// NAT sequence adjustment of one direction (CTA_NAT_SEQ_ADJ_*).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SeqAdj {
+    /// Position of the correction.
+    pub correction_pos: u32,
+    /// Offset before the position.
+    pub offset_before: u32,
+    /// Offset after the position.
+    pub offset_after: u32,
+}
+
+/// The 128 connection-label bits, as the kernel stores them (bit n is bit n%8 of byte n/8).
+pub type Labels = [u8; 16];
+
+/// A conntrack entry.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Entry {
+    /// Layer-3 family: [`AF_INET`] or [`AF_INET6`].
+    pub family: Option<u8>,
+    /// The original tuple.
+    pub orig: Tuple,
+    /// The reply tuple.
+    pub reply: Tuple,
+    /// Conntrack zone.
+    pub zone: Option<u16>,
+    /// Connection mark.
+    pub mark: Option<u32>,
+    /// Status bits (see [`status`]).
+    pub status: Option<u32>,
+    /// Seconds until the entry expires.
+    pub timeout: Option<u32>,
+    /// The kernel's id of the entry.
+    pub id: Option<u32>,
+    /// Reference count.
+    pub use_count: Option<u32>,
+    /// TCP state (index into [`TCP_STATES`]).
+    pub tcp_state: Option<u8>,
+    /// TCP window scale, original direction.
+    pub tcp_wscale_orig: Option<u8>,
+    /// TCP window scale, reply direction.
+    pub tcp_wscale_reply: Option<u8>,
+    /// TCP flags (flags, mask) of the original direction.
+    pub tcp_flags_orig: Option<(u8, u8)>,
+    /// TCP flags (flags, mask) of the reply direction.
+    pub tcp_flags_reply: Option<(u8, u8)>,
+    /// SCTP state (index into [`SCTP_STATES`]).
+    pub sctp_state: Option<u8>,
+    /// SCTP verification tag, original direction.
+    pub sctp_vtag_orig: Option<u32>,
+    /// SCTP verification tag, reply direction.
+    pub sctp_vtag_reply: Option<u32>,
+    /// DCCP state (index into [`DCCP_STATES`]).
+    pub dccp_state: Option<u8>,
+    /// Counters of the original direction.
+    pub counters_orig: Option<Counters>,
+    /// Counters of the reply direction.
+    pub counters_reply: Option<Counters>,
+    /// Start timestamp, nanoseconds since the epoch.
+    pub timestamp_start: Option<u64>,
+    /// Stop timestamp, nanoseconds since the epoch.
+    pub timestamp_stop: Option<u64>,
+    /// Connection labels.
+    pub labels: Option<Labels>,
+    /// Which label bits an update changes (CTA_LABELS_MASK); None: all of them.
+    pub labels_mask: Option<Labels>,
+    /// SELinux secmark.
+    pub secmark: Option<u32>,
+    /// Security context name (CTA_SECCTX).
+    pub secctx: Option<String>,
+    /// Helper name.
+    pub helper: Option<String>,
+    /// NAT sequence adjustment, original direction.
+    pub seq_adj_orig: Option<SeqAdj>,
+    /// NAT sequence adjustment, reply direction.
+    pub seq_adj_reply: Option<SeqAdj>,
+}
+
+fn family_of(addr: &IpAddr) -> u8 {
+    match addr {
+        IpAddr::V4(_) => AF_INET,
+        IpAddr::V6(_) => AF_INET6,
+    }
+}
+
+impl Entry {
+    /// An empty entry.
+    pub fn new() -> Entry {
+        Entry::default()
+    }
+
+    /// The tuple of `dir`.
+    pub fn tuple(&self, dir: Dir) -> &Tuple {
+        match dir {
+            Dir::Orig => &self.orig,
+            Dir::Reply => &self.reply,
+        }
+    }
+
+    fn tuple_mut(&mut self, dir: Dir) -> &mut Tuple {
+        match dir {
+            Dir::Orig => &mut self.orig,
+            Dir::Reply => &mut self.reply,
+        }
+    }
+
+    /// The layer-4 protocol: from the original tuple, else the reply tuple.
+    pub fn proto(&self) -> Option<u8> {
+        self.orig.proto.or(self.reply.proto)
+    }
+
+    /// The family: as set, else from the first address found.
+    pub fn family(&self) -> Option<u8> {
+        self.family.or_else(|| {
+            [self.orig.src, self.orig.dst, self.reply.src, self.reply.dst]
+                .iter()
+                .flatten()
+                .next()
+                .map(family_of)
+        })
+    }
+
+    /// True when `bit` (0..128) of the labels is set.
+    pub fn label(&self, bit: u32) -> bool {
+        match (&self.labels, bit < 128) {
+            (Some(l), true) => l[(bit / 8) as usize] & (1 << (bit % 8)) != 0,
+            _ => false,
+        }
+    }
+
+    /// Sets the layer-3 family. Refused when an address of the other family is set.
+    pub fn set_family(&mut self, family: u8) -> Result<()> {
+        if family != AF_INET && family != AF_INET6 {
+            return Err(Error::invalid(format!(
+                "family {family} is neither IPv4 (2) nor IPv6 (10)"
+            )));
+        }
+        for t in [&self.orig, &self.reply] {
+            for a in [t.src, t.dst].iter().flatten() {
+                if family_of(a) != family {
+                    return Err(Error::invalid(format!(
+                        "family {family} does not match the address {a} already set"
+                    )));
+                }
+            }
+        }
+        self.family = Some(family);
+        Ok(())
+    }
+
+    /// Sets the layer-4 protocol of both tuples. Refused for ICMP when ports are set, and
+    /// for a protocol without ports when ports are set.
+    pub fn set_proto(&mut self, p: u8) -> Result<()> {
+        for t in [&self.orig, &self.reply] {
+            if (t.src_port.is_some() || t.dst_port.is_some()) && !proto::has_ports(p) {
+                return Err(Error::invalid(format!(
+                    "protocol {p} has no ports, but ports are set"
+                )));
+            }
+            if (t.icmp_type.is_some() || t.icmp_code.is_some() || t.icmp_id.is_some())
+                && !proto::is_icmp(p)
+            {
+                return Err(Error::invalid(format!(
+                    "protocol {p} is not ICMP, but ICMP fields are set"
+                )));
+            }
+        }
+        if p == proto::ICMP && self.family() == Some(AF_INET6) {
+            return Err(Error::invalid("ICMP (1) on an IPv6 entry: use ICMPv6 (58)"));
+        }
+        if p == proto::ICMPV6 && self.family() == Some(AF_INET) {
+            return Err(Error::invalid("ICMPv6 (58) on an IPv4 entry: use ICMP (1)"));
+        }
+        self.orig.proto = Some(p);
+        self.reply.proto = Some(p);
+        Ok(())
+    }
+
+    /// Sets an address of one tuple. Refused when its family differs from the entry's.
+    pub fn set_addr(&mut self, dir: Dir, side: Side, addr: IpAddr) -> Result<()> {
+        if let Some(f) = self.family() {
+            if f != family_of(&addr) {
+                let want = if f == AF_INET { "IPv4" } else { "IPv6" };
+                return Err(Error::invalid(format!(
+                    "address {addr} does not match the entry's family ({want})"
+                )));
+            }
+        }
+        match self.proto() {
+            Some(proto::ICMP) if addr.is_ipv6() => {
+                return Err(Error::invalid("an IPv6 address on an ICMP (IPv4) entry"))
+            }
+            Some(proto::ICMPV6) if addr.is_ipv4() => {
+                return Err(Error::invalid("an IPv4 address on an ICMPv6 entry"))
+            }
+            _ => {}
+        }
+        let t = self.tuple_mut(dir);
+        match side {
+            Side::Src => t.src = Some(addr),
+            Side::Dst => t.dst = Some(addr),
+        }
+        Ok(())
+    }
+
+    /// Sets a port (GRE: key) of one tuple. Refused when the protocol has no ports.
+    pub fn set_port(&mut self, dir: Dir, side: Side, port: u16) -> Result<()> {
+        if let Some(p) = self.proto() {
+            if !proto::has_ports(p) {
+                return Err(Error::invalid(format!("protocol {p} has no ports")));
+            }
+        }
+        let t = self.tuple_mut(dir);
+        match side {
+            Side::Src => t.src_port = Some(port),
+            Side::Dst => t.dst_port = Some(port),
+        }
+        Ok(())
+    }
+
+    /// Sets the ICMP type, code and id of one tuple. Refused unless the protocol is ICMP or
+    /// ICMPv6 (or not yet set).
+    pub fn set_icmp(&mut self, dir: Dir, icmp_type: u8, code: u8, id: u16) -> Result<()> {
+        if let Some(p) = self.proto() {
+            if !proto::is_icmp(p) {
+                return Err(Error::invalid(format!(
+                    "protocol {p} is not ICMP or ICMPv6"
+                )));
+            }
+        }
+        let t = self.tuple_mut(dir);
+        t.icmp_type = Some(icmp_type);
+        t.icmp_code = Some(code);
+        t.icmp_id = Some(id);
+        Ok(())
+    }
+
+    /// Sets the zone; refused above 65535.
+    pub fn set_zone(&mut self, zone: u32) -> Result<()> {
+        let z = u16::try_from(zone)
+            .map_err(|_| Error::invalid(format!("zone {zone} is over 65535")))?;
+        self.zone = Some(z);
+        Ok(())
+    }
+
+    /// Sets the TCP state; refused for an unknown state or a non-TCP entry.
+    pub fn set_tcp_state(&mut self, state: u8) -> Result<()> {
+        if usize::from(state) >= TCP_STATES.len() {
+            return Err(Error::invalid(format!(
+                "TCP state {state} is unknown (0..9)"
+            )));
+        }
+        if let Some(p) = self.proto() {
+            if p != proto::TCP {
+                return Err(Error::invalid(format!("protocol {p} is not TCP")));
+            }
+        }
+        self.tcp_state = Some(state);
+        Ok(())
+    }
+
+    /// Sets or clears label `bit` (0..127).
+    pub fn set_label(&mut self, bit: u32, on: bool) -> Result<()> {
+        if bit >= 128 {
+            return Err(Error::invalid(format!("label bit {bit} is over 127")));
+        }
+        let l = self.labels.get_or_insert([0; 16]);
+        let (byte, mask) = ((bit / 8) as usize, 1u8 << (bit % 8));
+        if on {
+            l[byte] |= mask;
+        } else {
+            l[byte] &= !mask;
+        }
+        Ok(())
+    }
+
+    /// The reply tuple to send when creating: as set, else the inverse of the original.
+    pub fn reply_or_inverted(&self) -> Tuple {
+        if self.reply.src.is_some() || self.reply.dst.is_some() {
+            self.reply.clone()
+        } else {
+            self.orig.inverted()
+        }
+    }
+
+    /// Checks that the original (or reply) tuple is complete enough for the kernel to look
+    /// the entry up: both addresses, the protocol, and its ports or ICMP fields.
+    pub fn lookup_tuple(&self) -> Result<(Dir, &Tuple)> {
+        let (dir, t) = if self.orig.src.is_some() || self.reply.src.is_none() {
+            (Dir::Orig, &self.orig)
+        } else {
+            (Dir::Reply, &self.reply)
+        };
+        let what = if dir == Dir::Orig {
+            "original"
+        } else {
+            "reply"
+        };
+        if t.src.is_none() || t.dst.is_none() {
+            return Err(Error::invalid(format!(
+                "the {what} tuple needs a source and a destination address"
+            )));
+        }
+        let p = t
+            .proto
+            .ok_or_else(|| Error::invalid(format!("the {what} tuple needs a layer-4 protocol")))?;
+        if proto::has_ports(p) && (t.src_port.is_none() || t.dst_port.is_none()) {
+            return Err(Error::invalid(format!(
+                "the {what} tuple needs source and destination ports for protocol {p}"
+            )));
+        }
+        if proto::is_icmp(p)
+            && (t.icmp_type.is_none() || t.icmp_code.is_none() || t.icmp_id.is_none())
+        {
+            return Err(Error::invalid(format!(
+                "the {what} tuple needs ICMP type, code and id"
+            )));
+        }
+        Ok((dir, t))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v4(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn setters_refuse_impossible_values_and_keep_the_entry() {
+        let mut e = Entry::new();
+        e.set_proto(proto::ICMP).unwrap();
+        let before = e.clone();
+        assert!(e.set_port(Dir::Orig, Side::Src, 1).is_err());
+        assert!(e.set_zone(65536).is_err());
+        e.set_addr(Dir::Orig, Side::Src, v4("1.1.1.1")).unwrap();
+        assert!(e.set_addr(Dir::Orig, Side::Dst, v4("fe80::1")).is_err());
+        assert!(e.set_family(AF_INET6).is_err());
+        assert!(e.set_tcp_state(3).is_err());
+        let mut expected = before;
+        expected.orig.src = Some(v4("1.1.1.1"));
+        assert_eq!(e, expected);
+        assert!(e.set_zone(65535).is_ok());
+    }
+
+    #[test]
+    fn inverted_tuple_swaps_and_maps_icmp_echo() {
+        let t = Tuple {
+            src: Some(v4("1.1.1.1")),
+            dst: Some(v4("2.2.2.2")),
+            proto: Some(proto::ICMP),
+            icmp_type: Some(8),
+            icmp_code: Some(0),
+            icmp_id: Some(3333),
+            ..Tuple::default()
+        };
+        let r = t.inverted();
+        assert_eq!(r.src, Some(v4("2.2.2.2")));
+        assert_eq!(r.icmp_type, Some(0));
+        assert_eq!(r.inverted(), t);
+    }
+
+    #[test]
+    fn labels_by_bit() {
+        let mut e = Entry::new();
+        e.set_label(0, true).unwrap();
+        e.set_label(127, true).unwrap();
+        assert!(e.label(0) && e.label(127) && !e.label(1));
+        assert!(e.set_label(128, true).is_err());
+        e.set_label(0, false).unwrap();
+        assert!(!e.label(0));
+    }
+}

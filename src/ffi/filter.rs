@@ -1,0 +1,170 @@
+//! ct_filter: which entries a dump, delete or flush concerns.
+
+use std::ffi::c_char;
+
+use super::entry::{CT_ORIG_DST, CT_ORIG_SRC, CT_REPLY_DST, CT_REPLY_SRC};
+use super::status::ct_status;
+use super::{boundary, cast_mut, free_c, null_arg, status_of, str_arg, to_c, write_out, Castable};
+use crate::entry::{Dir, Side};
+use crate::error::Error;
+use crate::filter::{slot, Cidr};
+use crate::Filter;
+
+/// A filter: every field left unset matches everything. Plain data owned by the caller.
+pub struct ct_filter {
+    _private: [u8; 0],
+}
+
+impl Castable for ct_filter {
+    type Rust = Filter;
+}
+
+fn which_slot(which: u32) -> crate::Result<usize> {
+    let (d, s) = match which {
+        CT_ORIG_SRC => (Dir::Orig, Side::Src),
+        CT_ORIG_DST => (Dir::Orig, Side::Dst),
+        CT_REPLY_SRC => (Dir::Reply, Side::Src),
+        CT_REPLY_DST => (Dir::Reply, Side::Dst),
+        _ => {
+            return Err(Error::invalid(format!(
+                "selector {which} is not one of CT_ORIG_SRC..CT_REPLY_DST (0..3)"
+            )))
+        }
+    };
+    Ok(slot(d, s))
+}
+
+unsafe fn set(
+    filter: *mut ct_filter,
+    f: impl FnOnce(&mut Filter) -> crate::Result<()>,
+) -> ct_status {
+    boundary(|| match cast_mut(filter) {
+        Some(x) => {
+            // Work on a copy so a refused value leaves the filter as it was.
+            let mut copy = x.clone();
+            let r = f(&mut copy);
+            if r.is_ok() {
+                *x = copy;
+            }
+            status_of(r)
+        }
+        None => null_arg("filter"),
+    })
+}
+
+/// Makes an empty filter (matches every entry). On CT_OK, `*filter_out` is a new filter
+/// owned by the caller; free it with ct_filter_free.
+#[no_mangle]
+pub unsafe extern "C" fn ct_filter_new(filter_out: *mut *mut ct_filter) -> ct_status {
+    boundary(|| write_out(filter_out, "filter_out", to_c::<ct_filter>(Filter::new())))
+}
+
+/// Frees `filter`. Passing NULL does nothing; freeing twice is undefined.
+#[no_mangle]
+pub unsafe extern "C" fn ct_filter_free(filter: *mut ct_filter) {
+    boundary(|| free_c(filter))
+}
+
+/// Matches only entries of `family` (CT_FAMILY_IPV4 or CT_FAMILY_IPV6); the kernel filters it.
+#[no_mangle]
+pub unsafe extern "C" fn ct_filter_set_family(filter: *mut ct_filter, family: u8) -> ct_status {
+    set(filter, |f| f.set_family(family))
+}
+
+/// Matches only entries of layer-4 protocol `proto`.
+#[no_mangle]
+pub unsafe extern "C" fn ct_filter_set_proto(filter: *mut ct_filter, proto: u8) -> ct_status {
+    set(filter, |f| {
+        f.proto = Some(proto);
+        Ok(())
+    })
+}
+
+/// Matches only entries of zone `zone` (0..65535; entries without a zone are in zone 0).
+/// The kernel filters it from 6.8 on; the library checks it on every kernel.
+#[no_mangle]
+pub unsafe extern "C" fn ct_filter_set_zone(filter: *mut ct_filter, zone: u32) -> ct_status {
+    set(filter, |f| f.set_zone(zone))
+}
+
+/// Matches entries whose mark ANDed with `mask` equals `mark` ANDed with `mask` (mask
+/// 0xffffffff: the exact mark). The kernel filters it.
+#[no_mangle]
+pub unsafe extern "C" fn ct_filter_set_mark(
+    filter: *mut ct_filter,
+    mark: u32,
+    mask: u32,
+) -> ct_status {
+    set(filter, |f| {
+        f.mark = Some((mark, mask));
+        Ok(())
+    })
+}
+
+/// Matches entries whose status bits ANDed with `mask` equal `status` ANDed with `mask`.
+#[no_mangle]
+pub unsafe extern "C" fn ct_filter_set_status(
+    filter: *mut ct_filter,
+    status: u32,
+    mask: u32,
+) -> ct_status {
+    set(filter, |f| {
+        f.status = Some((status, mask));
+        Ok(())
+    })
+}
+
+/// Matches entries whose address selected by `which` (CT_ORIG_SRC, ...) is `addr`, an
+/// address ("10.0.0.1") or a prefix ("10.0.0.0/8", "fe80::/64"). `addr` is copied.
+/// CT_ERR_INVALID_ARGUMENT for text that is neither, or a family other than the filter's.
+#[no_mangle]
+pub unsafe extern "C" fn ct_filter_set_addr(
+    filter: *mut ct_filter,
+    which: u32,
+    addr: *const c_char,
+) -> ct_status {
+    boundary(|| {
+        let text = match str_arg(addr, "addr") {
+            Ok(t) => t,
+            Err(s) => return s,
+        };
+        set(filter, |f| {
+            let i = which_slot(which)?;
+            let c = Cidr::parse(text)?;
+            let (d, s) = [
+                (Dir::Orig, Side::Src),
+                (Dir::Orig, Side::Dst),
+                (Dir::Reply, Side::Src),
+                (Dir::Reply, Side::Dst),
+            ][i];
+            f.set_addr(d, s, c)
+        })
+    })
+}
+
+/// Matches entries whose port selected by `which` is `port` (host order).
+#[no_mangle]
+pub unsafe extern "C" fn ct_filter_set_port(
+    filter: *mut ct_filter,
+    which: u32,
+    port: u16,
+) -> ct_status {
+    set(filter, |f| {
+        let i = which_slot(which)?;
+        f.ports[i] = Some(port);
+        Ok(())
+    })
+}
+
+/// With `enabled` false, nothing is asked of the kernel and every field is matched in the
+/// library: the fallback path of older kernels, for tests and benchmarks. Default true.
+#[no_mangle]
+pub unsafe extern "C" fn ct_filter_set_kernel_filtering(
+    filter: *mut ct_filter,
+    enabled: bool,
+) -> ct_status {
+    set(filter, |f| {
+        f.userspace_only = !enabled;
+        Ok(())
+    })
+}

@@ -1,0 +1,321 @@
+//! ct_handle: a ctnetlink socket, and the operations on the table.
+
+use std::cell::UnsafeCell;
+use std::ffi::{c_char, c_void, CString};
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+use super::entry::ct_entry;
+use super::filter::ct_filter;
+use super::list::ct_entry_list;
+use super::status::ct_status;
+use super::{
+    boundary, cast_ref, fail, free_c, null_arg, set_last_error, str_arg, to_c, write_out, Castable,
+};
+use crate::error::{Error, Kind};
+use crate::{Entry, Handle};
+
+/// An open ctnetlink socket in one network namespace. A ct_handle is used by one thread at
+/// a time; separate handles are independent and may be used from different threads at
+/// once. A call on a handle that another thread is using at that moment fails with
+/// CT_ERR_BUSY instead of corrupting it.
+pub struct ct_handle {
+    _private: [u8; 0],
+}
+
+/// The Rust side of a ct_handle: the core handle behind a busy flag, and the detail of its
+/// last error (readable from any thread, so a caller that changed threads still finds it).
+pub(crate) struct HandleBox {
+    busy: AtomicBool,
+    core: UnsafeCell<Handle>,
+    last_error: Mutex<(i32, CString)>,
+}
+
+impl Castable for ct_handle {
+    type Rust = HandleBox;
+}
+
+/// Called for each entry of a dump. `entry` is valid until the callback returns (keep a
+/// copy with ct_entry_clone); `user_data` is what the caller passed to ct_dump. Return 0
+/// to go on, anything else to stop the dump.
+pub type ct_dump_cb =
+    Option<unsafe extern "C" fn(entry: *const ct_entry, user_data: *mut c_void) -> i32>;
+
+/// Runs `f` on the core handle behind `h`, recording a failure on the thread and on the
+/// handle.
+///
+/// # Safety
+/// `h` is NULL or a live handle from ct_open.
+unsafe fn with_handle<T>(
+    h: *mut ct_handle,
+    f: impl FnOnce(&mut Handle) -> crate::Result<T>,
+) -> Result<T, ct_status> {
+    let Some(b) = cast_ref(h as *const ct_handle) else {
+        return Err(null_arg("h"));
+    };
+    if b.busy.swap(true, Ordering::Acquire) {
+        set_last_error(&Error::new(
+            Kind::Internal,
+            "the handle is in use by another thread; a ct_handle is for one thread at a time",
+        ));
+        return Err(ct_status::CT_ERR_BUSY);
+    }
+    // SAFETY: the busy flag makes this the only live reference to the core handle.
+    let r = f(&mut *b.core.get());
+    b.busy.store(false, Ordering::Release);
+    r.map_err(|e| {
+        if let Ok(mut l) = b.last_error.lock() {
+            *l = (
+                e.errno.unwrap_or(0),
+                CString::new(e.message.replace('\0', " ")).unwrap_or_default(),
+            );
+        }
+        fail(&e)
+    })
+}
+
+fn opened(r: crate::Result<Handle>, h_out: *mut *mut ct_handle) -> ct_status {
+    match r {
+        Ok(core) => {
+            let b = HandleBox {
+                busy: AtomicBool::new(false),
+                core: UnsafeCell::new(core),
+                last_error: Mutex::new((0, CString::default())),
+            };
+            // SAFETY: h_out was checked non-NULL by the caller.
+            unsafe { write_out(h_out, "h_out", to_c::<ct_handle>(b)) }
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+/// Opens a ctnetlink socket in the caller's network namespace. On CT_OK, `*h_out` is a new
+/// handle owned by the caller; close it with ct_close. On error `*h_out` is unchanged.
+#[no_mangle]
+pub unsafe extern "C" fn ct_open(h_out: *mut *mut ct_handle) -> ct_status {
+    boundary(|| {
+        if h_out.is_null() {
+            return null_arg("h_out");
+        }
+        opened(Handle::open(), h_out)
+    })
+}
+
+/// Opens a ctnetlink socket inside the network namespace `netns`: a name under /run/netns
+/// (as `ip netns add` makes) or a path such as /proc/PID/ns/net. The calling thread never
+/// changes namespace (a helper thread makes the socket). CT_ERR_NETNS when the namespace
+/// cannot be opened or entered. On CT_OK, `*h_out` is a new handle owned by the caller;
+/// close it with ct_close. `netns` is borrowed for the call only.
+#[no_mangle]
+pub unsafe extern "C" fn ct_open_netns(
+    netns: *const c_char,
+    h_out: *mut *mut ct_handle,
+) -> ct_status {
+    boundary(|| {
+        let name = match str_arg(netns, "netns") {
+            Ok(s) => s,
+            Err(s) => return s,
+        };
+        if h_out.is_null() {
+            return null_arg("h_out");
+        }
+        opened(Handle::open_netns(name), h_out)
+    })
+}
+
+/// Closes `h` and frees it. Passing NULL does nothing; closing the same handle twice is
+/// undefined.
+#[no_mangle]
+pub unsafe extern "C" fn ct_close(h: *mut ct_handle) {
+    boundary(|| free_c(h))
+}
+
+/// The detail of the last error of an operation on `h` (same text as
+/// ct_last_error_message gave on the thread that made the call), or "" when none failed.
+/// Use it when the caller may have changed threads (Go). Returns NULL only for a NULL
+/// handle. The string belongs to `h` and stays valid until the next failed call on `h`.
+#[no_mangle]
+pub unsafe extern "C" fn ct_handle_last_error(h: *const ct_handle) -> *const c_char {
+    boundary(|| match cast_ref(h) {
+        Some(b) => b
+            .last_error
+            .lock()
+            .map(|l| l.1.as_ptr())
+            .unwrap_or(std::ptr::null()),
+        None => std::ptr::null(),
+    })
+}
+
+/// The errno of the last failed operation on `h` (0 when none, or for a NULL handle).
+#[no_mangle]
+pub unsafe extern "C" fn ct_handle_last_errno(h: *const ct_handle) -> i32 {
+    boundary(|| {
+        cast_ref(h)
+            .and_then(|b| b.last_error.lock().ok())
+            .map_or(0, |l| l.0)
+    })
+}
+
+/// Streams every entry matching `filter` (NULL: every entry) to `cb`, without keeping the
+/// table in memory. Filters the kernel cannot apply are applied by the library, with the
+/// same result on every kernel. Returns CT_OK when the dump ended or the callback stopped
+/// it; CT_ERR_DUMP_INTERRUPTED if the kernel flagged the dump as inconsistent (entries
+/// already delivered stand; run it again for a complete view).
+#[no_mangle]
+pub unsafe extern "C" fn ct_dump(
+    h: *mut ct_handle,
+    filter: *const ct_filter,
+    cb: ct_dump_cb,
+    user_data: *mut c_void,
+) -> ct_status {
+    boundary(|| {
+        let Some(cb) = cb else { return null_arg("cb") };
+        let f = cast_ref(filter);
+        let r = with_handle(h, |core| {
+            core.dump_entries(f, |e| {
+                // SAFETY: the entry lives until the callback returns, as documented.
+                let rc = cb(e as *const Entry as *const ct_entry, user_data);
+                if rc == 0 {
+                    ControlFlow::Continue(())
+                } else {
+                    ControlFlow::Break(())
+                }
+            })
+        });
+        r.map_or_else(|s| s, |()| ct_status::CT_OK)
+    })
+}
+
+/// Collects every entry matching `filter` (NULL: every entry). On CT_OK, `*list_out` is a
+/// new list owned by the caller; free it with ct_entry_list_free. On error it is unchanged.
+#[no_mangle]
+pub unsafe extern "C" fn ct_list(
+    h: *mut ct_handle,
+    filter: *const ct_filter,
+    list_out: *mut *mut ct_entry_list,
+) -> ct_status {
+    boundary(|| {
+        if list_out.is_null() {
+            return null_arg("list_out");
+        }
+        let f = cast_ref(filter);
+        match with_handle(h, |core| core.list(f)) {
+            Ok(v) => write_out(list_out, "list_out", to_c::<ct_entry_list>(v)),
+            Err(s) => s,
+        }
+    })
+}
+
+/// Reads the entry whose original tuple (or, when `key` has only a reply tuple, reply
+/// tuple) and zone (0 when unset) are those of `key`. CT_ERR_NOT_FOUND when there is none.
+/// On CT_OK, `*entry_out` is a new entry owned by the caller; free it with ct_entry_free.
+#[no_mangle]
+pub unsafe extern "C" fn ct_get(
+    h: *mut ct_handle,
+    key: *const ct_entry,
+    entry_out: *mut *mut ct_entry,
+) -> ct_status {
+    boundary(|| {
+        let Some(k) = cast_ref(key) else {
+            return null_arg("key");
+        };
+        if entry_out.is_null() {
+            return null_arg("entry_out");
+        }
+        match with_handle(h, |core| core.get(k)) {
+            Ok(e) => write_out(entry_out, "entry_out", to_c::<ct_entry>(e)),
+            Err(s) => s,
+        }
+    })
+}
+
+/// One operation that takes an entry and returns nothing.
+unsafe fn entry_op(
+    h: *mut ct_handle,
+    entry: *const ct_entry,
+    op: fn(&mut Handle, &Entry) -> crate::Result<()>,
+) -> ct_status {
+    let Some(e) = cast_ref(entry) else {
+        return null_arg("entry");
+    };
+    with_handle(h, |core| op(core, e)).map_or_else(|s| s, |()| ct_status::CT_OK)
+}
+
+/// Creates `entry`. It needs the original tuple (addresses, protocol, ports or ICMP type,
+/// code and id) and a timeout; the reply tuple defaults to the inverse of the original.
+/// CT_ERR_EXISTS when the tuple is taken in that zone.
+#[no_mangle]
+pub unsafe extern "C" fn ct_create(h: *mut ct_handle, entry: *const ct_entry) -> ct_status {
+    boundary(|| entry_op(h, entry, Handle::create))
+}
+
+/// Updates the entry with `entry`'s tuple and zone: the timeout, mark, status, labels and
+/// protocol state that `entry` holds. CT_ERR_NOT_FOUND when there is no such entry.
+#[no_mangle]
+pub unsafe extern "C" fn ct_update(h: *mut ct_handle, entry: *const ct_entry) -> ct_status {
+    boundary(|| entry_op(h, entry, Handle::update))
+}
+
+/// Deletes the entry with `entry`'s tuple and zone (0 when unset); when `entry` holds an
+/// id, only an entry with that id. CT_ERR_NOT_FOUND when there is none.
+#[no_mangle]
+pub unsafe extern "C" fn ct_delete(h: *mut ct_handle, entry: *const ct_entry) -> ct_status {
+    boundary(|| entry_op(h, entry, Handle::delete))
+}
+
+/// Deletes the entry whose kernel id is `id` (it is looked up by a dump first).
+/// CT_ERR_NOT_FOUND when there is none.
+#[no_mangle]
+pub unsafe extern "C" fn ct_delete_by_id(h: *mut ct_handle, id: u32) -> ct_status {
+    boundary(|| {
+        with_handle(h, |core| core.delete_by_id(id)).map_or_else(|s| s, |()| ct_status::CT_OK)
+    })
+}
+
+/// Deletes every entry matching `filter` (which must not be NULL: use ct_flush for all).
+/// On CT_OK, `*deleted_out` (may be NULL) holds how many entries this call deleted.
+#[no_mangle]
+pub unsafe extern "C" fn ct_delete_matching(
+    h: *mut ct_handle,
+    filter: *const ct_filter,
+    deleted_out: *mut u64,
+) -> ct_status {
+    boundary(|| {
+        let Some(f) = cast_ref(filter) else {
+            return null_arg("filter");
+        };
+        match with_handle(h, |core| core.delete_matching(f)) {
+            Ok(_) if deleted_out.is_null() => ct_status::CT_OK,
+            Ok(n) => write_out(deleted_out, "deleted_out", n),
+            Err(s) => s,
+        }
+    })
+}
+
+/// Empties the whole table of the handle's namespace (IPv4 and IPv6, every zone).
+#[no_mangle]
+pub unsafe extern "C" fn ct_flush(h: *mut ct_handle) -> ct_status {
+    boundary(|| with_handle(h, |core| core.flush()).map_or_else(|s| s, |()| ct_status::CT_OK))
+}
+
+/// Flushes every entry matching `filter` (not NULL). Safe on every kernel: never sends a
+/// request whose meaning differs on older kernels. On CT_OK, `*flushed_out` (may be NULL)
+/// holds how many entries went.
+#[no_mangle]
+pub unsafe extern "C" fn ct_flush_matching(
+    h: *mut ct_handle,
+    filter: *const ct_filter,
+    flushed_out: *mut u64,
+) -> ct_status {
+    boundary(|| {
+        let Some(f) = cast_ref(filter) else {
+            return null_arg("filter");
+        };
+        match with_handle(h, |core| core.flush_matching(f)) {
+            Ok(_) if flushed_out.is_null() => ct_status::CT_OK,
+            Ok(n) => write_out(flushed_out, "flushed_out", n),
+            Err(s) => s,
+        }
+    })
+}

@@ -1,0 +1,306 @@
+//! Filters: what the kernel is asked to filter, and the same test applied in the library,
+//! so a filter gives the same entries on every kernel.
+
+use std::net::IpAddr;
+
+use crate::entry::{Dir, Entry, Side, AF_INET, AF_INET6};
+use crate::error::{Error, Result};
+
+/// An address with a prefix length; a plain address is a /32 or /128.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    /// The network address (host bits cleared).
+    pub addr: IpAddr,
+    /// Prefix length.
+    pub prefix: u8,
+}
+
+impl Cidr {
+    /// Parses "1.2.3.4", "1.2.3.0/24", "fe80::1" or "fe80::/64".
+    pub fn parse(text: &str) -> Result<Cidr> {
+        let (a, p) = match text.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (text, None),
+        };
+        let addr: IpAddr = a
+            .parse()
+            .map_err(|_| Error::invalid(format!("'{text}' is not an IP address or prefix")))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            None => max,
+            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(|| {
+                Error::invalid(format!("'{text}': prefix length must be 0..{max}"))
+            })?,
+        };
+        Ok(Cidr::new(addr, prefix))
+    }
+
+    /// The prefix `addr/prefix` with its host bits cleared (prefix capped at the maximum).
+    pub fn new(addr: IpAddr, prefix: u8) -> Cidr {
+        let addr = match addr {
+            IpAddr::V4(a) => {
+                let p = prefix.min(32);
+                let mask = if p == 0 { 0 } else { u32::MAX << (32 - p) };
+                IpAddr::V4((u32::from(a) & mask).into())
+            }
+            IpAddr::V6(a) => {
+                let p = prefix.min(128);
+                let mask = if p == 0 { 0 } else { u128::MAX << (128 - p) };
+                IpAddr::V6((u128::from(a) & mask).into())
+            }
+        };
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        Cidr {
+            addr,
+            prefix: prefix.min(max),
+        }
+    }
+
+    /// Whether `a` is inside the prefix.
+    pub fn contains(&self, a: &IpAddr) -> bool {
+        match (a, self.addr) {
+            (IpAddr::V4(_), IpAddr::V4(_)) | (IpAddr::V6(_), IpAddr::V6(_)) => {
+                Cidr::new(*a, self.prefix).addr == self.addr
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Index of an (direction, side) pair in the address and port arrays.
+pub fn slot(dir: Dir, side: Side) -> usize {
+    (match dir {
+        Dir::Orig => 0,
+        Dir::Reply => 2,
+    }) + match side {
+        Side::Src => 0,
+        Side::Dst => 1,
+    }
+}
+
+/// A filter over entries. Every field left unset matches everything.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// Layer-3 family.
+    pub family: Option<u8>,
+    /// Layer-4 protocol.
+    pub proto: Option<u8>,
+    /// Zone (an entry without a zone is in zone 0).
+    pub zone: Option<u16>,
+    /// (mark, mask): matches when entry.mark & mask == mark & mask.
+    pub mark: Option<(u32, u32)>,
+    /// (status bits, mask): matches when entry.status & mask == bits & mask.
+    pub status: Option<(u32, u32)>,
+    /// Addresses, by [`slot`]: orig src, orig dst, reply src, reply dst.
+    pub addrs: [Option<Cidr>; 4],
+    /// Ports, by [`slot`].
+    pub ports: [Option<u16>; 4],
+    /// Ask the kernel to filter nothing (everything is matched in the library); for tests and
+    /// benchmarks of the fallback path.
+    pub userspace_only: bool,
+}
+
+impl Filter {
+    /// An empty filter (matches everything).
+    pub fn new() -> Filter {
+        Filter::default()
+    }
+
+    /// Sets the family; refused when an address of the other family is set.
+    pub fn set_family(&mut self, family: u8) -> Result<()> {
+        if family != AF_INET && family != AF_INET6 {
+            return Err(Error::invalid(format!(
+                "family {family} is neither IPv4 (2) nor IPv6 (10)"
+            )));
+        }
+        if self
+            .addrs
+            .iter()
+            .flatten()
+            .any(|c| c.addr.is_ipv4() != (family == AF_INET))
+        {
+            return Err(Error::invalid(
+                "family does not match an address of the filter",
+            ));
+        }
+        self.family = Some(family);
+        Ok(())
+    }
+
+    /// Sets the zone; refused above 65535.
+    pub fn set_zone(&mut self, zone: u32) -> Result<()> {
+        self.zone = Some(
+            u16::try_from(zone)
+                .map_err(|_| Error::invalid(format!("zone {zone} is over 65535")))?,
+        );
+        Ok(())
+    }
+
+    /// Sets an address or prefix; refused when its family differs from the filter's.
+    pub fn set_addr(&mut self, dir: Dir, side: Side, c: Cidr) -> Result<()> {
+        let fam = if c.addr.is_ipv4() { AF_INET } else { AF_INET6 };
+        if self.family.is_some_and(|f| f != fam)
+            || self
+                .addrs
+                .iter()
+                .flatten()
+                .any(|o| o.addr.is_ipv4() != c.addr.is_ipv4())
+        {
+            return Err(Error::invalid(format!(
+                "{}/{} does not match the filter's family",
+                c.addr, c.prefix
+            )));
+        }
+        self.addrs[slot(dir, side)] = Some(c);
+        Ok(())
+    }
+
+    /// The family the kernel is asked for (AF_UNSPEC: both).
+    pub fn kernel_family(&self) -> u8 {
+        if self.userspace_only {
+            return 0;
+        }
+        self.family
+            .or_else(|| {
+                self.addrs.iter().flatten().next().map(|c| {
+                    if c.addr.is_ipv4() {
+                        AF_INET
+                    } else {
+                        AF_INET6
+                    }
+                })
+            })
+            .unwrap_or(0)
+    }
+
+    /// The attributes of a dump request that the kernel filters on. Kernels that do not
+    /// know one ignore it; the library checks every field again in [`Filter::matches`].
+    pub fn kernel_attrs(&self) -> Vec<netlink_packet_netfilter::conntrack::ConntrackAttribute> {
+        if self.userspace_only {
+            return Vec::new();
+        }
+        crate::codec::filter_attrs(
+            self.zone,
+            self.mark.map(|(m, mask)| (m & mask, mask)),
+            self.status.map(|(s, mask)| (s & mask, mask)),
+        )
+    }
+
+    /// Whether `e` matches every field of the filter.
+    pub fn matches(&self, e: &Entry) -> bool {
+        if self.family.is_some_and(|f| e.family() != Some(f)) {
+            return false;
+        }
+        if self.proto.is_some_and(|p| e.proto() != Some(p)) {
+            return false;
+        }
+        if self.zone.is_some_and(|z| e.zone.unwrap_or(0) != z) {
+            return false;
+        }
+        if let Some((m, mask)) = self.mark {
+            if e.mark.unwrap_or(0) & mask != m & mask {
+                return false;
+            }
+        }
+        if let Some((s, mask)) = self.status {
+            if e.status.unwrap_or(0) & mask != s & mask {
+                return false;
+            }
+        }
+        for dir in [Dir::Orig, Dir::Reply] {
+            let t = e.tuple(dir);
+            for side in [Side::Src, Side::Dst] {
+                let i = slot(dir, side);
+                if let Some(c) = &self.addrs[i] {
+                    if !t.addr(side).is_some_and(|a| c.contains(&a)) {
+                        return false;
+                    }
+                }
+                if let Some(p) = self.ports[i] {
+                    if t.port(side) != Some(p) {
+                        return false;
+                    }
+                }
+            }
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(src: &str, zone: u16, mark: u32) -> Entry {
+        let mut e = Entry::new();
+        e.set_proto(crate::entry::proto::UDP).unwrap();
+        e.set_addr(Dir::Orig, Side::Src, src.parse().unwrap())
+            .unwrap();
+        e.orig.src_port = Some(1000);
+        e.zone = Some(zone);
+        e.mark = Some(mark);
+        e
+    }
+
+    #[test]
+    fn cidr_parsing_and_matching() {
+        let c = Cidr::parse("10.1.2.3/16").unwrap();
+        assert_eq!(c.addr, "10.1.0.0".parse::<IpAddr>().unwrap());
+        assert!(c.contains(&"10.1.200.1".parse().unwrap()));
+        assert!(!c.contains(&"10.2.0.1".parse().unwrap()));
+        assert!(!c.contains(&"::1".parse().unwrap()));
+        assert!(Cidr::parse("10.0.0.0/33").is_err());
+        assert!(Cidr::parse("nope").is_err());
+        assert!(Cidr::parse("fe80::/10")
+            .unwrap()
+            .contains(&"fe80::1".parse().unwrap()));
+        assert!(Cidr::parse("0.0.0.0/0")
+            .unwrap()
+            .contains(&"9.9.9.9".parse().unwrap()));
+    }
+
+    #[test]
+    fn every_field_filters() {
+        let e = entry("10.0.0.1", 7, 0x15);
+        let mut f = Filter::new();
+        assert!(f.matches(&e));
+        f.set_zone(7).unwrap();
+        assert!(f.matches(&e));
+        f.mark = Some((0x5, 0xf));
+        assert!(f.matches(&e));
+        f.mark = Some((0x6, 0xf));
+        assert!(!f.matches(&e));
+        f.mark = None;
+        f.set_addr(Dir::Orig, Side::Src, Cidr::parse("10.0.0.0/8").unwrap())
+            .unwrap();
+        assert!(f.matches(&e));
+        f.ports[slot(Dir::Orig, Side::Src)] = Some(999);
+        assert!(!f.matches(&e));
+        f.ports = [None; 4];
+        f.set_zone(0).unwrap();
+        assert!(!f.matches(&e));
+        assert!(f.set_family(AF_INET6).is_err());
+        assert!(f.set_zone(70000).is_err());
+    }
+
+    #[test]
+    fn entry_without_zone_is_zone_zero() {
+        let mut e = entry("10.0.0.1", 0, 0);
+        e.zone = None;
+        let mut f = Filter::new();
+        f.set_zone(0).unwrap();
+        assert!(f.matches(&e));
+    }
+
+    #[test]
+    fn userspace_only_sends_nothing_to_the_kernel() {
+        let mut f = Filter::new();
+        f.set_zone(3).unwrap();
+        f.family = Some(AF_INET);
+        assert_eq!(f.kernel_attrs().len(), 1);
+        assert_eq!(f.kernel_family(), AF_INET);
+        f.userspace_only = true;
+        assert!(f.kernel_attrs().is_empty());
+        assert_eq!(f.kernel_family(), 0);
+    }
+}

@@ -1,0 +1,450 @@
+//! A ctnetlink socket and the one receive loop every operation goes through.
+//!
+//! The loop accepts only messages from the kernel (sender port 0) addressed to this socket
+//! with the sequence number of the request in flight; anything else is dropped and counted.
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+
+use netlink_sys::{protocols::NETLINK_NETFILTER, Socket};
+
+use crate::codec::{self, RawMessage, Request, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN};
+use crate::error::{Error, Kind, Result};
+use crate::kernel::Kernel;
+use crate::sys;
+
+/// Bytes per recv: large enough that the kernel fills whole dump batches into one datagram.
+const RECV_BUFFER: usize = 64 * 1024;
+/// Receive buffer asked for: room for the error reports of a whole batch.
+const SOCKET_RCVBUF: i32 = 8 << 20;
+/// Upper bound of the bytes put into one sendmsg.
+const SEND_CHUNK: usize = 64 * 1024;
+/// Receive-buffer bytes reserved for each request of a batch (worst case: every request
+/// answers with an error; one error report takes about this much of the buffer).
+const RCVBUF_PER_ANSWER: usize = 2048;
+const NETLINK_EXT_ACK: i32 = 11;
+const NETLINK_CAP_ACK: i32 = 10;
+const SOL_NETLINK: i32 = 270;
+
+/// An open ctnetlink socket.
+pub struct Handle {
+    sock: Socket,
+    portid: u32,
+    seq: u32,
+    rbuf: Vec<u8>,
+    sbuf: Vec<u8>,
+    rcvbuf: usize,
+    /// What the kernel accepts.
+    pub kernel: Kernel,
+    /// Messages dropped because they came from another sender or answered another request.
+    pub dropped: u64,
+}
+
+/// How a network namespace is named: a name under /run/netns, or a path.
+fn netns_path(name: &str) -> Result<String> {
+    if name.is_empty() {
+        return Err(Error::invalid("empty network namespace name"));
+    }
+    if name.contains('/') {
+        Ok(name.to_string())
+    } else if name == "." || name == ".." {
+        Err(Error::invalid(format!(
+            "'{name}' is not a network namespace name"
+        )))
+    } else {
+        Ok(format!("/run/netns/{name}"))
+    }
+}
+
+impl Handle {
+    /// Opens a ctnetlink socket in the caller's network namespace.
+    pub fn open() -> Result<Handle> {
+        let mut sock =
+            Socket::new(NETLINK_NETFILTER).map_err(|e| Error::io("netlink socket", &e))?;
+        let addr = sock
+            .bind_auto()
+            .map_err(|e| Error::io("bind netlink socket", &e))?;
+        let fd = sock.as_raw_fd();
+        // Best effort: older kernels lack extended acks; capped acks keep error reports small.
+        sys::setsockopt_int(fd, SOL_NETLINK, NETLINK_EXT_ACK, 1);
+        sys::setsockopt_int(fd, SOL_NETLINK, NETLINK_CAP_ACK, 1);
+        // FORCE needs CAP_NET_ADMIN; an unprivileged caller keeps the ordinary limit.
+        if !sys::setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, SOCKET_RCVBUF) {
+            sys::setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, SOCKET_RCVBUF);
+        }
+        let rcvbuf = sys::getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUF)
+            .map_or(212_992, |v| v.max(0) as usize);
+        Ok(Handle {
+            sock,
+            portid: addr.port_number(),
+            seq: initial_seq(),
+            rbuf: Vec::with_capacity(RECV_BUFFER),
+            sbuf: Vec::with_capacity(SEND_CHUNK + 4096),
+            rcvbuf,
+            kernel: Kernel::running(),
+            dropped: 0,
+        })
+    }
+
+    /// Opens a ctnetlink socket inside the network namespace `name` (a name under
+    /// /run/netns, or a path such as /proc/PID/ns/net). The socket is made by a short-lived
+    /// thread that enters the namespace, so the calling thread never moves.
+    pub fn open_netns(name: &str) -> Result<Handle> {
+        let path = netns_path(name)?;
+        let ns = File::open(&path).map_err(|e| {
+            let mut err = Error::io(&format!("network namespace {name} ({path})"), &e);
+            err.kind = Kind::Netns;
+            err
+        })?;
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                sys::setns_net(&ns)?;
+                Handle::open()
+            })
+            .join()
+            .unwrap_or_else(|_| Err(Error::new(Kind::Internal, "netns thread panicked")))
+        })
+    }
+
+    /// The socket's file descriptor.
+    pub fn fd(&self) -> i32 {
+        self.sock.as_raw_fd()
+    }
+
+    fn next_seq(&mut self) -> u32 {
+        self.seq = self.seq.wrapping_add(1);
+        if self.seq == 0 {
+            self.seq = 1;
+        }
+        self.seq
+    }
+
+    fn send_sbuf(&mut self, what: &str) -> Result<()> {
+        loop {
+            match self.sock.send(&self.sbuf, 0) {
+                Ok(_) => return Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::io(what, &e)),
+            }
+        }
+    }
+
+    /// Receives one datagram into `rbuf`. Ok(false): nothing there (only with `dontwait`).
+    fn recv(&mut self, dontwait: bool) -> Result<bool> {
+        loop {
+            self.rbuf.clear();
+            let flags = libc::MSG_TRUNC | if dontwait { libc::MSG_DONTWAIT } else { 0 };
+            match self.sock.recv_from(&mut self.rbuf, flags) {
+                Ok((n, addr)) => {
+                    if addr.port_number() != 0 {
+                        self.dropped += 1;
+                        continue;
+                    }
+                    if n > self.rbuf.len() {
+                        return Err(Error::malformed(format!(
+                            "a {n}-byte netlink datagram did not fit the receive buffer"
+                        )));
+                    }
+                    return Ok(true);
+                }
+                Err(e) => match e.raw_os_error() {
+                    Some(libc::EINTR) => continue,
+                    Some(libc::EAGAIN) if dontwait => return Ok(false),
+                    Some(libc::ENOBUFS) => {
+                        return Err(Error::new(
+                            Kind::Overrun,
+                            "the socket's receive buffer overflowed: kernel answers were lost",
+                        )
+                        .with_errno(libc::ENOBUFS))
+                    }
+                    _ => return Err(Error::io("netlink receive", &e)),
+                },
+            }
+        }
+    }
+
+    /// Whether a received message answers the request with sequence number `seq`.
+    fn ours(&mut self, m: &RawMessage<'_>, seq: u32) -> bool {
+        let ok = m.seq == seq && (m.pid == self.portid || m.pid == 0);
+        if !ok {
+            self.dropped += 1;
+        }
+        ok
+    }
+
+    /// Sends one request with NLM_F_ACK and waits for its acknowledgement, passing every
+    /// other message answering it (a get's entry) to `on_msg`.
+    pub fn request(
+        &mut self,
+        what: &str,
+        subsys: u8,
+        req: Request,
+        mut on_msg: impl FnMut(&RawMessage<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let seq = self.next_seq();
+        self.sbuf.clear();
+        codec::put_request(
+            &mut self.sbuf,
+            subsys,
+            seq,
+            netlink_packet_core::NLM_F_ACK,
+            req,
+        );
+        self.send_sbuf(what)?;
+        let mut rbuf = std::mem::take(&mut self.rbuf);
+        let result = (|| loop {
+            std::mem::swap(&mut self.rbuf, &mut rbuf);
+            let got = self.recv(false);
+            std::mem::swap(&mut self.rbuf, &mut rbuf);
+            got?;
+            for m in codec::messages(&rbuf) {
+                let m = m?;
+                if !self.ours(&m, seq) {
+                    continue;
+                }
+                match m.msg_type {
+                    NLMSG_ERROR => {
+                        let (errno, text) = codec::decode_error(&m)?;
+                        if errno == 0 {
+                            return Ok(());
+                        }
+                        return Err(Error::from_errno(errno, what, text.as_deref()));
+                    }
+                    NLMSG_NOOP | NLMSG_DONE | NLMSG_OVERRUN => {}
+                    _ => on_msg(&m)?,
+                }
+            }
+        })();
+        self.rbuf = rbuf;
+        result
+    }
+
+    /// Sends a dump request and passes every message of the dump to `on_msg`, which answers
+    /// whether to go on. A stopped dump is drained so the socket is clean for the next
+    /// request. A dump the kernel flags as interrupted ends in `Kind::DumpInterrupted`.
+    pub fn dump(
+        &mut self,
+        what: &str,
+        subsys: u8,
+        req: Request,
+        mut on_msg: impl FnMut(&RawMessage<'_>) -> Result<bool>,
+    ) -> Result<()> {
+        let seq = self.next_seq();
+        self.sbuf.clear();
+        codec::put_request(
+            &mut self.sbuf,
+            subsys,
+            seq,
+            netlink_packet_core::NLM_F_DUMP,
+            req,
+        );
+        self.send_sbuf(what)?;
+        let mut rbuf = std::mem::take(&mut self.rbuf);
+        let mut going = true;
+        let mut interrupted = false;
+        let mut first_error: Option<Error> = None;
+        let result = (|| loop {
+            std::mem::swap(&mut self.rbuf, &mut rbuf);
+            let got = self.recv(false);
+            std::mem::swap(&mut self.rbuf, &mut rbuf);
+            got?;
+            for m in codec::messages(&rbuf) {
+                let m = m?;
+                if !self.ours(&m, seq) {
+                    continue;
+                }
+                if m.flags & codec::NLM_F_DUMP_INTR != 0 {
+                    interrupted = true;
+                }
+                match m.msg_type {
+                    NLMSG_DONE => {
+                        if let Some(e) = first_error.take() {
+                            return Err(e);
+                        }
+                        if interrupted {
+                            return Err(Error::new(
+                                Kind::DumpInterrupted,
+                                format!("{what}: the kernel interrupted the dump; run it again"),
+                            ));
+                        }
+                        return Ok(());
+                    }
+                    NLMSG_ERROR => {
+                        let (errno, text) = codec::decode_error(&m)?;
+                        if errno != 0 {
+                            return Err(Error::from_errno(errno, what, text.as_deref()));
+                        }
+                    }
+                    NLMSG_NOOP | NLMSG_OVERRUN => {}
+                    _ if going => match on_msg(&m) {
+                        Ok(true) => {}
+                        Ok(false) => going = false,
+                        Err(e) => {
+                            going = false;
+                            first_error = Some(e);
+                        }
+                    },
+                    _ => {}
+                }
+            }
+        })();
+        self.rbuf = rbuf;
+        result
+    }
+
+    /// Sends many requests packed into as few sendmsg calls as the receive buffer allows
+    /// and reports the outcome of each, in order, to `outcome(index, result)`.
+    ///
+    /// Only errors are answered (no per-request ACK), except the last request of each
+    /// sendmsg, whose ACK marks the end of that chunk. Each chunk is sized so the error
+    /// reports of all its requests fit the receive buffer; if the buffer still overflows,
+    /// the requests whose answer may have been lost report `Kind::Overrun`.
+    pub fn batch(
+        &mut self,
+        what: &str,
+        subsys: u8,
+        requests: &mut dyn Iterator<Item = Result<Request>>,
+        outcome: &mut dyn FnMut(usize, Result<()>),
+    ) -> Result<()> {
+        let per_chunk = (self.rcvbuf / RCVBUF_PER_ANSWER).clamp(8, 4096);
+        let mut index = 0usize;
+        let mut pending = requests.peekable();
+        while pending.peek().is_some() {
+            // Take one chunk: bounded by the answers the receive buffer can hold and by the
+            // bytes one sendmsg may carry.
+            let mut chunk: Vec<Result<Request>> = Vec::new();
+            let mut bytes = 0usize;
+            while chunk.len() < per_chunk && bytes < SEND_CHUNK {
+                let Some(req) = pending.next() else { break };
+                if let Ok(r) = &req {
+                    bytes += 20 + netlink_packet_core::Emitable::buffer_len(&r.attrs.as_slice());
+                }
+                chunk.push(req);
+            }
+            let last_ok = chunk.iter().rposition(|r| r.is_ok());
+            let mut results: Vec<Option<Result<()>>> = Vec::with_capacity(chunk.len());
+            let mut positions = Vec::with_capacity(chunk.len());
+            let first_seq = self.seq.wrapping_add(1);
+            let mut last_seq = 0;
+            self.sbuf.clear();
+            for (i, req) in chunk.into_iter().enumerate() {
+                match req {
+                    // A request the library refuses is never sent; its outcome keeps its place.
+                    Err(e) => results.push(Some(Err(e))),
+                    Ok(req) => {
+                        let seq = self.next_seq();
+                        // Only the last request asks for an ACK: it closes the chunk.
+                        let ack = if Some(i) == last_ok {
+                            netlink_packet_core::NLM_F_ACK
+                        } else {
+                            0
+                        };
+                        codec::put_request(&mut self.sbuf, subsys, seq, ack, req);
+                        last_seq = seq;
+                        positions.push(results.len());
+                        results.push(None);
+                    }
+                }
+            }
+            if !positions.is_empty() {
+                self.send_sbuf(what)?;
+                self.collect_chunk(what, first_seq, last_seq, &positions, &mut results)?;
+            }
+            for r in results {
+                outcome(index, r.unwrap_or(Ok(())));
+                index += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the answers to one chunk of a batch: errors by sequence number, until the ACK
+    /// (or error) of `last_seq`. After an overrun, drains what is queued (the kernel answers
+    /// within sendmsg, so everything that was not lost is already there).
+    fn collect_chunk(
+        &mut self,
+        what: &str,
+        first_seq: u32,
+        last_seq: u32,
+        positions: &[usize],
+        results: &mut [Option<Result<()>>],
+    ) -> Result<()> {
+        let mut rbuf = std::mem::take(&mut self.rbuf);
+        let mut overrun = false;
+        let mut done = false;
+        let r = (|| {
+            while !done {
+                std::mem::swap(&mut self.rbuf, &mut rbuf);
+                let got = self.recv(overrun);
+                std::mem::swap(&mut self.rbuf, &mut rbuf);
+                match got {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(e) if e.kind == Kind::Overrun => {
+                        overrun = true;
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
+                for m in codec::messages(&rbuf) {
+                    let m = m?;
+                    let off = m.seq.wrapping_sub(first_seq) as usize;
+                    if m.msg_type != NLMSG_ERROR
+                        || off >= positions.len()
+                        || !(m.pid == self.portid || m.pid == 0)
+                    {
+                        self.dropped += 1;
+                        continue;
+                    }
+                    let (errno, text) = codec::decode_error(&m)?;
+                    results[positions[off]] = Some(if errno == 0 {
+                        Ok(())
+                    } else {
+                        Err(Error::from_errno(errno, what, text.as_deref()))
+                    });
+                    if m.seq == last_seq {
+                        done = true;
+                    }
+                }
+            }
+            Ok(())
+        })();
+        self.rbuf = rbuf;
+        r?;
+        if overrun {
+            for &p in positions {
+                if results[p].is_none() {
+                    results[p] = Some(Err(Error::new(
+                        Kind::Overrun,
+                        format!("{what}: the answer was lost in a receive-buffer overrun; the outcome is unknown"),
+                    )
+                    .with_errno(libc::ENOBUFS)));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A starting sequence number that differs between handles, so a stale answer to an old
+/// socket's request cannot look like one of ours.
+fn initial_seq() -> u32 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() ^ (d.as_secs() as u32))
+        .unwrap_or(1);
+    t | 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn netns_names_and_paths() {
+        assert_eq!(netns_path("blue").unwrap(), "/run/netns/blue");
+        assert_eq!(netns_path("/proc/1/ns/net").unwrap(), "/proc/1/ns/net");
+        assert!(netns_path("").is_err());
+        assert!(netns_path("..").is_err());
+    }
+}

@@ -1,0 +1,57 @@
+//! What the running kernel's ctnetlink accepts. Version numbers are a floor, not proof
+//! (distributions backport), so every filter is also applied in the library.
+
+/// Features of the kernel a handle talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Kernel {
+    /// (major, minor) parsed from the release string; (0, 0) when unknown.
+    pub version: (u32, u32),
+}
+
+impl Kernel {
+    /// The kernel described by a release string such as "6.1.0-26-amd64".
+    pub fn from_release(release: &str) -> Kernel {
+        let mut it = release
+            .split(|c: char| !c.is_ascii_digit())
+            .map(|s| s.parse::<u32>().ok());
+        let major = it.next().flatten().unwrap_or(0);
+        let minor = it.next().flatten().unwrap_or(0);
+        Kernel {
+            version: (major, minor),
+        }
+    }
+
+    /// The running kernel.
+    pub fn running() -> Kernel {
+        Kernel::from_release(&crate::sys::kernel_release())
+    }
+
+    fn at_least(&self, major: u32, minor: u32) -> bool {
+        self.version >= (major, minor)
+    }
+
+    /// A dump carrying CTA_ZONE is filtered by zone (6.8; before, the zone is ignored).
+    pub fn zone_dump_filter(&self) -> bool {
+        self.at_least(6, 8)
+    }
+
+    /// A dump carrying CTA_STATUS and CTA_STATUS_MASK is filtered by status (5.15).
+    pub fn status_dump_filter(&self) -> bool {
+        self.at_least(5, 15)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_release_strings() {
+        assert_eq!(Kernel::from_release("6.1.0-26-amd64").version, (6, 1));
+        assert_eq!(Kernel::from_release("6.18.44-fc").version, (6, 18));
+        assert_eq!(Kernel::from_release("garbage").version, (0, 0));
+        assert!(!Kernel::from_release("6.1.0").zone_dump_filter());
+        assert!(Kernel::from_release("6.8.0").zone_dump_filter());
+        assert!(Kernel::from_release("5.15.0").status_dump_filter());
+    }
+}

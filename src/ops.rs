@@ -1,0 +1,197 @@
+//! The conntrack operations, on a [`Handle`].
+
+use std::ops::ControlFlow;
+
+use crate::codec::{self, msg, Purpose, Request, SUBSYS_CTNETLINK};
+use crate::entry::Entry;
+use crate::error::{Error, Kind, Result};
+use crate::filter::Filter;
+use crate::handle::Handle;
+
+const NLM_F_CREATE: u16 = 0x400;
+const NLM_F_EXCL: u16 = 0x200;
+
+/// The family to put in a request about `e`.
+fn family_of(e: &Entry) -> Result<u8> {
+    e.family()
+        .ok_or_else(|| Error::invalid("the entry has no family and no address"))
+}
+
+fn lookup_request(e: &Entry, msg_type: u8) -> Result<Request> {
+    Ok(Request {
+        msg_type,
+        family: family_of(e)?,
+        flags: 0,
+        attrs: codec::entry_attrs(e, Purpose::Lookup)?,
+    })
+}
+
+/// An exact delete of `e`: tuple, zone and, when known, the id (so a reused tuple is safe).
+fn delete_request(e: &Entry) -> Result<Request> {
+    lookup_request(e, msg::CT_DELETE)
+}
+
+impl Handle {
+    /// Streams every entry matching `filter` to `f`, which returns Break to stop. Each entry
+    /// is decoded into one reused value; nothing of the table is kept.
+    pub fn dump_entries(
+        &mut self,
+        filter: Option<&Filter>,
+        mut f: impl FnMut(&Entry) -> ControlFlow<()>,
+    ) -> Result<()> {
+        let all = Filter::default();
+        let filter = filter.unwrap_or(&all);
+        let req = Request {
+            msg_type: msg::CT_GET,
+            family: filter.kernel_family(),
+            flags: 0,
+            attrs: filter.kernel_attrs(),
+        };
+        let mut e = Entry::new();
+        self.dump("dump conntrack table", SUBSYS_CTNETLINK, req, |m| {
+            if !codec::is_ct_message(m.msg_type) {
+                return Ok(true);
+            }
+            e = Entry::new();
+            codec::decode_entry_into(m.payload, &mut e)?;
+            if !filter.matches(&e) {
+                return Ok(true);
+            }
+            Ok(f(&e).is_continue())
+        })
+    }
+
+    /// Every entry matching `filter`.
+    pub fn list(&mut self, filter: Option<&Filter>) -> Result<Vec<Entry>> {
+        let mut v = Vec::new();
+        self.dump_entries(filter, |e| {
+            v.push(e.clone());
+            ControlFlow::Continue(())
+        })?;
+        Ok(v)
+    }
+
+    /// Reads the entry with `key`'s tuple (original, else reply) in `key`'s zone.
+    pub fn get(&mut self, key: &Entry) -> Result<Entry> {
+        let req = lookup_request(key, msg::CT_GET)?;
+        let mut found = None;
+        self.request("get conntrack entry", SUBSYS_CTNETLINK, req, |m| {
+            if codec::is_ct_message(m.msg_type) {
+                found = Some(codec::decode_entry(m.payload)?);
+            }
+            Ok(())
+        })?;
+        found.ok_or_else(|| Error::malformed("the kernel acknowledged a get but sent no entry"))
+    }
+
+    /// Creates `e`. Fails with `Kind::Exists` when the tuple is taken.
+    pub fn create(&mut self, e: &Entry) -> Result<()> {
+        let req = Request {
+            msg_type: msg::CT_NEW,
+            family: family_of(e)?,
+            flags: NLM_F_CREATE | NLM_F_EXCL,
+            attrs: codec::entry_attrs(e, Purpose::Create)?,
+        };
+        self.request("create conntrack entry", SUBSYS_CTNETLINK, req, |_| Ok(()))
+    }
+
+    /// Updates the entry with `e`'s tuple and zone: timeout, mark, labels, status and protocol
+    /// state, as far as they are set in `e`.
+    pub fn update(&mut self, e: &Entry) -> Result<()> {
+        let req = Request {
+            msg_type: msg::CT_NEW,
+            family: family_of(e)?,
+            flags: 0,
+            attrs: codec::entry_attrs(e, Purpose::Update)?,
+        };
+        self.request("update conntrack entry", SUBSYS_CTNETLINK, req, |_| Ok(()))
+    }
+
+    /// Deletes the entry with `e`'s tuple and zone (and id, when set).
+    pub fn delete(&mut self, e: &Entry) -> Result<()> {
+        let req = delete_request(e)?;
+        self.request("delete conntrack entry", SUBSYS_CTNETLINK, req, |_| Ok(()))
+    }
+
+    /// Deletes the entry whose kernel id is `id`. The kernel deletes by tuple only (a delete
+    /// carrying just an id would flush the table), so this finds the entry first.
+    pub fn delete_by_id(&mut self, id: u32) -> Result<()> {
+        let mut target = None;
+        self.dump_entries(None, |e| {
+            if e.id == Some(id) {
+                target = Some(e.clone());
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })?;
+        let e = target.ok_or_else(|| {
+            Error::new(Kind::NotFound, format!("no conntrack entry has id {id}"))
+                .with_errno(libc::ENOENT)
+        })?;
+        self.delete(&e)
+    }
+
+    /// Deletes every entry matching `filter`; returns how many this call deleted (entries
+    /// that vanished on their own meanwhile are not counted).
+    pub fn delete_matching(&mut self, filter: &Filter) -> Result<u64> {
+        // The dump must end before the deletes go out on the same socket; keep only what a
+        // delete needs.
+        let mut victims: Vec<Entry> = Vec::new();
+        self.dump_entries(Some(filter), |e| {
+            victims.push(Entry {
+                family: e.family,
+                orig: e.orig.clone(),
+                zone: e.zone,
+                id: e.id,
+                ..Entry::default()
+            });
+            ControlFlow::Continue(())
+        })?;
+        self.delete_all(&victims)
+    }
+
+    /// Deletes each of `victims` by tuple, zone and id in batches; returns how many went.
+    pub fn delete_all(&mut self, victims: &[Entry]) -> Result<u64> {
+        let mut deleted = 0u64;
+        let mut first_error: Option<Error> = None;
+        let mut reqs = victims.iter().map(delete_request);
+        self.batch(
+            "delete conntrack entry",
+            SUBSYS_CTNETLINK,
+            &mut reqs,
+            &mut |_, r| match r {
+                Ok(()) => deleted += 1,
+                Err(e) if e.kind == Kind::NotFound => {}
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            },
+        )?;
+        match first_error {
+            Some(mut e) => {
+                e.message = format!("{} ({deleted} entries were deleted)", e.message);
+                Err(e)
+            }
+            None => Ok(deleted),
+        }
+    }
+
+    /// Empties the table (IPv4 and IPv6, every zone).
+    pub fn flush(&mut self) -> Result<()> {
+        let req = Request {
+            msg_type: msg::CT_DELETE,
+            family: 0,
+            flags: 0,
+            attrs: Vec::new(),
+        };
+        self.request("flush conntrack table", SUBSYS_CTNETLINK, req, |_| Ok(()))
+    }
+
+    /// Flushes every entry matching `filter`; returns how many were removed. Runs as a dump
+    /// plus batched exact deletes, which means the same on every kernel (a zone-only flush
+    /// request empties every zone before 6.8).
+    pub fn flush_matching(&mut self, filter: &Filter) -> Result<u64> {
+        self.delete_matching(filter)
+    }
+}
