@@ -395,7 +395,9 @@ ct_status ct_entry_set_mark(ct_entry *entry, uint32_t mark);
 ct_status ct_entry_get_mark(const ct_entry *entry, uint32_t *mark_out);
 
 /**
- * Sets the status bits (CT_STATUS_*; the kernel's IPS_* numbering).
+ * Sets the status bits (CT_STATUS_*; the kernel's IPS_* numbering). Create and update
+ * always send CT_STATUS_CONFIRMED with them, as the kernel requires; the kernel changes
+ * only the bits it lets user space change (ASSURED, SEEN_REPLY, NAT bits).
  */
 ct_status ct_entry_set_status(ct_entry *entry, uint32_t status);
 
@@ -828,7 +830,9 @@ ct_status ct_entry_set_mark(ct_entry *entry, uint32_t mark);
 ct_status ct_entry_get_mark(const ct_entry *entry, uint32_t *mark_out);
 
 /**
- * Sets the status bits (CT_STATUS_*; the kernel's IPS_* numbering).
+ * Sets the status bits (CT_STATUS_*; the kernel's IPS_* numbering). Create and update
+ * always send CT_STATUS_CONFIRMED with them, as the kernel requires; the kernel changes
+ * only the bits it lets user space change (ASSURED, SEEN_REPLY, NAT bits).
  */
 ct_status ct_entry_set_status(ct_entry *entry, uint32_t status);
 

@@ -96,14 +96,12 @@ impl Handle {
             err.kind = Kind::Netns;
             err
         })?;
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                sys::setns_net(&ns)?;
-                Handle::open()
-            })
-            .join()
-            .unwrap_or_else(|_| Err(Error::new(Kind::Internal, "netns thread panicked")))
+        std::thread::spawn(move || {
+            sys::setns_net(&ns)?;
+            Handle::open()
         })
+        .join()
+        .unwrap_or_else(|_| Err(Error::new(Kind::Internal, "netns thread panicked")))
     }
 
     /// The socket's file descriptor.

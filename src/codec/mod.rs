@@ -230,6 +230,9 @@ pub fn entry_attrs(e: &Entry, purpose: Purpose) -> Result<Vec<Ca>> {
         v.push(Ca::CtaMark(m));
     }
     if let Some(s) = e.status {
+        // The kernel refuses (EBUSY) a status that would clear CONFIRMED, which every
+        // entry in the table carries, including one being created.
+        let s = s | crate::entry::status::CONFIRMED;
         v.push(Ca::CtaStatus(Status::from_bits_retain(s)));
     }
     if let Some(id) = e.id.filter(|_| purpose == Purpose::Update) {
@@ -253,16 +256,18 @@ pub fn entry_attrs(e: &Entry, purpose: Purpose) -> Result<Vec<Ca>> {
         info.push(ProtoInfo::TCP(tcp));
     }
     if e.sctp_state.is_some() || e.sctp_vtag_orig.is_some() || e.sctp_vtag_reply.is_some() {
-        let mut s = Vec::new();
-        if let Some(x) = e.sctp_state {
-            s.push(u8_nla(CTA_PROTOINFO_SCTP_STATE, x));
-        }
-        if let Some(x) = e.sctp_vtag_orig {
-            s.push(be32_nla(CTA_PROTOINFO_SCTP_VTAG_ORIGINAL, x));
-        }
-        if let Some(x) = e.sctp_vtag_reply {
-            s.push(be32_nla(CTA_PROTOINFO_SCTP_VTAG_REPLY, x));
-        }
+        // The kernel wants the state and both verification tags together.
+        let s = [
+            u8_nla(CTA_PROTOINFO_SCTP_STATE, e.sctp_state.unwrap_or(0)),
+            be32_nla(
+                CTA_PROTOINFO_SCTP_VTAG_ORIGINAL,
+                e.sctp_vtag_orig.unwrap_or(0),
+            ),
+            be32_nla(
+                CTA_PROTOINFO_SCTP_VTAG_REPLY,
+                e.sctp_vtag_reply.unwrap_or(0),
+            ),
+        ];
         info.push(ProtoInfo::Other(nested_nla(CTA_PROTOINFO_SCTP, &s)));
     }
     if let Some(x) = e.dccp_state {

@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::status::ct_status;
 use super::{
-    boundary, cast_mut, cast_ref, copy_text, fail, free_c, null_arg, status_of, str_arg, to_c,
+    boundary, cast_mut, cast_ref, copy_text, fail, free_c, give, null_arg, status_of, str_arg,
     write_out, Castable,
 };
 use crate::entry::{Dir, Side};
@@ -140,7 +140,7 @@ unsafe fn get<T>(
 /// with ct_entry_free. On error `*entry_out` is unchanged.
 #[no_mangle]
 pub unsafe extern "C" fn ct_entry_new(entry_out: *mut *mut ct_entry) -> ct_status {
-    boundary(|| write_out(entry_out, "entry_out", to_c::<ct_entry>(Entry::new())))
+    boundary(|| give::<ct_entry>(entry_out, "entry_out", Entry::new()))
 }
 
 /// Copies `entry` (for example one handed to a dump callback). On CT_OK, `*entry_out` is a
@@ -151,7 +151,7 @@ pub unsafe extern "C" fn ct_entry_clone(
     entry_out: *mut *mut ct_entry,
 ) -> ct_status {
     boundary(|| match cast_ref(entry) {
-        Some(e) => write_out(entry_out, "entry_out", to_c::<ct_entry>(e.clone())),
+        Some(e) => give::<ct_entry>(entry_out, "entry_out", e.clone()),
         None => null_arg("entry"),
     })
 }
@@ -439,7 +439,9 @@ pub unsafe extern "C" fn ct_entry_get_mark(
     get(entry, mark_out, "mark", |e| e.mark)
 }
 
-/// Sets the status bits (CT_STATUS_*; the kernel's IPS_* numbering).
+/// Sets the status bits (CT_STATUS_*; the kernel's IPS_* numbering). Create and update
+/// always send CT_STATUS_CONFIRMED with them, as the kernel requires; the kernel changes
+/// only the bits it lets user space change (ASSURED, SEEN_REPLY, NAT bits).
 #[no_mangle]
 pub unsafe extern "C" fn ct_entry_set_status(entry: *mut ct_entry, status: u32) -> ct_status {
     set(entry, |e| {

@@ -4,7 +4,7 @@ use std::ffi::c_char;
 
 use super::entry::{CT_ORIG_DST, CT_ORIG_SRC, CT_REPLY_DST, CT_REPLY_SRC};
 use super::status::ct_status;
-use super::{boundary, cast_mut, free_c, null_arg, status_of, str_arg, to_c, write_out, Castable};
+use super::{boundary, cast_mut, free_c, give, null_arg, status_of, str_arg, Castable};
 use crate::entry::{Dir, Side};
 use crate::error::Error;
 use crate::filter::{slot, Cidr};
@@ -56,7 +56,7 @@ unsafe fn set(
 /// owned by the caller; free it with ct_filter_free.
 #[no_mangle]
 pub unsafe extern "C" fn ct_filter_new(filter_out: *mut *mut ct_filter) -> ct_status {
-    boundary(|| write_out(filter_out, "filter_out", to_c::<ct_filter>(Filter::new())))
+    boundary(|| give::<ct_filter>(filter_out, "filter_out", Filter::new()))
 }
 
 /// Frees `filter`. Passing NULL does nothing; freeing twice is undefined.

@@ -11,7 +11,7 @@ use super::filter::ct_filter;
 use super::list::ct_entry_list;
 use super::status::ct_status;
 use super::{
-    boundary, cast_ref, fail, free_c, null_arg, set_last_error, str_arg, to_c, write_out, Castable,
+    boundary, cast_ref, fail, free_c, give, null_arg, set_last_error, str_arg, write_out, Castable,
 };
 use crate::error::{Error, Kind};
 use crate::{Entry, Handle};
@@ -84,7 +84,7 @@ fn opened(r: crate::Result<Handle>, h_out: *mut *mut ct_handle) -> ct_status {
                 last_error: Mutex::new((0, CString::default())),
             };
             // SAFETY: h_out was checked non-NULL by the caller.
-            unsafe { write_out(h_out, "h_out", to_c::<ct_handle>(b)) }
+            unsafe { give::<ct_handle>(h_out, "h_out", b) }
         }
         Err(e) => fail(&e),
     }
@@ -201,7 +201,7 @@ pub unsafe extern "C" fn ct_list(
         }
         let f = cast_ref(filter);
         match with_handle(h, |core| core.list(f)) {
-            Ok(v) => write_out(list_out, "list_out", to_c::<ct_entry_list>(v)),
+            Ok(v) => give::<ct_entry_list>(list_out, "list_out", v),
             Err(s) => s,
         }
     })
@@ -224,7 +224,7 @@ pub unsafe extern "C" fn ct_get(
             return null_arg("entry_out");
         }
         match with_handle(h, |core| core.get(k)) {
-            Ok(e) => write_out(entry_out, "entry_out", to_c::<ct_entry>(e)),
+            Ok(e) => give::<ct_entry>(entry_out, "entry_out", e),
             Err(s) => s,
         }
     })

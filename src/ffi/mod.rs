@@ -169,6 +169,19 @@ pub(crate) unsafe fn write_out<T>(out: *mut T, name: &str, v: T) -> ct_status {
     ct_status::CT_OK
 }
 
+/// Hands a new object to the caller through `out`: checks `out` before anything is
+/// allocated, so a NULL out-parameter leaks nothing.
+///
+/// # Safety
+/// `out` is NULL or valid for a write of a pointer.
+pub(crate) unsafe fn give<C: Castable>(out: *mut *mut C, name: &str, v: C::Rust) -> ct_status {
+    if out.is_null() {
+        return null_arg(name);
+    }
+    out.write(to_c::<C>(v));
+    ct_status::CT_OK
+}
+
 /// A NUL-terminated UTF-8 argument as a &str.
 ///
 /// # Safety

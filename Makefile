@@ -1,0 +1,72 @@
+# libconntrack: build, demo, tests.
+#   make demo   build everything and run the demo (root; makes a throwaway netns)
+#   make test   install what the tests need, then run every suite
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+CARGO      ?= cargo
+CC         ?= cc
+BUILD      := build
+VERSION    := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+MAJOR      := $(firstword $(subst ., ,$(VERSION)))
+LIBDIR     := $(BUILD)/lib
+CWARN      := -std=c11 -Wall -Wextra -Wpedantic -Werror
+CFLAGS     ?= -O2 -g
+CT_CFLAGS  := $(CWARN) $(CFLAGS) -Iinclude
+CT_LDLIBS  := -L$(LIBDIR) -Wl,-rpath,$(abspath $(LIBDIR)) -lconntrack
+SAN        := -fsanitize=address,undefined -fno-omit-frame-pointer
+C_TESTS    := $(patsubst c-tests/%.c,%,$(wildcard c-tests/test_*.c))
+EXAMPLES   := ct-list demo
+
+.PHONY: all lib header examples c-tests demo test deps test-rust test-c test-examples clean
+
+all: lib examples
+
+# The shared library with its SONAME chain (libconntrack.so -> .so.MAJOR -> .so.X.Y.Z) and
+# the static one, under build/lib.
+lib:
+	$(CARGO) build --release
+	mkdir -p $(LIBDIR)
+	cp -f target/release/libconntrack.so $(LIBDIR)/libconntrack.so.$(VERSION)
+	ln -sf libconntrack.so.$(VERSION) $(LIBDIR)/libconntrack.so.$(MAJOR)
+	ln -sf libconntrack.so.$(MAJOR) $(LIBDIR)/libconntrack.so
+	cp -f target/release/libconntrack.a $(LIBDIR)/libconntrack.a
+
+# Rewrites include/conntrack.h from the Rust sources (an ordinary build only checks it).
+header:
+	CT_UPDATE_HEADER=1 $(CARGO) build --release
+
+$(BUILD):
+	mkdir -p $(BUILD)
+
+examples: lib | $(BUILD)
+	for x in $(EXAMPLES); do $(CC) $(CT_CFLAGS) -o $(BUILD)/$$x examples/$$x.c $(CT_LDLIBS) || exit 1; done
+
+c-tests: lib | $(BUILD)
+	for t in $(C_TESTS); do \
+	  $(CC) $(CT_CFLAGS) -o $(BUILD)/$$t c-tests/$$t.c $(CT_LDLIBS) || exit 1; \
+	  $(CC) $(CT_CFLAGS) $(SAN) -o $(BUILD)/$$t-asan c-tests/$$t.c $(CT_LDLIBS) || exit 1; \
+	  nm $(BUILD)/$$t-asan | grep -q __asan_init || { echo "$$t-asan lacks AddressSanitizer"; exit 1; }; \
+	done
+
+demo: deps examples
+	./$(BUILD)/demo
+
+deps:
+	./scripts/install-deps.sh
+
+test: deps test-rust test-c test-examples
+
+test-rust:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) test
+
+test-c: c-tests
+	./scripts/run-c-tests.sh $(BUILD) $(C_TESTS)
+
+test-examples: examples
+	./scripts/test-examples.sh $(BUILD)
+
+clean:
+	$(CARGO) clean
+	rm -rf $(BUILD)
