@@ -1,0 +1,254 @@
+//! The safe core against the real kernel. Each test makes its own network namespace and
+//! removes it; the `conntrack` tool is the oracle.
+
+use std::ops::ControlFlow;
+use std::process::Command;
+
+use conntrack::codec::Request;
+use conntrack::entry::{proto, Dir, Side};
+use conntrack::filter::Cidr;
+use conntrack::{Entry, Filter, Handle, Kind};
+
+struct Netns(String);
+
+impl Netns {
+    fn new(tag: &str) -> Netns {
+        let name = format!("ctr-{}-{tag}", std::process::id());
+        let ok = Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .unwrap();
+        assert!(ok.success(), "ip netns add {name}");
+        Netns(name)
+    }
+
+    fn sh(&self, script: &str) -> String {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.0, "sh", "-c", script])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn open(&self) -> Handle {
+        Handle::open_netns(&self.0).unwrap()
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+fn udp(src: &str, sport: u16, zone: u32) -> Entry {
+    let mut e = Entry::new();
+    e.set_proto(proto::UDP).unwrap();
+    e.set_addr(Dir::Orig, Side::Src, src.parse().unwrap())
+        .unwrap();
+    e.set_addr(Dir::Orig, Side::Dst, "10.200.0.1".parse().unwrap())
+        .unwrap();
+    e.set_port(Dir::Orig, Side::Src, sport).unwrap();
+    e.set_port(Dir::Orig, Side::Dst, 53).unwrap();
+    e.set_zone(zone).unwrap();
+    e.timeout = Some(600);
+    e
+}
+
+#[test]
+fn create_get_update_delete_roundtrip() {
+    let ns = Netns::new("crud");
+    let mut h = ns.open();
+    let mut e = udp("10.0.0.1", 1000, 4);
+    h.create(&e).unwrap();
+    assert_eq!(h.create(&e).unwrap_err().kind, Kind::Exists);
+    let got = h.get(&e).unwrap();
+    assert_eq!(got.orig, e.orig);
+    assert_eq!(got.reply.src, e.orig.dst);
+    assert_eq!(got.zone, Some(4));
+    assert!(got.id.is_some());
+    e.mark = Some(99);
+    h.update(&e).unwrap();
+    assert!(ns.sh("conntrack -L -w 4").contains("mark=99 zone=4"));
+    assert_eq!(h.get(&e).unwrap().mark, Some(99));
+    // A stale id must not delete the entry.
+    let mut stale = e.clone();
+    stale.id = Some(got.id.unwrap().wrapping_add(1));
+    assert_eq!(h.delete(&stale).unwrap_err().kind, Kind::NotFound);
+    h.delete(&e).unwrap();
+    let err = h.delete(&e).unwrap_err();
+    assert_eq!(err.kind, Kind::NotFound);
+    assert_eq!(err.errno, Some(libc::ENOENT));
+    assert!(!ns.sh("conntrack -L").contains("10.0.0.1"));
+}
+
+#[test]
+fn delete_matching_many_entries_in_batches() {
+    let ns = Netns::new("many");
+    let mut h = ns.open();
+    // More entries than one batch chunk holds, in two zones.
+    let n = 6000u32;
+    let mut reqs = (0..n).map(|i| {
+        let e = udp(
+            &format!("10.1.{}.{}", i / 250, i % 250 + 1),
+            1024 + (i % 1000) as u16,
+            1 + i % 2,
+        );
+        Ok(Request {
+            msg_type: conntrack::codec::msg::CT_NEW,
+            family: 2,
+            flags: 0x400 | 0x200,
+            attrs: conntrack::codec::entry_attrs(&e, conntrack::codec::Purpose::Create).unwrap(),
+        })
+    });
+    let mut oks = 0;
+    h.batch(
+        "create",
+        conntrack::codec::SUBSYS_CTNETLINK,
+        &mut reqs,
+        &mut |_, r| {
+            r.unwrap();
+            oks += 1;
+        },
+    )
+    .unwrap();
+    assert_eq!(oks, n);
+    assert_eq!(ns.sh("conntrack -C").trim(), n.to_string());
+    let mut f = Filter::new();
+    f.set_zone(2).unwrap();
+    assert_eq!(h.list(Some(&f)).unwrap().len(), (n / 2) as usize);
+    assert_eq!(h.delete_matching(&f).unwrap(), u64::from(n / 2));
+    assert_eq!(ns.sh("conntrack -C").trim(), (n / 2).to_string());
+    assert_eq!(ns.sh("conntrack -L -w 2 2>/dev/null | wc -l").trim(), "0");
+    // Nothing left to match: zero, not an error.
+    assert_eq!(h.delete_matching(&f).unwrap(), 0);
+}
+
+#[test]
+fn batch_reports_every_outcome_in_order() {
+    let ns = Netns::new("batch");
+    let mut h = ns.open();
+    let a = udp("10.0.0.1", 1, 0);
+    h.create(&a).unwrap();
+    let b = udp("10.0.0.2", 2, 0);
+    let create = |e: &Entry| {
+        Ok(Request {
+            msg_type: conntrack::codec::msg::CT_NEW,
+            family: 2,
+            flags: 0x400 | 0x200,
+            attrs: conntrack::codec::entry_attrs(e, conntrack::codec::Purpose::Create)?,
+        })
+    };
+    let refused = Entry::new(); // no tuple: refused by the library, never sent
+    let items = vec![create(&a), create(&b), create(&refused), create(&b)];
+    let mut outcomes = Vec::new();
+    h.batch(
+        "create",
+        conntrack::codec::SUBSYS_CTNETLINK,
+        &mut items.into_iter(),
+        &mut |i, r| outcomes.push((i, r.map_err(|e| e.kind))),
+    )
+    .unwrap();
+    assert_eq!(
+        outcomes,
+        vec![
+            (0, Err(Kind::Exists)),
+            (1, Ok(())),
+            (2, Err(Kind::InvalidArgument)),
+            (3, Err(Kind::Exists)),
+        ]
+    );
+}
+
+#[test]
+fn dump_filters_agree_between_kernel_and_library() {
+    let ns = Netns::new("filt");
+    ns.sh(
+        "conntrack -I -p udp -s 10.1.0.1 -d 10.2.0.1 --sport 1 --dport 53 -t 100 -m 0x10 -w 1 && \
+         conntrack -I -p udp -s 10.1.0.2 -d 10.2.0.1 --sport 2 --dport 53 -t 100 -m 0x11 -w 2 && \
+         conntrack -I -p tcp -s 10.9.0.1 -d 10.2.0.1 --sport 3 --dport 80 --state ESTABLISHED -t 100 -w 2 && \
+         conntrack -I -p udp -s fd00::1 -d fd00::2 --sport 4 --dport 53 -t 100 -w 3",
+    );
+    let mut h = ns.open();
+    let mut filters = Vec::new();
+    let mut f = Filter::new();
+    f.set_zone(2).unwrap();
+    filters.push((f, 2));
+    let mut f = Filter::new();
+    f.mark = Some((0x10, 0xf0));
+    filters.push((f, 2));
+    let mut f = Filter::new();
+    f.set_addr(Dir::Orig, Side::Src, Cidr::parse("10.1.0.0/16").unwrap())
+        .unwrap();
+    filters.push((f, 2));
+    let mut f = Filter::new();
+    f.proto = Some(proto::UDP);
+    f.set_family(10).unwrap();
+    filters.push((f, 1));
+    let mut f = Filter::new();
+    f.status = Some((0, 0x2));
+    filters.push((f, 4));
+    for (mut f, want) in filters {
+        let kernel = h.list(Some(&f)).unwrap();
+        f.userspace_only = true;
+        let user = h.list(Some(&f)).unwrap();
+        assert_eq!(kernel.len(), want, "{f:?}");
+        assert_eq!(kernel.len(), user.len(), "{f:?}");
+    }
+}
+
+#[test]
+fn stopping_a_dump_leaves_the_handle_clean() {
+    let ns = Netns::new("stop");
+    ns.sh("for i in $(seq 1 500); do conntrack -I -p udp -s 10.0.0.1 -d 10.0.0.2 --sport $i --dport 1 -t 100 2>/dev/null || exit 1; done");
+    let mut h = ns.open();
+    let mut seen = 0;
+    h.dump_entries(None, |_| {
+        seen += 1;
+        if seen == 3 {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    })
+    .unwrap();
+    assert_eq!(seen, 3);
+    assert_eq!(h.list(None).unwrap().len(), 500);
+    assert_eq!(h.dropped, 0);
+}
+
+#[test]
+fn separate_handles_work_from_many_threads() {
+    let spaces: Vec<Netns> = (0..4).map(|i| Netns::new(&format!("thr{i}"))).collect();
+    std::thread::scope(|s| {
+        for ns in &spaces {
+            s.spawn(move || {
+                let mut h = ns.open();
+                for i in 0..200u16 {
+                    h.create(&udp("10.0.0.1", i + 1, 0)).unwrap();
+                }
+                assert_eq!(h.list(None).unwrap().len(), 200);
+                h.flush().unwrap();
+                assert!(h.list(None).unwrap().is_empty());
+            });
+        }
+    });
+}
+
+#[test]
+fn unknown_netns_is_a_netns_error() {
+    let err = Handle::open_netns("ct-no-such-namespace").err().unwrap();
+    assert_eq!(err.kind, Kind::Netns);
+    assert!(
+        err.message.contains("ct-no-such-namespace"),
+        "{}",
+        err.message
+    );
+    let err = Handle::open_netns("/etc/hostname").err().unwrap();
+    assert_eq!(err.kind, Kind::Netns);
+}
