@@ -17,7 +17,8 @@ SAN        := -fsanitize=address,undefined -fno-omit-frame-pointer
 C_TESTS    := $(patsubst c-tests/%.c,%,$(wildcard c-tests/test_*.c))
 EXAMPLES   := ct-list demo
 
-.PHONY: all lib header examples c-tests demo test deps test-rust test-c test-examples clean
+.PHONY: all lib header examples c-tests demo test deps test-rust test-c test-examples \
+	test-readme test-install install uninstall clean
 
 all: lib examples
 
@@ -54,7 +55,7 @@ demo: deps examples
 deps:
 	./scripts/install-deps.sh
 
-test: deps test-rust test-c test-examples
+test: deps test-rust test-c test-examples test-readme test-install
 
 test-rust:
 	$(CARGO) fmt --check
@@ -66,6 +67,32 @@ test-c: c-tests
 
 test-examples: examples
 	./scripts/test-examples.sh $(BUILD)
+
+test-readme: lib | $(BUILD)
+	./scripts/test-readme.sh $(BUILD)
+
+# Installs into a temporary DESTDIR and builds a program against it with pkg-config.
+test-install: lib
+	./scripts/test-install.sh
+
+INCDIR := $(PREFIX)/include
+LIBDST := $(PREFIX)/lib
+PCDIR  := $(LIBDST)/pkgconfig
+
+install: lib
+	install -d $(DESTDIR)$(LIBDST) $(DESTDIR)$(INCDIR) $(DESTDIR)$(PCDIR)
+	install -m 755 $(LIBDIR)/libconntrack.so.$(VERSION) $(DESTDIR)$(LIBDST)/
+	ln -sf libconntrack.so.$(VERSION) $(DESTDIR)$(LIBDST)/libconntrack.so.$(MAJOR)
+	ln -sf libconntrack.so.$(MAJOR) $(DESTDIR)$(LIBDST)/libconntrack.so
+	install -m 644 $(LIBDIR)/libconntrack.a $(DESTDIR)$(LIBDST)/
+	install -m 644 include/conntrack.h $(DESTDIR)$(INCDIR)/
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDST)|; s|@INCDIR@|$(INCDIR)|; s|@VERSION@|$(VERSION)|' \
+	    conntrack.pc.in >$(DESTDIR)$(PCDIR)/conntrack.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDST)/libconntrack.so.$(VERSION) $(DESTDIR)$(LIBDST)/libconntrack.so.$(MAJOR) \
+	    $(DESTDIR)$(LIBDST)/libconntrack.so $(DESTDIR)$(LIBDST)/libconntrack.a \
+	    $(DESTDIR)$(INCDIR)/conntrack.h $(DESTDIR)$(PCDIR)/conntrack.pc
 
 clean:
 	$(CARGO) clean
