@@ -18,7 +18,7 @@ C_TESTS    := $(patsubst c-tests/%.c,%,$(wildcard c-tests/test_*.c))
 EXAMPLES   := ct-list demo
 
 .PHONY: all lib header examples c-tests demo test deps test-rust test-c test-examples \
-	test-readme test-install install uninstall clean
+	test-readme test-install test-oldkernel install uninstall clean
 
 all: lib examples
 
@@ -55,7 +55,7 @@ demo: deps examples
 deps:
 	./scripts/install-deps.sh
 
-test: deps test-rust test-c test-examples test-readme test-install
+test: deps test-rust test-c test-examples test-readme test-install test-oldkernel
 
 test-rust:
 	$(CARGO) fmt --check
@@ -67,6 +67,10 @@ test-c: c-tests
 
 test-examples: examples
 	./scripts/test-examples.sh $(BUILD)
+
+# The kernel-facing suites again under Debian 12's 6.1 kernel (QEMU guest).
+test-oldkernel: c-tests
+	./scripts/test-oldkernel.sh $(BUILD)
 
 test-readme: lib | $(BUILD)
 	./scripts/test-readme.sh $(BUILD)

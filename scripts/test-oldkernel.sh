@@ -1,0 +1,23 @@
+#!/bin/sh
+# Runs the kernel-facing suites (C and Rust integration) once more under Debian 12's 6.1
+# kernel in a QEMU guest (../shared/oldkernel/run.sh), where the kernel ignores zone
+# filters in dumps and a zone-only flush empties every zone. The kernel version is pinned.
+set -eu
+build=$1
+runner=${CT_OLDKERNEL_RUNNER:-../shared/oldkernel/run.sh}
+version=${CT_OLDKERNEL_VERSION:-6.1.0-56}
+if [ ! -x "$runner" ]; then
+    echo "oldkernel: $runner not found"
+    echo "oldkernel: 0 passed, 1 failed"
+    exit 1
+fi
+rust_bin=$(cargo test --test kernel --no-run 2>&1 | sed -n 's/.*(\(target\/[^)]*kernel-[0-9a-f]*\)).*/\1/p' | tail -n1)
+[ -n "$rust_bin" ] || { echo "oldkernel: no Rust kernel test binary"; exit 1; }
+"$runner" --kernel-version "$version" --mem 2048 -- sh -c "
+    uname -r
+    case \$(uname -r) in 6.1.*) ;; *) echo 'not the 6.1 kernel'; exit 1;; esac
+    rc=0
+    ./$build/test_core || rc=1
+    ./$rust_bin --test-threads=2 || rc=1
+    exit \$rc
+"
