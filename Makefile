@@ -18,7 +18,7 @@ C_TESTS    := $(patsubst c-tests/%.c,%,$(wildcard c-tests/test_*.c))
 EXAMPLES   := ct-list demo
 
 .PHONY: all lib header examples c-tests demo test deps test-rust test-c test-examples \
-	test-readme test-install test-oldkernel install uninstall clean
+	test-readme test-install test-oldkernel install uninstall clean bench compare
 
 all: lib examples
 
@@ -48,6 +48,16 @@ c-tests: lib | $(BUILD)
 	  $(CC) $(CT_CFLAGS) $(SAN) -o $(BUILD)/$$t-asan c-tests/$$t.c $(CT_LDLIBS) || exit 1; \
 	  nm $(BUILD)/$$t-asan | grep -q __asan_init || { echo "$$t-asan lacks AddressSanitizer"; exit 1; }; \
 	done
+
+# The benchmark program (same arguments and output as ../shared/anchors/nfct_anchor.c) and
+# the side-by-side comparison with libnetfilter_conntrack and the raw floor.
+N       ?= 200000
+REPEATS ?= 3
+bench: lib | $(BUILD)
+	$(CC) $(CT_CFLAGS) -o $(BUILD)/ct-bench bench/ct-bench.c $(CT_LDLIBS)
+
+compare: bench
+	../shared/anchors/compare.sh $(BUILD)/ct-bench $(N) $(REPEATS)
 
 demo: deps examples
 	./$(BUILD)/demo

@@ -232,6 +232,12 @@ typedef int32_t ct_status;
 #endif // __cplusplus
 
 /**
+ * A batch of requests. Plain data owned by the caller; it may be sent on any handle and
+ * reused (ct_batch_clear, or adding after a send starts a new batch).
+ */
+typedef struct ct_batch ct_batch;
+
+/**
  * A conntrack entry: plain data owned by whoever made it (ct_entry_new, ct_entry_clone,
  * ct_get) or by the list or callback that hands it out.
  */
@@ -265,6 +271,76 @@ typedef int32_t (*ct_dump_cb)(const ct_entry *entry, void *user_data);
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Makes an empty batch. On CT_OK, `*batch_out` is a new batch owned by the caller; free it
+ * with ct_batch_free.
+ */
+ct_status ct_batch_new(ct_batch **batch_out);
+
+/**
+ * Frees `batch`. Passing NULL does nothing; freeing twice is undefined.
+ */
+void ct_batch_free(ct_batch *batch);
+
+/**
+ * Queues the creation of `entry` (copied; the caller keeps it). The request takes the next
+ * index (0, 1, ...). An entry lacking what a create needs still takes its index, and its
+ * outcome after ct_batch_send is the reason (CT_ERR_INVALID_ARGUMENT); it is never sent.
+ * Adding to a batch that was sent starts a new batch.
+ */
+ct_status ct_batch_add_create(ct_batch *batch, const ct_entry *entry);
+
+/**
+ * Queues an update of the entry with `entry`'s tuple and zone (see ct_update); indexes and
+ * refused entries as for ct_batch_add_create.
+ */
+ct_status ct_batch_add_update(ct_batch *batch, const ct_entry *entry);
+
+/**
+ * Queues the deletion of the entry with `entry`'s tuple and zone, and id when set (see
+ * ct_delete); indexes and refused entries as for ct_batch_add_create.
+ */
+ct_status ct_batch_add_delete(ct_batch *batch, const ct_entry *entry);
+
+/**
+ * The number of requests in `batch` (0 for NULL).
+ */
+size_t ct_batch_len(const ct_batch *batch);
+
+/**
+ * Removes every request and outcome from `batch`, keeping its memory for reuse.
+ */
+ct_status ct_batch_clear(ct_batch *batch);
+
+/**
+ * Sends every request of `batch` on `h`, packed into as few sendmsg calls as the socket's
+ * receive buffer can answer, and records each request's outcome (read them with
+ * ct_batch_result). Requests are independent: one failing does not stop the others, and
+ * they are applied in order. Returns CT_OK when every request was sent and answered, even
+ * if some failed; `*failed_out` (may be NULL) then holds how many failed. Another status
+ * means the batch could not be sent as a whole (the outcomes of requests already answered
+ * stand; the rest read CT_ERR_OVERRUN or are unknown).
+ */
+ct_status ct_batch_send(ct_handle *h, ct_batch *batch, size_t *failed_out);
+
+/**
+ * The outcome of request `index` of a sent batch: `*status_out` is CT_OK or the request's
+ * error (CT_ERR_EXISTS, CT_ERR_NOT_FOUND, CT_ERR_OVERRUN when its answer was lost, ...)
+ * and `*errno_out` (may be NULL) its errno or 0. Returns CT_ERR_INVALID_ARGUMENT when
+ * `index` is out of range or the batch has not been sent.
+ */
+ct_status ct_batch_result(const ct_batch *batch,
+                          size_t index,
+                          ct_status *status_out,
+                          int32_t *errno_out);
+
+/**
+ * The error message of request `index` of a sent batch, or NULL when it succeeded, is out
+ * of range or the batch was not sent. The string belongs to `batch` and stays valid until
+ * the next call of this function on it, or until it is cleared, changed or freed.
+ */
+const char *ct_batch_result_message(const ct_batch *batch, size_t index);
 
 /**
  * Makes an empty entry. On CT_OK, `*entry_out` is a new entry owned by the caller; free it
@@ -700,6 +776,76 @@ const ct_entry *ct_entry_list_get(const ct_entry_list *list, size_t index);
  * Frees `list` and its entries. Passing NULL does nothing; freeing twice is undefined.
  */
 void ct_entry_list_free(ct_entry_list *list);
+
+/**
+ * Makes an empty batch. On CT_OK, `*batch_out` is a new batch owned by the caller; free it
+ * with ct_batch_free.
+ */
+ct_status ct_batch_new(ct_batch **batch_out);
+
+/**
+ * Frees `batch`. Passing NULL does nothing; freeing twice is undefined.
+ */
+void ct_batch_free(ct_batch *batch);
+
+/**
+ * Queues the creation of `entry` (copied; the caller keeps it). The request takes the next
+ * index (0, 1, ...). An entry lacking what a create needs still takes its index, and its
+ * outcome after ct_batch_send is the reason (CT_ERR_INVALID_ARGUMENT); it is never sent.
+ * Adding to a batch that was sent starts a new batch.
+ */
+ct_status ct_batch_add_create(ct_batch *batch, const ct_entry *entry);
+
+/**
+ * Queues an update of the entry with `entry`'s tuple and zone (see ct_update); indexes and
+ * refused entries as for ct_batch_add_create.
+ */
+ct_status ct_batch_add_update(ct_batch *batch, const ct_entry *entry);
+
+/**
+ * Queues the deletion of the entry with `entry`'s tuple and zone, and id when set (see
+ * ct_delete); indexes and refused entries as for ct_batch_add_create.
+ */
+ct_status ct_batch_add_delete(ct_batch *batch, const ct_entry *entry);
+
+/**
+ * The number of requests in `batch` (0 for NULL).
+ */
+size_t ct_batch_len(const ct_batch *batch);
+
+/**
+ * Removes every request and outcome from `batch`, keeping its memory for reuse.
+ */
+ct_status ct_batch_clear(ct_batch *batch);
+
+/**
+ * Sends every request of `batch` on `h`, packed into as few sendmsg calls as the socket's
+ * receive buffer can answer, and records each request's outcome (read them with
+ * ct_batch_result). Requests are independent: one failing does not stop the others, and
+ * they are applied in order. Returns CT_OK when every request was sent and answered, even
+ * if some failed; `*failed_out` (may be NULL) then holds how many failed. Another status
+ * means the batch could not be sent as a whole (the outcomes of requests already answered
+ * stand; the rest read CT_ERR_OVERRUN or are unknown).
+ */
+ct_status ct_batch_send(ct_handle *h, ct_batch *batch, size_t *failed_out);
+
+/**
+ * The outcome of request `index` of a sent batch: `*status_out` is CT_OK or the request's
+ * error (CT_ERR_EXISTS, CT_ERR_NOT_FOUND, CT_ERR_OVERRUN when its answer was lost, ...)
+ * and `*errno_out` (may be NULL) its errno or 0. Returns CT_ERR_INVALID_ARGUMENT when
+ * `index` is out of range or the batch has not been sent.
+ */
+ct_status ct_batch_result(const ct_batch *batch,
+                          size_t index,
+                          ct_status *status_out,
+                          int32_t *errno_out);
+
+/**
+ * The error message of request `index` of a sent batch, or NULL when it succeeded, is out
+ * of range or the batch was not sent. The string belongs to `batch` and stays valid until
+ * the next call of this function on it, or until it is cleared, changed or freed.
+ */
+const char *ct_batch_result_message(const ct_batch *batch, size_t index);
 
 /**
  * Makes an empty entry. On CT_OK, `*entry_out` is a new entry owned by the caller; free it

@@ -8,6 +8,7 @@ use std::os::fd::AsRawFd;
 
 use netlink_sys::{protocols::NETLINK_NETFILTER, Socket};
 
+use crate::batch::Batch;
 use crate::codec::{self, RawMessage, Request, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN};
 use crate::error::{Error, Kind, Result};
 use crate::kernel::Kernel;
@@ -118,8 +119,15 @@ impl Handle {
     }
 
     fn send_sbuf(&mut self, what: &str) -> Result<()> {
+        let buf = std::mem::take(&mut self.sbuf);
+        let r = self.send_bytes(what, &buf);
+        self.sbuf = buf;
+        r
+    }
+
+    fn send_bytes(&self, what: &str, bytes: &[u8]) -> Result<()> {
         loop {
-            match self.sock.send(&self.sbuf, 0) {
+            match self.sock.send(bytes, 0) {
                 Ok(_) => return Ok(()),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(Error::io(what, &e)),
@@ -290,82 +298,69 @@ impl Handle {
         result
     }
 
-    /// Sends many requests packed into as few sendmsg calls as the receive buffer allows
-    /// and reports the outcome of each, in order, to `outcome(index, result)`.
+    /// Sends the requests of `b`, packed into as few sendmsg calls as the receive buffer
+    /// allows, and records the outcome of each in `b`.
     ///
     /// Only errors are answered (no per-request ACK), except the last request of each
     /// sendmsg, whose ACK marks the end of that chunk. Each chunk is sized so the error
     /// reports of all its requests fit the receive buffer; if the buffer still overflows,
-    /// the requests whose answer may have been lost report `Kind::Overrun`.
-    pub fn batch(
-        &mut self,
-        what: &str,
-        subsys: u8,
-        requests: &mut dyn Iterator<Item = Result<Request>>,
-        outcome: &mut dyn FnMut(usize, Result<()>),
-    ) -> Result<()> {
+    /// every request of the chunk whose error may have been lost reports `Kind::Overrun`.
+    pub fn send_batch(&mut self, what: &str, b: &mut Batch) -> Result<()> {
         let per_chunk = (self.rcvbuf / RCVBUF_PER_ANSWER).clamp(8, 4096);
-        let mut index = 0usize;
-        let mut pending = requests.peekable();
-        while pending.peek().is_some() {
-            // Take one chunk: bounded by the answers the receive buffer can hold and by the
-            // bytes one sendmsg may carry.
-            let mut chunk: Vec<Result<Request>> = Vec::new();
-            let mut bytes = 0usize;
-            while chunk.len() < per_chunk && bytes < SEND_CHUNK {
-                let Some(req) = pending.next() else { break };
-                if let Ok(r) = &req {
-                    bytes += 20 + netlink_packet_core::Emitable::buffer_len(&r.attrs.as_slice());
+        let sent: Vec<usize> = (0..b.len()).filter(|&i| b.starts[i].is_some()).collect();
+        let msg_end = |buf: &[u8], start: usize| {
+            let len =
+                u32::from_ne_bytes([buf[start], buf[start + 1], buf[start + 2], buf[start + 3]]);
+            start + len as usize
+        };
+        let mut k = 0;
+        while k < sent.len() {
+            let first = b.starts[sent[k]].unwrap_or(0) as usize;
+            let mut end = k;
+            let mut last_end = first;
+            while end < sent.len() && end - k < per_chunk {
+                let start = b.starts[sent[end]].unwrap_or(0) as usize;
+                let stop = msg_end(&b.buf, start);
+                if end > k && stop - first > SEND_CHUNK {
+                    break;
                 }
-                chunk.push(req);
+                last_end = stop;
+                end += 1;
             }
-            let last_ok = chunk.iter().rposition(|r| r.is_ok());
-            let mut results: Vec<Option<Result<()>>> = Vec::with_capacity(chunk.len());
-            let mut positions = Vec::with_capacity(chunk.len());
             let first_seq = self.seq.wrapping_add(1);
-            let mut last_seq = 0;
-            self.sbuf.clear();
-            for (i, req) in chunk.into_iter().enumerate() {
-                match req {
-                    // A request the library refuses is never sent; its outcome keeps its place.
-                    Err(e) => results.push(Some(Err(e))),
-                    Ok(req) => {
-                        let seq = self.next_seq();
-                        // Only the last request asks for an ACK: it closes the chunk.
-                        let ack = if Some(i) == last_ok {
-                            netlink_packet_core::NLM_F_ACK
-                        } else {
-                            0
-                        };
-                        codec::put_request(&mut self.sbuf, subsys, seq, ack, req);
-                        last_seq = seq;
-                        positions.push(results.len());
-                        results.push(None);
-                    }
+            let mut last_seq = first_seq;
+            for (j, &i) in sent[k..end].iter().enumerate() {
+                let start = b.starts[i].unwrap_or(0) as usize;
+                last_seq = self.next_seq();
+                let mut flags = u16::from_ne_bytes([b.buf[start + 6], b.buf[start + 7]]);
+                flags &= !netlink_packet_core::NLM_F_ACK;
+                if k + j + 1 == end {
+                    // Only the last request asks for an ACK: it closes the chunk.
+                    flags |= netlink_packet_core::NLM_F_ACK;
                 }
+                b.buf[start + 6..start + 8].copy_from_slice(&flags.to_ne_bytes());
+                b.buf[start + 8..start + 12].copy_from_slice(&last_seq.to_ne_bytes());
             }
-            if !positions.is_empty() {
-                self.send_sbuf(what)?;
-                self.collect_chunk(what, first_seq, last_seq, &positions, &mut results)?;
-            }
-            for r in results {
-                outcome(index, r.unwrap_or(Ok(())));
-                index += 1;
-            }
+            self.send_bytes(what, &b.buf[first..last_end])?;
+            self.collect_chunk(what, first_seq, last_seq, &sent[k..end], &mut b.outcomes)?;
+            k = end;
         }
+        b.sent = true;
+        b.failed = b.outcomes.iter().filter(|o| o.is_some()).count();
         Ok(())
     }
 
     /// Reads the answers to one chunk of a batch: errors by sequence number, until the ACK
     /// (or error) of `last_seq`. After an overrun, drains what is queued (the kernel answers
-    /// within sendmsg, so everything that was not lost is already there).
+    /// within sendmsg, so everything that was not lost is already there) and marks every
+    /// request without an answer as unknown.
     fn collect_chunk(
         &mut self,
         what: &str,
         first_seq: u32,
         last_seq: u32,
         positions: &[usize],
-        results: &mut [Option<Result<()>>],
+        outcomes: &mut [Option<Error>],
     ) -> Result<()> {
         let mut rbuf = std::mem::take(&mut self.rbuf);
         let mut overrun = false;
@@ -395,11 +390,10 @@ impl Handle {
                         continue;
                     }
                     let (errno, text) = codec::decode_error(&m)?;
-                    results[positions[off]] = Some(if errno == 0 {
-                        Ok(())
-                    } else {
-                        Err(Error::from_errno(errno, what, text.as_deref()))
-                    });
+                    if errno != 0 {
+                        outcomes[positions[off]] =
+                            Some(Error::from_errno(errno, what, text.as_deref()));
+                    }
                     if m.seq == last_seq {
                         done = true;
                     }
@@ -409,14 +403,16 @@ impl Handle {
         })();
         self.rbuf = rbuf;
         r?;
-        if overrun {
+        if overrun && !done {
             for &p in positions {
-                if results[p].is_none() {
-                    results[p] = Some(Err(Error::new(
-                        Kind::Overrun,
-                        format!("{what}: the answer was lost in a receive-buffer overrun; the outcome is unknown"),
-                    )
-                    .with_errno(libc::ENOBUFS)));
+                if outcomes[p].is_none() {
+                    outcomes[p] = Some(
+                        Error::new(
+                            Kind::Overrun,
+                            format!("{what}: the answer may have been lost in a receive-buffer overrun; the outcome is unknown"),
+                        )
+                        .with_errno(libc::ENOBUFS),
+                    );
                 }
             }
         }

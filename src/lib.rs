@@ -3,6 +3,7 @@
 //! The safe core (`Handle`, `Entry`, `Filter`, the operations in `ops`, the text form in
 //! `format`) knows nothing of C; `ffi` is the thin boundary that exports it.
 
+pub mod batch;
 pub mod codec;
 pub mod entry;
 pub mod error;

@@ -2,34 +2,12 @@
 
 use std::ops::ControlFlow;
 
-use crate::codec::{self, msg, Purpose, Request, SUBSYS_CTNETLINK};
+use crate::batch::{self, Batch, Op};
+use crate::codec::{self, msg, Request, SUBSYS_CTNETLINK};
 use crate::entry::Entry;
 use crate::error::{Error, Kind, Result};
 use crate::filter::Filter;
 use crate::handle::Handle;
-
-const NLM_F_CREATE: u16 = 0x400;
-const NLM_F_EXCL: u16 = 0x200;
-
-/// The family to put in a request about `e`.
-fn family_of(e: &Entry) -> Result<u8> {
-    e.family()
-        .ok_or_else(|| Error::invalid("the entry has no family and no address"))
-}
-
-fn lookup_request(e: &Entry, msg_type: u8) -> Result<Request> {
-    Ok(Request {
-        msg_type,
-        family: family_of(e)?,
-        flags: 0,
-        attrs: codec::entry_attrs(e, Purpose::Lookup)?,
-    })
-}
-
-/// An exact delete of `e`: tuple, zone and, when known, the id (so a reused tuple is safe).
-fn delete_request(e: &Entry) -> Result<Request> {
-    lookup_request(e, msg::CT_DELETE)
-}
 
 impl Handle {
     /// Streams every entry matching `filter` to `f`, which returns Break to stop. Each entry
@@ -73,7 +51,11 @@ impl Handle {
 
     /// Reads the entry with `key`'s tuple (original, else reply) in `key`'s zone.
     pub fn get(&mut self, key: &Entry) -> Result<Entry> {
-        let req = lookup_request(key, msg::CT_GET)?;
+        // A get carries exactly what an exact delete carries: tuple, zone, id.
+        let req = Request {
+            msg_type: msg::CT_GET,
+            ..batch::request(Op::Delete, key)?
+        };
         let mut found = None;
         self.request("get conntrack entry", SUBSYS_CTNETLINK, req, |m| {
             if codec::is_ct_message(m.msg_type) {
@@ -86,30 +68,21 @@ impl Handle {
 
     /// Creates `e`. Fails with `Kind::Exists` when the tuple is taken.
     pub fn create(&mut self, e: &Entry) -> Result<()> {
-        let req = Request {
-            msg_type: msg::CT_NEW,
-            family: family_of(e)?,
-            flags: NLM_F_CREATE | NLM_F_EXCL,
-            attrs: codec::entry_attrs(e, Purpose::Create)?,
-        };
+        let req = batch::request(Op::Create, e)?;
         self.request("create conntrack entry", SUBSYS_CTNETLINK, req, |_| Ok(()))
     }
 
     /// Updates the entry with `e`'s tuple and zone: timeout, mark, labels, status and protocol
     /// state, as far as they are set in `e`.
     pub fn update(&mut self, e: &Entry) -> Result<()> {
-        let req = Request {
-            msg_type: msg::CT_NEW,
-            family: family_of(e)?,
-            flags: 0,
-            attrs: codec::entry_attrs(e, Purpose::Update)?,
-        };
+        let req = batch::request(Op::Update, e)?;
         self.request("update conntrack entry", SUBSYS_CTNETLINK, req, |_| Ok(()))
     }
 
     /// Deletes the entry with `e`'s tuple and zone (and id, when set).
     pub fn delete(&mut self, e: &Entry) -> Result<()> {
-        let req = delete_request(e)?;
+        // Tuple, zone and, when known, the id (so a reused tuple is safe).
+        let req = batch::request(Op::Delete, e)?;
         self.request("delete conntrack entry", SUBSYS_CTNETLINK, req, |_| Ok(()))
     }
 
@@ -153,23 +126,27 @@ impl Handle {
 
     /// Deletes each of `victims` by tuple, zone and id in batches; returns how many went.
     pub fn delete_all(&mut self, victims: &[Entry]) -> Result<u64> {
+        let mut b = Batch::new();
+        for v in victims {
+            b.add(Op::Delete, v);
+        }
+        self.send_batch("delete conntrack entry", &mut b)?;
         let mut deleted = 0u64;
-        let mut first_error: Option<Error> = None;
-        let mut reqs = victims.iter().map(delete_request);
-        self.batch(
-            "delete conntrack entry",
-            SUBSYS_CTNETLINK,
-            &mut reqs,
-            &mut |_, r| match r {
-                Ok(()) => deleted += 1,
-                Err(e) if e.kind == Kind::NotFound => {}
-                Err(e) => {
+        let mut first_error: Option<&Error> = None;
+        for i in 0..b.len() {
+            match b.outcome(i) {
+                Some(Ok(())) => deleted += 1,
+                // Gone on its own meanwhile: not ours to count, not an error.
+                Some(Err(e)) if e.kind == Kind::NotFound => {}
+                Some(Err(e)) => {
                     first_error.get_or_insert(e);
                 }
-            },
-        )?;
+                None => {}
+            }
+        }
         match first_error {
-            Some(mut e) => {
+            Some(e) => {
+                let mut e = e.clone();
                 e.message = format!("{} ({deleted} entries were deleted)", e.message);
                 Err(e)
             }

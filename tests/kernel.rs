@@ -4,7 +4,7 @@
 use std::ops::ControlFlow;
 use std::process::Command;
 
-use conntrack::codec::Request;
+use conntrack::batch::{Batch, Op};
 use conntrack::entry::{proto, Dir, Side};
 use conntrack::filter::Cidr;
 use conntrack::{Entry, Filter, Handle, Kind};
@@ -93,30 +93,16 @@ fn delete_matching_many_entries_in_batches() {
     let mut h = ns.open();
     // More entries than one batch chunk holds, in two zones.
     let n = 6000u32;
-    let mut reqs = (0..n).map(|i| {
-        let e = udp(
-            &format!("10.1.{}.{}", i / 250, i % 250 + 1),
-            1024 + (i % 1000) as u16,
-            1 + i % 2,
-        );
-        Ok(Request {
-            msg_type: conntrack::codec::msg::CT_NEW,
-            family: 2,
-            flags: 0x400 | 0x200,
-            attrs: conntrack::codec::entry_attrs(&e, conntrack::codec::Purpose::Create).unwrap(),
-        })
-    });
-    let mut oks = 0;
-    h.batch(
-        "create",
-        conntrack::codec::SUBSYS_CTNETLINK,
-        &mut reqs,
-        &mut |_, r| {
-            r.unwrap();
-            oks += 1;
-        },
-    )
-    .unwrap();
+    let mut b = Batch::new();
+    for i in 0..n {
+        let src = format!("10.1.{}.{}", i / 250, i % 250 + 1);
+        b.add(Op::Create, &udp(&src, 1024 + (i % 1000) as u16, 1 + i % 2));
+    }
+    h.send_batch("create", &mut b).unwrap();
+    assert_eq!(b.failed(), 0);
+    let oks = (0..b.len())
+        .filter(|&i| b.outcome(i) == Some(Ok(())))
+        .count() as u32;
     assert_eq!(oks, n);
     assert_eq!(ns.sh("conntrack -C").trim(), n.to_string());
     let mut f = Filter::new();
@@ -136,24 +122,24 @@ fn batch_reports_every_outcome_in_order() {
     let a = udp("10.0.0.1", 1, 0);
     h.create(&a).unwrap();
     let b = udp("10.0.0.2", 2, 0);
-    let create = |e: &Entry| {
-        Ok(Request {
-            msg_type: conntrack::codec::msg::CT_NEW,
-            family: 2,
-            flags: 0x400 | 0x200,
-            attrs: conntrack::codec::entry_attrs(e, conntrack::codec::Purpose::Create)?,
-        })
-    };
     let refused = Entry::new(); // no tuple: refused by the library, never sent
-    let items = vec![create(&a), create(&b), create(&refused), create(&b)];
-    let mut outcomes = Vec::new();
-    h.batch(
-        "create",
-        conntrack::codec::SUBSYS_CTNETLINK,
-        &mut items.into_iter(),
-        &mut |i, r| outcomes.push((i, r.map_err(|e| e.kind))),
-    )
-    .unwrap();
+    let mut batch = Batch::new();
+    batch.add(Op::Create, &a);
+    batch.add(Op::Create, &b);
+    batch.add(Op::Create, &refused);
+    batch.add(Op::Create, &b);
+    batch.add(Op::Delete, &udp("10.0.0.9", 9, 0));
+    batch.add(Op::Delete, &a);
+    assert_eq!(
+        batch.outcome(0),
+        None,
+        "no outcome before the batch is sent"
+    );
+    h.send_batch("batch", &mut batch).unwrap();
+    let outcomes: Vec<_> = (0..batch.len())
+        .map(|i| (i, batch.outcome(i).unwrap().map_err(|e| e.kind)))
+        .collect();
+    assert_eq!(batch.failed(), 4);
     assert_eq!(
         outcomes,
         vec![
@@ -161,7 +147,15 @@ fn batch_reports_every_outcome_in_order() {
             (1, Ok(())),
             (2, Err(Kind::InvalidArgument)),
             (3, Err(Kind::Exists)),
+            (4, Err(Kind::NotFound)),
+            (5, Ok(())),
         ]
+    );
+    // What the tool sees agrees: b exists, a went.
+    let table = ns.sh("conntrack -L 2>/dev/null");
+    assert!(
+        table.contains("src=10.0.0.2 ") && !table.contains("src=10.0.0.1 "),
+        "{table}"
     );
 }
 

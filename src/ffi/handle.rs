@@ -47,7 +47,7 @@ pub type ct_dump_cb =
 ///
 /// # Safety
 /// `h` is NULL or a live handle from ct_open.
-unsafe fn with_handle<T>(
+pub(crate) unsafe fn with_handle<T>(
     h: *mut ct_handle,
     f: impl FnOnce(&mut Handle) -> crate::Result<T>,
 ) -> Result<T, ct_status> {

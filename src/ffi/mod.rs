@@ -11,6 +11,7 @@
 #![allow(clippy::missing_safety_doc)]
 #![deny(missing_docs)]
 
+pub mod batch;
 pub mod entry;
 pub mod filter;
 pub mod handle;

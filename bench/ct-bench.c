@@ -1,0 +1,107 @@
+/* The project's benchmark program: the same workloads and output line as the anchors in
+ * ../shared/anchors (nfct_anchor.c), on libconntrack.
+ *   create N ZONE   create N UDP entries 10.0.x.y:1024+(i%1024) -> 10.200.0.1:53 in ZONE
+ *   dump [ZONE]     dump the table, count the entries (only those in ZONE if given)
+ *   delete N ZONE   delete those same N entries by tuple and zone
+ *   flush           flush the table
+ * Prints "op=... n=... fails=... secs=... rate=.../s". Creates and deletes go out in
+ * batches of BATCH requests (one ct_batch reused), as a program with a large table would. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "conntrack.h"
+
+#define BATCH 16384
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static int die(const char *what, ct_status rc) {
+    fprintf(stderr, "ct-bench: %s: %s: %s\n", what, ct_strerror(rc), ct_last_error_message());
+    return 1;
+}
+
+/* Fills `e` with entry number i of the workload (both directions, as the anchors do). */
+static ct_status fill(ct_entry *e, unsigned i, unsigned zone) {
+    uint32_t s = (10u << 24) | ((i >> 10) + 1);
+    uint8_t src[4] = {(uint8_t)(s >> 24), (uint8_t)(s >> 16), (uint8_t)(s >> 8), (uint8_t)s};
+    static const uint8_t dst[4] = {10, 200, 0, 1};
+    ct_status rc = ct_entry_set_addr_bytes(e, CT_ORIG_SRC, src, 4);
+    if (rc == CT_OK) rc = ct_entry_set_addr_bytes(e, CT_ORIG_DST, dst, 4);
+    if (rc == CT_OK) rc = ct_entry_set_port(e, CT_ORIG_SRC, (uint16_t)(1024 + (i & 1023)));
+    if (rc == CT_OK) rc = ct_entry_set_port(e, CT_ORIG_DST, 53);
+    if (rc == CT_OK) rc = ct_entry_set_zone(e, zone);
+    return rc;
+}
+
+static int count_entry(const ct_entry *e, void *user) {
+    (void)e;
+    ++*(unsigned *)user;
+    return 0;
+}
+
+static int bulk(ct_handle *h, int create, unsigned n, unsigned zone, unsigned *fails) {
+    ct_entry *e = NULL;
+    ct_batch *b = NULL;
+    ct_status rc = ct_entry_new(&e);
+    if (rc == CT_OK) rc = ct_batch_new(&b);
+    if (rc == CT_OK) rc = ct_entry_set_proto(e, CT_PROTO_UDP);
+    if (rc == CT_OK) rc = ct_entry_set_timeout(e, 3600);
+    for (unsigned i = 0; rc == CT_OK && i < n;) {
+        for (unsigned k = 0; rc == CT_OK && k < BATCH && i < n; k++, i++) {
+            rc = fill(e, i, zone);
+            if (rc == CT_OK) rc = create ? ct_batch_add_create(b, e) : ct_batch_add_delete(b, e);
+        }
+        size_t failed = 0;
+        if (rc == CT_OK) rc = ct_batch_send(h, b, &failed);
+        *fails += (unsigned)failed;
+        if (rc == CT_OK) rc = ct_batch_clear(b);
+    }
+    ct_batch_free(b);
+    ct_entry_free(e);
+    return rc == CT_OK ? 0 : die(create ? "create" : "delete", rc);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s create N ZONE | dump [ZONE] | delete N ZONE | flush\n", argv[0]);
+        return 2;
+    }
+    const char *op = argv[1];
+    ct_handle *h = NULL;
+    ct_status rc = ct_open(&h);
+    if (rc != CT_OK) return die("open", rc);
+    unsigned n = 0, fails = 0;
+    int status = 0;
+    double t0 = now();
+    if ((!strcmp(op, "create") || !strcmp(op, "delete")) && argc > 3) {
+        n = (unsigned)strtoul(argv[2], NULL, 10);
+        status = bulk(h, !strcmp(op, "create"), n, (unsigned)strtoul(argv[3], NULL, 10), &fails);
+    } else if (!strcmp(op, "dump")) {
+        ct_filter *f = NULL;
+        if (argc > 2) {
+            rc = ct_filter_new(&f);
+            if (rc == CT_OK) rc = ct_filter_set_zone(f, (uint32_t)strtoul(argv[2], NULL, 10));
+        }
+        if (rc == CT_OK) rc = ct_dump(h, f, count_entry, &n);
+        ct_filter_free(f);
+        if (rc != CT_OK) status = die("dump", rc);
+    } else if (!strcmp(op, "flush")) {
+        rc = ct_flush(h);
+        if (rc != CT_OK) status = die("flush", rc);
+    } else {
+        fprintf(stderr, "ct-bench: unknown operation %s\n", op);
+        status = 2;
+    }
+    double dt = now() - t0;
+    printf("op=%s n=%u fails=%u secs=%.3f rate=%.0f/s\n", op, n, fails, dt, dt > 0 ? n / dt : 0.0);
+    ct_close(h);
+    return status ? status : (fails ? 1 : 0);
+}

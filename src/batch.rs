@@ -1,0 +1,123 @@
+//! Batches: many create, update and delete requests encoded back to back in one buffer,
+//! sent in as few sendmsg calls as the receive buffer can answer, with an outcome per
+//! request.
+
+use crate::codec::{self, msg, Purpose, Request, SUBSYS_CTNETLINK};
+use crate::entry::Entry;
+use crate::error::{Error, Result};
+
+const NLM_F_CREATE: u16 = 0x400;
+const NLM_F_EXCL: u16 = 0x200;
+
+/// What a request of a batch does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// Create (fails with Exists when the tuple is taken).
+    Create,
+    /// Update an existing entry.
+    Update,
+    /// Delete by tuple, zone and (when set) id.
+    Delete,
+}
+
+/// Requests encoded and waiting to be sent, then their outcomes.
+#[derive(Default)]
+pub struct Batch {
+    /// The encoded messages, back to back (sequence numbers are set when sent).
+    pub(crate) buf: Vec<u8>,
+    /// Where each request's message starts in `buf`; None for a request the library refused
+    /// (never sent; its outcome is already known).
+    pub(crate) starts: Vec<Option<u32>>,
+    /// Outcome of each request once sent (None: not sent yet, or succeeded... see `outcome`).
+    pub(crate) outcomes: Vec<Option<Error>>,
+    /// Whether the batch has been sent since the last request was added.
+    pub(crate) sent: bool,
+    /// Requests that failed in the last send.
+    pub(crate) failed: usize,
+}
+
+impl Batch {
+    /// An empty batch.
+    pub fn new() -> Batch {
+        Batch::default()
+    }
+
+    /// Adds a request for `e`. A request the library refuses (an entry lacking what the
+    /// operation needs) is kept in its place with its error as its outcome; adding never
+    /// fails, so indexes always match the order of adds.
+    pub fn add(&mut self, op: Op, e: &Entry) {
+        self.push(request(op, e));
+    }
+
+    /// Adds an already built request (or its refusal).
+    pub fn push(&mut self, req: Result<Request>) {
+        if self.sent {
+            self.clear();
+        }
+        match req {
+            Ok(r) => {
+                self.starts.push(Some(self.buf.len() as u32));
+                codec::put_request(&mut self.buf, SUBSYS_CTNETLINK, 0, 0, r);
+                self.outcomes.push(None);
+            }
+            Err(e) => {
+                self.starts.push(None);
+                self.outcomes.push(Some(e));
+            }
+        }
+    }
+
+    /// Number of requests.
+    pub fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    /// Whether the batch holds no request.
+    pub fn is_empty(&self) -> bool {
+        self.starts.is_empty()
+    }
+
+    /// Removes every request and outcome, keeping the memory for reuse.
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.starts.clear();
+        self.outcomes.clear();
+        self.sent = false;
+        self.failed = 0;
+    }
+
+    /// The outcome of request `i` after a send: Ok, or its error. None when `i` is out of
+    /// range or the batch has not been sent.
+    pub fn outcome(&self, i: usize) -> Option<std::result::Result<(), &Error>> {
+        if !self.sent {
+            return None;
+        }
+        self.outcomes.get(i).map(|o| match o {
+            None => Ok(()),
+            Some(e) => Err(e),
+        })
+    }
+
+    /// How many requests failed in the last send.
+    pub fn failed(&self) -> usize {
+        self.failed
+    }
+}
+
+/// The request that performs `op` on `e`.
+pub fn request(op: Op, e: &Entry) -> Result<Request> {
+    let family = e
+        .family()
+        .ok_or_else(|| Error::invalid("the entry has no family and no address"))?;
+    let (msg_type, flags, purpose) = match op {
+        Op::Create => (msg::CT_NEW, NLM_F_CREATE | NLM_F_EXCL, Purpose::Create),
+        Op::Update => (msg::CT_NEW, 0, Purpose::Update),
+        Op::Delete => (msg::CT_DELETE, 0, Purpose::Lookup),
+    };
+    Ok(Request {
+        msg_type,
+        family,
+        flags,
+        attrs: codec::entry_attrs(e, purpose)?,
+    })
+}

@@ -1,0 +1,192 @@
+//! ct_batch: many creates, updates and deletes sent together, an outcome per request.
+
+use std::cell::RefCell;
+use std::ffi::{c_char, CString};
+
+use super::entry::ct_entry;
+use super::handle::{ct_handle, with_handle};
+use super::status::ct_status;
+use super::{boundary, cast_mut, cast_ref, free_c, give, null_arg, write_out, Castable};
+use crate::batch::{Batch, Op};
+
+/// A batch of requests. Plain data owned by the caller; it may be sent on any handle and
+/// reused (ct_batch_clear, or adding after a send starts a new batch).
+pub struct ct_batch {
+    _private: [u8; 0],
+}
+
+/// The Rust side of a ct_batch: the batch, and the text of the last outcome message asked
+/// for (kept so the pointer handed out stays valid).
+pub(crate) struct BatchBox {
+    batch: Batch,
+    message: RefCell<CString>,
+}
+
+impl Castable for ct_batch {
+    type Rust = BatchBox;
+}
+
+/// Makes an empty batch. On CT_OK, `*batch_out` is a new batch owned by the caller; free it
+/// with ct_batch_free.
+#[no_mangle]
+pub unsafe extern "C" fn ct_batch_new(batch_out: *mut *mut ct_batch) -> ct_status {
+    boundary(|| {
+        let b = BatchBox {
+            batch: Batch::new(),
+            message: RefCell::new(CString::default()),
+        };
+        give::<ct_batch>(batch_out, "batch_out", b)
+    })
+}
+
+/// Frees `batch`. Passing NULL does nothing; freeing twice is undefined.
+#[no_mangle]
+pub unsafe extern "C" fn ct_batch_free(batch: *mut ct_batch) {
+    boundary(|| free_c(batch))
+}
+
+unsafe fn add(batch: *mut ct_batch, entry: *const ct_entry, op: Op) -> ct_status {
+    boundary(|| {
+        let Some(b) = cast_mut(batch) else {
+            return null_arg("batch");
+        };
+        let Some(e) = cast_ref(entry) else {
+            return null_arg("entry");
+        };
+        b.batch.add(op, e);
+        ct_status::CT_OK
+    })
+}
+
+/// Queues the creation of `entry` (copied; the caller keeps it). The request takes the next
+/// index (0, 1, ...). An entry lacking what a create needs still takes its index, and its
+/// outcome after ct_batch_send is the reason (CT_ERR_INVALID_ARGUMENT); it is never sent.
+/// Adding to a batch that was sent starts a new batch.
+#[no_mangle]
+pub unsafe extern "C" fn ct_batch_add_create(
+    batch: *mut ct_batch,
+    entry: *const ct_entry,
+) -> ct_status {
+    add(batch, entry, Op::Create)
+}
+
+/// Queues an update of the entry with `entry`'s tuple and zone (see ct_update); indexes and
+/// refused entries as for ct_batch_add_create.
+#[no_mangle]
+pub unsafe extern "C" fn ct_batch_add_update(
+    batch: *mut ct_batch,
+    entry: *const ct_entry,
+) -> ct_status {
+    add(batch, entry, Op::Update)
+}
+
+/// Queues the deletion of the entry with `entry`'s tuple and zone, and id when set (see
+/// ct_delete); indexes and refused entries as for ct_batch_add_create.
+#[no_mangle]
+pub unsafe extern "C" fn ct_batch_add_delete(
+    batch: *mut ct_batch,
+    entry: *const ct_entry,
+) -> ct_status {
+    add(batch, entry, Op::Delete)
+}
+
+/// The number of requests in `batch` (0 for NULL).
+#[no_mangle]
+pub unsafe extern "C" fn ct_batch_len(batch: *const ct_batch) -> usize {
+    boundary(|| cast_ref(batch).map_or(0, |b| b.batch.len()))
+}
+
+/// Removes every request and outcome from `batch`, keeping its memory for reuse.
+#[no_mangle]
+pub unsafe extern "C" fn ct_batch_clear(batch: *mut ct_batch) -> ct_status {
+    boundary(|| match cast_mut(batch) {
+        Some(b) => {
+            b.batch.clear();
+            ct_status::CT_OK
+        }
+        None => null_arg("batch"),
+    })
+}
+
+/// Sends every request of `batch` on `h`, packed into as few sendmsg calls as the socket's
+/// receive buffer can answer, and records each request's outcome (read them with
+/// ct_batch_result). Requests are independent: one failing does not stop the others, and
+/// they are applied in order. Returns CT_OK when every request was sent and answered, even
+/// if some failed; `*failed_out` (may be NULL) then holds how many failed. Another status
+/// means the batch could not be sent as a whole (the outcomes of requests already answered
+/// stand; the rest read CT_ERR_OVERRUN or are unknown).
+#[no_mangle]
+pub unsafe extern "C" fn ct_batch_send(
+    h: *mut ct_handle,
+    batch: *mut ct_batch,
+    failed_out: *mut usize,
+) -> ct_status {
+    boundary(|| {
+        let Some(b) = cast_mut(batch) else {
+            return null_arg("batch");
+        };
+        match with_handle(h, |core| core.send_batch("batch request", &mut b.batch)) {
+            Ok(()) if failed_out.is_null() => ct_status::CT_OK,
+            Ok(()) => write_out(failed_out, "failed_out", b.batch.failed()),
+            Err(s) => s,
+        }
+    })
+}
+
+/// The outcome of request `index` of a sent batch: `*status_out` is CT_OK or the request's
+/// error (CT_ERR_EXISTS, CT_ERR_NOT_FOUND, CT_ERR_OVERRUN when its answer was lost, ...)
+/// and `*errno_out` (may be NULL) its errno or 0. Returns CT_ERR_INVALID_ARGUMENT when
+/// `index` is out of range or the batch has not been sent.
+#[no_mangle]
+pub unsafe extern "C" fn ct_batch_result(
+    batch: *const ct_batch,
+    index: usize,
+    status_out: *mut ct_status,
+    errno_out: *mut i32,
+) -> ct_status {
+    boundary(|| {
+        let Some(b) = cast_ref(batch) else {
+            return null_arg("batch");
+        };
+        if status_out.is_null() {
+            return null_arg("status_out");
+        }
+        let Some(o) = b.batch.outcome(index) else {
+            return super::fail(&crate::Error::invalid(format!(
+                "no outcome for request {index}: out of range or not sent"
+            )));
+        };
+        let (status, errno) = match o {
+            Ok(()) => (ct_status::CT_OK, 0),
+            Err(e) => (ct_status::from_kind(e.kind), e.errno.unwrap_or(0)),
+        };
+        if !errno_out.is_null() {
+            errno_out.write(errno);
+        }
+        write_out(status_out, "status_out", status)
+    })
+}
+
+/// The error message of request `index` of a sent batch, or NULL when it succeeded, is out
+/// of range or the batch was not sent. The string belongs to `batch` and stays valid until
+/// the next call of this function on it, or until it is cleared, changed or freed.
+#[no_mangle]
+pub unsafe extern "C" fn ct_batch_result_message(
+    batch: *const ct_batch,
+    index: usize,
+) -> *const c_char {
+    boundary(|| {
+        let Some(b) = cast_ref(batch) else {
+            return std::ptr::null();
+        };
+        match b.batch.outcome(index) {
+            Some(Err(e)) => {
+                let text = CString::new(e.message.replace('\0', " ")).unwrap_or_default();
+                let mut m = b.message.borrow_mut();
+                *m = text;
+                m.as_ptr()
+            }
+            _ => std::ptr::null(),
+        }
+    })
+}
