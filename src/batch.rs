@@ -46,7 +46,34 @@ impl Batch {
     /// operation needs) is kept in its place with its error as its outcome; adding never
     /// fails, so indexes always match the order of adds.
     pub fn add(&mut self, op: Op, e: &Entry) {
-        self.push(request(op, e));
+        if self.sent {
+            self.clear();
+        }
+        // Encoded straight into the batch's buffer: nothing is allocated per request.
+        let r = head(op, e).and_then(|(msg_type, flags, family, purpose)| {
+            let mark =
+                codec::begin_message(&mut self.buf, SUBSYS_CTNETLINK, msg_type, flags, 0, family);
+            match codec::encode_entry(&mut self.buf, e, purpose) {
+                Ok(()) => {
+                    codec::finish_message(&mut self.buf, mark);
+                    Ok(mark)
+                }
+                Err(err) => {
+                    self.buf.truncate(mark);
+                    Err(err)
+                }
+            }
+        });
+        match r {
+            Ok(mark) => {
+                self.starts.push(Some(mark as u32));
+                self.outcomes.push(None);
+            }
+            Err(err) => {
+                self.starts.push(None);
+                self.outcomes.push(Some(err));
+            }
+        }
     }
 
     /// Adds an already built request (or its refusal).
@@ -57,7 +84,7 @@ impl Batch {
         match req {
             Ok(r) => {
                 self.starts.push(Some(self.buf.len() as u32));
-                codec::put_request(&mut self.buf, SUBSYS_CTNETLINK, 0, 0, r);
+                codec::put_request(&mut self.buf, SUBSYS_CTNETLINK, 0, 0, &r);
                 self.outcomes.push(None);
             }
             Err(e) => {
@@ -104,16 +131,26 @@ impl Batch {
     }
 }
 
-/// The request that performs `op` on `e`.
-pub fn request(op: Op, e: &Entry) -> Result<Request> {
+/// Message type, flags, family and what to encode, for `op` on `e`.
+fn head(op: Op, e: &Entry) -> Result<(u8, u16, u8, Purpose)> {
     let family = e
         .family()
         .ok_or_else(|| Error::invalid("the entry has no family and no address"))?;
-    let (msg_type, flags, purpose) = match op {
-        Op::Create => (msg::CT_NEW, NLM_F_CREATE | NLM_F_EXCL, Purpose::Create),
-        Op::Update => (msg::CT_NEW, 0, Purpose::Update),
-        Op::Delete => (msg::CT_DELETE, 0, Purpose::Lookup),
-    };
+    Ok(match op {
+        Op::Create => (
+            msg::CT_NEW,
+            NLM_F_CREATE | NLM_F_EXCL,
+            family,
+            Purpose::Create,
+        ),
+        Op::Update => (msg::CT_NEW, 0, family, Purpose::Update),
+        Op::Delete => (msg::CT_DELETE, 0, family, Purpose::Lookup),
+    })
+}
+
+/// The request that performs `op` on `e`.
+pub fn request(op: Op, e: &Entry) -> Result<Request> {
+    let (msg_type, flags, family, purpose) = head(op, e)?;
     Ok(Request {
         msg_type,
         family,

@@ -194,7 +194,7 @@ impl Handle {
             subsys,
             seq,
             netlink_packet_core::NLM_F_ACK,
-            req,
+            &req,
         );
         self.send_sbuf(what)?;
         let mut rbuf = std::mem::take(&mut self.rbuf);
@@ -242,7 +242,7 @@ impl Handle {
             subsys,
             seq,
             netlink_packet_core::NLM_F_DUMP,
-            req,
+            &req,
         );
         self.send_sbuf(what)?;
         let mut rbuf = std::mem::take(&mut self.rbuf);

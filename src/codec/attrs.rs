@@ -1,8 +1,11 @@
-//! The ctnetlink attribute numbers (linux/netfilter/nfnetlink_conntrack.h) that
-//! netlink-packet-netfilter 0.4 does not name, and the nested attributes built from that
-//! crate's `DefaultNla`. Only this module and its parent know CTA_* numbers and byte order.
+//! The ctnetlink attribute numbers (linux/netfilter/nfnetlink_conntrack.h), and the two
+//! primitives the codec is built on: a writer that lays attributes out in place through
+//! netlink-packet-core's `NlaBuffer`, and a reader over a borrowed attribute stream.
+//! Only the codec knows CTA_* numbers and byte order.
 
-use netlink_packet_core::{DefaultNla, Emitable, Nla};
+use netlink_packet_core::NlaBuffer;
+
+use crate::error::{Error, Result};
 
 // Top level (enum ctattr_type).
 pub const CTA_TUPLE_ORIG: u16 = 1;
@@ -73,47 +76,154 @@ pub const CTA_SEQADJ_OFFSET_AFTER: u16 = 3;
 
 /// Flag of a nested attribute (NLA_F_NESTED).
 pub const NLA_F_NESTED: u16 = 1 << 15;
+/// The bits of an attribute's type field that hold the type.
+pub const NLA_TYPE_MASK: u16 = !(1 << 15 | 1 << 14);
+const NLA_HDRLEN: usize = 4;
 
-/// A u8 attribute.
-pub fn u8_nla(kind: u16, v: u8) -> DefaultNla {
-    DefaultNla::new(kind, vec![v])
+/// `len` rounded up to the 4-byte netlink alignment.
+pub const fn align4(len: usize) -> usize {
+    (len + 3) & !3
 }
 
-/// A big-endian u16 attribute.
-pub fn be16_nla(kind: u16, v: u16) -> DefaultNla {
-    DefaultNla::new(kind, v.to_be_bytes().to_vec())
+/// Appends attributes to a message being built, in place: no allocation per attribute.
+pub struct Writer<'a> {
+    buf: &'a mut Vec<u8>,
 }
 
-/// A big-endian u32 attribute.
-pub fn be32_nla(kind: u16, v: u32) -> DefaultNla {
-    DefaultNla::new(kind, v.to_be_bytes().to_vec())
+impl<'a> Writer<'a> {
+    /// A writer appending to `buf`.
+    pub fn new(buf: &'a mut Vec<u8>) -> Writer<'a> {
+        Writer { buf }
+    }
+
+    /// Appends attribute `kind` with `value`, padded to 4 bytes.
+    pub fn put(&mut self, kind: u16, value: &[u8]) {
+        let start = self.buf.len();
+        let len = NLA_HDRLEN + value.len();
+        self.buf.resize(start + align4(len), 0);
+        let mut nla = NlaBuffer::new(&mut self.buf[start..start + len]);
+        nla.set_kind(kind);
+        nla.set_length(len as u16);
+        nla.value_mut().copy_from_slice(value);
+    }
+
+    /// A u8 attribute.
+    pub fn u8(&mut self, kind: u16, v: u8) {
+        self.put(kind, &[v]);
+    }
+
+    /// A big-endian u16 attribute.
+    pub fn be16(&mut self, kind: u16, v: u16) {
+        self.put(kind, &v.to_be_bytes());
+    }
+
+    /// A big-endian u32 attribute.
+    pub fn be32(&mut self, kind: u16, v: u32) {
+        self.put(kind, &v.to_be_bytes());
+    }
+
+    /// Opens a nested attribute; close it with [`Writer::end`] and the returned mark.
+    pub fn begin(&mut self, kind: u16) -> usize {
+        let start = self.buf.len();
+        self.buf.resize(start + NLA_HDRLEN, 0);
+        let mut nla = NlaBuffer::new(&mut self.buf[start..]);
+        nla.set_kind(kind);
+        nla.set_nested_flag();
+        start
+    }
+
+    /// Closes the nested attribute opened at `mark`.
+    pub fn end(&mut self, mark: usize) {
+        let len = self.buf.len() - mark;
+        NlaBuffer::new(&mut self.buf[mark..]).set_length(len as u16);
+    }
 }
 
-/// A nested attribute holding `inner`, flagged NLA_F_NESTED as the kernel's strict
-/// parsers expect.
-pub fn nested_nla(kind: u16, inner: &[DefaultNla]) -> DefaultNla {
-    let mut value = vec![0u8; inner.buffer_len()];
-    inner.emit(&mut value);
-    DefaultNla::new(kind | NLA_F_NESTED, value)
+/// Iterates over the attributes of `buf` as (type, value), borrowing the buffer. A length
+/// that is too short or runs past the buffer yields an error and ends the iteration.
+pub fn attrs(buf: &[u8]) -> Attrs<'_> {
+    Attrs { buf, pos: 0 }
 }
 
-/// The emitted size of an attribute list (for tests and sizing).
-pub fn emitted_len<T: Nla>(nlas: &[T]) -> usize {
-    nlas.buffer_len()
+/// The iterator of [`attrs`].
+pub struct Attrs<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Iterator for Attrs<'a> {
+    type Item = Result<(u16, &'a [u8])>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let rest = self.buf.get(self.pos..)?;
+        if rest.is_empty() {
+            return None;
+        }
+        let header = rest.get(..NLA_HDRLEN).map(|h| {
+            (
+                usize::from(u16::from_ne_bytes([h[0], h[1]])),
+                u16::from_ne_bytes([h[2], h[3]]) & NLA_TYPE_MASK,
+            )
+        });
+        match header {
+            Some((len, kind)) if len >= NLA_HDRLEN && len <= rest.len() => {
+                self.pos += align4(len);
+                Some(Ok((kind, &rest[NLA_HDRLEN..len])))
+            }
+            _ => {
+                self.pos = self.buf.len();
+                Some(Err(Error::malformed(format!(
+                    "attribute at offset {} has a bad length",
+                    self.pos
+                ))))
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use netlink_packet_core::{DefaultNla, Emitable, NlasIterator};
 
     #[test]
-    fn nested_attribute_bytes() {
-        // CTA_PROTOINFO_SCTP { STATE=3 } as the kernel lays it out: length 12, type 3|nested,
-        // then the u8 state padded to 4 bytes.
-        let n = nested_nla(CTA_PROTOINFO_SCTP, &[u8_nla(CTA_PROTOINFO_SCTP_STATE, 3)]);
-        let mut out = vec![0u8; n.buffer_len()];
-        n.emit(&mut out);
-        assert_eq!(out, [12, 0, 3, 0x80, 5, 0, 1, 0, 3, 0, 0, 0]);
-        assert_eq!(emitted_len(&[be16_nla(CTA_ZONE, 7)]), 8);
+    fn writer_lays_out_what_the_crate_emits() {
+        let mut buf = Vec::new();
+        let mut w = Writer::new(&mut buf);
+        let m = w.begin(CTA_PROTOINFO_SCTP);
+        w.u8(CTA_PROTOINFO_SCTP_STATE, 3);
+        w.end(m);
+        w.be16(CTA_ZONE, 7);
+        assert_eq!(
+            buf,
+            [12, 0, 3, 0x80, 5, 0, 1, 0, 3, 0, 0, 0, 6, 0, 18, 0, 0, 7, 0, 0]
+        );
+        // The crate's own emitter gives the same bytes for the flat attribute.
+        let nla = DefaultNla::new(CTA_ZONE, vec![0, 7]);
+        let mut theirs = vec![0u8; nla.buffer_len()];
+        nla.emit(&mut theirs);
+        assert_eq!(&buf[12..], &theirs[..]);
+    }
+
+    #[test]
+    fn reader_agrees_with_the_crate_iterator_and_stops_on_bad_lengths() {
+        let buf = [
+            12, 0, 3, 0x80, 5, 0, 1, 0, 3, 0, 0, 0, 6, 0, 18, 0, 0, 7, 0, 0,
+        ];
+        let ours: Vec<(u16, Vec<u8>)> = attrs(&buf)
+            .map(|a| a.map(|(k, v)| (k, v.to_vec())))
+            .collect::<Result<_>>()
+            .unwrap();
+        let theirs: Vec<(u16, Vec<u8>)> = NlasIterator::new(&buf[..])
+            .map(|a| a.map(|n| (n.kind(), n.value().to_vec())))
+            .collect::<std::result::Result<_, _>>()
+            .unwrap();
+        assert_eq!(ours, theirs);
+        for bad in [&[3u8, 0, 1, 0][..], &[8, 0, 1, 0, 0][..], &[1, 0][..]] {
+            let got: Vec<_> = attrs(bad).collect();
+            assert_eq!(got.len(), 1);
+            assert!(got[0].is_err());
+        }
+        assert_eq!(attrs(&[]).count(), 0);
     }
 }

@@ -1,6 +1,5 @@
 use super::*;
 use crate::entry::{AF_INET, AF_INET6};
-use netlink_packet_core::{Emitable, Nla};
 
 fn roundtrip(e: &Entry) -> Entry {
     let mut buf = Vec::new();
@@ -10,7 +9,7 @@ fn roundtrip(e: &Entry) -> Entry {
         flags: 0,
         attrs: entry_attrs(e, Purpose::Create).unwrap(),
     };
-    put_request(&mut buf, SUBSYS_CTNETLINK, 7, 0, req);
+    put_request(&mut buf, SUBSYS_CTNETLINK, 7, 0, &req);
     let msgs: Vec<_> = messages(&buf).collect::<Result<_>>().unwrap();
     assert_eq!(msgs.len(), 1);
     assert_eq!(msgs[0].seq, 7);
@@ -94,53 +93,38 @@ fn sctp_dccp_states_roundtrip() {
     }
 }
 
-fn emit_all(nlas: &[DefaultNla]) -> Vec<u8> {
-    let mut v = vec![0u8; nlas.buffer_len()];
-    nlas.emit(&mut v);
+/// Builds attribute bytes with the codec's writer.
+fn build(f: impl FnOnce(&mut Writer<'_>)) -> Vec<u8> {
+    let mut v = Vec::new();
+    f(&mut Writer::new(&mut v));
     v
 }
 
 #[test]
 fn decodes_read_only_fields() {
-    let c = |p: u64, b: u64| {
-        nested_nla(
-            CTA_COUNTERS_ORIG,
-            &[
-                DefaultNla::new(CTA_COUNTERS_PACKETS, p.to_be_bytes().to_vec()),
-                DefaultNla::new(CTA_COUNTERS_BYTES, b.to_be_bytes().to_vec()),
-            ],
-        )
-    };
-    let mut reply = c(3, 4);
-    let mut bytes = vec![0u8; reply.buffer_len()];
-    reply.emit(&mut bytes);
-    bytes[2] = CTA_COUNTERS_REPLY as u8;
-    reply = DefaultNla::new(CTA_COUNTERS_REPLY | NLA_F_NESTED, bytes[4..].to_vec());
-    let attrs = [
-        c(1, 2),
-        reply,
-        be32_nla(CTA_ID, 42),
-        be32_nla(CTA_USE, 1),
-        be32_nla(CTA_SECMARK, 9),
-        nested_nla(
-            CTA_TIMESTAMP,
-            &[
-                DefaultNla::new(CTA_TIMESTAMP_START, 10u64.to_be_bytes().to_vec()),
-                DefaultNla::new(CTA_TIMESTAMP_STOP, 20u64.to_be_bytes().to_vec()),
-            ],
-        ),
-        nested_nla(
-            CTA_HELP,
-            &[DefaultNla::new(CTA_HELP_NAME, b"ftp\0".to_vec())],
-        ),
-        nested_nla(
-            CTA_SECCTX,
-            &[DefaultNla::new(CTA_SECCTX_NAME, b"system_u\0".to_vec())],
-        ),
-        DefaultNla::new(999, vec![1, 2, 3]),
-    ];
     let mut payload = vec![AF_INET, 0, 0, 0];
-    payload.extend(emit_all(&attrs));
+    payload.extend(build(|w| {
+        for (kind, p, b) in [(CTA_COUNTERS_ORIG, 1u64, 2u64), (CTA_COUNTERS_REPLY, 3, 4)] {
+            let m = w.begin(kind);
+            w.put(CTA_COUNTERS_PACKETS, &p.to_be_bytes());
+            w.put(CTA_COUNTERS_BYTES, &b.to_be_bytes());
+            w.end(m);
+        }
+        w.be32(CTA_ID, 42);
+        w.be32(CTA_USE, 1);
+        w.be32(CTA_SECMARK, 9);
+        let m = w.begin(CTA_TIMESTAMP);
+        w.put(CTA_TIMESTAMP_START, &10u64.to_be_bytes());
+        w.put(CTA_TIMESTAMP_STOP, &20u64.to_be_bytes());
+        w.end(m);
+        let m = w.begin(CTA_HELP);
+        w.put(CTA_HELP_NAME, b"ftp\0");
+        w.end(m);
+        let m = w.begin(CTA_SECCTX);
+        w.put(CTA_SECCTX_NAME, b"system_u\0");
+        w.end(m);
+        w.put(999, &[1, 2, 3]);
+    }));
     let e = decode_entry(&payload).unwrap();
     assert_eq!(
         e.counters_orig,
@@ -175,9 +159,13 @@ fn malformed_attributes_are_errors_not_panics() {
         assert!(decode_entry(c).is_err(), "{c:?}");
     }
     // A nesting of tuples with an empty IP nest decodes to an empty tuple.
-    let t = nested_nla(CTA_TUPLE_ORIG, &[nested_nla(CTA_TUPLE_IP, &[])]);
     let mut payload = vec![AF_INET, 0, 0, 0];
-    payload.extend(emit_all(&[t]));
+    payload.extend(build(|w| {
+        let t = w.begin(CTA_TUPLE_ORIG);
+        let ip = w.begin(CTA_TUPLE_IP);
+        w.end(ip);
+        w.end(t);
+    }));
     assert!(decode_entry(&payload).unwrap().orig.is_empty());
 }
 
@@ -186,7 +174,7 @@ fn error_message_with_extended_ack() {
     // nlmsgerr: error -2, capped echoed header, then NLMSGERR_ATTR_MSG "no entry".
     let mut p = (-2i32).to_ne_bytes().to_vec();
     p.extend([0u8; 16]);
-    p.extend(emit_all(&[DefaultNla::new(1, b"no entry\0".to_vec())]));
+    p.extend(build(|w| w.put(1, b"no entry\0")));
     let m = RawMessage {
         msg_type: NLMSG_ERROR,
         flags: NLM_F_ACK_TLVS | NLM_F_CAPPED,
@@ -203,7 +191,7 @@ fn error_message_with_extended_ack() {
 #[test]
 fn dump_filter_always_carries_the_mark_mask() {
     let a = filter_attrs(Some(5), Some((1, 0xffff_ffff)), None);
-    let kinds: Vec<u16> = a.iter().map(|x| x.kind()).collect();
+    let kinds: Vec<u16> = attrs(&a).map(|x| x.unwrap().0).collect();
     assert_eq!(kinds, [CTA_ZONE, CTA_MARK, CTA_MARK_MASK]);
 }
 
@@ -287,12 +275,94 @@ fn every_truncation_of_a_kernel_message_is_an_error_or_a_prefix() {
 fn encoded_lookup_matches_the_kernel_layout() {
     // The original tuple we send for a lookup is byte for byte the one the kernel sent.
     let e = decode_entry(&unhex(KERNEL_TCP)).unwrap();
-    let attrs = entry_attrs(&e, Purpose::Lookup).unwrap();
-    let mut buf = vec![0u8; attrs.as_slice().buffer_len()];
-    attrs.as_slice().emit(&mut buf);
+    let buf = entry_attrs(&e, Purpose::Lookup).unwrap();
     let kernel = unhex(KERNEL_TCP);
     assert_eq!(&buf[..0x34], &kernel[4..4 + 0x34]);
     // Then the zone, then the id.
     assert_eq!(&buf[0x34..0x3c], &[6, 0, 18, 0, 0, 7, 0, 0]);
     assert_eq!(&buf[0x3c..], &[8, 0, 12, 0, 0x71, 0xf7, 0xcb, 0x8a]);
+}
+
+/// The crate's own parser is the oracle for the layout of what the codec writes.
+#[test]
+fn the_crate_parses_what_the_codec_writes() {
+    use netlink_packet_core::ParseableParametrized;
+    use netlink_packet_netfilter::conntrack::{
+        ConntrackAttribute as Ca, ConntrackMessage, IPTuple, ProtoInfo, ProtoInfoTCP, ProtoTuple,
+        Tuple as NlTuple,
+    };
+    let e = full_entry();
+    let bytes = entry_attrs(&e, Purpose::Create).unwrap();
+    let ConntrackMessage::New(parsed) =
+        ConntrackMessage::parse_with_param(&bytes[..], msg::CT_NEW).unwrap()
+    else {
+        panic!("not a New message");
+    };
+    let tuple = |t: &Tuple| {
+        vec![
+            NlTuple::Ip(vec![
+                IPTuple::SourceAddress(t.src.unwrap()),
+                IPTuple::DestinationAddress(t.dst.unwrap()),
+            ]),
+            NlTuple::Proto(vec![
+                ProtoTuple::Protocol(t.proto.unwrap().into()),
+                ProtoTuple::SourcePort(t.src_port.unwrap()),
+                ProtoTuple::DestinationPort(t.dst_port.unwrap()),
+            ]),
+        ]
+    };
+    assert_eq!(parsed[0], Ca::CtaTupleOrig(tuple(&e.orig)));
+    assert_eq!(parsed[1], Ca::CtaTupleReply(tuple(&e.orig.inverted())));
+    assert!(parsed.contains(&Ca::CtaTimeout(1234)));
+    assert!(parsed.contains(&Ca::CtaMark(0xdead_beef)));
+    assert!(parsed.contains(&Ca::CtaProtoInfo(vec![ProtoInfo::TCP(vec![
+        ProtoInfoTCP::State(3),
+        ProtoInfoTCP::OriginalWindowScale(7),
+        ProtoInfoTCP::ReplyWindowScale(8),
+    ])])));
+}
+
+/// And the crate reads the kernel's messages the same way the codec does.
+#[test]
+fn the_codec_reads_kernel_tuples_as_the_crate_does() {
+    use netlink_packet_core::ParseableParametrized;
+    use netlink_packet_netfilter::conntrack::{
+        ConntrackAttribute as Ca, ConntrackMessage, IPTuple, ProtoTuple, Tuple as NlTuple,
+    };
+    let raw = unhex(KERNEL_TCP);
+    let ours = decode_entry(&raw).unwrap();
+    let ConntrackMessage::New(parsed) =
+        ConntrackMessage::parse_with_param(&raw[4..], msg::CT_NEW).unwrap()
+    else {
+        panic!("not a New message");
+    };
+    let Some(Ca::CtaTupleOrig(t)) = parsed.first() else {
+        panic!("no tuple")
+    };
+    for part in t {
+        match part {
+            NlTuple::Ip(ips) => {
+                for ip in ips {
+                    match ip {
+                        IPTuple::SourceAddress(a) => assert_eq!(Some(*a), ours.orig.src),
+                        IPTuple::DestinationAddress(a) => assert_eq!(Some(*a), ours.orig.dst),
+                        _ => {}
+                    }
+                }
+            }
+            NlTuple::Proto(ps) => {
+                for p in ps {
+                    match p {
+                        ProtoTuple::SourcePort(x) => assert_eq!(Some(*x), ours.orig.src_port),
+                        ProtoTuple::DestinationPort(x) => assert_eq!(Some(*x), ours.orig.dst_port),
+                        ProtoTuple::Protocol(x) => assert_eq!(Some(u8::from(*x)), ours.orig.proto),
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(parsed.contains(&Ca::CtaMark(5)));
+    assert!(parsed.contains(&Ca::CtaTimeout(1201)));
 }
