@@ -27,10 +27,14 @@ all: lib examples
 lib:
 	$(CARGO) build --release
 	mkdir -p $(LIBDIR)
-	cp -f target/release/libconntrack.so $(LIBDIR)/libconntrack.so.$(VERSION)
+	# A new file under a temporary name, renamed into place: programs running against the
+	# old one keep their mapping instead of crashing.
+	cp -f target/release/libconntrack.so $(LIBDIR)/.libconntrack.so.new
+	mv -f $(LIBDIR)/.libconntrack.so.new $(LIBDIR)/libconntrack.so.$(VERSION)
 	ln -sf libconntrack.so.$(VERSION) $(LIBDIR)/libconntrack.so.$(MAJOR)
 	ln -sf libconntrack.so.$(MAJOR) $(LIBDIR)/libconntrack.so
-	cp -f target/release/libconntrack.a $(LIBDIR)/libconntrack.a
+	cp -f target/release/libconntrack.a $(LIBDIR)/.libconntrack.a.new
+	mv -f $(LIBDIR)/.libconntrack.a.new $(LIBDIR)/libconntrack.a
 
 # Rewrites include/conntrack.h from the Rust sources (an ordinary build only checks it).
 header:

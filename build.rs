@@ -21,17 +21,11 @@ fn main() {
         "\n/** Version of the library this header belongs to. */\n\
          #define CT_VERSION_MAJOR {major}\n#define CT_VERSION_MINOR {minor}\n#define CT_VERSION_PATCH {patch}\n"
     );
-    // Only the boundary is parsed: the core's constants and types are not part of the C API.
-    let mut builder = cbindgen::Builder::new().with_config(config);
-    let mut sources: Vec<PathBuf> = std::fs::read_dir(dir.join("src/ffi"))
-        .expect("src/ffi")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
-        .collect();
-    sources.sort();
-    for s in sources {
-        builder = builder.with_src(s);
-    }
+    // Only the boundary is parsed (cbindgen follows its `mod` items): the core's constants
+    // and types are not part of the C API.
+    let builder = cbindgen::Builder::new()
+        .with_config(config)
+        .with_src(dir.join("src/ffi/mod.rs"));
     let bindings = builder
         .with_after_include(versions)
         .generate()

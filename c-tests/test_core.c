@@ -484,6 +484,7 @@ static bool test_errors(void) {
     CHECK_OK(ct_entry_format(e, 0, full, need + 1, &need));
     CHECK(strlen(full) == need && strncmp(full, "icmp     1 10 src=1.1.1.1", 25) == 0);
     CHECK_RC(ct_entry_format(e, 0, small, sizeof small, NULL), CT_ERR_BUFFER_TOO_SMALL);
+    CHECK_RC(ct_entry_format(e, 0x80, small, sizeof small, NULL), CT_ERR_INVALID_ARGUMENT);
     CHECK(strcmp(small, "icm") == 0);
     free(full);
     /* NULL for pointer arguments. */

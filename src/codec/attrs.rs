@@ -5,8 +5,6 @@
 
 use netlink_packet_core::NlaBuffer;
 
-use crate::error::{Error, Result};
-
 // Top level (enum ctattr_type).
 pub const CTA_TUPLE_ORIG: u16 = 1;
 pub const CTA_TUPLE_REPLY: u16 = 2;
@@ -139,45 +137,35 @@ impl<'a> Writer<'a> {
     }
 }
 
-/// Iterates over the attributes of `buf` as (type, value), borrowing the buffer. A length
-/// that is too short or runs past the buffer yields an error and ends the iteration.
-pub fn attrs(buf: &[u8]) -> Attrs<'_> {
-    Attrs { buf, pos: 0 }
-}
+/// The first attribute found malformed while decoding, by name; decoding goes on past it
+/// (so one pass serves the common case) and the caller turns it into an error at the end.
+pub type Bad = Option<&'static str>;
 
-/// The iterator of [`attrs`].
-pub struct Attrs<'a> {
+/// Calls `f(type, value, bad)` for each attribute of `buf`, borrowing the buffer. A length
+/// that is too short or runs past the buffer, or stray bytes at the end, record `what` in
+/// `bad` and end the walk.
+#[inline]
+pub fn walk<'a>(
     buf: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Iterator for Attrs<'a> {
-    type Item = Result<(u16, &'a [u8])>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let rest = self.buf.get(self.pos..)?;
-        if rest.is_empty() {
-            return None;
+    bad: &mut Bad,
+    what: &'static str,
+    mut f: impl FnMut(u16, &'a [u8], &mut Bad),
+) {
+    let mut pos = 0;
+    while pos < buf.len() {
+        let rest = &buf[pos..];
+        if rest.len() < NLA_HDRLEN {
+            bad.get_or_insert(what);
+            return;
         }
-        let header = rest.get(..NLA_HDRLEN).map(|h| {
-            (
-                usize::from(u16::from_ne_bytes([h[0], h[1]])),
-                u16::from_ne_bytes([h[2], h[3]]) & NLA_TYPE_MASK,
-            )
-        });
-        match header {
-            Some((len, kind)) if len >= NLA_HDRLEN && len <= rest.len() => {
-                self.pos += align4(len);
-                Some(Ok((kind, &rest[NLA_HDRLEN..len])))
-            }
-            _ => {
-                self.pos = self.buf.len();
-                Some(Err(Error::malformed(format!(
-                    "attribute at offset {} has a bad length",
-                    self.pos
-                ))))
-            }
+        let len = usize::from(u16::from_ne_bytes([rest[0], rest[1]]));
+        let kind = u16::from_ne_bytes([rest[2], rest[3]]) & NLA_TYPE_MASK;
+        if len < NLA_HDRLEN || len > rest.len() {
+            bad.get_or_insert(what);
+            return;
         }
+        f(kind, &rest[NLA_HDRLEN..len], bad);
+        pos += align4(len);
     }
 }
 
@@ -185,6 +173,13 @@ impl<'a> Iterator for Attrs<'a> {
 mod tests {
     use super::*;
     use netlink_packet_core::{DefaultNla, Emitable, NlasIterator};
+
+    fn collect(buf: &[u8]) -> (Vec<(u16, Vec<u8>)>, Bad) {
+        let mut bad = None;
+        let mut v = Vec::new();
+        walk(buf, &mut bad, "test", |k, val, _| v.push((k, val.to_vec())));
+        (v, bad)
+    }
 
     #[test]
     fn writer_lays_out_what_the_crate_emits() {
@@ -210,20 +205,22 @@ mod tests {
         let buf = [
             12, 0, 3, 0x80, 5, 0, 1, 0, 3, 0, 0, 0, 6, 0, 18, 0, 0, 7, 0, 0,
         ];
-        let ours: Vec<(u16, Vec<u8>)> = attrs(&buf)
-            .map(|a| a.map(|(k, v)| (k, v.to_vec())))
-            .collect::<Result<_>>()
-            .unwrap();
+        let (ours, bad) = collect(&buf);
+        assert_eq!(bad, None);
         let theirs: Vec<(u16, Vec<u8>)> = NlasIterator::new(&buf[..])
             .map(|a| a.map(|n| (n.kind(), n.value().to_vec())))
             .collect::<std::result::Result<_, _>>()
             .unwrap();
         assert_eq!(ours, theirs);
-        for bad in [&[3u8, 0, 1, 0][..], &[8, 0, 1, 0, 0][..], &[1, 0][..]] {
-            let got: Vec<_> = attrs(bad).collect();
-            assert_eq!(got.len(), 1);
-            assert!(got[0].is_err());
+        for input in [
+            &[3u8, 0, 1, 0][..],
+            &[8, 0, 1, 0, 0][..],
+            &[1, 0][..],
+            &[4, 0, 1, 0, 9][..],
+        ] {
+            let (_, bad) = collect(input);
+            assert_eq!(bad, Some("test"), "{input:?}");
         }
-        assert_eq!(attrs(&[]).count(), 0);
+        assert_eq!(collect(&[]), (vec![], None));
     }
 }

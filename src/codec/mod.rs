@@ -9,12 +9,12 @@
 
 pub mod attrs;
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 
 use netlink_packet_core::{Emitable, NetlinkBuffer, NLM_F_REQUEST};
 use netlink_packet_netfilter::NetfilterHeader;
 
-use crate::entry::{proto, Counters, Entry, SeqAdj, Tuple};
+use crate::entry::{proto, Entry, Tuple};
 use crate::error::{Error, Result};
 use attrs::*;
 
@@ -393,255 +393,20 @@ pub fn decode_error(m: &RawMessage<'_>) -> Result<(i32, Option<String>)> {
             (l + 3) & !3
         };
         if let Some(tlvs) = p.get(4 + echoed..) {
-            for (kind, v) in attrs(tlvs).flatten() {
+            let mut bad = None;
+            walk(tlvs, &mut bad, "extended ack", |kind, v, _| {
                 if kind == NLMSGERR_ATTR_MSG {
                     let v = v.split(|b| *b == 0).next().unwrap_or(v);
                     text = Some(String::from_utf8_lossy(v).into_owned());
                 }
-            }
+            });
         }
     }
     Ok((code.checked_neg().unwrap_or(i32::MAX), text))
 }
 
-fn be16(v: &[u8], what: &str) -> Result<u16> {
-    v.get(..2)
-        .map(|b| u16::from_be_bytes([b[0], b[1]]))
-        .ok_or_else(|| short(what))
-}
-
-fn be32(v: &[u8], what: &str) -> Result<u32> {
-    v.get(..4)
-        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-        .ok_or_else(|| short(what))
-}
-
-fn be64(v: &[u8], what: &str) -> Result<u64> {
-    let b: [u8; 8] = v
-        .get(..8)
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| short(what))?;
-    Ok(u64::from_be_bytes(b))
-}
-
-fn u8v(v: &[u8], what: &str) -> Result<u8> {
-    v.first().copied().ok_or_else(|| short(what))
-}
-
-fn short(what: &str) -> Error {
-    Error::malformed(format!("attribute {what} is too short"))
-}
-
-fn ip(v: &[u8], what: &str) -> Result<IpAddr> {
-    match v.len() {
-        4 => Ok(IpAddr::V4(Ipv4Addr::new(v[0], v[1], v[2], v[3]))),
-        16 => {
-            let b: [u8; 16] = v.try_into().map_err(|_| short(what))?;
-            Ok(IpAddr::V6(Ipv6Addr::from(b)))
-        }
-        n => Err(Error::malformed(format!("attribute {what} has {n} bytes"))),
-    }
-}
-
-fn decode_tuple(v: &[u8], t: &mut Tuple) -> Result<()> {
-    for a in attrs(v) {
-        let (a_kind, a_value) = a?;
-        match a_kind {
-            CTA_TUPLE_IP => {
-                for b in attrs(a_value) {
-                    let (b_kind, b_value) = b?;
-                    match b_kind {
-                        CTA_IP_V4_SRC | CTA_IP_V6_SRC => t.src = Some(ip(b_value, "IP src")?),
-                        CTA_IP_V4_DST | CTA_IP_V6_DST => t.dst = Some(ip(b_value, "IP dst")?),
-                        _ => {}
-                    }
-                }
-            }
-            CTA_TUPLE_PROTO => {
-                for b in attrs(a_value) {
-                    let (b_kind, b_value) = b?;
-                    let v = b_value;
-                    match b_kind {
-                        CTA_PROTO_NUM => t.proto = Some(u8v(v, "PROTO_NUM")?),
-                        CTA_PROTO_SRC_PORT => t.src_port = Some(be16(v, "SRC_PORT")?),
-                        CTA_PROTO_DST_PORT => t.dst_port = Some(be16(v, "DST_PORT")?),
-                        CTA_PROTO_ICMP_ID | CTA_PROTO_ICMPV6_ID => {
-                            t.icmp_id = Some(be16(v, "ICMP_ID")?)
-                        }
-                        CTA_PROTO_ICMP_TYPE | CTA_PROTO_ICMPV6_TYPE => {
-                            t.icmp_type = Some(u8v(v, "ICMP_TYPE")?)
-                        }
-                        CTA_PROTO_ICMP_CODE | CTA_PROTO_ICMPV6_CODE => {
-                            t.icmp_code = Some(u8v(v, "ICMP_CODE")?)
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
-fn decode_protoinfo(v: &[u8], e: &mut Entry) -> Result<()> {
-    for a in attrs(v) {
-        let (a_kind, a_value) = a?;
-        let kind = a_kind;
-        for b in attrs(a_value) {
-            let (b_kind, b_value) = b?;
-            let v = b_value;
-            match (kind, b_kind) {
-                (CTA_PROTOINFO_TCP, CTA_PROTOINFO_TCP_STATE) => {
-                    e.tcp_state = Some(u8v(v, "TCP_STATE")?)
-                }
-                (CTA_PROTOINFO_TCP, CTA_PROTOINFO_TCP_WSCALE_ORIGINAL) => {
-                    e.tcp_wscale_orig = Some(u8v(v, "TCP_WSCALE_ORIGINAL")?)
-                }
-                (CTA_PROTOINFO_TCP, CTA_PROTOINFO_TCP_WSCALE_REPLY) => {
-                    e.tcp_wscale_reply = Some(u8v(v, "TCP_WSCALE_REPLY")?)
-                }
-                (CTA_PROTOINFO_TCP, CTA_PROTOINFO_TCP_FLAGS_ORIGINAL) => {
-                    e.tcp_flags_orig = Some(flags_pair(v)?)
-                }
-                (CTA_PROTOINFO_TCP, CTA_PROTOINFO_TCP_FLAGS_REPLY) => {
-                    e.tcp_flags_reply = Some(flags_pair(v)?)
-                }
-                (CTA_PROTOINFO_SCTP, CTA_PROTOINFO_SCTP_STATE) => {
-                    e.sctp_state = Some(u8v(v, "SCTP_STATE")?)
-                }
-                (CTA_PROTOINFO_SCTP, CTA_PROTOINFO_SCTP_VTAG_ORIGINAL) => {
-                    e.sctp_vtag_orig = Some(be32(v, "SCTP_VTAG_ORIGINAL")?)
-                }
-                (CTA_PROTOINFO_SCTP, CTA_PROTOINFO_SCTP_VTAG_REPLY) => {
-                    e.sctp_vtag_reply = Some(be32(v, "SCTP_VTAG_REPLY")?)
-                }
-                (CTA_PROTOINFO_DCCP, CTA_PROTOINFO_DCCP_STATE) => {
-                    e.dccp_state = Some(u8v(v, "DCCP_STATE")?)
-                }
-                _ => {}
-            }
-        }
-    }
-    Ok(())
-}
-
-fn flags_pair(v: &[u8]) -> Result<(u8, u8)> {
-    match v {
-        [f, m, ..] => Ok((*f, *m)),
-        _ => Err(short("TCP_FLAGS")),
-    }
-}
-
-fn decode_counters(v: &[u8]) -> Result<Counters> {
-    let mut c = Counters::default();
-    for a in attrs(v) {
-        let (a_kind, a_value) = a?;
-        let v = a_value;
-        match a_kind {
-            CTA_COUNTERS_PACKETS => c.packets = be64(v, "COUNTERS_PACKETS")?,
-            CTA_COUNTERS_BYTES => c.bytes = be64(v, "COUNTERS_BYTES")?,
-            CTA_COUNTERS32_PACKETS => c.packets = be32(v, "COUNTERS32_PACKETS")?.into(),
-            CTA_COUNTERS32_BYTES => c.bytes = be32(v, "COUNTERS32_BYTES")?.into(),
-            _ => {}
-        }
-    }
-    Ok(c)
-}
-
-fn decode_seq_adj(v: &[u8]) -> Result<SeqAdj> {
-    let mut s = SeqAdj::default();
-    for a in attrs(v) {
-        let (a_kind, a_value) = a?;
-        let v = a_value;
-        match a_kind {
-            CTA_SEQADJ_CORRECTION_POS => s.correction_pos = be32(v, "SEQADJ_CORRECTION_POS")?,
-            CTA_SEQADJ_OFFSET_BEFORE => s.offset_before = be32(v, "SEQADJ_OFFSET_BEFORE")?,
-            CTA_SEQADJ_OFFSET_AFTER => s.offset_after = be32(v, "SEQADJ_OFFSET_AFTER")?,
-            _ => {}
-        }
-    }
-    Ok(s)
-}
-
-fn nested_string(v: &[u8], kind: u16) -> Result<Option<String>> {
-    for a in attrs(v) {
-        let (a_kind, a_value) = a?;
-        if a_kind == kind {
-            let s = a_value;
-            let s = s.split(|b| *b == 0).next().unwrap_or(s);
-            return Ok(Some(String::from_utf8_lossy(s).into_owned()));
-        }
-    }
-    Ok(None)
-}
-
-/// Decodes an entry message's payload (nfgenmsg and attributes) into `e`, which must be
-/// empty. Unknown attributes are skipped; a known attribute with a wrong length is an error
-/// that names it.
-pub fn decode_entry_into(payload: &[u8], e: &mut Entry) -> Result<()> {
-    if payload.len() < NFGEN_HDRLEN {
-        return Err(Error::malformed(
-            "conntrack message without nfgenmsg header",
-        ));
-    }
-    let family = payload[0];
-    if family != 0 {
-        e.family = Some(family);
-    }
-    for a in attrs(&payload[NFGEN_HDRLEN..]) {
-        let (a_kind, a_value) = a?;
-        let v = a_value;
-        match a_kind {
-            CTA_TUPLE_ORIG => decode_tuple(v, &mut e.orig)?,
-            CTA_TUPLE_REPLY => decode_tuple(v, &mut e.reply)?,
-            CTA_STATUS => e.status = Some(be32(v, "STATUS")?),
-            CTA_PROTOINFO => decode_protoinfo(v, e)?,
-            CTA_HELP => e.helper = nested_string(v, CTA_HELP_NAME)?,
-            CTA_TIMEOUT => e.timeout = Some(be32(v, "TIMEOUT")?),
-            CTA_MARK => e.mark = Some(be32(v, "MARK")?),
-            CTA_COUNTERS_ORIG => e.counters_orig = Some(decode_counters(v)?),
-            CTA_COUNTERS_REPLY => e.counters_reply = Some(decode_counters(v)?),
-            CTA_USE => e.use_count = Some(be32(v, "USE")?),
-            CTA_ID => e.id = Some(be32(v, "ID")?),
-            CTA_SEQ_ADJ_ORIG => e.seq_adj_orig = Some(decode_seq_adj(v)?),
-            CTA_SEQ_ADJ_REPLY => e.seq_adj_reply = Some(decode_seq_adj(v)?),
-            CTA_SECMARK => e.secmark = Some(be32(v, "SECMARK")?),
-            CTA_ZONE => e.zone = Some(be16(v, "ZONE")?),
-            CTA_SECCTX => e.secctx = nested_string(v, CTA_SECCTX_NAME)?,
-            CTA_TIMESTAMP => {
-                for b in attrs(v) {
-                    let (b_kind, b_value) = b?;
-                    match b_kind {
-                        CTA_TIMESTAMP_START => {
-                            e.timestamp_start = Some(be64(b_value, "TIMESTAMP_START")?)
-                        }
-                        CTA_TIMESTAMP_STOP => {
-                            e.timestamp_stop = Some(be64(b_value, "TIMESTAMP_STOP")?)
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            CTA_LABELS => {
-                // The kernel sends as many bytes as its label words; keep the first 16.
-                let mut l = [0u8; 16];
-                let n = v.len().min(16);
-                l[..n].copy_from_slice(&v[..n]);
-                e.labels = Some(l);
-            }
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
-/// Decodes an entry message's payload into a new entry.
-pub fn decode_entry(payload: &[u8]) -> Result<Entry> {
-    let mut e = Entry::new();
-    decode_entry_into(payload, &mut e)?;
-    Ok(e)
-}
+mod decode;
+pub use decode::{decode_entry, decode_entry_into};
 
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,5 @@
 use super::*;
-use crate::entry::{AF_INET, AF_INET6};
+use crate::entry::{Counters, SeqAdj, AF_INET, AF_INET6};
 
 fn roundtrip(e: &Entry) -> Entry {
     let mut buf = Vec::new();
@@ -191,7 +191,10 @@ fn error_message_with_extended_ack() {
 #[test]
 fn dump_filter_always_carries_the_mark_mask() {
     let a = filter_attrs(Some(5), Some((1, 0xffff_ffff)), None);
-    let kinds: Vec<u16> = attrs(&a).map(|x| x.unwrap().0).collect();
+    let mut kinds = Vec::new();
+    let mut bad = None;
+    walk(&a, &mut bad, "filter", |k, _, _| kinds.push(k));
+    assert_eq!(bad, None);
     assert_eq!(kinds, [CTA_ZONE, CTA_MARK, CTA_MARK_MASK]);
 }
 

@@ -76,7 +76,8 @@ pub const CT_TCP_STATE_ESTABLISHED: u8 = 3;
 pub const CT_FORMAT_EXTENDED: u32 = 1;
 /// Text option of ct_entry_format: append the kernel id as `-o id` does.
 pub const CT_FORMAT_ID: u32 = 2;
-/// Text option of ct_entry_format: the start/stop timestamps as `-o timestamp` does.
+/// Text option of ct_entry_format: the start/stop timestamps as `-o ktimestamp` does
+/// (conntrack's `-o timestamp` only stamps event lines).
 pub const CT_FORMAT_TIMESTAMP: u32 = 4;
 
 /// Size that holds any address as text, NUL included (INET6_ADDRSTRLEN).
@@ -729,7 +730,7 @@ pub unsafe extern "C" fn ct_entry_get_helper(
 /// CT_FORMAT_TIMESTAMP. Like snprintf, it writes as much as fits (NUL-terminated unless
 /// `len` is 0) and stores in `*needed_out` (may be NULL) the length of the whole text without the
 /// NUL; CT_ERR_BUFFER_TOO_SMALL when that did not fit. `buf` may be NULL when `len` is 0, to
-/// ask for the size.
+/// ask for the size. CT_ERR_INVALID_ARGUMENT for a flag bit the library does not know.
 #[no_mangle]
 pub unsafe extern "C" fn ct_entry_format(
     entry: *const ct_entry,
@@ -742,6 +743,12 @@ pub unsafe extern "C" fn ct_entry_format(
         let Some(e) = cast_ref(entry) else {
             return null_arg("entry");
         };
+        let known = CT_FORMAT_EXTENDED | CT_FORMAT_ID | CT_FORMAT_TIMESTAMP;
+        if flags & !known != 0 {
+            return fail(&Error::invalid(format!(
+                "format flags {flags:#x} hold bits the library does not know"
+            )));
+        }
         let text = crate::format::format_entry(e, flags);
         if !needed_out.is_null() {
             needed_out.write(text.len());
