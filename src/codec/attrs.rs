@@ -1,9 +1,7 @@
 //! The ctnetlink attribute numbers (linux/netfilter/nfnetlink_conntrack.h), and the two
-//! primitives the codec is built on: a writer that lays attributes out in place through
-//! netlink-packet-core's `NlaBuffer`, and a reader over a borrowed attribute stream.
-//! Only the codec knows CTA_* numbers and byte order.
-
-use netlink_packet_core::NlaBuffer;
+//! primitives the codec is built on: a writer that lays attributes out in place, in the
+//! layout of netlink-packet-core's `NlaBuffer` (the tests check it against the crate), and a
+//! reader over a borrowed attribute stream. Only the codec knows CTA_* numbers and byte order.
 
 // Top level (enum ctattr_type).
 pub const CTA_TUPLE_ORIG: u16 = 1;
@@ -83,7 +81,9 @@ pub const fn align4(len: usize) -> usize {
     (len + 3) & !3
 }
 
-/// Appends attributes to a message being built, in place: no allocation per attribute.
+/// Appends attributes to a message being built, in place: no allocation per attribute. The
+/// header is the one `NlaBuffer` reads (length and type, native order), written directly:
+/// going through `NlaBuffer`'s checked setters cost a tenth of a bulk create's user time.
 pub struct Writer<'a> {
     buf: &'a mut Vec<u8>,
 }
@@ -94,15 +94,22 @@ impl<'a> Writer<'a> {
         Writer { buf }
     }
 
+    #[inline]
+    fn header(&mut self, len: usize, kind: u16) {
+        let mut h = [0u8; NLA_HDRLEN];
+        h[..2].copy_from_slice(&(len as u16).to_ne_bytes());
+        h[2..].copy_from_slice(&kind.to_ne_bytes());
+        self.buf.extend_from_slice(&h);
+    }
+
     /// Appends attribute `kind` with `value`, padded to 4 bytes.
+    #[inline]
     pub fn put(&mut self, kind: u16, value: &[u8]) {
-        let start = self.buf.len();
         let len = NLA_HDRLEN + value.len();
-        self.buf.resize(start + align4(len), 0);
-        let mut nla = NlaBuffer::new(&mut self.buf[start..start + len]);
-        nla.set_kind(kind);
-        nla.set_length(len as u16);
-        nla.value_mut().copy_from_slice(value);
+        self.header(len, kind & NLA_TYPE_MASK);
+        self.buf.extend_from_slice(value);
+        let pad = align4(len) - len;
+        self.buf.extend_from_slice(&[0u8; 3][..pad]);
     }
 
     /// A u8 attribute.
@@ -121,19 +128,18 @@ impl<'a> Writer<'a> {
     }
 
     /// Opens a nested attribute; close it with [`Writer::end`] and the returned mark.
+    #[inline]
     pub fn begin(&mut self, kind: u16) -> usize {
         let start = self.buf.len();
-        self.buf.resize(start + NLA_HDRLEN, 0);
-        let mut nla = NlaBuffer::new(&mut self.buf[start..]);
-        nla.set_kind(kind);
-        nla.set_nested_flag();
+        self.header(0, (kind & NLA_TYPE_MASK) | NLA_F_NESTED);
         start
     }
 
     /// Closes the nested attribute opened at `mark`.
+    #[inline]
     pub fn end(&mut self, mark: usize) {
-        let len = self.buf.len() - mark;
-        NlaBuffer::new(&mut self.buf[mark..]).set_length(len as u16);
+        let len = (self.buf.len() - mark) as u16;
+        self.buf[mark..mark + 2].copy_from_slice(&len.to_ne_bytes());
     }
 }
 
