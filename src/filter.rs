@@ -3,8 +3,10 @@
 
 use std::net::IpAddr;
 
+use crate::codec::{DumpFilter, TupleFilter};
 use crate::entry::{Dir, Entry, Side, AF_INET, AF_INET6};
 use crate::error::{Error, Result};
+use crate::kernel::Kernel;
 
 /// An address with a prefix length; a plain address is a /32 or /128.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -173,17 +175,42 @@ impl Filter {
             .unwrap_or(0)
     }
 
-    /// The attributes of a dump request that the kernel filters on. Kernels that do not
-    /// know one ignore it; the library checks every field again in [`Filter::matches`].
-    pub fn kernel_attrs(&self) -> Vec<u8> {
+    /// The attributes of a dump request that the kernel `k` can filter on. Whatever a
+    /// kernel ignores, the library checks again in [`Filter::matches`]; what a kernel would
+    /// misread (reply-tuple flags before 5.16) is not sent.
+    pub fn kernel_attrs(&self, k: &Kernel) -> Vec<u8> {
         if self.userspace_only {
             return Vec::new();
         }
-        crate::codec::filter_attrs(
-            self.zone,
-            self.mark.map(|(m, mask)| (m & mask, mask)),
-            self.status.map(|(s, mask)| (s & mask, mask)),
-        )
+        let mut d = DumpFilter {
+            zone: self.zone,
+            mark: self.mark.map(|(m, mask)| (m & mask, mask)),
+            status: self.status.map(|(s, mask)| (s & mask, mask)),
+            ..DumpFilter::default()
+        };
+        // Tuple filters need the family in the request, and match exact values only.
+        if k.tuple_dump_filter() && self.kernel_family() != 0 {
+            d.orig = self.tuple_filter(Dir::Orig);
+            if k.reply_tuple_dump_filter() {
+                d.reply = self.tuple_filter(Dir::Reply);
+            }
+        }
+        crate::codec::filter_attrs(&d)
+    }
+
+    /// The exact parts of one direction of the filter, for the kernel.
+    fn tuple_filter(&self, dir: Dir) -> TupleFilter {
+        let exact = |c: &Option<Cidr>| {
+            c.filter(|c| c.prefix == if c.addr.is_ipv4() { 32 } else { 128 })
+                .map(|c| c.addr)
+        };
+        TupleFilter {
+            src: exact(&self.addrs[slot(dir, Side::Src)]),
+            dst: exact(&self.addrs[slot(dir, Side::Dst)]),
+            proto: self.proto,
+            src_port: self.ports[slot(dir, Side::Src)],
+            dst_port: self.ports[slot(dir, Side::Dst)],
+        }
     }
 
     /// Whether `e` matches every field of the filter.
@@ -297,10 +324,36 @@ mod tests {
         let mut f = Filter::new();
         f.set_zone(3).unwrap();
         f.family = Some(AF_INET);
-        assert_eq!(f.kernel_attrs().len(), 8, "one zone attribute");
+        let k = Kernel::from_release("6.18.0");
+        assert_eq!(f.kernel_attrs(&k).len(), 8, "one zone attribute");
         assert_eq!(f.kernel_family(), AF_INET);
         f.userspace_only = true;
-        assert!(f.kernel_attrs().is_empty());
+        assert!(f.kernel_attrs(&k).is_empty());
         assert_eq!(f.kernel_family(), 0);
+    }
+}
+
+#[cfg(test)]
+mod kernel_tests {
+    use super::*;
+
+    #[test]
+    fn tuple_filters_go_to_kernels_that_read_them_right() {
+        let mut f = Filter::new();
+        f.set_addr(Dir::Orig, Side::Src, Cidr::parse("10.0.0.1").unwrap())
+            .unwrap();
+        f.set_addr(Dir::Reply, Side::Src, Cidr::parse("10.0.0.2").unwrap())
+            .unwrap();
+        f.set_addr(Dir::Orig, Side::Dst, Cidr::parse("10.9.0.0/16").unwrap())
+            .unwrap();
+        let new = f.kernel_attrs(&Kernel::from_release("6.18.0"));
+        let mid = f.kernel_attrs(&Kernel::from_release("5.10.0"));
+        let old = f.kernel_attrs(&Kernel::from_release("4.19.0"));
+        assert!(new.len() > mid.len(), "6.18 also gets the reply tuple");
+        assert!(mid.len() > old.len(), "5.10 gets the original tuple only");
+        assert!(old.is_empty());
+        // The prefix is not exact: only the source goes to the kernel.
+        let t = f.tuple_filter(Dir::Orig);
+        assert_eq!((t.src.is_some(), t.dst.is_some()), (true, false));
     }
 }

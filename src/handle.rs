@@ -39,6 +39,9 @@ pub struct Handle {
     pub kernel: Kernel,
     /// Messages dropped because they came from another sender or answered another request.
     pub dropped: u64,
+    /// Entries the kernel sent in the last dump, before the library's own filtering: with
+    /// filters the kernel applies, this equals the entries that matched.
+    pub last_dump_received: u64,
 }
 
 /// How a network namespace is named: a name under /run/netns, or a path.
@@ -84,6 +87,7 @@ impl Handle {
             rcvbuf,
             kernel: Kernel::running(),
             dropped: 0,
+            last_dump_received: 0,
         })
     }
 
@@ -103,6 +107,11 @@ impl Handle {
         })
         .join()
         .unwrap_or_else(|_| Err(Error::new(Kind::Internal, "netns thread panicked")))
+    }
+
+    /// The socket's netlink port id.
+    pub fn port_id(&self) -> u32 {
+        self.portid
     }
 
     /// The socket's file descriptor.

@@ -35,6 +35,17 @@ impl Kernel {
         self.at_least(6, 8)
     }
 
+    /// A dump carrying CTA_FILTER with original-tuple flags is filtered by that tuple (5.8).
+    pub fn tuple_dump_filter(&self) -> bool {
+        self.at_least(5, 8)
+    }
+
+    /// Reply-tuple flags of CTA_FILTER are honoured (5.16; earlier kernels used the original
+    /// flags for the reply tuple).
+    pub fn reply_tuple_dump_filter(&self) -> bool {
+        self.at_least(5, 16)
+    }
+
     /// A dump carrying CTA_STATUS and CTA_STATUS_MASK is filtered by status (5.15).
     pub fn status_dump_filter(&self) -> bool {
         self.at_least(5, 15)

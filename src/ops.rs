@@ -23,20 +23,24 @@ impl Handle {
             msg_type: msg::CT_GET,
             family: filter.kernel_family(),
             flags: 0,
-            attrs: filter.kernel_attrs(),
+            attrs: filter.kernel_attrs(&self.kernel),
         };
         let mut e = Entry::new();
-        self.dump("dump conntrack table", SUBSYS_CTNETLINK, req, |m| {
+        let mut received = 0u64;
+        let r = self.dump("dump conntrack table", SUBSYS_CTNETLINK, req, |m| {
             if !codec::is_ct_message(m.msg_type) {
                 return Ok(true);
             }
+            received += 1;
             e = Entry::new();
             codec::decode_entry_into(m.payload, &mut e)?;
             if !filter.matches(&e) {
                 return Ok(true);
             }
             Ok(f(&e).is_continue())
-        })
+        });
+        self.last_dump_received = received;
+        r
     }
 
     /// Every entry matching `filter`.

@@ -246,3 +246,83 @@ fn unknown_netns_is_a_netns_error() {
     let err = Handle::open_netns("/etc/hostname").err().unwrap();
     assert_eq!(err.kind, Kind::Netns);
 }
+
+#[test]
+fn the_kernel_does_the_filtering_it_can() {
+    let ns = Netns::new("kfilt");
+    let mut h = ns.open();
+    for i in 0..50u16 {
+        h.create(&udp("10.0.0.1", 1000 + i, u32::from(i % 5)))
+            .unwrap();
+        h.create(&udp("10.0.0.2", 1000 + i, u32::from(i % 5)))
+            .unwrap();
+    }
+    let cases: Vec<(Filter, usize, bool)> = {
+        let mut v = Vec::new();
+        let mut f = Filter::new();
+        f.set_addr(Dir::Orig, Side::Src, Cidr::parse("10.0.0.2").unwrap())
+            .unwrap();
+        v.push((f, 50, h.kernel.tuple_dump_filter()));
+        let mut f = Filter::new();
+        f.set_addr(Dir::Reply, Side::Dst, Cidr::parse("10.0.0.1").unwrap())
+            .unwrap();
+        f.proto = Some(proto::UDP);
+        f.ports[conntrack::filter::slot(Dir::Orig, Side::Src)] = Some(1007);
+        v.push((f, 1, h.kernel.reply_tuple_dump_filter()));
+        let mut f = Filter::new();
+        f.set_zone(3).unwrap();
+        v.push((f, 20, h.kernel.zone_dump_filter()));
+        let mut f = Filter::new();
+        f.mark = Some((0, 0xffff_ffff));
+        v.push((f, 100, true));
+        v
+    };
+    for (mut f, want, kernel_can) in cases {
+        assert_eq!(h.list(Some(&f)).unwrap().len(), want, "{f:?}");
+        if kernel_can {
+            assert_eq!(h.last_dump_received, want as u64, "kernel-filtered: {f:?}");
+        }
+        f.userspace_only = true;
+        assert_eq!(h.list(Some(&f)).unwrap().len(), want, "{f:?}");
+        assert_eq!(h.last_dump_received, 100, "user-space path: {f:?}");
+    }
+}
+
+#[test]
+fn messages_from_anyone_but_the_kernel_are_dropped() {
+    use conntrack::codec::{self, msg, Purpose, SUBSYS_CTNETLINK};
+    use netlink_sys::{protocols::NETLINK_NETFILTER, Socket, SocketAddr};
+    let ns = Netns::new("forge");
+    let mut h = ns.open();
+    h.create(&udp("10.0.0.1", 1, 0)).unwrap();
+    // Another socket in the same namespace (made by a thread that enters it, so nothing is
+    // ever sent in the host's namespace) forges dump replies carrying an entry that does not
+    // exist, with sequence numbers 0..64, and sends them to the handle.
+    let path = format!("/run/netns/{}", ns.0);
+    let forger = std::thread::spawn(move || {
+        let f = std::fs::File::open(path).unwrap();
+        // SAFETY: setns only reads the descriptor, which `f` keeps open.
+        let rc = unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&f), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0);
+        let mut s = Socket::new(NETLINK_NETFILTER).unwrap();
+        s.bind_auto().unwrap();
+        s
+    })
+    .join()
+    .unwrap();
+    let fake = udp("6.6.6.6", 6, 0);
+    let mut buf = Vec::new();
+    for seq in 0..64u32 {
+        let mark = codec::begin_message(&mut buf, SUBSYS_CTNETLINK, msg::CT_NEW, 2, seq, 2);
+        codec::encode_entry(&mut buf, &fake, Purpose::Create).unwrap();
+        codec::finish_message(&mut buf, mark);
+        forger
+            .send_to(&buf, &SocketAddr::new(h.port_id(), 0), 0)
+            .unwrap();
+        buf.clear();
+    }
+    let listed = h.list(None).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].orig.src, Some("10.0.0.1".parse().unwrap()));
+    assert_eq!(h.dropped, 64);
+}

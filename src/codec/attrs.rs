@@ -24,7 +24,17 @@ pub const CTA_TIMESTAMP: u16 = 20;
 pub const CTA_MARK_MASK: u16 = 21;
 pub const CTA_LABELS: u16 = 22;
 pub const CTA_LABELS_MASK: u16 = 23;
+pub const CTA_FILTER: u16 = 25;
 pub const CTA_STATUS_MASK: u16 = 26;
+
+// Inside CTA_FILTER (enum ctattr_filter) and its flag bits (CTA_FILTER_F_*).
+pub const CTA_FILTER_ORIG_FLAGS: u16 = 1;
+pub const CTA_FILTER_REPLY_FLAGS: u16 = 2;
+pub const CTA_FILTER_F_IP_SRC: u32 = 1 << 0;
+pub const CTA_FILTER_F_IP_DST: u32 = 1 << 1;
+pub const CTA_FILTER_F_PROTO_NUM: u32 = 1 << 3;
+pub const CTA_FILTER_F_PROTO_SRC_PORT: u32 = 1 << 4;
+pub const CTA_FILTER_F_PROTO_DST_PORT: u32 = 1 << 5;
 
 // Inside a tuple (enum ctattr_tuple, ctattr_ip, ctattr_l4proto).
 pub const CTA_TUPLE_IP: u16 = 1;
@@ -125,6 +135,11 @@ impl<'a> Writer<'a> {
     /// A big-endian u32 attribute.
     pub fn be32(&mut self, kind: u16, v: u32) {
         self.put(kind, &v.to_be_bytes());
+    }
+
+    /// A u32 attribute in host order (NLA_U32, as CTA_FILTER's flags).
+    pub fn ne32(&mut self, kind: u16, v: u32) {
+        self.put(kind, &v.to_ne_bytes());
     }
 
     /// Opens a nested attribute; close it with [`Writer::end`] and the returned mark.

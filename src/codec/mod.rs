@@ -295,25 +295,98 @@ pub fn entry_attrs(e: &Entry, purpose: Purpose) -> Result<Vec<u8>> {
     Ok(v)
 }
 
-/// The attributes of a dump (or flush) request that the kernel filters on.
-pub fn filter_attrs(
-    zone: Option<u16>,
-    mark: Option<(u32, u32)>,
-    status: Option<(u32, u32)>,
-) -> Vec<u8> {
+/// A tuple the kernel matches field by field (CTA_FILTER, 5.8+): the fields set are the
+/// ones compared.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TupleFilter {
+    /// Exact source address.
+    pub src: Option<IpAddr>,
+    /// Exact destination address.
+    pub dst: Option<IpAddr>,
+    /// Protocol (needed by the kernel for ports).
+    pub proto: Option<u8>,
+    /// Source port.
+    pub src_port: Option<u16>,
+    /// Destination port.
+    pub dst_port: Option<u16>,
+}
+
+impl TupleFilter {
+    fn flags(&self) -> u32 {
+        let mut f = 0;
+        if self.src.is_some() {
+            f |= CTA_FILTER_F_IP_SRC;
+        }
+        if self.dst.is_some() {
+            f |= CTA_FILTER_F_IP_DST;
+        }
+        if self.proto.is_some() {
+            f |= CTA_FILTER_F_PROTO_NUM;
+            if self.src_port.is_some() {
+                f |= CTA_FILTER_F_PROTO_SRC_PORT;
+            }
+            if self.dst_port.is_some() {
+                f |= CTA_FILTER_F_PROTO_DST_PORT;
+            }
+        }
+        f
+    }
+
+    fn tuple(&self) -> Tuple {
+        Tuple {
+            src: self.src,
+            dst: self.dst,
+            proto: self.proto,
+            src_port: self.src_port.filter(|_| self.proto.is_some()),
+            dst_port: self.dst_port.filter(|_| self.proto.is_some()),
+            ..Tuple::default()
+        }
+    }
+}
+
+/// What the kernel is asked to filter in a dump.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DumpFilter {
+    /// CTA_ZONE (6.8+; ignored before).
+    pub zone: Option<u16>,
+    /// CTA_MARK and CTA_MARK_MASK.
+    pub mark: Option<(u32, u32)>,
+    /// CTA_STATUS and CTA_STATUS_MASK (5.15+).
+    pub status: Option<(u32, u32)>,
+    /// Original tuple through CTA_FILTER (5.8+; needs a family in the request).
+    pub orig: TupleFilter,
+    /// Reply tuple through CTA_FILTER (correct from 5.16).
+    pub reply: TupleFilter,
+}
+
+/// The attributes of a dump request that the kernel filters on.
+pub fn filter_attrs(f: &DumpFilter) -> Vec<u8> {
     let mut v = Vec::new();
     let mut w = Writer::new(&mut v);
-    if let Some(z) = zone {
+    if let Some(z) = f.zone {
         w.be16(CTA_ZONE, z);
     }
-    if let Some((m, mask)) = mark {
+    if let Some((m, mask)) = f.mark {
         // Always with the mask: before 5.8 a mark without mask is ignored.
         w.be32(CTA_MARK, m);
         w.be32(CTA_MARK_MASK, mask);
     }
-    if let Some((s, mask)) = status {
+    if let Some((s, mask)) = f.status {
         w.be32(CTA_STATUS, s);
         w.be32(CTA_STATUS_MASK, mask);
+    }
+    let (orig, reply) = (f.orig.flags(), f.reply.flags());
+    if orig != 0 {
+        put_tuple(&mut w, CTA_TUPLE_ORIG, &f.orig.tuple());
+    }
+    if reply != 0 {
+        put_tuple(&mut w, CTA_TUPLE_REPLY, &f.reply.tuple());
+    }
+    if orig != 0 || reply != 0 {
+        let m = w.begin(CTA_FILTER);
+        w.ne32(CTA_FILTER_ORIG_FLAGS, orig);
+        w.ne32(CTA_FILTER_REPLY_FLAGS, reply);
+        w.end(m);
     }
     v
 }

@@ -190,7 +190,11 @@ fn error_message_with_extended_ack() {
 
 #[test]
 fn dump_filter_always_carries_the_mark_mask() {
-    let a = filter_attrs(Some(5), Some((1, 0xffff_ffff)), None);
+    let a = filter_attrs(&DumpFilter {
+        zone: Some(5),
+        mark: Some((1, 0xffff_ffff)),
+        ..DumpFilter::default()
+    });
     let mut kinds = Vec::new();
     let mut bad = None;
     walk(&a, &mut bad, "filter", |k, _, _| kinds.push(k));
