@@ -347,7 +347,10 @@ static bool test_get_update_delete_by_id_flush(void) {
     if (!ok) goto out;
     ct_filter *f = NULL;
     uint64_t n = 0;
-    ok = ct_filter_new(&f) == CT_OK && ct_filter_set_zone(f, 6) == CT_OK && ct_flush_matching(h, f, &n) == CT_OK && n == 2;
+    /* The kernel flushes by itself from 6.12 (count unknown); older kernels get the exact
+     * dump-and-delete path, which counts. Either way only zone 6 may go. */
+    ok = ct_filter_new(&f) == CT_OK && ct_filter_set_zone(f, 6) == CT_OK && ct_flush_matching(h, f, &n) == CT_OK &&
+         (n == 2 || n == CT_COUNT_UNKNOWN);
     ct_filter_free(f);
     t = ns_capture(&ns, "conntrack -L");
     ok = ok && t && count_lines(t, "src=") == 2 && count_lines(t, "zone=5") == 1;

@@ -151,6 +151,12 @@
 #define CT_ADDR_TEXT_MAX 46
 
 /**
+ * The count ct_flush_matching reports when the kernel removed the entries itself and did
+ * not say how many.
+ */
+#define CT_COUNT_UNKNOWN UINT64_MAX
+
+/**
  * The result of every fallible function. CT_OK is 0; the other numbers never change
  * meaning and are never reused.
  */
@@ -755,9 +761,13 @@ ct_status ct_delete_matching(ct_handle *h, const ct_filter *filter, uint64_t *de
 ct_status ct_flush(ct_handle *h);
 
 /**
- * Flushes every entry matching `filter` (not NULL). Safe on every kernel: never sends a
- * request whose meaning differs on older kernels. On CT_OK, `*flushed_out` (may be NULL)
- * holds how many entries went.
+ * Flushes every entry matching `filter` (not NULL), by the fastest means that removes
+ * exactly the matching entries on the running kernel: one filtered flush request where the
+ * kernel supports it for every field of the filter (6.12 and later; not for address prefixes
+ * or ports without a protocol), otherwise a dump of what matches and batched deletes. It never
+ * sends a request whose meaning differs on an older kernel. On CT_OK, `*flushed_out` (may be
+ * NULL) holds how many entries went, or CT_COUNT_UNKNOWN when the kernel flushed them itself
+ * (use ct_delete_matching when the count matters).
  */
 ct_status ct_flush_matching(ct_handle *h, const ct_filter *filter, uint64_t *flushed_out);
 

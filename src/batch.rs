@@ -51,8 +51,15 @@ impl Batch {
         }
         // Encoded straight into the batch's buffer: nothing is allocated per request.
         let r = head(op, e).and_then(|(msg_type, flags, family, purpose)| {
-            let mark =
-                codec::begin_message(&mut self.buf, SUBSYS_CTNETLINK, msg_type, flags, 0, family);
+            let mark = codec::begin_message(
+                &mut self.buf,
+                SUBSYS_CTNETLINK,
+                msg_type,
+                flags,
+                0,
+                family,
+                0,
+            );
             match codec::encode_entry(&mut self.buf, e, purpose) {
                 Ok(()) => {
                     codec::finish_message(&mut self.buf, mark);
@@ -153,6 +160,7 @@ pub fn request(op: Op, e: &Entry) -> Result<Request> {
     let (msg_type, flags, family, purpose) = head(op, e)?;
     Ok(Request {
         msg_type,
+        version: 0,
         family,
         flags,
         attrs: codec::entry_attrs(e, purpose)?,

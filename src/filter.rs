@@ -58,6 +58,15 @@ impl Cidr {
         }
     }
 
+    /// The prefix length of a single address of this family (32 or 128).
+    pub fn max_prefix(&self) -> u8 {
+        if self.addr.is_ipv4() {
+            32
+        } else {
+            128
+        }
+    }
+
     /// Whether `a` is inside the prefix.
     pub fn contains(&self, a: &IpAddr) -> bool {
         match (a, self.addr) {
@@ -198,12 +207,38 @@ impl Filter {
         crate::codec::filter_attrs(&d)
     }
 
+    /// The family and attributes of a flush request that removes exactly what the filter
+    /// matches, or None when the kernel `k` cannot be trusted to: before 6.12, or when a
+    /// field has no exact kernel form (an address prefix, a port without a protocol).
+    pub fn kernel_flush(&self, k: &Kernel) -> Option<(u8, Vec<u8>)> {
+        if self.userspace_only || !k.filtered_flush() {
+            return None;
+        }
+        let family = self.kernel_family();
+        let d = DumpFilter {
+            zone: self.zone,
+            mark: self.mark.map(|(m, mask)| (m & mask, mask)),
+            status: self.status.map(|(s, mask)| (s & mask, mask)),
+            orig: self.tuple_filter(Dir::Orig),
+            reply: self.tuple_filter(Dir::Reply),
+        };
+        let addrs_exact = self
+            .addrs
+            .iter()
+            .flatten()
+            .all(|c| c.prefix == c.max_prefix());
+        let ports_exact = self.proto.is_some() || self.ports.iter().all(Option::is_none);
+        let has_tuple = d.orig != TupleFilter::default() || d.reply != TupleFilter::default();
+        // A protocol alone is a tuple filter too; the kernel needs the family for any of them.
+        if !addrs_exact || !ports_exact || (has_tuple && family == 0) {
+            return None;
+        }
+        Some((family, crate::codec::filter_attrs(&d)))
+    }
+
     /// The exact parts of one direction of the filter, for the kernel.
     fn tuple_filter(&self, dir: Dir) -> TupleFilter {
-        let exact = |c: &Option<Cidr>| {
-            c.filter(|c| c.prefix == if c.addr.is_ipv4() { 32 } else { 128 })
-                .map(|c| c.addr)
-        };
+        let exact = |c: &Option<Cidr>| c.filter(|c| c.prefix == c.max_prefix()).map(|c| c.addr);
         TupleFilter {
             src: exact(&self.addrs[slot(dir, Side::Src)]),
             dst: exact(&self.addrs[slot(dir, Side::Dst)]),
@@ -355,5 +390,30 @@ mod kernel_tests {
         // The prefix is not exact: only the source goes to the kernel.
         let t = f.tuple_filter(Dir::Orig);
         assert_eq!((t.src.is_some(), t.dst.is_some()), (true, false));
+    }
+
+    #[test]
+    fn a_flush_goes_to_the_kernel_only_when_it_removes_exactly_the_matches() {
+        let new = Kernel::from_release("6.12.0");
+        let mut zone = Filter::new();
+        zone.set_zone(5).unwrap();
+        assert!(zone.kernel_flush(&new).is_some());
+        assert!(zone.kernel_flush(&Kernel::from_release("6.11.0")).is_none());
+        assert!(zone.kernel_flush(&Kernel::from_release("6.1.0")).is_none());
+        let mut prefix = Filter::new();
+        prefix
+            .set_addr(Dir::Orig, Side::Src, Cidr::parse("10.0.0.0/8").unwrap())
+            .unwrap();
+        assert!(prefix.kernel_flush(&new).is_none());
+        let mut port = Filter::new();
+        port.ports[0] = Some(53);
+        assert!(port.kernel_flush(&new).is_none());
+        let mut exact = Filter::new();
+        exact
+            .set_addr(Dir::Orig, Side::Src, Cidr::parse("10.0.0.1").unwrap())
+            .unwrap();
+        assert_eq!(exact.kernel_flush(&new).map(|(f, _)| f), Some(AF_INET));
+        exact.userspace_only = true;
+        assert!(exact.kernel_flush(&new).is_none());
     }
 }

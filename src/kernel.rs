@@ -46,6 +46,13 @@ impl Kernel {
         self.at_least(5, 16)
     }
 
+    /// A flush (DELETE without a tuple) honours CTA_FILTER, zone, mark and status: 6.12.
+    /// Before, the same request flushes more than asked (a zone-only flush empties every zone
+    /// before 6.8) or fails, so the library never sends it there.
+    pub fn filtered_flush(&self) -> bool {
+        self.at_least(6, 12)
+    }
+
     /// A dump carrying CTA_STATUS and CTA_STATUS_MASK is filtered by status (5.15).
     pub fn status_dump_filter(&self) -> bool {
         self.at_least(5, 15)
@@ -64,5 +71,7 @@ mod tests {
         assert!(!Kernel::from_release("6.1.0").zone_dump_filter());
         assert!(Kernel::from_release("6.8.0").zone_dump_filter());
         assert!(Kernel::from_release("5.15.0").status_dump_filter());
+        assert!(!Kernel::from_release("6.11.9").filtered_flush());
+        assert!(Kernel::from_release("6.12.0").filtered_flush());
     }
 }

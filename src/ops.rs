@@ -21,6 +21,7 @@ impl Handle {
         let filter = filter.unwrap_or(&all);
         let req = Request {
             msg_type: msg::CT_GET,
+            version: 0,
             family: filter.kernel_family(),
             flags: 0,
             attrs: filter.kernel_attrs(&self.kernel),
@@ -58,6 +59,7 @@ impl Handle {
         // A get carries exactly what an exact delete carries: tuple, zone, id.
         let req = Request {
             msg_type: msg::CT_GET,
+            version: 0,
             ..batch::request(Op::Delete, key)?
         };
         let mut found = None;
@@ -162,6 +164,7 @@ impl Handle {
     pub fn flush(&mut self) -> Result<()> {
         let req = Request {
             msg_type: msg::CT_DELETE,
+            version: 0,
             family: 0,
             flags: 0,
             attrs: Vec::new(),
@@ -169,10 +172,27 @@ impl Handle {
         self.request("flush conntrack table", SUBSYS_CTNETLINK, req, |_| Ok(()))
     }
 
-    /// Flushes every entry matching `filter`; returns how many were removed. Runs as a dump
-    /// plus batched exact deletes, which means the same on every kernel (a zone-only flush
-    /// request empties every zone before 6.8).
-    pub fn flush_matching(&mut self, filter: &Filter) -> Result<u64> {
-        self.delete_matching(filter)
+    /// Flushes every entry matching `filter`. Where the kernel removes exactly the matching
+    /// entries itself (6.12 and later, every field in an exact kernel form) it does so in one
+    /// request and the count is unknown (None); everywhere else the library dumps what
+    /// matches and deletes exactly those entries, and says how many went. Never sends a
+    /// request whose meaning differs on an older kernel (a zone-only flush request empties
+    /// every zone before 6.8).
+    pub fn flush_matching(&mut self, filter: &Filter) -> Result<Option<u64>> {
+        match filter.kernel_flush(&self.kernel) {
+            Some((family, attrs)) => {
+                let req = Request {
+                    msg_type: msg::CT_DELETE,
+                    family,
+                    // Version 1: honour the family instead of flushing IPv4 and IPv6.
+                    version: u8::from(family != 0),
+                    flags: 0,
+                    attrs,
+                };
+                self.request("flush conntrack entries", SUBSYS_CTNETLINK, req, |_| Ok(()))?;
+                Ok(None)
+            }
+            None => self.delete_matching(filter).map(Some),
+        }
     }
 }

@@ -313,7 +313,7 @@ fn messages_from_anyone_but_the_kernel_are_dropped() {
     let fake = udp("6.6.6.6", 6, 0);
     let mut buf = Vec::new();
     for seq in 0..64u32 {
-        let mark = codec::begin_message(&mut buf, SUBSYS_CTNETLINK, msg::CT_NEW, 2, seq, 2);
+        let mark = codec::begin_message(&mut buf, SUBSYS_CTNETLINK, msg::CT_NEW, 2, seq, 2, 0);
         codec::encode_entry(&mut buf, &fake, Purpose::Create).unwrap();
         codec::finish_message(&mut buf, mark);
         forger
@@ -325,4 +325,84 @@ fn messages_from_anyone_but_the_kernel_are_dropped() {
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].orig.src, Some("10.0.0.1".parse().unwrap()));
     assert_eq!(h.dropped, 64);
+}
+
+#[test]
+fn flush_matching_removes_exactly_the_matches_on_both_paths() {
+    let ns = Netns::new("flushm");
+    let mut h = ns.open();
+    let fill = |h: &mut Handle| {
+        let mut b = Batch::new();
+        for i in 0..300u32 {
+            let mut e = udp(
+                &format!("10.0.{}.{}", i / 100, i % 100 + 1),
+                1000 + (i % 7) as u16,
+                i % 3,
+            );
+            e.mark = Some(i % 4);
+            b.add(Op::Create, &e);
+        }
+        let mut v6 = Entry::new();
+        v6.set_proto(proto::UDP).unwrap();
+        v6.set_addr(Dir::Orig, Side::Src, "fd00::1".parse().unwrap())
+            .unwrap();
+        v6.set_addr(Dir::Orig, Side::Dst, "fd00::2".parse().unwrap())
+            .unwrap();
+        v6.set_port(Dir::Orig, Side::Src, 1003).unwrap();
+        v6.set_port(Dir::Orig, Side::Dst, 53).unwrap();
+        v6.set_zone(1).unwrap();
+        v6.timeout = Some(600);
+        b.add(Op::Create, &v6);
+        h.send_batch("fill", &mut b).unwrap();
+        assert_eq!(b.failed(), 0);
+    };
+    let count = |ns: &Netns, args: &str| -> usize {
+        ns.sh(&format!("conntrack -L {args} 2>/dev/null | wc -l"))
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let mut cases: Vec<(Filter, &str)> = Vec::new();
+    let mut f = Filter::new();
+    f.set_zone(1).unwrap();
+    cases.push((f, "-w 1"));
+    let mut f = Filter::new();
+    f.mark = Some((2, 0xffff_ffff));
+    cases.push((f, "-m 2"));
+    let mut f = Filter::new();
+    f.mark = Some((1, 0x1));
+    cases.push((f, "-m 1/1"));
+    let mut f = Filter::new();
+    f.set_addr(Dir::Orig, Side::Src, Cidr::parse("10.0.1.5").unwrap())
+        .unwrap();
+    cases.push((f, "-s 10.0.1.5"));
+    let mut f = Filter::new();
+    f.set_addr(Dir::Orig, Side::Src, Cidr::parse("10.0.2.0/24").unwrap())
+        .unwrap();
+    cases.push((f, "-s 10.0.2.0/24"));
+    let mut f = Filter::new();
+    f.proto = Some(proto::UDP);
+    f.set_family(2).unwrap();
+    f.ports[conntrack::filter::slot(Dir::Orig, Side::Src)] = Some(1003);
+    cases.push((f, "-p udp --sport 1003 -f ipv4"));
+    for (f, args) in cases {
+        for userspace in [false, true] {
+            let mut f = f.clone();
+            f.userspace_only = userspace;
+            h.flush().unwrap();
+            fill(&mut h);
+            let total = count(&ns, "");
+            let matching = count(&ns, args);
+            assert!(
+                matching > 0 && matching < total,
+                "{args}: {matching} of {total}"
+            );
+            let n = h.flush_matching(&f).unwrap();
+            if userspace || !h.kernel.filtered_flush() {
+                assert_eq!(n, Some(matching as u64), "{args}");
+            }
+            assert_eq!(count(&ns, args), 0, "{args}: matches left");
+            assert_eq!(count(&ns, ""), total - matching, "{args}: others gone too");
+        }
+    }
 }

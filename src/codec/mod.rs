@@ -62,6 +62,8 @@ pub struct Request {
     pub msg_type: u8,
     /// nfgen_family.
     pub family: u8,
+    /// nfgenmsg version: 1 makes a flush honour the family (0 flushes IPv4 and IPv6).
+    pub version: u8,
     /// nlmsg flags besides NLM_F_REQUEST (NLM_F_CREATE, ...).
     pub flags: u16,
     /// The attributes, encoded.
@@ -77,6 +79,7 @@ pub fn begin_message(
     flags: u16,
     seq: u32,
     family: u8,
+    version: u8,
 ) -> usize {
     let start = out.len();
     out.resize(start + NLMSG_HDRLEN + NFGEN_HDRLEN, 0);
@@ -84,7 +87,7 @@ pub fn begin_message(
     nl.set_message_type(u16::from(subsys) << 8 | u16::from(msg_type));
     nl.set_flags(NLM_F_REQUEST | flags);
     nl.set_sequence_number(seq);
-    NetfilterHeader::new(family.into(), 0, 0).emit(&mut out[start + NLMSG_HDRLEN..]);
+    NetfilterHeader::new(family.into(), version, 0).emit(&mut out[start + NLMSG_HDRLEN..]);
     start
 }
 
@@ -104,6 +107,7 @@ pub fn put_request(out: &mut Vec<u8>, subsys: u8, seq: u32, extra_flags: u16, re
         req.flags | extra_flags,
         seq,
         req.family,
+        req.version,
     );
     out.extend_from_slice(&req.attrs);
     finish_message(out, mark);

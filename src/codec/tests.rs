@@ -5,6 +5,7 @@ fn roundtrip(e: &Entry) -> Entry {
     let mut buf = Vec::new();
     let req = Request {
         msg_type: msg::CT_NEW,
+        version: 0,
         family: e.family().unwrap(),
         flags: 0,
         attrs: entry_attrs(e, Purpose::Create).unwrap(),

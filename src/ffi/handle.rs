@@ -299,9 +299,13 @@ pub unsafe extern "C" fn ct_flush(h: *mut ct_handle) -> ct_status {
     boundary(|| with_handle(h, |core| core.flush()).map_or_else(|s| s, |()| ct_status::CT_OK))
 }
 
-/// Flushes every entry matching `filter` (not NULL). Safe on every kernel: never sends a
-/// request whose meaning differs on older kernels. On CT_OK, `*flushed_out` (may be NULL)
-/// holds how many entries went.
+/// Flushes every entry matching `filter` (not NULL), by the fastest means that removes
+/// exactly the matching entries on the running kernel: one filtered flush request where the
+/// kernel supports it for every field of the filter (6.12 and later; not for address prefixes
+/// or ports without a protocol), otherwise a dump of what matches and batched deletes. It never
+/// sends a request whose meaning differs on an older kernel. On CT_OK, `*flushed_out` (may be
+/// NULL) holds how many entries went, or CT_COUNT_UNKNOWN when the kernel flushed them itself
+/// (use ct_delete_matching when the count matters).
 #[no_mangle]
 pub unsafe extern "C" fn ct_flush_matching(
     h: *mut ct_handle,
@@ -314,8 +318,12 @@ pub unsafe extern "C" fn ct_flush_matching(
         };
         match with_handle(h, |core| core.flush_matching(f)) {
             Ok(_) if flushed_out.is_null() => ct_status::CT_OK,
-            Ok(n) => write_out(flushed_out, "flushed_out", n),
+            Ok(n) => write_out(flushed_out, "flushed_out", n.unwrap_or(CT_COUNT_UNKNOWN)),
             Err(s) => s,
         }
     })
 }
+
+/// The count ct_flush_matching reports when the kernel removed the entries itself and did
+/// not say how many.
+pub const CT_COUNT_UNKNOWN: u64 = u64::MAX;
