@@ -690,6 +690,14 @@ ct_status ct_open_netns(const char *netns, ct_handle **h_out);
 void ct_close(ct_handle *h);
 
 /**
+ * Sets the socket's receive buffer to about `bytes` (the kernel doubles the value and
+ * applies its own minimum; without CAP_NET_ADMIN, net.core.rmem_max caps it). The default is
+ * 8 MiB. Batches size each sendmsg to what this buffer can answer, so a small buffer costs
+ * more system calls, never lost outcomes.
+ */
+ct_status ct_handle_set_receive_buffer(ct_handle *h, size_t bytes);
+
+/**
  * The detail of the last error of an operation on `h` (same text as
  * ct_last_error_message gave on the thread that made the call), or "" when none failed.
  * Use it when the caller may have changed threads (Go). Returns NULL only for a NULL

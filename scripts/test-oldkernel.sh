@@ -13,7 +13,7 @@ if [ ! -x "$runner" ]; then
 fi
 rust_bin=$(cargo test --test kernel --no-run 2>&1 | sed -n 's/.*(\(target\/[^)]*kernel-[0-9a-f]*\)).*/\1/p' | tail -n1)
 [ -n "$rust_bin" ] || { echo "oldkernel: no Rust kernel test binary"; exit 1; }
-"$runner" --kernel-version "$version" --mem 2048 -- sh -c "
+"$runner" --kernel-version "$version" --mem 2048 --sysctl net.netfilter.nf_conntrack_max=1048576 -- sh -c "
     uname -r
     case \$(uname -r) in 6.1.*) ;; *) echo 'not the 6.1 kernel'; exit 1;; esac
     rc=0

@@ -109,6 +109,30 @@ impl Handle {
         .unwrap_or_else(|_| Err(Error::new(Kind::Internal, "netns thread panicked")))
     }
 
+    /// Sets the socket's receive buffer to about `bytes` (the kernel doubles it and applies
+    /// its minimum). Batches size their chunks to it, so a small buffer means more, smaller
+    /// sendmsg calls, never lost answers. Without CAP_NET_ADMIN the system's rmem_max caps it.
+    pub fn set_receive_buffer(&mut self, bytes: usize) -> Result<()> {
+        let v = i32::try_from(bytes).map_err(|_| Error::invalid("receive buffer too large"))?;
+        let fd = self.sock.as_raw_fd();
+        if !sys::setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, v)
+            && !sys::setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, v)
+        {
+            return Err(Error::io(
+                "set the receive buffer",
+                &std::io::Error::last_os_error(),
+            ));
+        }
+        self.rcvbuf = sys::getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUF)
+            .map_or(bytes, |v| v.max(0) as usize);
+        Ok(())
+    }
+
+    /// The socket's receive buffer, as the kernel reports it.
+    pub fn receive_buffer(&self) -> usize {
+        self.rcvbuf
+    }
+
     /// The socket's netlink port id.
     pub fn port_id(&self) -> u32 {
         self.portid
@@ -315,7 +339,7 @@ impl Handle {
     /// reports of all its requests fit the receive buffer; if the buffer still overflows,
     /// every request of the chunk whose error may have been lost reports `Kind::Overrun`.
     pub fn send_batch(&mut self, what: &str, b: &mut Batch) -> Result<()> {
-        let per_chunk = (self.rcvbuf / RCVBUF_PER_ANSWER).clamp(8, 4096);
+        let per_chunk = (self.rcvbuf / RCVBUF_PER_ANSWER).clamp(1, 4096);
         let sent: Vec<usize> = (0..b.len()).filter(|&i| b.starts[i].is_some()).collect();
         let msg_end = |buf: &[u8], start: usize| {
             let len =

@@ -131,6 +131,21 @@ pub unsafe extern "C" fn ct_close(h: *mut ct_handle) {
     boundary(|| free_c(h))
 }
 
+/// Sets the socket's receive buffer to about `bytes` (the kernel doubles the value and
+/// applies its own minimum; without CAP_NET_ADMIN, net.core.rmem_max caps it). The default is
+/// 8 MiB. Batches size each sendmsg to what this buffer can answer, so a small buffer costs
+/// more system calls, never lost outcomes.
+#[no_mangle]
+pub unsafe extern "C" fn ct_handle_set_receive_buffer(
+    h: *mut ct_handle,
+    bytes: usize,
+) -> ct_status {
+    boundary(|| {
+        with_handle(h, |core| core.set_receive_buffer(bytes))
+            .map_or_else(|s| s, |()| ct_status::CT_OK)
+    })
+}
+
 /// The detail of the last error of an operation on `h` (same text as
 /// ct_last_error_message gave on the thread that made the call), or "" when none failed.
 /// Use it when the caller may have changed threads (Go). Returns NULL only for a NULL
