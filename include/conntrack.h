@@ -151,6 +151,26 @@
 #define CT_ADDR_TEXT_MAX 46
 
 /**
+ * Event type: a new entry.
+ */
+#define CT_EVENT_NEW 1
+
+/**
+ * Event type: an entry changed (state, mark, timeout refresh by the tool, ...).
+ */
+#define CT_EVENT_UPDATE 2
+
+/**
+ * Event type: an entry was destroyed.
+ */
+#define CT_EVENT_DESTROY 4
+
+/**
+ * Every event type.
+ */
+#define CT_EVENT_ALL 7
+
+/**
  * The count ct_flush_matching reports when the kernel removed the entries itself and did
  * not say how many.
  */
@@ -256,6 +276,25 @@ typedef struct ct_entry ct_entry;
 typedef struct ct_entry_list ct_entry_list;
 
 /**
+ * A subscription to conntrack events in one network namespace. Used by one thread at a
+ * time; separate listeners are independent.
+ *
+ * Loss: the kernel queues events in the socket's receive buffer (64 MiB by default, set with
+ * ct_events_set_receive_buffer) and drops them when it is full. The next ct_events_receive
+ * then returns CT_ERR_OVERRUN (after delivering the events before the gap) and
+ * ct_events_overruns counts it; the listener keeps working. Dump the table again after an
+ * overrun to resynchronise. With ct_events_set_reliable the kernel instead keeps destroy
+ * events it could not deliver and retries them (new and update events are still dropped,
+ * silently), and no overrun is reported.
+ *
+ * net.netfilter.nf_conntrack_events = 2 (the default of a new namespace on some kernels
+ * between 5.19 and 6.10) means the kernel records events only while a listener exists:
+ * entries created before the first listener subscribed never report events, not even their
+ * destroy. Dump after subscribing to learn about them.
+ */
+typedef struct ct_events ct_events;
+
+/**
  * A filter: every field left unset matches everything. Plain data owned by the caller.
  */
 typedef struct ct_filter ct_filter;
@@ -267,6 +306,13 @@ typedef struct ct_filter ct_filter;
  * CT_ERR_BUSY instead of corrupting it.
  */
 typedef struct ct_handle ct_handle;
+
+/**
+ * Called for each event: `type` is one CT_EVENT_* value; `entry` is valid until the
+ * callback returns (keep a copy with ct_entry_clone); `user_data` is what the caller passed.
+ * Return 0 to go on, anything else to stop this receive call.
+ */
+typedef int32_t (*ct_event_cb)(uint32_t event_type, const ct_entry *entry, void *user_data);
 
 /**
  * Called for each entry of a dump. `entry` is valid until the callback returns (keep a
@@ -611,6 +657,69 @@ ct_status ct_entry_format(const ct_entry *entry,
                           char *buf,
                           size_t len,
                           size_t *needed_out);
+
+/**
+ * Subscribes, in the caller's network namespace, to the event types in `types` (an OR of
+ * CT_EVENT_*). On CT_OK, `*events_out` is a new listener owned by the caller; close it with
+ * ct_events_close.
+ */
+ct_status ct_events_open(uint32_t types, ct_events **events_out);
+
+/**
+ * Subscribes inside the network namespace `netns` (a name under /run/netns or a path such as
+ * /proc/PID/ns/net); the calling thread never changes namespace. Otherwise as ct_events_open.
+ */
+ct_status ct_events_open_netns(const char *netns, uint32_t types, ct_events **events_out);
+
+/**
+ * Closes `events` and frees it. Passing NULL does nothing; closing twice is undefined.
+ */
+void ct_events_close(ct_events *events);
+
+/**
+ * The listener's file descriptor, for the caller's poll/epoll loop (readable means events
+ * are queued; call ct_events_receive with timeout 0). -1 for NULL. The descriptor belongs to
+ * the listener: do not close it or read from it.
+ */
+int32_t ct_events_fd(const ct_events *events);
+
+/**
+ * Delivers only events whose entry matches `filter` (copied; NULL delivers all). The
+ * library applies it to each event.
+ */
+ct_status ct_events_set_filter(ct_events *events, const ct_filter *filter);
+
+/**
+ * Sets the receive buffer to about `bytes` (the kernel doubles it; without CAP_NET_ADMIN,
+ * net.core.rmem_max caps it). The default, 64 MiB, holds a burst of about 100,000 events.
+ */
+ct_status ct_events_set_receive_buffer(ct_events *events, size_t bytes);
+
+/**
+ * Reliable mode on (`on` true) or off (the default): see ct_events for what it changes.
+ * CT_ERR_UNSUPPORTED when the kernel lacks the socket options.
+ */
+ct_status ct_events_set_reliable(ct_events *events, bool on);
+
+/**
+ * Waits up to `timeout_ms` milliseconds (0: do not wait; -1: wait forever) for events, then
+ * passes every event already queued to `cb`, until none is left, a bounded number was read
+ * (so a busy stream still returns), or `cb` returns non-zero. `*delivered_out` (may be NULL)
+ * receives how many events were passed to `cb`, 0 on timeout. CT_ERR_OVERRUN when the kernel
+ * dropped events since the last call (the events before the gap were delivered and counted in
+ * `*delivered_out`; call again to go on).
+ */
+ct_status ct_events_receive(ct_events *events,
+                            int32_t timeout_ms,
+                            ct_event_cb cb,
+                            void *user_data,
+                            size_t *delivered_out);
+
+/**
+ * How many overruns (each: one or more events dropped by the kernel) the listener has
+ * reported since it was opened. 0 for NULL.
+ */
+uint64_t ct_events_overruns(const ct_events *events);
 
 /**
  * Makes an empty filter (matches every entry). On CT_OK, `*filter_out` is a new filter

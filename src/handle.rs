@@ -3,7 +3,6 @@
 //! The loop accepts only messages from the kernel (sender port 0) addressed to this socket
 //! with the sequence number of the request in flight; anything else is dropped and counted.
 
-use std::fs::File;
 use std::os::fd::AsRawFd;
 
 use netlink_sys::{protocols::NETLINK_NETFILTER, Socket};
@@ -17,7 +16,7 @@ use crate::sys;
 /// Bytes per recv: large enough that the kernel fills whole dump batches into one datagram.
 const RECV_BUFFER: usize = 64 * 1024;
 /// Receive buffer asked for: room for the error reports of a whole batch.
-const SOCKET_RCVBUF: i32 = 8 << 20;
+const SOCKET_RCVBUF: usize = 8 << 20;
 /// Upper bound of the bytes put into one sendmsg.
 const SEND_CHUNK: usize = 64 * 1024;
 /// Receive-buffer bytes reserved for each request of a batch (worst case: every request
@@ -44,22 +43,6 @@ pub struct Handle {
     pub last_dump_received: u64,
 }
 
-/// How a network namespace is named: a name under /run/netns, or a path.
-fn netns_path(name: &str) -> Result<String> {
-    if name.is_empty() {
-        return Err(Error::invalid("empty network namespace name"));
-    }
-    if name.contains('/') {
-        Ok(name.to_string())
-    } else if name == "." || name == ".." {
-        Err(Error::invalid(format!(
-            "'{name}' is not a network namespace name"
-        )))
-    } else {
-        Ok(format!("/run/netns/{name}"))
-    }
-}
-
 impl Handle {
     /// Opens a ctnetlink socket in the caller's network namespace.
     pub fn open() -> Result<Handle> {
@@ -72,12 +55,8 @@ impl Handle {
         // Best effort: older kernels lack extended acks; capped acks keep error reports small.
         sys::setsockopt_int(fd, SOL_NETLINK, NETLINK_EXT_ACK, 1);
         sys::setsockopt_int(fd, SOL_NETLINK, NETLINK_CAP_ACK, 1);
-        // FORCE needs CAP_NET_ADMIN; an unprivileged caller keeps the ordinary limit.
-        if !sys::setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, SOCKET_RCVBUF) {
-            sys::setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, SOCKET_RCVBUF);
-        }
-        let rcvbuf = sys::getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUF)
-            .map_or(212_992, |v| v.max(0) as usize);
+        // Without CAP_NET_ADMIN the ordinary limit applies; batches size themselves to it.
+        let rcvbuf = sys::set_receive_buffer(fd, SOCKET_RCVBUF)?;
         Ok(Handle {
             sock,
             portid: addr.port_number(),
@@ -95,36 +74,14 @@ impl Handle {
     /// /run/netns, or a path such as /proc/PID/ns/net). The socket is made by a short-lived
     /// thread that enters the namespace, so the calling thread never moves.
     pub fn open_netns(name: &str) -> Result<Handle> {
-        let path = netns_path(name)?;
-        let ns = File::open(&path).map_err(|e| {
-            let mut err = Error::io(&format!("network namespace {name} ({path})"), &e);
-            err.kind = Kind::Netns;
-            err
-        })?;
-        std::thread::spawn(move || {
-            sys::setns_net(&ns)?;
-            Handle::open()
-        })
-        .join()
-        .unwrap_or_else(|_| Err(Error::new(Kind::Internal, "netns thread panicked")))
+        sys::in_netns(name, Handle::open)
     }
 
     /// Sets the socket's receive buffer to about `bytes` (the kernel doubles it and applies
     /// its minimum). Batches size their chunks to it, so a small buffer means more, smaller
     /// sendmsg calls, never lost answers. Without CAP_NET_ADMIN the system's rmem_max caps it.
     pub fn set_receive_buffer(&mut self, bytes: usize) -> Result<()> {
-        let v = i32::try_from(bytes).map_err(|_| Error::invalid("receive buffer too large"))?;
-        let fd = self.sock.as_raw_fd();
-        if !sys::setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, v)
-            && !sys::setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, v)
-        {
-            return Err(Error::io(
-                "set the receive buffer",
-                &std::io::Error::last_os_error(),
-            ));
-        }
-        self.rcvbuf = sys::getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUF)
-            .map_or(bytes, |v| v.max(0) as usize);
+        self.rcvbuf = sys::set_receive_buffer(self.sock.as_raw_fd(), bytes)?;
         Ok(())
     }
 
@@ -461,17 +418,4 @@ fn initial_seq() -> u32 {
         .map(|d| d.subsec_nanos() ^ (d.as_secs() as u32))
         .unwrap_or(1);
     t | 1
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn netns_names_and_paths() {
-        assert_eq!(netns_path("blue").unwrap(), "/run/netns/blue");
-        assert_eq!(netns_path("/proc/1/ns/net").unwrap(), "/proc/1/ns/net");
-        assert!(netns_path("").is_err());
-        assert!(netns_path("..").is_err());
-    }
 }

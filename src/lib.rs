@@ -7,6 +7,7 @@ pub mod batch;
 pub mod codec;
 pub mod entry;
 pub mod error;
+pub mod events;
 pub mod ffi;
 pub mod filter;
 pub mod format;

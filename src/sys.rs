@@ -1,9 +1,81 @@
-//! The few system calls the crates do not wrap: setns, SO_RCVBUFFORCE, uname.
+//! The few system calls the crates do not wrap: setns, SO_RCVBUFFORCE, poll, the kernel
+//! release, and opening a socket inside a named network namespace.
 
 use std::fs::File;
 use std::os::fd::AsRawFd;
 
 use crate::error::{Error, Kind, Result};
+
+/// How a network namespace is named: a name under /run/netns, or a path.
+pub fn netns_path(name: &str) -> Result<String> {
+    if name.is_empty() {
+        return Err(Error::invalid("empty network namespace name"));
+    }
+    if name.contains('/') {
+        Ok(name.to_string())
+    } else if name == "." || name == ".." {
+        Err(Error::invalid(format!(
+            "'{name}' is not a network namespace name"
+        )))
+    } else {
+        Ok(format!("/run/netns/{name}"))
+    }
+}
+
+/// Runs `open` on a short-lived thread that first enters the network namespace `name` (a
+/// name under /run/netns, or a path such as /proc/PID/ns/net). Sockets it makes stay bound
+/// to that namespace; the calling thread never moves.
+pub fn in_netns<T: Send + 'static>(
+    name: &str,
+    open: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let path = netns_path(name)?;
+    let ns = File::open(&path).map_err(|e| {
+        Error::io(&format!("network namespace {name} ({path})"), &e).with_kind(Kind::Netns)
+    })?;
+    std::thread::spawn(move || {
+        setns_net(&ns)?;
+        open()
+    })
+    .join()
+    .unwrap_or_else(|_| Err(Error::new(Kind::Internal, "netns thread panicked")))
+}
+
+/// Sets a socket's receive buffer to about `bytes` (FORCE when allowed, so root is not held
+/// to net.core.rmem_max) and returns the size the kernel reports.
+pub fn set_receive_buffer(fd: i32, bytes: usize) -> Result<usize> {
+    let v = i32::try_from(bytes).map_err(|_| Error::invalid("receive buffer too large"))?;
+    if !setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, v)
+        && !setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, v)
+    {
+        return Err(Error::io(
+            "set the receive buffer",
+            &std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUF).map_or(bytes, |v| v.max(0) as usize))
+}
+
+/// Waits up to `timeout_ms` (negative: forever) for `fd` to be readable. Ok(false) on
+/// timeout.
+pub fn poll_readable(fd: i32, timeout_ms: i32) -> Result<bool> {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: one live pollfd, count 1.
+        let rc = unsafe { libc::poll(&mut p, 1, timeout_ms) };
+        if rc >= 0 {
+            return Ok(rc > 0);
+        }
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINTR) {
+            return Err(Error::io("poll", &e));
+        }
+    }
+}
 
 /// Moves the calling thread into the network namespace `ns`.
 pub fn setns_net(ns: &File) -> Result<()> {
@@ -53,4 +125,17 @@ pub fn kernel_release() -> String {
     std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|s| s.trim().to_string())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn netns_names_and_paths() {
+        assert_eq!(netns_path("blue").unwrap(), "/run/netns/blue");
+        assert_eq!(netns_path("/proc/1/ns/net").unwrap(), "/proc/1/ns/net");
+        assert!(netns_path("").is_err());
+        assert!(netns_path("..").is_err());
+    }
 }

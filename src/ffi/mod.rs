@@ -13,6 +13,7 @@
 
 pub mod batch;
 pub mod entry;
+pub mod events;
 pub mod filter;
 pub mod handle;
 pub mod list;
@@ -52,6 +53,12 @@ impl PanicDefault for () {
 }
 
 impl PanicDefault for usize {
+    fn panic_value() -> Self {
+        0
+    }
+}
+
+impl PanicDefault for u64 {
     fn panic_value() -> Self {
         0
     }

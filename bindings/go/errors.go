@@ -1,0 +1,137 @@
+package conntrack
+
+/*
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"errors"
+	"strings"
+	"syscall"
+)
+
+// Code is a status code of the C library (ct_status). Every Code except CodeOK is also an
+// error value, so the Err* sentinels below are Codes and errors.Is(err, ErrNotFound) works
+// on every error this package returns.
+type Code int32
+
+// The status codes of the C library; the numbers never change meaning.
+const (
+	CodeOK              Code = C.CT_OK
+	CodeInvalidArgument Code = C.CT_ERR_INVALID_ARGUMENT
+	CodeNullPointer     Code = C.CT_ERR_NULL_POINTER
+	CodeNotFound        Code = C.CT_ERR_NOT_FOUND
+	CodeExists          Code = C.CT_ERR_EXISTS
+	CodePermission      Code = C.CT_ERR_PERMISSION
+	CodeBufferTooSmall  Code = C.CT_ERR_BUFFER_TOO_SMALL
+	CodeDumpInterrupted Code = C.CT_ERR_DUMP_INTERRUPTED
+	CodeUnsupported     Code = C.CT_ERR_UNSUPPORTED
+	CodeNetns           Code = C.CT_ERR_NETNS
+	CodeKernel          Code = C.CT_ERR_KERNEL
+	CodeMalformed       Code = C.CT_ERR_MALFORMED
+	CodeInternal        Code = C.CT_ERR_INTERNAL
+	CodeNotSet          Code = C.CT_ERR_NOT_SET
+	CodeOverrun         Code = C.CT_ERR_OVERRUN
+	CodeBusy            Code = C.CT_ERR_BUSY
+)
+
+// Sentinels for errors.Is. Every error from this package is an *Error whose Code matches
+// exactly one of them.
+var (
+	// ErrInvalidArgument: a value cannot be right (wrong family, a port on ICMP, ...).
+	ErrInvalidArgument error = CodeInvalidArgument
+	// ErrNullPointer: a required pointer was NULL (a bug in this package if ever seen).
+	ErrNullPointer error = CodeNullPointer
+	// ErrNotFound: no such entry (the kernel's ENOENT).
+	ErrNotFound error = CodeNotFound
+	// ErrExists: the entry already exists in that zone (EEXIST).
+	ErrExists error = CodeExists
+	// ErrPermission: CAP_NET_ADMIN is missing in the network namespace.
+	ErrPermission error = CodePermission
+	// ErrBufferTooSmall: a buffer was too small (handled inside this package).
+	ErrBufferTooSmall error = CodeBufferTooSmall
+	// ErrDumpInterrupted: the kernel flagged a dump as inconsistent; run it again.
+	ErrDumpInterrupted error = CodeDumpInterrupted
+	// ErrUnsupported: the running kernel does not support the request.
+	ErrUnsupported error = CodeUnsupported
+	// ErrNetns: the network namespace could not be opened or entered.
+	ErrNetns error = CodeNetns
+	// ErrKernel: any other kernel error; Error.Errno says which.
+	ErrKernel error = CodeKernel
+	// ErrMalformed: the kernel's answer could not be decoded.
+	ErrMalformed error = CodeMalformed
+	// ErrInternal: a bug in the library; the Conn may be unusable.
+	ErrInternal error = CodeInternal
+	// ErrNotSet: the entry does not hold the field asked for.
+	ErrNotSet error = CodeNotSet
+	// ErrOverrun: the socket's receive buffer overflowed and answers were lost.
+	ErrOverrun error = CodeOverrun
+	// ErrBusy: the Conn is in use at this moment (another goroutine, or a call made from
+	// inside a Dump callback on the same Conn).
+	ErrBusy error = CodeBusy
+)
+
+// ErrClosed is returned by methods of a Conn after Close.
+var ErrClosed = errors.New("conntrack: use of closed Conn")
+
+// String is the library's sentence for the code (ct_strerror).
+func (c Code) String() string {
+	return C.GoString(C.ct_strerror(C.int32_t(c)))
+}
+
+// Error makes every Code an error; the Err* sentinels are Codes.
+func (c Code) Error() string { return "conntrack: " + c.String() }
+
+// Error is the error of a failed operation.
+type Error struct {
+	Op      string        // the operation: "create", "delete", "dump", "open", ...
+	Code    Code          // the library's status
+	Errno   syscall.Errno // the errno behind it, or 0
+	Message string        // the library's detail, with the kernel's extended-ack text when it sent one
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("conntrack")
+	if e.Op != "" {
+		b.WriteString(" ")
+		b.WriteString(e.Op)
+	}
+	b.WriteString(": ")
+	if e.Message != "" {
+		b.WriteString(e.Message)
+	} else {
+		b.WriteString(e.Code.String())
+	}
+	return b.String()
+}
+
+// Is reports whether target is the sentinel (a Code) of e's status.
+func (e *Error) Is(target error) bool {
+	c, ok := target.(Code)
+	return ok && c == e.Code
+}
+
+// Unwrap gives the errno, so errors.Is(err, syscall.ENOENT) works too.
+func (e *Error) Unwrap() error {
+	if e.Errno == 0 {
+		return nil
+	}
+	return e.Errno
+}
+
+// newError makes the error of op from the status and the detail copied in the same C call.
+func newError(op string, rc C.ct_status, detail *C.gct_err) error {
+	e := &Error{Op: op, Code: Code(rc)}
+	if detail != nil {
+		e.Errno = syscall.Errno(detail.err_no)
+		e.Message = C.GoString(&detail.msg[0])
+	}
+	return e
+}
+
+// invalid makes an ErrInvalidArgument error found on the Go side.
+func invalid(op, msg string) error {
+	return &Error{Op: op, Code: CodeInvalidArgument, Message: msg}
+}

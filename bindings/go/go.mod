@@ -1,0 +1,3 @@
+module libconntrack/bindings/go/conntrack
+
+go 1.19

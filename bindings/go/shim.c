@@ -1,0 +1,260 @@
+/* shim.c - C side of the Go binding; see shim.h. */
+#include <stdio.h>
+#include <string.h>
+
+#include "shim.h"
+#include "_cgo_export.h" /* gctDumpEntry, the Go dump callback */
+
+/* Copies the calling thread's error detail when rc is a failure; returns rc. */
+static ct_status capture(ct_status rc, gct_err *err) {
+    if (rc != CT_OK && err != NULL) {
+        const char *m = ct_last_error_message();
+        snprintf(err->msg, sizeof err->msg, "%s", m ? m : "");
+        err->err_no = ct_last_errno();
+    }
+    return rc;
+}
+
+ct_status gct_open(const char *netns, ct_handle **h_out, gct_err *err) {
+    return capture(netns ? ct_open_netns(netns, h_out) : ct_open(h_out), err);
+}
+
+void gct_read(const ct_entry *e, gct_flat *out) {
+    memset(out, 0, sizeof *out);
+    if (ct_entry_get_family(e, &out->family) == CT_OK) out->has |= GCT_FAMILY;
+    if (ct_entry_get_proto(e, &out->proto) == CT_OK) out->has |= GCT_PROTO;
+    for (uint32_t w = 0; w < 4; w++) {
+        size_t len = 0;
+        if (ct_entry_get_addr_bytes(e, w, out->addr[w], sizeof out->addr[w], &len) == CT_OK &&
+            (len == 4 || len == 16)) {
+            out->addr_len[w] = (uint8_t)len;
+            out->has |= GCT_ADDR0 << w;
+        }
+        if (ct_entry_get_port(e, w, &out->port[w]) == CT_OK) out->has |= GCT_PORT0 << w;
+    }
+    for (uint32_t d = 0; d < 2; d++) {
+        if (ct_entry_get_icmp(e, d, &out->icmp_type[d], &out->icmp_code[d], &out->icmp_id[d]) == CT_OK)
+            out->has |= GCT_ICMP0 << d;
+        if (ct_entry_get_counters(e, d, &out->packets[d], &out->bytes[d]) == CT_OK)
+            out->has |= GCT_COUNTERS0 << d;
+    }
+    if (ct_entry_get_zone(e, &out->zone) == CT_OK) out->has |= GCT_ZONE;
+    if (ct_entry_get_mark(e, &out->mark) == CT_OK) out->has |= GCT_MARK;
+    if (ct_entry_get_status(e, &out->status) == CT_OK) out->has |= GCT_STATUS;
+    if (ct_entry_get_timeout(e, &out->timeout) == CT_OK) out->has |= GCT_TIMEOUT;
+    if (ct_entry_get_tcp_state(e, &out->tcp_state) == CT_OK) out->has |= GCT_TCP_STATE;
+    if (ct_entry_get_sctp_state(e, &out->sctp_state) == CT_OK) out->has |= GCT_SCTP_STATE;
+    if (ct_entry_get_dccp_state(e, &out->dccp_state) == CT_OK) out->has |= GCT_DCCP_STATE;
+    if (ct_entry_get_id(e, &out->id) == CT_OK) out->has |= GCT_ID;
+    if (ct_entry_get_use(e, &out->use) == CT_OK) out->has |= GCT_USE;
+    if (ct_entry_get_timestamp_start(e, &out->ts_start) == CT_OK) out->has |= GCT_TS_START;
+    if (ct_entry_get_timestamp_stop(e, &out->ts_stop) == CT_OK) out->has |= GCT_TS_STOP;
+    if (ct_entry_get_labels(e, out->labels, sizeof out->labels) == CT_OK) out->has |= GCT_LABELS;
+    if (ct_entry_get_secmark(e, &out->secmark) == CT_OK) out->has |= GCT_SECMARK;
+    if (ct_entry_get_helper(e, out->helper, sizeof out->helper) == CT_OK) out->has |= GCT_HELPER;
+}
+
+void gct_read_list(const ct_entry_list *list, size_t start, gct_flat *out, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        const ct_entry *e = ct_entry_list_get(list, start + i);
+        if (e != NULL) gct_read(e, &out[i]);
+        else memset(&out[i], 0, sizeof out[i]);
+    }
+}
+
+/* Sets every field `f` holds on `e`, in an order the setters accept (family and addresses
+ * before the protocol, the protocol before ports and ICMP fields). */
+static ct_status fill(ct_entry *e, const gct_flat *f) {
+    ct_status rc = CT_OK;
+#define TRY(x) do { if ((rc = (x)) != CT_OK) return rc; } while (0)
+    if (f->has & GCT_FAMILY) TRY(ct_entry_set_family(e, f->family));
+    for (uint32_t w = 0; w < 4; w++)
+        if (f->has & (GCT_ADDR0 << w)) TRY(ct_entry_set_addr_bytes(e, w, f->addr[w], f->addr_len[w]));
+    if (f->has & GCT_PROTO) TRY(ct_entry_set_proto(e, f->proto));
+    for (uint32_t w = 0; w < 4; w++)
+        if (f->has & (GCT_PORT0 << w)) TRY(ct_entry_set_port(e, w, f->port[w]));
+    for (uint32_t d = 0; d < 2; d++)
+        if (f->has & (GCT_ICMP0 << d))
+            TRY(ct_entry_set_icmp(e, d, f->icmp_type[d], f->icmp_code[d], f->icmp_id[d]));
+    if (f->has & GCT_ZONE) TRY(ct_entry_set_zone(e, f->zone));
+    if (f->has & GCT_MARK) TRY(ct_entry_set_mark(e, f->mark));
+    if (f->has & GCT_STATUS) TRY(ct_entry_set_status(e, f->status));
+    if (f->has & GCT_TIMEOUT) TRY(ct_entry_set_timeout(e, f->timeout));
+    if (f->has & GCT_TCP_STATE) TRY(ct_entry_set_tcp_state(e, f->tcp_state));
+    if (f->has & GCT_SCTP_STATE) TRY(ct_entry_set_sctp_state(e, f->sctp_state));
+    if (f->has & GCT_ID) TRY(ct_entry_set_id(e, f->id));
+    if (f->has & GCT_LABELS_MASK) {
+        for (uint32_t bit = 0; bit < 128; bit++)
+            if (f->labels_mask[bit / 8] & (1u << (bit % 8)))
+                TRY(ct_entry_set_label(e, bit, (f->labels[bit / 8] >> (bit % 8)) & 1));
+    } else if (f->has & GCT_LABELS) {
+        TRY(ct_entry_set_labels(e, f->labels, sizeof f->labels));
+    }
+    if (f->has & GCT_HELPER) TRY(ct_entry_set_helper(e, f->helper));
+#undef TRY
+    return rc;
+}
+
+ct_status gct_build(const gct_flat *f, ct_entry **out, gct_err *err) {
+    ct_entry *e = NULL;
+    ct_status rc = ct_entry_new(&e);
+    if (rc == CT_OK) rc = fill(e, f);
+    if (rc != CT_OK) {
+        capture(rc, err);
+        ct_entry_free(e);
+        return rc;
+    }
+    *out = e;
+    return CT_OK;
+}
+
+ct_status gct_validate(const gct_flat *f, gct_err *err) {
+    ct_entry *e = NULL;
+    ct_status rc = gct_build(f, &e, err);
+    ct_entry_free(e);
+    return rc;
+}
+
+ct_status gct_roundtrip(const gct_flat *in, gct_flat *out, gct_err *err) {
+    ct_entry *e = NULL, *c = NULL;
+    ct_status rc = gct_build(in, &e, err);
+    if (rc != CT_OK) return rc;
+    rc = capture(ct_entry_clone(e, &c), err);
+    if (rc == CT_OK) gct_read(c, out);
+    ct_entry_free(c);
+    ct_entry_free(e);
+    return rc;
+}
+
+ct_status gct_format(const gct_flat *f, uint32_t flags, char *buf, size_t len, size_t *needed, gct_err *err) {
+    ct_entry *e = NULL;
+    ct_status rc = gct_build(f, &e, err);
+    if (rc != CT_OK) return rc;
+    rc = ct_entry_format(e, flags, buf, len, needed);
+    if (rc != CT_ERR_BUFFER_TOO_SMALL) capture(rc, err);
+    ct_entry_free(e);
+    return rc;
+}
+
+ct_status gct_entry_op(ct_handle *h, int op, const gct_flat *f, gct_err *err) {
+    ct_entry *e = NULL;
+    ct_status rc = gct_build(f, &e, err);
+    if (rc != CT_OK) return rc;
+    switch (op) {
+    case GCT_OP_CREATE: rc = ct_create(h, e); break;
+    case GCT_OP_UPDATE: rc = ct_update(h, e); break;
+    case GCT_OP_DELETE: rc = ct_delete(h, e); break;
+    default: rc = CT_ERR_INVALID_ARGUMENT; break;
+    }
+    capture(rc, err);
+    ct_entry_free(e);
+    return rc;
+}
+
+ct_status gct_get(ct_handle *h, const gct_flat *key, gct_flat *out, gct_err *err) {
+    ct_entry *k = NULL, *got = NULL;
+    ct_status rc = gct_build(key, &k, err);
+    if (rc != CT_OK) return rc;
+    rc = capture(ct_get(h, k, &got), err);
+    if (rc == CT_OK) gct_read(got, out);
+    ct_entry_free(got);
+    ct_entry_free(k);
+    return rc;
+}
+
+ct_status gct_delete_by_id(ct_handle *h, uint32_t id, gct_err *err) {
+    return capture(ct_delete_by_id(h, id), err);
+}
+
+ct_status gct_flush(ct_handle *h, gct_err *err) { return capture(ct_flush(h), err); }
+
+/* Builds the filter `fs` describes; *out stays NULL when fs is NULL (every entry). */
+static ct_status filter_build(const gct_fspec *fs, ct_filter **out) {
+    *out = NULL;
+    if (fs == NULL) return CT_OK;
+    ct_filter *f = NULL;
+    ct_status rc = ct_filter_new(&f);
+#define TRY(x) do { if (rc == CT_OK) rc = (x); } while (0)
+    if (fs->has & GCTF_FAMILY) TRY(ct_filter_set_family(f, fs->family));
+    if (fs->has & GCTF_PROTO) TRY(ct_filter_set_proto(f, fs->proto));
+    if (fs->has & GCTF_ZONE) TRY(ct_filter_set_zone(f, fs->zone));
+    if (fs->has & GCTF_MARK) TRY(ct_filter_set_mark(f, fs->mark, fs->mark_mask));
+    if (fs->has & GCTF_STATUS) TRY(ct_filter_set_status(f, fs->status, fs->status_mask));
+    for (uint32_t w = 0; w < 4; w++) {
+        if (fs->has & (GCTF_ADDR0 << w)) TRY(ct_filter_set_addr(f, w, fs->addr[w]));
+        if (fs->has & (GCTF_PORT0 << w)) TRY(ct_filter_set_port(f, w, fs->port[w]));
+    }
+    if (fs->has & GCTF_NO_KERNEL) TRY(ct_filter_set_kernel_filtering(f, false));
+#undef TRY
+    if (rc != CT_OK) {
+        ct_filter_free(f);
+        return rc;
+    }
+    *out = f;
+    return CT_OK;
+}
+
+static int32_t dump_trampoline(const ct_entry *e, void *user) {
+    return gctDumpEntry((ct_entry *)e, (uintptr_t)user);
+}
+
+ct_status gct_dump(ct_handle *h, const gct_fspec *fs, uintptr_t user, gct_err *err) {
+    ct_filter *f = NULL;
+    ct_status rc = filter_build(fs, &f);
+    if (rc == CT_OK) rc = ct_dump(h, f, dump_trampoline, (void *)user);
+    capture(rc, err);
+    ct_filter_free(f);
+    return rc;
+}
+
+ct_status gct_list(ct_handle *h, const gct_fspec *fs, ct_entry_list **out, gct_err *err) {
+    ct_filter *f = NULL;
+    ct_status rc = filter_build(fs, &f);
+    if (rc == CT_OK) rc = ct_list(h, f, out);
+    capture(rc, err);
+    ct_filter_free(f);
+    return rc;
+}
+
+ct_status gct_delete_matching(ct_handle *h, const gct_fspec *fs, int flush, uint64_t *n, gct_err *err) {
+    ct_filter *f = NULL;
+    ct_status rc = filter_build(fs, &f);
+    if (rc == CT_OK) rc = flush ? ct_flush_matching(h, f, n) : ct_delete_matching(h, f, n);
+    capture(rc, err);
+    ct_filter_free(f);
+    return rc;
+}
+
+ct_status gct_batch_new(ct_batch **out, gct_err *err) { return capture(ct_batch_new(out), err); }
+
+ct_status gct_batch_fill(ct_batch *b, const int32_t *ops, const gct_flat *flats, size_t n, int32_t *build_rc) {
+    for (size_t i = 0; i < n; i++) {
+        ct_entry *e = NULL;
+        ct_status rc = gct_build(&flats[i], &e, NULL);
+        if (rc == CT_OK) {
+            switch (ops[i]) {
+            case GCT_OP_CREATE: rc = ct_batch_add_create(b, e); break;
+            case GCT_OP_UPDATE: rc = ct_batch_add_update(b, e); break;
+            case GCT_OP_DELETE: rc = ct_batch_add_delete(b, e); break;
+            default: rc = CT_ERR_INVALID_ARGUMENT; break;
+            }
+            ct_entry_free(e);
+        }
+        build_rc[i] = rc;
+    }
+    return CT_OK;
+}
+
+ct_status gct_batch_send(ct_handle *h, ct_batch *b, size_t *failed, gct_err *err) {
+    return capture(ct_batch_send(h, b, failed), err);
+}
+
+void gct_batch_results(const ct_batch *b, size_t n, int32_t *status, int32_t *err_no) {
+    for (size_t i = 0; i < n; i++) {
+        ct_status st = CT_OK;
+        int32_t en = 0;
+        ct_status rc = ct_batch_result(b, i, &st, &en);
+        status[i] = rc == CT_OK ? st : -1; /* -1: outcome unknown */
+        err_no[i] = rc == CT_OK ? en : 0;
+    }
+}

@@ -1,0 +1,221 @@
+"""Loading libconntrack and declaring the C prototypes (ctypes only).
+
+Where the library comes from, first match wins:
+
+1. the file named by the environment variable ``CONNTRACK_LIBRARY`` (an error if it
+   cannot be loaded: a name given explicitly is never silently replaced);
+2. ``libconntrack.so.0`` through the system's dynamic loader, so ``LD_LIBRARY_PATH``,
+   ``/etc/ld.so.conf`` and an installed copy (``make install``) all work;
+3. the in-tree build, ``build/lib/libconntrack.so.0`` at the top of the checkout this
+   package lives in (``bindings/python/conntrack`` -> ``../../../build/lib``).
+"""
+
+import ctypes
+import os
+
+SONAME = "libconntrack.so.0"
+ENV_VAR = "CONNTRACK_LIBRARY"
+# The major version this binding was written for (CT_VERSION_MAJOR of the header).
+ABI_MAJOR = 0
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+IN_TREE = os.path.normpath(os.path.join(_HERE, "..", "..", "..", "build", "lib", SONAME))
+
+# ct_status numbers (include/conntrack.h); they never change meaning.
+CT_OK = 0
+CT_ERR_INVALID_ARGUMENT = 1
+CT_ERR_NULL_POINTER = 2
+CT_ERR_NOT_FOUND = 3
+CT_ERR_EXISTS = 4
+CT_ERR_PERMISSION = 5
+CT_ERR_BUFFER_TOO_SMALL = 6
+CT_ERR_DUMP_INTERRUPTED = 7
+CT_ERR_UNSUPPORTED = 8
+CT_ERR_NETNS = 9
+CT_ERR_KERNEL = 10
+CT_ERR_MALFORMED = 11
+CT_ERR_INTERNAL = 12
+CT_ERR_NOT_SET = 13
+CT_ERR_OVERRUN = 14
+CT_ERR_BUSY = 15
+
+CT_ORIG_SRC, CT_ORIG_DST, CT_REPLY_SRC, CT_REPLY_DST = 0, 1, 2, 3
+CT_DIR_ORIG, CT_DIR_REPLY = 0, 1
+CT_FORMAT_EXTENDED, CT_FORMAT_ID, CT_FORMAT_TIMESTAMP = 1, 2, 4
+CT_ADDR_TEXT_MAX = 46
+
+
+def _load():
+    """Returns (CDLL, how it was found)."""
+    explicit = os.environ.get(ENV_VAR)
+    if explicit:
+        try:
+            return ctypes.CDLL(explicit), explicit
+        except OSError as e:
+            raise ImportError(
+                "conntrack: cannot load %s=%s: %s" % (ENV_VAR, explicit, e)
+            ) from e
+    errors = []
+    try:
+        return ctypes.CDLL(SONAME), SONAME
+    except OSError as e:
+        errors.append("%s: %s" % (SONAME, e))
+    try:
+        return ctypes.CDLL(IN_TREE), IN_TREE
+    except OSError as e:
+        errors.append("%s: %s" % (IN_TREE, e))
+    raise ImportError(
+        "conntrack: libconntrack not found; set %s, install it (make install), "
+        "or build it in the tree (make lib). Tried: %s" % (ENV_VAR, "; ".join(errors))
+    )
+
+
+lib, LOADED_FROM = _load()
+
+# Opaque pointers: every C object is a c_void_p on this side.
+P = ctypes.c_void_p
+PP = ctypes.POINTER(ctypes.c_void_p)
+status_t = ctypes.c_int32
+u8, u16, u32, u64, i32 = ctypes.c_uint8, ctypes.c_uint16, ctypes.c_uint32, ctypes.c_uint64, ctypes.c_int32
+size_t = ctypes.c_size_t
+char_p = ctypes.c_char_p
+bool_t = ctypes.c_bool
+U8P = ctypes.POINTER(u8)
+
+# int32_t (*ct_dump_cb)(const ct_entry *entry, void *user_data)
+DUMP_CB = ctypes.CFUNCTYPE(ctypes.c_int32, P, P)
+
+_PROTOTYPES = {
+    # batches
+    "ct_batch_new": (status_t, [PP]),
+    "ct_batch_free": (None, [P]),
+    "ct_batch_add_create": (status_t, [P, P]),
+    "ct_batch_add_update": (status_t, [P, P]),
+    "ct_batch_add_delete": (status_t, [P, P]),
+    "ct_batch_len": (size_t, [P]),
+    "ct_batch_clear": (status_t, [P]),
+    "ct_batch_send": (status_t, [P, P, ctypes.POINTER(size_t)]),
+    "ct_batch_result": (status_t, [P, size_t, ctypes.POINTER(status_t), ctypes.POINTER(i32)]),
+    # returns a pointer owned by the batch: read as c_void_p and copied at once
+    "ct_batch_result_message": (P, [P, size_t]),
+    # entries
+    "ct_entry_new": (status_t, [PP]),
+    "ct_entry_clone": (status_t, [P, PP]),
+    "ct_entry_free": (None, [P]),
+    "ct_entry_set_family": (status_t, [P, u8]),
+    "ct_entry_get_family": (status_t, [P, ctypes.POINTER(u8)]),
+    "ct_entry_set_proto": (status_t, [P, u8]),
+    "ct_entry_get_proto": (status_t, [P, ctypes.POINTER(u8)]),
+    "ct_entry_set_addr": (status_t, [P, u32, char_p]),
+    "ct_entry_set_addr_bytes": (status_t, [P, u32, U8P, size_t]),
+    "ct_entry_get_addr": (status_t, [P, u32, ctypes.c_char_p, size_t]),
+    "ct_entry_get_addr_bytes": (status_t, [P, u32, U8P, size_t, ctypes.POINTER(size_t)]),
+    "ct_entry_set_port": (status_t, [P, u32, u16]),
+    "ct_entry_get_port": (status_t, [P, u32, ctypes.POINTER(u16)]),
+    "ct_entry_set_icmp": (status_t, [P, u32, u8, u8, u16]),
+    "ct_entry_get_icmp": (
+        status_t,
+        [P, u32, ctypes.POINTER(u8), ctypes.POINTER(u8), ctypes.POINTER(u16)],
+    ),
+    "ct_entry_set_zone": (status_t, [P, u32]),
+    "ct_entry_get_zone": (status_t, [P, ctypes.POINTER(u16)]),
+    "ct_entry_set_mark": (status_t, [P, u32]),
+    "ct_entry_get_mark": (status_t, [P, ctypes.POINTER(u32)]),
+    "ct_entry_set_status": (status_t, [P, u32]),
+    "ct_entry_get_status": (status_t, [P, ctypes.POINTER(u32)]),
+    "ct_entry_set_timeout": (status_t, [P, u32]),
+    "ct_entry_get_timeout": (status_t, [P, ctypes.POINTER(u32)]),
+    "ct_entry_set_tcp_state": (status_t, [P, u8]),
+    "ct_entry_get_tcp_state": (status_t, [P, ctypes.POINTER(u8)]),
+    "ct_entry_set_sctp_state": (status_t, [P, u8]),
+    "ct_entry_get_sctp_state": (status_t, [P, ctypes.POINTER(u8)]),
+    "ct_entry_get_dccp_state": (status_t, [P, ctypes.POINTER(u8)]),
+    "ct_entry_set_id": (status_t, [P, u32]),
+    "ct_entry_get_id": (status_t, [P, ctypes.POINTER(u32)]),
+    "ct_entry_get_use": (status_t, [P, ctypes.POINTER(u32)]),
+    "ct_entry_get_counters": (status_t, [P, u32, ctypes.POINTER(u64), ctypes.POINTER(u64)]),
+    "ct_entry_get_timestamp_start": (status_t, [P, ctypes.POINTER(u64)]),
+    "ct_entry_get_timestamp_stop": (status_t, [P, ctypes.POINTER(u64)]),
+    "ct_entry_set_label": (status_t, [P, u32, bool_t]),
+    "ct_entry_get_label": (status_t, [P, u32, ctypes.POINTER(bool_t)]),
+    "ct_entry_set_labels": (status_t, [P, U8P, size_t]),
+    "ct_entry_get_labels": (status_t, [P, U8P, size_t]),
+    "ct_entry_get_secmark": (status_t, [P, ctypes.POINTER(u32)]),
+    "ct_entry_set_helper": (status_t, [P, char_p]),
+    "ct_entry_get_helper": (status_t, [P, ctypes.c_char_p, size_t]),
+    "ct_entry_format": (status_t, [P, u32, ctypes.c_char_p, size_t, ctypes.POINTER(size_t)]),
+    # filters
+    "ct_filter_new": (status_t, [PP]),
+    "ct_filter_free": (None, [P]),
+    "ct_filter_set_family": (status_t, [P, u8]),
+    "ct_filter_set_proto": (status_t, [P, u8]),
+    "ct_filter_set_zone": (status_t, [P, u32]),
+    "ct_filter_set_mark": (status_t, [P, u32, u32]),
+    "ct_filter_set_status": (status_t, [P, u32, u32]),
+    "ct_filter_set_addr": (status_t, [P, u32, char_p]),
+    "ct_filter_set_port": (status_t, [P, u32, u16]),
+    "ct_filter_set_kernel_filtering": (status_t, [P, bool_t]),
+    # handles and operations
+    "ct_open": (status_t, [PP]),
+    "ct_open_netns": (status_t, [char_p, PP]),
+    "ct_close": (None, [P]),
+    "ct_handle_last_error": (P, [P]),
+    "ct_handle_last_errno": (i32, [P]),
+    "ct_dump": (status_t, [P, P, DUMP_CB, P]),
+    "ct_list": (status_t, [P, P, PP]),
+    "ct_get": (status_t, [P, P, PP]),
+    "ct_create": (status_t, [P, P]),
+    "ct_update": (status_t, [P, P]),
+    "ct_delete": (status_t, [P, P]),
+    "ct_delete_by_id": (status_t, [P, u32]),
+    "ct_delete_matching": (status_t, [P, P, ctypes.POINTER(u64)]),
+    "ct_flush": (status_t, [P]),
+    "ct_flush_matching": (status_t, [P, P, ctypes.POINTER(u64)]),
+    "ct_entry_list_len": (size_t, [P]),
+    "ct_entry_list_get": (P, [P, size_t]),
+    "ct_entry_list_free": (None, [P]),
+    # errors and version (static or thread-owned strings: copied at once)
+    "ct_strerror": (P, [i32]),
+    "ct_last_error_message": (P, []),
+    "ct_last_errno": (i32, []),
+    "ct_version": (P, []),
+}
+
+for _name, (_restype, _argtypes) in _PROTOTYPES.items():
+    _fn = getattr(lib, _name)
+    _fn.restype = _restype
+    _fn.argtypes = _argtypes
+del _name, _restype, _argtypes, _fn
+
+
+def text_at(ptr):
+    """Copies the NUL-terminated UTF-8 string at `ptr` (None for NULL) into a str."""
+    if not ptr:
+        return None
+    return ctypes.string_at(ptr).decode("utf-8", "replace")
+
+
+def version():
+    """The library's version text, e.g. "0.1.0"."""
+    return text_at(lib.ct_version())
+
+
+def strerror(status):
+    """The library's sentence for a ct_status number."""
+    return text_at(lib.ct_strerror(int(status)))
+
+
+def _check_version():
+    v = version() or ""
+    try:
+        major = int(v.split(".")[0])
+    except ValueError:
+        major = -1
+    if major != ABI_MAJOR:
+        raise ImportError(
+            "conntrack: %s is version %r; this binding needs major version %d"
+            % (LOADED_FROM, v, ABI_MAJOR)
+        )
+
+
+_check_version()

@@ -1,0 +1,362 @@
+"""Conntrack (a ctnetlink handle), its operations, batches and the dump iterator."""
+
+import ctypes
+import os
+
+from . import _lib
+from ._lib import lib
+from .entry import Entry, Reader, _OwnedEntry, c_entry
+from .errors import check, error_for, invalid, last_error
+from .filter import c_filter
+
+
+class Conntrack:
+    """An open ctnetlink socket in one network namespace.
+
+    ``Conntrack()`` opens it in the caller's namespace, ``Conntrack(netns=NAME)`` inside
+    the namespace NAME (a name under /run/netns as ``ip netns add`` makes, or a path such
+    as /proc/PID/ns/net); the calling thread never changes namespace. Use it as a context
+    manager or call close(). A handle is for one thread at a time (another thread's call
+    raises BusyError); open one per thread.
+    """
+
+    def __init__(self, netns=None):
+        self._h = None
+        out = ctypes.c_void_p()
+        if netns is None:
+            rc = lib.ct_open(ctypes.byref(out))
+        else:
+            path = os.fsencode(netns)
+            rc = lib.ct_open_netns(path, ctypes.byref(out))
+        check(rc)
+        self._h = out.value
+        self.netns = netns
+
+    # -- life cycle ---------------------------------------------------------------------
+
+    def close(self):
+        """Closes the socket. Idempotent."""
+        h, self._h = self._h, None
+        if h:
+            lib.ct_close(h)
+
+    @property
+    def closed(self):
+        return self._h is None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def __del__(self):
+        # Runs for handles never closed; __init__ may have failed before _h was set.
+        if getattr(self, "_h", None):
+            self.close()
+
+    def __repr__(self):
+        state = "closed" if self._h is None else "open"
+        where = "current netns" if self.netns is None else "netns %r" % (self.netns,)
+        return "<conntrack.Conntrack %s, %s>" % (state, where)
+
+    def _handle(self):
+        if self._h is None:
+            raise ValueError("operation on a closed Conntrack handle")
+        return self._h
+
+    # -- reading --------------------------------------------------------------------------
+
+    def dump(self, filter=None):
+        """An iterator over the entries matching `filter` (None: every entry), as Entry
+        objects made one at a time.
+
+        Not streamed from the kernel: the matching entries are collected by ct_list into
+        the library's compact C list first (one round of kernel reads), and each Entry
+        is made from it as the iteration reaches it. The C list is freed when the
+        iteration ends, when the iterator is closed (``close()``, ``with``) or collected,
+        so stopping early is fine, and the handle is free during the iteration (deleting
+        the entries being iterated is allowed). For a dump that never holds the table in
+        memory use dump_each(callback).
+        """
+        h = self._handle()
+        out = ctypes.c_void_p()
+        with c_filter(filter) as fp:
+            check(lib.ct_list(h, fp, ctypes.byref(out)))
+        return EntryIterator(out.value)
+
+    def dump_each(self, callback, filter=None):
+        """Streams every entry matching `filter` to ``callback(entry)`` through ct_dump,
+        without keeping the table in memory; returns how many entries were delivered.
+
+        The callback gets an Entry (a copy it may keep). It stops the dump by returning a
+        true value, or by raising: the exception then propagates out of dump_each once the
+        library has finished the dump cleanly, and the handle stays usable. While the dump
+        runs the handle is busy: calling this handle's methods from the callback raises
+        BusyError (use another handle, or dump()).
+        """
+        if not callable(callback):
+            raise TypeError("callback must be callable")
+        h = self._handle()
+        reader = Reader()
+        state = {"count": 0, "error": None}
+
+        def trampoline(entry_ptr, _user_data):
+            # Nothing may escape into C: any exception stops the dump and is re-raised.
+            try:
+                entry = reader.read_kept(entry_ptr)
+                state["count"] += 1
+                return 1 if callback(entry) else 0
+            except BaseException as e:  # noqa: B902 - re-raised after ct_dump returns
+                state["error"] = e
+                return 1
+
+        cb = _lib.DUMP_CB(trampoline)  # kept alive by this frame for the whole call
+        with c_filter(filter) as fp:
+            rc = lib.ct_dump(h, fp, cb, None)
+            failure = last_error(rc) if rc != _lib.CT_OK else None
+        if state["error"] is not None:
+            error = state["error"]
+            state["error"] = None
+            raise error
+        if failure is not None:
+            raise failure
+        return state["count"]
+
+    def list(self, filter=None):
+        """Every entry matching `filter` (None: all) as a list of Entry."""
+        it = self.dump(filter)
+        try:
+            return list(it)
+        finally:
+            it.close()
+
+    def get(self, entry):
+        """The kernel's entry with `entry`'s original tuple (or, with only a reply tuple,
+        reply tuple) and zone (0 when None). Raises NotFoundError when there is none."""
+        h = self._handle()
+        out = ctypes.c_void_p()
+        with c_entry(entry) as key:
+            check(lib.ct_get(h, key, ctypes.byref(out)))
+        owned = _OwnedEntry(out.value)  # ct_get's entry is ours: freed with the Entry
+        try:
+            return Reader().read_kept(owned.ptr, owned)
+        except BaseException:
+            owned.close()
+            raise
+
+    # -- changing -------------------------------------------------------------------------
+
+    def _entry_op(self, fn, entry):
+        h = self._handle()
+        with c_entry(entry) as ptr:
+            check(fn(h, ptr))
+
+    def create(self, entry):
+        """Creates `entry` (original tuple and timeout needed; the reply tuple defaults to
+        the inverse). Raises EntryExistsError when the tuple is taken in that zone."""
+        self._entry_op(lib.ct_create, entry)
+
+    def update(self, entry):
+        """Updates the entry with `entry`'s tuple and zone: the timeout, mark, status,
+        labels and protocol state `entry` holds. Raises NotFoundError when absent."""
+        self._entry_op(lib.ct_update, entry)
+
+    def delete(self, entry):
+        """Deletes the entry with `entry`'s tuple and zone (0 when None); when `entry`
+        holds an id (entries read from the kernel do), only an entry with that id.
+        Raises NotFoundError when there is none."""
+        self._entry_op(lib.ct_delete, entry)
+
+    def delete_by_id(self, entry_id):
+        """Deletes the entry whose kernel id is `entry_id`. NotFoundError when absent."""
+        h = self._handle()
+        check(lib.ct_delete_by_id(h, _u32(entry_id, "id")))
+
+    def delete_matching(self, filter):
+        """Deletes every entry matching `filter` (required); returns how many went."""
+        h = self._handle()
+        n = ctypes.c_uint64(0)
+        with c_filter(filter, required=True) as fp:
+            check(lib.ct_delete_matching(h, fp, ctypes.byref(n)))
+        return n.value
+
+    def flush(self):
+        """Empties the whole table of the handle's namespace (both families, every zone)."""
+        check(lib.ct_flush(self._handle()))
+
+    def flush_matching(self, filter):
+        """Flushes every entry matching `filter` (required); returns how many went."""
+        h = self._handle()
+        n = ctypes.c_uint64(0)
+        with c_filter(filter, required=True) as fp:
+            check(lib.ct_flush_matching(h, fp, ctypes.byref(n)))
+        return n.value
+
+    def batch(self):
+        """A new Batch that send() sends on this handle."""
+        return Batch(self)
+
+
+def _u32(value, what):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError("%s must be an int" % what)
+    if not 0 <= value <= 0xFFFFFFFF:
+        raise invalid("%s %d is out of range 0..4294967295" % (what, value))
+    return value
+
+
+class EntryIterator:
+    """Iterates a C entry list made by ct_list, making each Entry when reached; frees the
+    list at the end, on close() or when collected. Also a context manager."""
+
+    _free = lib.ct_entry_list_free
+
+    def __init__(self, list_ptr):
+        self._list = list_ptr
+        self._len = lib.ct_entry_list_len(list_ptr)
+        self._next = 0
+        self._reader = Reader()
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self._list is None or self._next >= self._len:
+            self.close()
+            raise StopIteration
+        ptr = lib.ct_entry_list_get(self._list, self._next)
+        self._next += 1
+        if not ptr:  # cannot happen for an index below the length
+            self.close()
+            raise StopIteration
+        return self._reader.read_kept(ptr)
+
+    def __length_hint__(self):
+        return 0 if self._list is None else self._len - self._next
+
+    def close(self):
+        """Frees the C list now; the iteration ends."""
+        ptr, self._list = self._list, None
+        if ptr:
+            self._free(ptr)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def __del__(self):
+        self.close()
+
+
+class Batch:
+    """Creates, updates and deletes sent together, with an outcome per request.
+
+    ``add_create``/``add_update``/``add_delete`` queue a request (the entry is copied)
+    and return its index; ``send()`` sends them all and returns one result per request,
+    in order: None for success, or the ConntrackError instance (NotFoundError,
+    EntryExistsError, InvalidArgumentError for an entry lacking what the request needs,
+    ...) that request failed with. Adding after a send starts a new batch. Free it with
+    close() or a ``with`` block (it is also freed when collected).
+    """
+
+    _free = lib.ct_batch_free
+
+    def __init__(self, conntrack=None):
+        self._b = None
+        self.conntrack = conntrack
+        out = ctypes.c_void_p()
+        check(lib.ct_batch_new(ctypes.byref(out)))
+        self._b = out.value
+
+    def _batch(self):
+        if self._b is None:
+            raise ValueError("operation on a closed Batch")
+        return self._b
+
+    def _add(self, fn, entry):
+        b = self._batch()
+        with c_entry(entry) as ptr:
+            check(fn(b, ptr))
+        # The new request is the last one (adding after a send started a new batch).
+        return lib.ct_batch_len(b) - 1
+
+    def add_create(self, entry):
+        """Queues the creation of `entry`; returns the request's index."""
+        return self._add(lib.ct_batch_add_create, entry)
+
+    def add_update(self, entry):
+        """Queues an update of the entry with `entry`'s tuple and zone; returns the index."""
+        return self._add(lib.ct_batch_add_update, entry)
+
+    def add_delete(self, entry):
+        """Queues the deletion of the entry with `entry`'s tuple and zone (and id when
+        set); returns the index."""
+        return self._add(lib.ct_batch_add_delete, entry)
+
+    def __len__(self):
+        return lib.ct_batch_len(self._batch())
+
+    def clear(self):
+        """Removes every request and outcome."""
+        check(lib.ct_batch_clear(self._batch()))
+
+    def send(self, conntrack=None):
+        """Sends every request on `conntrack` (default: the handle the batch was made
+        for) and returns the list of outcomes, in request order (None or an exception
+        instance). When the batch cannot be sent as a whole the ConntrackError is raised,
+        with ``.results``: the outcomes known (those of requests whose answer was lost or
+        never came are that error itself)."""
+        ct = conntrack if conntrack is not None else self.conntrack
+        if ct is None:
+            raise TypeError("send() needs a Conntrack: Batch(conntrack) or send(conntrack)")
+        h = ct._handle()
+        b = self._batch()
+        failed = ctypes.c_size_t(0)
+        rc = lib.ct_batch_send(h, b, ctypes.byref(failed))
+        failure = last_error(rc) if rc != _lib.CT_OK else None
+        results = self.results(unknown=failure)
+        if failure is not None:
+            failure.results = results
+            raise failure
+        return results
+
+    def results(self, unknown=None):
+        """The outcomes of the last send, in order (None or an exception instance);
+        `unknown` stands for a request without a recorded outcome."""
+        b = self._batch()
+        out = []
+        status = _lib.status_t()
+        err = ctypes.c_int32()
+        for i in range(lib.ct_batch_len(b)):
+            rc = lib.ct_batch_result(b, i, ctypes.byref(status), ctypes.byref(err))
+            if rc != _lib.CT_OK:
+                out.append(unknown)
+            elif status.value == _lib.CT_OK:
+                out.append(None)
+            else:
+                # The message pointer lives until the next call on the batch: copy now.
+                message = _lib.text_at(lib.ct_batch_result_message(b, i)) or ""
+                out.append(error_for(status.value, message, err.value))
+        return out
+
+    def close(self):
+        """Frees the batch. Idempotent."""
+        b, self._b = self._b, None
+        if b:
+            self._free(b)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def __del__(self):
+        if getattr(self, "_b", None):
+            self.close()

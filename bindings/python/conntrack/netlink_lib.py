@@ -1,0 +1,183 @@
+"""The interface of OpenStack Neutron's ``neutron.privileged.agent.linux.netlink_lib``
+on libconntrack, so that::
+
+    from conntrack import netlink_lib as nl_lib
+
+replaces Neutron's import. ``list_entries(zone)`` and ``delete_entries(entries)`` take
+and give the same tuples, in the same order:
+
+    (4, 'tcp', 1, 2, '1.1.1.1', '2.2.2.2', zone)        # ip version, protocol,
+    (4, 'udp', 4, 5, '1.1.1.1', '2.2.2.2', zone)        # sport, dport, src, dst, zone
+    (4, 'icmp', 8, 0, '1.1.1.1', '2.2.2.2', 3333, zone) # type, code, src, dst, id, zone
+    (6, 'icmpv6', 128, 0, '::1', '::2', 3333, zone)
+
+Differences from Neutron's module:
+
+- These are plain functions, not privsep entrypoints: the caller needs CAP_NET_ADMIN in
+  the network namespace itself (run them inside the privileged daemon, or as root).
+- Like Neutron's they work in the caller's network namespace; the optional ``netns``
+  keyword (a name under /run/netns or a /proc/PID/ns/net path) opens the handle there
+  instead, without moving the calling thread.
+- The zone is filtered by the kernel (a ct_filter with the zone; the library checks it
+  again on kernels before 6.8), and no text is parsed. Zone 0 lists the entries without a
+  zone (Neutron's text match finds none there).
+- Every protocol is listed: port protocols (tcp, udp, udplite, sctp, dccp; gre with its
+  keys) in the tcp/udp layout, icmp and icmpv6 in the icmp layout, and any other protocol
+  in the tcp/udp layout with sport and dport 0 and its name (or its number as text).
+- delete_entries sends the deletions in one batch. An entry already gone
+  (CT_ERR_NOT_FOUND) is not an error; any other failure raises the ConntrackError of the
+  first failed tuple after all were tried, with ``.failures``: a list of (tuple,
+  exception) pairs. A malformed tuple raises InvalidArgumentError before anything is
+  deleted. Neutron logs a failed deletion and goes on instead.
+"""
+
+import ipaddress
+
+from . import _lib
+from .entry import (
+    FAMILY_IPV4,
+    FAMILY_IPV6,
+    ICMP_PROTOS,
+    PORT_PROTOS,
+    Entry,
+    Reader,
+    proto_name,
+    proto_number,
+)
+from .errors import ConntrackError, NotFoundError, invalid
+from .filter import Filter
+from .handle import Conntrack
+
+__all__ = ["IP_VERSIONS", "list_entries", "delete_entries"]
+
+IP_VERSIONS = [4, 6]
+
+
+def _tuple_of(reader, ptr, zone):
+    """The Neutron tuple for the ct_entry at `ptr`, with `zone` as its last element."""
+    g = reader._get
+    lib = _lib.lib
+    family = g(lib.ct_entry_get_family, ptr, reader.u8)
+    version = 6 if family == FAMILY_IPV6 else 4
+    proto = g(lib.ct_entry_get_proto, ptr, reader.u8)
+    src = reader._addr(ptr, _lib.CT_ORIG_SRC)
+    dst = reader._addr(ptr, _lib.CT_ORIG_DST)
+    src = "" if src is None else str(src)
+    dst = "" if dst is None else str(dst)
+    name = proto_name(proto)
+    if proto in ICMP_PROTOS:
+        itype, code, iid = reader._icmp(ptr, _lib.CT_DIR_ORIG)
+        return (version, name, itype, code, src, dst, iid, zone)
+    if proto in PORT_PROTOS:
+        sport = g(lib.ct_entry_get_port, ptr, reader.u16, _lib.CT_ORIG_SRC)
+        dport = g(lib.ct_entry_get_port, ptr, reader.u16, _lib.CT_ORIG_DST)
+        return (version, name, sport or 0, dport or 0, src, dst, zone)
+    return (version, name, 0, 0, src, dst, zone)
+
+
+def list_entries(zone, netns=None):
+    """List the conntrack entries of `zone` as Neutron's tuples.
+
+    :param zone: the zone the entries belong to (0..65535); it is the last element of
+        every tuple, as given
+    :param netns: optional network namespace (default: the caller's, as Neutron)
+    :return: a list of tuples, IPv4 before IPv6, then sorted (stably) by the fourth
+        element (dport for port protocols, code for ICMP), as Neutron sorts them:
+        [(4, 'icmp', 8, 0, '1.1.1.1', '2.2.2.2', 3333, zone),
+         (4, 'tcp', 1, 2, '1.1.1.1', '2.2.2.2', zone)]
+    """
+    if isinstance(zone, bool):
+        raise invalid("zone must be an int, not bool")
+    try:
+        zone_number = int(zone)
+    except (TypeError, ValueError):
+        raise invalid("zone %r is not a number" % (zone,)) from None
+    reader = Reader()
+    by_version = {4: [], 6: []}
+    with Conntrack(netns) as ct:
+        it = ct.dump(Filter(zone=zone_number))
+        try:
+            # Read only the fields the tuples need, straight from the C list.
+            lib = _lib.lib
+            for i in range(it._len):
+                t = _tuple_of(reader, lib.ct_entry_list_get(it._list, i), zone)
+                by_version[t[0]].append(t)
+        finally:
+            it.close()
+    return sorted(by_version[4] + by_version[6], key=lambda x: x[3])
+
+
+def _entry_of(t):
+    """The Entry (tuple and zone) that deleting Neutron tuple `t` needs."""
+    try:
+        items = tuple(t)
+    except TypeError:
+        raise invalid("entry %r is not a tuple" % (t,)) from None
+    if len(items) < 7:
+        raise invalid("entry %r is too short for a conntrack tuple" % (items,))
+    version = items[0]
+    if version not in (4, 6):
+        raise invalid("entry %r: IP version %r is neither 4 nor 6" % (items, version))
+    proto = proto_number(items[1])
+    icmp = proto in ICMP_PROTOS
+    if len(items) != (8 if icmp else 7):
+        raise invalid(
+            "entry %r: %s tuples have %d elements" % (items, proto_name(proto), 8 if icmp else 7)
+        )
+    try:
+        src = ipaddress.ip_address(items[4])
+        dst = ipaddress.ip_address(items[5])
+    except ValueError as e:
+        raise invalid("entry %r: %s" % (items, e)) from None
+    if src.version != version or dst.version != version:
+        raise invalid("entry %r: addresses are not IPv%d" % (items, version))
+    zone = items[-1]
+    if isinstance(zone, bool):
+        raise invalid("entry %r: zone must be an int" % (items,))
+    try:
+        zone = int(zone)
+    except (TypeError, ValueError):
+        raise invalid("entry %r: zone %r is not a number" % (items, zone)) from None
+    e = Entry(
+        family=FAMILY_IPV4 if version == 4 else FAMILY_IPV6,
+        proto=proto,
+        orig_src=src,
+        orig_dst=dst,
+        zone=zone,
+    )
+    if icmp:
+        e.orig_icmp_type, e.orig_icmp_code, e.orig_icmp_id = items[2], items[3], items[6]
+    elif proto in PORT_PROTOS:
+        e.orig_sport, e.orig_dport = items[2], items[3]
+    return e
+
+
+def delete_entries(entries, netns=None):
+    """Delete the given entries (tuples as list_entries returns them).
+
+    :param entries: iterable of Neutron tuples
+    :param netns: optional network namespace (default: the caller's, as Neutron)
+    :return: None. Entries already gone are skipped silently; other failures raise (see
+        the module's documentation).
+    """
+    tuples = list(entries)
+    built = [_entry_of(t) for t in tuples]  # every tuple checked before any deletion
+    if not built:
+        return None
+    with Conntrack(netns) as ct:
+        with ct.batch() as batch:
+            for e in built:
+                batch.add_delete(e)
+            results = batch.send()
+    failures = [
+        (t, r)
+        for t, r in zip(tuples, results)
+        if r is not None and not isinstance(r, NotFoundError)
+    ]
+    if failures:
+        error = failures[0][1]
+        if not isinstance(error, ConntrackError):  # pragma: no cover - defensive
+            raise error
+        error.failures = failures
+        raise error
+    return None

@@ -1,0 +1,223 @@
+//! The event listener: new, update and destroy events of the conntrack table, without silent
+//! loss.
+//!
+//! When the kernel cannot queue an event because the socket's buffer is full it drops it and
+//! flags the socket; the next receive then fails with ENOBUFS. The listener turns that into
+//! a `Kind::Overrun` result and counts it, and the stream goes on. A caller that prefers
+//! back-pressure to loss turns on reliable mode (NETLINK_BROADCAST_ERROR with
+//! NETLINK_NO_ENOBUFS): the kernel then keeps destroy events it could not deliver and delivers
+//! them later, and never reports overruns.
+
+use std::os::fd::AsRawFd;
+
+use netlink_sys::{protocols::NETLINK_NETFILTER, Socket};
+
+use crate::codec::{self, msg};
+use crate::entry::Entry;
+use crate::error::{Error, Kind, Result};
+use crate::filter::Filter;
+use crate::sys;
+
+/// Event type bit: a new entry (also the group mask for [`Listener::open`]).
+pub const EVENT_NEW: u32 = 1;
+/// Event type bit: an entry changed.
+pub const EVENT_UPDATE: u32 = 2;
+/// Event type bit: an entry went.
+pub const EVENT_DESTROY: u32 = 4;
+/// Every event type.
+pub const EVENT_ALL: u32 = EVENT_NEW | EVENT_UPDATE | EVENT_DESTROY;
+
+/// Multicast groups of ctnetlink (NFNLGRP_CONNTRACK_*).
+const GROUP_NEW: u32 = 1;
+const GROUP_UPDATE: u32 = 2;
+const GROUP_DESTROY: u32 = 3;
+const NETLINK_BROADCAST_ERROR: i32 = 4;
+const NETLINK_NO_ENOBUFS: i32 = 5;
+const SOL_NETLINK: i32 = 270;
+const NLM_F_CREATE: u16 = 0x400;
+const NLM_F_EXCL: u16 = 0x200;
+/// Default receive buffer: room for a burst of about 100,000 events.
+pub const DEFAULT_EVENT_BUFFER: usize = 64 << 20;
+/// Datagrams read per receive call at most, so a busy stream still returns to the caller.
+const MAX_DATAGRAMS_PER_CALL: usize = 256;
+
+/// A subscription to conntrack events.
+pub struct Listener {
+    sock: Socket,
+    rbuf: Vec<u8>,
+    types: u32,
+    filter: Option<Filter>,
+    entry: Entry,
+    /// Overruns reported so far (each: the kernel dropped one or more events).
+    pub overruns: u64,
+    /// Messages dropped because they did not come from the kernel.
+    pub dropped: u64,
+}
+
+impl Listener {
+    /// Subscribes, in the caller's network namespace, to the event types in `types` (an OR
+    /// of `EVENT_*`).
+    pub fn open(types: u32) -> Result<Listener> {
+        if types == 0 || types & !EVENT_ALL != 0 {
+            return Err(Error::invalid(format!(
+                "event types {types:#x}: use an OR of NEW (1), UPDATE (2) and DESTROY (4)"
+            )));
+        }
+        let mut sock =
+            Socket::new(NETLINK_NETFILTER).map_err(|e| Error::io("netlink socket", &e))?;
+        sock.bind_auto()
+            .map_err(|e| Error::io("bind netlink socket", &e))?;
+        for (bit, group) in [
+            (EVENT_NEW, GROUP_NEW),
+            (EVENT_UPDATE, GROUP_UPDATE),
+            (EVENT_DESTROY, GROUP_DESTROY),
+        ] {
+            if types & bit != 0 {
+                sock.add_membership(group)
+                    .map_err(|e| Error::io("subscribe to conntrack events", &e))?;
+            }
+        }
+        sys::set_receive_buffer(sock.as_raw_fd(), DEFAULT_EVENT_BUFFER)?;
+        Ok(Listener {
+            sock,
+            rbuf: Vec::with_capacity(64 * 1024),
+            types,
+            filter: None,
+            entry: Entry::new(),
+            overruns: 0,
+            dropped: 0,
+        })
+    }
+
+    /// Subscribes inside the network namespace `name` (see [`sys::in_netns`]).
+    pub fn open_netns(name: &str, types: u32) -> Result<Listener> {
+        sys::in_netns(name, move || Listener::open(types))
+    }
+
+    /// The socket's descriptor, for the caller's poll or epoll loop.
+    pub fn fd(&self) -> i32 {
+        self.sock.as_raw_fd()
+    }
+
+    /// Delivers only events whose entry matches `filter` (None: all).
+    pub fn set_filter(&mut self, filter: Option<Filter>) {
+        self.filter = filter;
+    }
+
+    /// Sets the receive buffer to about `bytes`; returns the size the kernel reports.
+    pub fn set_receive_buffer(&mut self, bytes: usize) -> Result<usize> {
+        sys::set_receive_buffer(self.sock.as_raw_fd(), bytes)
+    }
+
+    /// Reliable mode on or off: with it, the kernel keeps destroy events it cannot deliver
+    /// and retries them instead of dropping them, and no overrun is ever reported.
+    pub fn set_reliable(&mut self, on: bool) -> Result<()> {
+        let fd = self.sock.as_raw_fd();
+        let v = i32::from(on);
+        if !sys::setsockopt_int(fd, SOL_NETLINK, NETLINK_BROADCAST_ERROR, v)
+            || !sys::setsockopt_int(fd, SOL_NETLINK, NETLINK_NO_ENOBUFS, v)
+        {
+            return Err(Error::io(
+                "set reliable event delivery",
+                &std::io::Error::last_os_error(),
+            )
+            .with_kind(Kind::Unsupported));
+        }
+        Ok(())
+    }
+
+    /// Waits up to `timeout_ms` (0: do not wait; negative: wait forever) for events, then
+    /// delivers every event already queued (up to a bounded number of datagrams) to `f`,
+    /// which returns false to stop early. Returns how many were delivered (0 on timeout).
+    /// An overrun ends the call with `Kind::Overrun` after counting it; the events before it
+    /// were delivered, and the next call goes on with the stream.
+    pub fn receive(
+        &mut self,
+        timeout_ms: i32,
+        mut f: impl FnMut(u32, &Entry) -> bool,
+    ) -> Result<usize> {
+        if !sys::poll_readable(self.sock.as_raw_fd(), timeout_ms)? {
+            return Ok(0);
+        }
+        let mut delivered = 0usize;
+        for _ in 0..MAX_DATAGRAMS_PER_CALL {
+            self.rbuf.clear();
+            let got = self
+                .sock
+                .recv_from(&mut self.rbuf, libc::MSG_DONTWAIT | libc::MSG_TRUNC);
+            let (n, from) = match got {
+                Ok(x) => x,
+                Err(e) => match e.raw_os_error() {
+                    Some(libc::EAGAIN) => break,
+                    Some(libc::EINTR) => continue,
+                    Some(libc::ENOBUFS) => {
+                        self.overruns += 1;
+                        return Err(Error::new(
+                            Kind::Overrun,
+                            format!(
+                                "the event buffer overflowed and the kernel dropped events \
+                                 (overrun {} on this listener); {delivered} delivered before it",
+                                self.overruns
+                            ),
+                        )
+                        .with_errno(libc::ENOBUFS));
+                    }
+                    _ => return Err(Error::io("receive conntrack events", &e)),
+                },
+            };
+            if from.port_number() != 0 {
+                self.dropped += 1;
+                continue;
+            }
+            if n > self.rbuf.len() {
+                return Err(Error::malformed(format!(
+                    "a {n}-byte event datagram did not fit the receive buffer"
+                )));
+            }
+            let rbuf = std::mem::take(&mut self.rbuf);
+            let r = self.deliver(&rbuf, &mut delivered, &mut f);
+            self.rbuf = rbuf;
+            if !r? {
+                break;
+            }
+        }
+        Ok(delivered)
+    }
+
+    /// Decodes the events of one datagram; Ok(false) when `f` asked to stop.
+    fn deliver(
+        &mut self,
+        buf: &[u8],
+        delivered: &mut usize,
+        f: &mut impl FnMut(u32, &Entry) -> bool,
+    ) -> Result<bool> {
+        for m in codec::messages(buf) {
+            let m = m?;
+            if !codec::is_ct_message(m.msg_type) {
+                continue;
+            }
+            let kind = match (m.msg_type & 0xff) as u8 {
+                msg::CT_DELETE => EVENT_DESTROY,
+                _ if m.flags & (NLM_F_CREATE | NLM_F_EXCL) != 0 => EVENT_NEW,
+                _ => EVENT_UPDATE,
+            };
+            if kind & self.types == 0 {
+                continue;
+            }
+            self.entry = Entry::new();
+            codec::decode_entry_into(m.payload, &mut self.entry)?;
+            if self
+                .filter
+                .as_ref()
+                .is_some_and(|flt| !flt.matches(&self.entry))
+            {
+                continue;
+            }
+            *delivered += 1;
+            if !f(kind, &self.entry) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}

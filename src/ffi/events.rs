@@ -1,0 +1,184 @@
+//! ct_events: a subscription to the conntrack table's events.
+
+use std::ffi::{c_char, c_void};
+
+use super::entry::ct_entry;
+use super::filter::ct_filter;
+use super::status::ct_status;
+use super::{
+    boundary, cast_mut, cast_ref, fail, free_c, give, null_arg, status_of, str_arg, Castable,
+};
+use crate::events::Listener;
+use crate::Entry;
+
+/// A subscription to conntrack events in one network namespace. Used by one thread at a
+/// time; separate listeners are independent.
+///
+/// Loss: the kernel queues events in the socket's receive buffer (64 MiB by default, set with
+/// ct_events_set_receive_buffer) and drops them when it is full. The next ct_events_receive
+/// then returns CT_ERR_OVERRUN (after delivering the events before the gap) and
+/// ct_events_overruns counts it; the listener keeps working. Dump the table again after an
+/// overrun to resynchronise. With ct_events_set_reliable the kernel instead keeps destroy
+/// events it could not deliver and retries them (new and update events are still dropped,
+/// silently), and no overrun is reported.
+///
+/// net.netfilter.nf_conntrack_events = 2 (the default of a new namespace on some kernels
+/// between 5.19 and 6.10) means the kernel records events only while a listener exists:
+/// entries created before the first listener subscribed never report events, not even their
+/// destroy. Dump after subscribing to learn about them.
+pub struct ct_events {
+    _private: [u8; 0],
+}
+
+impl Castable for ct_events {
+    type Rust = Listener;
+}
+
+/// Event type: a new entry.
+pub const CT_EVENT_NEW: u32 = 1;
+/// Event type: an entry changed (state, mark, timeout refresh by the tool, ...).
+pub const CT_EVENT_UPDATE: u32 = 2;
+/// Event type: an entry was destroyed.
+pub const CT_EVENT_DESTROY: u32 = 4;
+/// Every event type.
+pub const CT_EVENT_ALL: u32 = 7;
+
+/// Called for each event: `type` is one CT_EVENT_* value; `entry` is valid until the
+/// callback returns (keep a copy with ct_entry_clone); `user_data` is what the caller passed.
+/// Return 0 to go on, anything else to stop this receive call.
+pub type ct_event_cb = Option<
+    unsafe extern "C" fn(event_type: u32, entry: *const ct_entry, user_data: *mut c_void) -> i32,
+>;
+
+/// Subscribes, in the caller's network namespace, to the event types in `types` (an OR of
+/// CT_EVENT_*). On CT_OK, `*events_out` is a new listener owned by the caller; close it with
+/// ct_events_close.
+#[no_mangle]
+pub unsafe extern "C" fn ct_events_open(types: u32, events_out: *mut *mut ct_events) -> ct_status {
+    boundary(|| {
+        if events_out.is_null() {
+            return null_arg("events_out");
+        }
+        match Listener::open(types) {
+            Ok(l) => give::<ct_events>(events_out, "events_out", l),
+            Err(e) => fail(&e),
+        }
+    })
+}
+
+/// Subscribes inside the network namespace `netns` (a name under /run/netns or a path such as
+/// /proc/PID/ns/net); the calling thread never changes namespace. Otherwise as ct_events_open.
+#[no_mangle]
+pub unsafe extern "C" fn ct_events_open_netns(
+    netns: *const c_char,
+    types: u32,
+    events_out: *mut *mut ct_events,
+) -> ct_status {
+    boundary(|| {
+        let name = match str_arg(netns, "netns") {
+            Ok(n) => n,
+            Err(s) => return s,
+        };
+        if events_out.is_null() {
+            return null_arg("events_out");
+        }
+        match Listener::open_netns(name, types) {
+            Ok(l) => give::<ct_events>(events_out, "events_out", l),
+            Err(e) => fail(&e),
+        }
+    })
+}
+
+/// Closes `events` and frees it. Passing NULL does nothing; closing twice is undefined.
+#[no_mangle]
+pub unsafe extern "C" fn ct_events_close(events: *mut ct_events) {
+    boundary(|| free_c(events))
+}
+
+/// The listener's file descriptor, for the caller's poll/epoll loop (readable means events
+/// are queued; call ct_events_receive with timeout 0). -1 for NULL. The descriptor belongs to
+/// the listener: do not close it or read from it.
+#[no_mangle]
+pub unsafe extern "C" fn ct_events_fd(events: *const ct_events) -> i32 {
+    boundary(|| cast_ref(events).map_or(-1, |l| l.fd()))
+}
+
+/// Delivers only events whose entry matches `filter` (copied; NULL delivers all). The
+/// library applies it to each event.
+#[no_mangle]
+pub unsafe extern "C" fn ct_events_set_filter(
+    events: *mut ct_events,
+    filter: *const ct_filter,
+) -> ct_status {
+    boundary(|| match cast_mut(events) {
+        Some(l) => {
+            l.set_filter(cast_ref(filter).cloned());
+            ct_status::CT_OK
+        }
+        None => null_arg("events"),
+    })
+}
+
+/// Sets the receive buffer to about `bytes` (the kernel doubles it; without CAP_NET_ADMIN,
+/// net.core.rmem_max caps it). The default, 64 MiB, holds a burst of about 100,000 events.
+#[no_mangle]
+pub unsafe extern "C" fn ct_events_set_receive_buffer(
+    events: *mut ct_events,
+    bytes: usize,
+) -> ct_status {
+    boundary(|| match cast_mut(events) {
+        Some(l) => status_of(l.set_receive_buffer(bytes).map(|_| ())),
+        None => null_arg("events"),
+    })
+}
+
+/// Reliable mode on (`on` true) or off (the default): see ct_events for what it changes.
+/// CT_ERR_UNSUPPORTED when the kernel lacks the socket options.
+#[no_mangle]
+pub unsafe extern "C" fn ct_events_set_reliable(events: *mut ct_events, on: bool) -> ct_status {
+    boundary(|| match cast_mut(events) {
+        Some(l) => status_of(l.set_reliable(on)),
+        None => null_arg("events"),
+    })
+}
+
+/// Waits up to `timeout_ms` milliseconds (0: do not wait; -1: wait forever) for events, then
+/// passes every event already queued to `cb`, until none is left, a bounded number was read
+/// (so a busy stream still returns), or `cb` returns non-zero. `*delivered_out` (may be NULL)
+/// receives how many events were passed to `cb`, 0 on timeout. CT_ERR_OVERRUN when the kernel
+/// dropped events since the last call (the events before the gap were delivered and counted in
+/// `*delivered_out`; call again to go on).
+#[no_mangle]
+pub unsafe extern "C" fn ct_events_receive(
+    events: *mut ct_events,
+    timeout_ms: i32,
+    cb: ct_event_cb,
+    user_data: *mut c_void,
+    delivered_out: *mut usize,
+) -> ct_status {
+    boundary(|| {
+        let Some(l) = cast_mut(events) else {
+            return null_arg("events");
+        };
+        let Some(cb) = cb else {
+            return null_arg("cb");
+        };
+        let mut n = 0usize;
+        let r = l.receive(timeout_ms, |kind, e| {
+            n += 1;
+            // SAFETY: the entry lives until the callback returns, as documented.
+            cb(kind, e as *const Entry as *const ct_entry, user_data) == 0
+        });
+        if !delivered_out.is_null() {
+            delivered_out.write(n);
+        }
+        status_of(r.map(|_| ()))
+    })
+}
+
+/// How many overruns (each: one or more events dropped by the kernel) the listener has
+/// reported since it was opened. 0 for NULL.
+#[no_mangle]
+pub unsafe extern "C" fn ct_events_overruns(events: *const ct_events) -> u64 {
+    boundary(|| cast_ref(events).map_or(0, |l| l.overruns))
+}
