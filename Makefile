@@ -18,7 +18,7 @@ C_TESTS    := $(patsubst c-tests/%.c,%,$(wildcard c-tests/test_*.c))
 EXAMPLES   := ct-list demo
 
 .PHONY: all lib header examples c-tests demo test deps test-rust test-c test-examples \
-	test-readme test-install test-oldkernel install uninstall clean bench compare
+	test-readme test-install test-oldkernel install uninstall clean bench compare compare-events
 
 all: lib examples
 
@@ -62,6 +62,13 @@ bench: lib | $(BUILD)
 
 compare: bench
 	../shared/anchors/compare.sh $(BUILD)/ct-bench $(N) $(REPEATS)
+
+# An event burst (EVENTS_N creates, then as many deletes) heard by the project's listener and
+# libnetfilter_conntrack's side by side.
+EVENTS_N    ?= 1000000
+EVENTS_SECS ?= 25
+compare-events: bench
+	../shared/anchors/compare-events.sh $(BUILD)/ct-bench $(EVENTS_N) $(EVENTS_SECS)
 
 demo: deps examples
 	./$(BUILD)/demo

@@ -4,6 +4,8 @@
  *   dump [ZONE]     dump the table, count the entries (only those in ZONE if given)
  *   delete N ZONE   delete those same N entries by tuple and zone
  *   flush           flush the table
+ *   events SECS     listen for NEW and DESTROY events for SECS seconds with the library's
+ *                   default settings; prints "op=events events=E overruns=O"
  * Prints "op=... n=... fails=... secs=... rate=.../s". Creates and deletes go out in
  * batches of BATCH requests (one ct_batch reused), as a program with a large table would. */
 #define _POSIX_C_SOURCE 200809L
@@ -47,6 +49,32 @@ static int count_entry(const ct_entry *e, void *user) {
     return 0;
 }
 
+static int count_event(uint32_t type, const ct_entry *e, void *user) {
+    (void)type;
+    (void)e;
+    ++*(unsigned long *)user;
+    return 0;
+}
+
+/* Listens with the library's defaults; an overrun is counted and the stream goes on. */
+static int listen_events(double secs) {
+    ct_events *ev = NULL;
+    ct_status rc = ct_events_open(CT_EVENT_NEW | CT_EVENT_DESTROY, &ev);
+    if (rc != CT_OK) return die("events", rc);
+    unsigned long events = 0;
+    double end = now() + secs;
+    while (now() < end) {
+        rc = ct_events_receive(ev, 200, count_event, &events, NULL);
+        if (rc != CT_OK && rc != CT_ERR_OVERRUN) {
+            ct_events_close(ev);
+            return die("receive events", rc);
+        }
+    }
+    printf("op=events events=%lu overruns=%llu\n", events, (unsigned long long)ct_events_overruns(ev));
+    ct_events_close(ev);
+    return 0;
+}
+
 static int bulk(ct_handle *h, int create, unsigned n, unsigned zone, unsigned *fails) {
     ct_entry *e = NULL;
     ct_batch *b = NULL;
@@ -71,10 +99,12 @@ static int bulk(ct_handle *h, int create, unsigned n, unsigned zone, unsigned *f
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s create N ZONE | dump [ZONE] | delete N ZONE | flush\n", argv[0]);
+        fprintf(stderr, "usage: %s create N ZONE | dump [ZONE] | delete N ZONE | flush | events SECS\n",
+                argv[0]);
         return 2;
     }
     const char *op = argv[1];
+    if (!strcmp(op, "events")) return listen_events(argc > 2 ? atof(argv[2]) : 10);
     ct_handle *h = NULL;
     ct_status rc = ct_open(&h);
     if (rc != CT_OK) return die("open", rc);

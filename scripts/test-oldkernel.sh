@@ -11,8 +11,10 @@ if [ ! -x "$runner" ]; then
     echo "oldkernel: 0 passed, 1 failed"
     exit 1
 fi
-rust_bin=$(cargo test --test kernel --no-run 2>&1 | sed -n 's/.*(\(target\/[^)]*kernel-[0-9a-f]*\)).*/\1/p' | tail -n1)
-[ -n "$rust_bin" ] || { echo "oldkernel: no Rust kernel test binary"; exit 1; }
+bins=$(cargo test --test kernel --test events --no-run 2>&1 | sed -n 's/.*(\(target\/[^)]*\/\(kernel\|events\)-[0-9a-f]*\)).*/\1/p')
+rust_bin=$(echo "$bins" | grep '/kernel-' | tail -n1)
+events_bin=$(echo "$bins" | grep '/events-' | tail -n1)
+[ -n "$rust_bin" ] && [ -n "$events_bin" ] || { echo "oldkernel: Rust kernel test binaries not found"; exit 1; }
 "$runner" --kernel-version "$version" --mem 2048 --sysctl net.netfilter.nf_conntrack_max=1048576 -- sh -c "
     uname -r
     case \$(uname -r) in 6.1.*) ;; *) echo 'not the 6.1 kernel'; exit 1;; esac
@@ -20,5 +22,6 @@ rust_bin=$(cargo test --test kernel --no-run 2>&1 | sed -n 's/.*(\(target\/[^)]*
     ./$build/test_core || rc=1
     # The 100,000-entry tests check scale, not kernel semantics: too slow under emulation.
     ./$rust_bin --test-threads=2 --skip hundred_thousand || rc=1
+    ./$events_bin --test-threads=2 || rc=1
     exit \$rc
 "

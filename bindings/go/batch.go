@@ -140,4 +140,3 @@ func (b *Batch) Send(c *Conn) ([]error, error) {
 	}
 	return results, sendErr
 }
-
