@@ -321,6 +321,57 @@ typedef int32_t (*ct_event_cb)(uint32_t event_type, const ct_entry *entry, void 
  */
 typedef int32_t (*ct_dump_cb)(const ct_entry *entry, void *user_data);
 
+/**
+ * Per-CPU conntrack statistics, as `conntrack -S` prints them. A plain struct the caller
+ * owns. Counters the running kernel does not send read 0.
+ */
+typedef struct {
+  /**
+   * The CPU these counters belong to (unused in the sum of ct_stats_total).
+   */
+  uint32_t cpu;
+  /**
+   * Lookups that found an entry.
+   */
+  uint32_t found;
+  /**
+   * Packets conntrack could not track.
+   */
+  uint32_t invalid;
+  /**
+   * Entries inserted.
+   */
+  uint32_t insert;
+  /**
+   * Inserts that failed.
+   */
+  uint32_t insert_failed;
+  /**
+   * Packets dropped.
+   */
+  uint32_t drop;
+  /**
+   * Entries dropped early to make room.
+   */
+  uint32_t early_drop;
+  /**
+   * Errors.
+   */
+  uint32_t error;
+  /**
+   * Lookups restarted.
+   */
+  uint32_t search_restart;
+  /**
+   * Clashes resolved.
+   */
+  uint32_t clash_resolve;
+  /**
+   * Hash chains found too long.
+   */
+  uint32_t chaintoolong;
+} ct_stats;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -904,6 +955,25 @@ const ct_entry *ct_entry_list_get(const ct_entry_list *list, size_t index);
  * Frees `list` and its entries. Passing NULL does nothing; freeing twice is undefined.
  */
 void ct_entry_list_free(ct_entry_list *list);
+
+/**
+ * The number of entries in the handle's table (`conntrack -C`) into `*count_out`, and the
+ * table's limit (net.netfilter.nf_conntrack_max) into `*max_out` (may be NULL).
+ */
+ct_status ct_count(ct_handle *h, uint32_t *count_out, uint32_t *max_out);
+
+/**
+ * The statistics of each CPU into `stats[0..len]`, one per CPU in the kernel's order;
+ * `*n_out` receives how many CPUs there are. CT_ERR_BUFFER_TOO_SMALL (with `*n_out` set and
+ * the first `len` written) when `len` is smaller; `stats` may be NULL when `len` is 0, to
+ * ask for the number.
+ */
+ct_status ct_stats_per_cpu(ct_handle *h, ct_stats *stats, size_t len, size_t *n_out);
+
+/**
+ * The statistics summed over every CPU into `*total_out` (its `cpu` field is 0).
+ */
+ct_status ct_stats_total(ct_handle *h, ct_stats *total_out);
 
 /**
  * A sentence describing `status`. Returns a static string, never NULL ("unknown status"

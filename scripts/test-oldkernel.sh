@@ -20,6 +20,7 @@ events_bin=$(echo "$bins" | grep '/events-' | tail -n1)
     case \$(uname -r) in 6.1.*) ;; *) echo 'not the 6.1 kernel'; exit 1;; esac
     rc=0
     ./$build/test_core || rc=1
+    ./$build/test_events || rc=1
     # The 100,000-entry tests check scale, not kernel semantics: too slow under emulation.
     ./$rust_bin --test-threads=2 --skip hundred_thousand || rc=1
     ./$events_bin --test-threads=2 || rc=1

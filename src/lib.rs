@@ -14,6 +14,7 @@ pub mod format;
 pub mod handle;
 pub mod kernel;
 pub mod ops;
+pub mod stats;
 mod sys;
 
 pub use entry::Entry;

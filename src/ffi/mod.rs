@@ -17,6 +17,7 @@ pub mod events;
 pub mod filter;
 pub mod handle;
 pub mod list;
+pub mod stats;
 pub mod status;
 pub mod version;
 

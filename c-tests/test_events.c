@@ -1,0 +1,199 @@
+/* Events and statistics against the real kernel, in private network namespaces, with the
+ * `conntrack` tool making the events and reading the counters. */
+#include "common.h"
+
+#include <poll.h>
+
+struct seen {
+    int n;
+    uint32_t types[16];
+    ct_entry *entries[16];
+};
+
+static int keep_event(uint32_t type, const ct_entry *e, void *user) {
+    struct seen *s = user;
+    if (s->n < 16) {
+        s->types[s->n] = type;
+        if (ct_entry_clone(e, &s->entries[s->n]) != CT_OK) return 1;
+        s->n++;
+    }
+    return 0;
+}
+
+static void seen_free(struct seen *s) {
+    for (int i = 0; i < s->n; i++) ct_entry_free(s->entries[i]);
+    s->n = 0;
+}
+
+/* Receives until `want` events arrived; each wait is bounded, so a missing event fails. */
+static bool wait_for(ct_events *ev, struct seen *s, int want) {
+    for (int idle = 0; s->n < want && idle < 3;) {
+        size_t got = 0;
+        CHECK_OK(ct_events_receive(ev, 5000, keep_event, s, &got));
+        if (got == 0) idle++;
+    }
+    CHECK(s->n == want);
+    return true;
+}
+
+static bool events_enabled(const struct netns *ns) {
+    return ns_sh(ns, "sysctl -qw net.netfilter.nf_conntrack_events=1") == 0;
+}
+
+static bool test_new_update_destroy(void) {
+    struct netns ns;
+    if (!netns_make(&ns)) return false;
+    ct_events *ev = NULL;
+    struct seen s = {0};
+    bool ok = events_enabled(&ns) && ct_events_open_netns(ns.name, CT_EVENT_ALL, &ev) == CT_OK &&
+              ns_sh(&ns, "conntrack -I -p tcp -s 1.1.1.1 -d 2.2.2.2 --sport 1 --dport 2 --state ESTABLISHED -t 1234 -m 5 && "
+                         "conntrack -U -p tcp -s 1.1.1.1 -d 2.2.2.2 --sport 1 --dport 2 -m 9 && "
+                         "conntrack -D -p tcp -s 1.1.1.1 -d 2.2.2.2 --sport 1 --dport 2") == 0 &&
+              wait_for(ev, &s, 3);
+    if (ok) {
+        uint32_t mark = 0, timeout = 0;
+        uint16_t port = 0;
+        uint8_t state = 0;
+        char addr[CT_ADDR_TEXT_MAX];
+        ok = s.types[0] == CT_EVENT_NEW && s.types[1] == CT_EVENT_UPDATE && s.types[2] == CT_EVENT_DESTROY &&
+             ct_entry_get_mark(s.entries[0], &mark) == CT_OK && mark == 5 &&
+             ct_entry_get_timeout(s.entries[0], &timeout) == CT_OK && timeout > 1200 &&
+             ct_entry_get_port(s.entries[0], CT_ORIG_DST, &port) == CT_OK && port == 2 &&
+             ct_entry_get_tcp_state(s.entries[0], &state) == CT_OK && state == CT_TCP_STATE_ESTABLISHED &&
+             ct_entry_get_addr(s.entries[0], CT_REPLY_SRC, addr, sizeof addr) == CT_OK && !strcmp(addr, "2.2.2.2") &&
+             ct_entry_get_mark(s.entries[1], &mark) == CT_OK && mark == 9 && ct_events_overruns(ev) == 0;
+        if (!ok) fprintf(stderr, "    events: types %u %u %u mark %u\n", s.types[0], s.types[1], s.types[2], mark);
+    }
+    seen_free(&s);
+    ct_events_close(ev);
+    netns_remove(&ns);
+    return ok;
+}
+
+static bool test_filtered_listener(void) {
+    struct netns ns;
+    if (!netns_make(&ns)) return false;
+    ct_events *ev = NULL;
+    ct_filter *f = NULL;
+    struct seen s = {0};
+    uint16_t zone = 0;
+    size_t extra = 1;
+    bool ok = events_enabled(&ns) && ct_events_open_netns(ns.name, CT_EVENT_NEW, &ev) == CT_OK &&
+              ct_filter_new(&f) == CT_OK && ct_filter_set_zone(f, 5) == CT_OK && ct_events_set_filter(ev, f) == CT_OK &&
+              ns_sh(&ns, "conntrack -I -p udp -s 1.1.1.1 -d 2.2.2.2 --sport 1 --dport 2 -t 100 -w 6 && "
+                         "conntrack -I -p udp -s 1.1.1.1 -d 2.2.2.2 --sport 1 --dport 2 -t 100 -w 5") == 0 &&
+              wait_for(ev, &s, 1) && ct_entry_get_zone(s.entries[0], &zone) == CT_OK && zone == 5 &&
+              ct_events_receive(ev, 0, keep_event, &s, &extra) == CT_OK && extra == 0;
+    seen_free(&s);
+    ct_filter_free(f);
+    ct_events_close(ev);
+    netns_remove(&ns);
+    return ok;
+}
+
+static bool test_poll_loop(void) {
+    struct netns ns;
+    if (!netns_make(&ns)) return false;
+    ct_events *ev = NULL;
+    struct seen s = {0};
+    bool ok = events_enabled(&ns) && ct_events_open_netns(ns.name, CT_EVENT_NEW, &ev) == CT_OK;
+    if (ok) {
+        struct pollfd p = {.fd = ct_events_fd(ev), .events = POLLIN};
+        size_t got = 1;
+        ok = p.fd >= 0 && poll(&p, 1, 50) == 0 &&                               /* nothing: times out */
+             ct_events_receive(ev, 50, keep_event, &s, &got) == CT_OK && got == 0 &&
+             ns_sh(&ns, "conntrack -I -p udp -s 1.1.1.1 -d 2.2.2.2 --sport 1 --dport 2 -t 100") == 0 &&
+             poll(&p, 1, 5000) == 1 &&                                            /* the event wakes it */
+             ct_events_receive(ev, 0, keep_event, &s, &got) == CT_OK && got == 1 && s.types[0] == CT_EVENT_NEW;
+    }
+    seen_free(&s);
+    ct_events_close(ev);
+    netns_remove(&ns);
+    return ok;
+}
+
+static int count_only(uint32_t type, const ct_entry *e, void *user) {
+    (void)type;
+    (void)e;
+    ++*(int *)user;
+    return 0;
+}
+
+/* A tiny buffer under a burst: an overrun is reported, and the listener goes on. */
+static bool test_overrun_then_continue(void) {
+    struct netns ns;
+    if (!netns_make(&ns)) return false;
+    ct_events *ev = NULL;
+    int n = 0;
+    bool ok = events_enabled(&ns) && ct_events_open_netns(ns.name, CT_EVENT_NEW, &ev) == CT_OK &&
+              ct_events_set_receive_buffer(ev, 4096) == CT_OK &&
+              ns_sh(&ns, "for i in $(seq 1 400); do echo \"-I -p udp -s 10.0.0.1 -d 10.0.0.2 --sport $i --dport 1 -t 100\"; done "
+                         "| conntrack -R - ") == 0;
+    ct_status rc = CT_OK;
+    while (ok) {
+        size_t got = 0;
+        rc = ct_events_receive(ev, 0, count_only, &n, &got);
+        if (rc != CT_OK || got == 0) break;
+    }
+    ok = ok && rc == CT_ERR_OVERRUN && ct_events_overruns(ev) == 1 && n < 400 &&
+         strstr(ct_last_error_message(), "overflow") != NULL;
+    if (!ok) fprintf(stderr, "    rc %d after %d events, %llu overruns\n", (int)rc, n, (unsigned long long)ct_events_overruns(ev));
+    /* Drain, then a new event still arrives. */
+    while (ok) {
+        size_t got = 0;
+        if (ct_events_receive(ev, 0, count_only, &n, &got) == CT_OK && got == 0) break;
+    }
+    struct seen s = {0};
+    ok = ok && ns_sh(&ns, "conntrack -I -p udp -s 10.0.0.9 -d 10.0.0.2 --sport 1 --dport 1 -t 100") == 0 && wait_for(ev, &s, 1);
+    seen_free(&s);
+    ct_events_close(ev);
+    netns_remove(&ns);
+    return ok;
+}
+
+/* ct_count equals `conntrack -C`; the per-CPU statistics agree with `conntrack -S`. */
+static bool test_count_and_stats(void) {
+    struct netns ns;
+    if (!netns_make(&ns)) return false;
+    ct_handle *h = NULL;
+    bool ok = ns_sh(&ns, "for i in $(seq 1 25); do echo \"-I -p udp -s 10.0.0.1 -d 10.0.0.2 --sport $i --dport 1 -t 100\"; done "
+                         "| conntrack -R - ") == 0 &&
+              ct_open_netns(ns.name, &h) == CT_OK;
+    uint32_t count = 0, max = 0;
+    ok = ok && ct_count(h, &count, &max) == CT_OK && count == 25 && max > 0;
+    char *c = ns_capture(&ns, "conntrack -C");
+    ok = ok && c && (uint32_t)atoi(c) == count;
+    free(c);
+    size_t ncpu = 0;
+    ct_stats per[64], total;
+    ok = ok && ct_stats_per_cpu(h, NULL, 0, &ncpu) == CT_ERR_BUFFER_TOO_SMALL && ncpu >= 1 && ncpu <= 64 &&
+         ct_stats_per_cpu(h, per, ncpu, &ncpu) == CT_OK && ct_stats_total(h, &total) == CT_OK;
+    char *tool = ns_capture(&ns, "conntrack -S");
+    ok = ok && tool && count_lines(tool, "cpu=") == (int)ncpu;
+    uint32_t inserts = 0;
+    for (size_t i = 0; ok && i < ncpu; i++) {
+        char want[256];
+        snprintf(want, sizeof want, "found=%u invalid=%u insert=%u insert_failed=%u drop=%u early_drop=%u error=%u",
+                 per[i].found, per[i].invalid, per[i].insert, per[i].insert_failed, per[i].drop, per[i].early_drop,
+                 per[i].error);
+        ok = count_lines(tool, want) >= 1;
+        if (!ok) fprintf(stderr, "    cpu %u: no line with '%s' in:\n%s", per[i].cpu, want, tool);
+        inserts += per[i].insert;
+    }
+    ok = ok && total.insert == inserts && inserts >= 25;
+    free(tool);
+    ct_close(h);
+    netns_remove(&ns);
+    return ok;
+}
+
+int main(int argc, char **argv) {
+    static const struct test tests[] = {
+        {"new_update_destroy", test_new_update_destroy},
+        {"filtered_listener", test_filtered_listener},
+        {"poll_loop", test_poll_loop},
+        {"overrun_then_continue", test_overrun_then_continue},
+        {"count_and_stats", test_count_and_stats},
+    };
+    return run_tests("events", tests, sizeof tests / sizeof tests[0], argc, argv);
+}

@@ -1,0 +1,136 @@
+//! ct_count and ct_stats: the table's size and per-CPU counters.
+
+use super::handle::{ct_handle, with_handle};
+use super::status::ct_status;
+use super::{boundary, fail, null_arg, write_out};
+use crate::error::{Error, Kind};
+use crate::stats::CpuStats;
+
+/// Per-CPU conntrack statistics, as `conntrack -S` prints them. A plain struct the caller
+/// owns. Counters the running kernel does not send read 0.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ct_stats {
+    /// The CPU these counters belong to (unused in the sum of ct_stats_total).
+    pub cpu: u32,
+    /// Lookups that found an entry.
+    pub found: u32,
+    /// Packets conntrack could not track.
+    pub invalid: u32,
+    /// Entries inserted.
+    pub insert: u32,
+    /// Inserts that failed.
+    pub insert_failed: u32,
+    /// Packets dropped.
+    pub drop: u32,
+    /// Entries dropped early to make room.
+    pub early_drop: u32,
+    /// Errors.
+    pub error: u32,
+    /// Lookups restarted.
+    pub search_restart: u32,
+    /// Clashes resolved.
+    pub clash_resolve: u32,
+    /// Hash chains found too long.
+    pub chaintoolong: u32,
+}
+
+impl From<&CpuStats> for ct_stats {
+    fn from(s: &CpuStats) -> ct_stats {
+        ct_stats {
+            cpu: s.cpu,
+            found: s.found,
+            invalid: s.invalid,
+            insert: s.insert,
+            insert_failed: s.insert_failed,
+            drop: s.drop,
+            early_drop: s.early_drop,
+            error: s.error,
+            search_restart: s.search_restart,
+            clash_resolve: s.clash_resolve,
+            chaintoolong: s.chaintoolong,
+        }
+    }
+}
+
+/// The number of entries in the handle's table (`conntrack -C`) into `*count_out`, and the
+/// table's limit (net.netfilter.nf_conntrack_max) into `*max_out` (may be NULL).
+#[no_mangle]
+pub unsafe extern "C" fn ct_count(
+    h: *mut ct_handle,
+    count_out: *mut u32,
+    max_out: *mut u32,
+) -> ct_status {
+    boundary(|| {
+        if count_out.is_null() {
+            return null_arg("count_out");
+        }
+        match with_handle(h, |core| core.count()) {
+            Ok((n, max)) => {
+                if !max_out.is_null() {
+                    max_out.write(max);
+                }
+                write_out(count_out, "count_out", n)
+            }
+            Err(s) => s,
+        }
+    })
+}
+
+/// The statistics of each CPU into `stats[0..len]`, one per CPU in the kernel's order;
+/// `*n_out` receives how many CPUs there are. CT_ERR_BUFFER_TOO_SMALL (with `*n_out` set and
+/// the first `len` written) when `len` is smaller; `stats` may be NULL when `len` is 0, to
+/// ask for the number.
+#[no_mangle]
+pub unsafe extern "C" fn ct_stats_per_cpu(
+    h: *mut ct_handle,
+    stats: *mut ct_stats,
+    len: usize,
+    n_out: *mut usize,
+) -> ct_status {
+    boundary(|| {
+        if n_out.is_null() {
+            return null_arg("n_out");
+        }
+        if stats.is_null() && len > 0 {
+            return null_arg("stats");
+        }
+        match with_handle(h, |core| core.cpu_stats()) {
+            Ok(v) => {
+                for (i, s) in v.iter().take(len).enumerate() {
+                    stats.add(i).write(ct_stats::from(s));
+                }
+                n_out.write(v.len());
+                if v.len() > len {
+                    fail(&Error::new(
+                        Kind::BufferTooSmall,
+                        format!("{} CPUs, room for {len}", v.len()),
+                    ))
+                } else {
+                    ct_status::CT_OK
+                }
+            }
+            Err(s) => s,
+        }
+    })
+}
+
+/// The statistics summed over every CPU into `*total_out` (its `cpu` field is 0).
+#[no_mangle]
+pub unsafe extern "C" fn ct_stats_total(h: *mut ct_handle, total_out: *mut ct_stats) -> ct_status {
+    boundary(|| {
+        if total_out.is_null() {
+            return null_arg("total_out");
+        }
+        match with_handle(h, |core| core.cpu_stats()) {
+            Ok(v) => {
+                let mut sum = CpuStats::default();
+                for s in &v {
+                    sum.add(s);
+                }
+                write_out(total_out, "total_out", ct_stats::from(&sum))
+            }
+            Err(s) => s,
+        }
+    })
+}
