@@ -308,6 +308,12 @@ typedef struct ct_filter ct_filter;
 typedef struct ct_handle ct_handle;
 
 /**
+ * The names of the 128 label bits, read from a connlabel.conf file. Plain data owned by the
+ * caller; read-only use may be shared between threads.
+ */
+typedef struct ct_labelmap ct_labelmap;
+
+/**
  * Called for each event: `type` is one CT_EVENT_* value; `entry` is valid until the
  * callback returns (keep a copy with ct_entry_clone); `user_data` is what the caller passed.
  * Return 0 to go on, anything else to stop this receive call.
@@ -938,6 +944,49 @@ ct_status ct_flush(ct_handle *h);
  * (use ct_delete_matching when the count matters).
  */
 ct_status ct_flush_matching(ct_handle *h, const ct_filter *filter, uint64_t *flushed_out);
+
+/**
+ * Reads label names from `path` (NULL: /etc/xtables/connlabel.conf, where `conntrack -l`
+ * looks). CT_ERR_NOT_FOUND when the file does not exist. On CT_OK, `*map_out` is a new map
+ * owned by the caller; free it with ct_labelmap_free.
+ */
+ct_status ct_labelmap_open(const char *path, ct_labelmap **map_out);
+
+/**
+ * Frees `map`. Passing NULL does nothing; freeing twice is undefined.
+ */
+void ct_labelmap_free(ct_labelmap *map);
+
+/**
+ * The bit named `name` into `*bit_out`. CT_ERR_NOT_FOUND when no bit has that name.
+ */
+ct_status ct_labelmap_bit(const ct_labelmap *map, const char *name, uint32_t *bit_out);
+
+/**
+ * The name of label bit `bit`, or NULL when it has none (or `map` is NULL). The string
+ * belongs to `map` and lives until ct_labelmap_free(map).
+ */
+const char *ct_labelmap_name(const ct_labelmap *map, uint32_t bit);
+
+/**
+ * Sets (`on` true) or clears the label named `name` on `entry`, as ct_entry_set_label does
+ * for a bit. CT_ERR_NOT_FOUND when `map` has no such name; the entry is then unchanged.
+ */
+ct_status ct_entry_set_label_name(ct_entry *entry,
+                                  const ct_labelmap *map,
+                                  const char *name,
+                                  bool on);
+
+/**
+ * Like ct_entry_format, then the labels as `conntrack -L -o labels` prints them with the
+ * names of `map` (` labels=a,b`; bits without a name are left out, as the tool does).
+ */
+ct_status ct_entry_format_labels(const ct_entry *entry,
+                                 const ct_labelmap *map,
+                                 uint32_t flags,
+                                 char *buf,
+                                 size_t len,
+                                 size_t *needed_out);
 
 /**
  * The number of entries in `list` (0 for NULL).

@@ -13,6 +13,7 @@ pub mod filter;
 pub mod format;
 pub mod handle;
 pub mod kernel;
+pub mod labels;
 pub mod ops;
 pub mod stats;
 mod sys;

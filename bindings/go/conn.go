@@ -247,6 +247,10 @@ func (c *Conn) deleteMatching(op string, f *Filter, flush C.int) (uint64, error)
 	return uint64(n), nil
 }
 
+// CountUnknown is the count FlushMatching reports when the kernel flushed the entries
+// itself and did not say how many.
+const CountUnknown uint64 = C.CT_COUNT_UNKNOWN
+
 // DeleteMatching deletes every entry matching f (not nil; an empty Filter matches every
 // entry) and returns how many it deleted. It deletes exactly the matching entries on
 // every kernel (by tuple, zone and id, in batches).
@@ -254,8 +258,11 @@ func (c *Conn) DeleteMatching(f *Filter) (uint64, error) {
 	return c.deleteMatching("delete matching", f, 0)
 }
 
-// FlushMatching flushes every entry matching f (not nil) and returns how many went; safe
-// on every kernel, like DeleteMatching.
+// FlushMatching flushes every entry matching f (not nil) by the fastest means that removes
+// exactly the matching entries on the running kernel (one filtered flush request where the
+// kernel supports it for every field of f, otherwise like DeleteMatching). It returns how
+// many entries went, or CountUnknown when the kernel flushed them itself; use
+// DeleteMatching when the count matters.
 func (c *Conn) FlushMatching(f *Filter) (uint64, error) {
 	return c.deleteMatching("flush matching", f, 1)
 }
@@ -271,6 +278,102 @@ func (c *Conn) Flush() error {
 		return newError("flush", rc, &detail)
 	}
 	return nil
+}
+
+// Count returns the number of entries in the table of the Conn's namespace (conntrack -C)
+// and the table's limit (net.netfilter.nf_conntrack_max).
+func (c *Conn) Count() (count, max uint32, err error) {
+	h, err := c.handle("count")
+	if err != nil {
+		return 0, 0, err
+	}
+	var n, m C.uint32_t
+	var detail C.gct_err
+	if rc := C.gct_count(h, &n, &m, &detail); rc != C.CT_OK {
+		return 0, 0, newError("count", rc, &detail)
+	}
+	return uint32(n), uint32(m), nil
+}
+
+// SetReceiveBuffer sets the socket's receive buffer to about bytes (the kernel doubles it
+// and applies its own minimum). The default is 8 MiB; batches size each message to what
+// the buffer can answer, so a small buffer costs more system calls, never lost outcomes.
+func (c *Conn) SetReceiveBuffer(bytes int) error {
+	h, err := c.handle("set receive buffer")
+	if err != nil {
+		return err
+	}
+	if bytes < 0 {
+		return invalid("set receive buffer", "negative size")
+	}
+	var detail C.gct_err
+	if rc := C.gct_set_receive_buffer(h, C.size_t(bytes), &detail); rc != C.CT_OK {
+		return newError("set receive buffer", rc, &detail)
+	}
+	return nil
+}
+
+// Stats are conntrack statistics as `conntrack -S` prints them; counters the running
+// kernel does not send read 0.
+type Stats struct {
+	CPU           uint32 // the CPU (0 in the total)
+	Found         uint32
+	Invalid       uint32
+	Insert        uint32
+	InsertFailed  uint32
+	Drop          uint32
+	EarlyDrop     uint32
+	Error         uint32
+	SearchRestart uint32
+	ClashResolve  uint32
+	ChainTooLong  uint32
+}
+
+func statsFromC(s *C.ct_stats) Stats {
+	return Stats{CPU: uint32(s.cpu), Found: uint32(s.found), Invalid: uint32(s.invalid),
+		Insert: uint32(s.insert), InsertFailed: uint32(s.insert_failed), Drop: uint32(s.drop),
+		EarlyDrop: uint32(s.early_drop), Error: uint32(s.error), SearchRestart: uint32(s.search_restart),
+		ClashResolve: uint32(s.clash_resolve), ChainTooLong: uint32(s.chaintoolong)}
+}
+
+// Stats returns the statistics summed over every CPU.
+func (c *Conn) Stats() (Stats, error) {
+	h, err := c.handle("stats")
+	if err != nil {
+		return Stats{}, err
+	}
+	var s C.ct_stats
+	var detail C.gct_err
+	if rc := C.gct_stats_total(h, &s, &detail); rc != C.CT_OK {
+		return Stats{}, newError("stats", rc, &detail)
+	}
+	return statsFromC(&s), nil
+}
+
+// StatsPerCPU returns the statistics of each CPU, in the kernel's order.
+func (c *Conn) StatsPerCPU() ([]Stats, error) {
+	h, err := c.handle("stats")
+	if err != nil {
+		return nil, err
+	}
+	buf := make([]C.ct_stats, 8)
+	for {
+		var n C.size_t
+		var detail C.gct_err
+		rc := C.gct_stats_per_cpu(h, &buf[0], C.size_t(len(buf)), &n, &detail)
+		if rc == C.CT_ERR_BUFFER_TOO_SMALL && int(n) > len(buf) {
+			buf = make([]C.ct_stats, int(n))
+			continue
+		}
+		if rc != C.CT_OK {
+			return nil, newError("stats", rc, &detail)
+		}
+		out := make([]Stats, int(n))
+		for i := range out {
+			out[i] = statsFromC(&buf[i])
+		}
+		return out, nil
+	}
 }
 
 // Version is the C library's version ("0.1.0").

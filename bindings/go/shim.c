@@ -225,6 +225,24 @@ ct_status gct_delete_matching(ct_handle *h, const gct_fspec *fs, int flush, uint
     return rc;
 }
 
+ct_status gct_count(ct_handle *h, uint32_t *count, uint32_t *max, gct_err *err) {
+    return capture(ct_count(h, count, max), err);
+}
+
+ct_status gct_set_receive_buffer(ct_handle *h, size_t bytes, gct_err *err) {
+    return capture(ct_handle_set_receive_buffer(h, bytes), err);
+}
+
+ct_status gct_stats_total(ct_handle *h, ct_stats *out, gct_err *err) {
+    return capture(ct_stats_total(h, out), err);
+}
+
+ct_status gct_stats_per_cpu(ct_handle *h, ct_stats *out, size_t len, size_t *n, gct_err *err) {
+    ct_status rc = ct_stats_per_cpu(h, out, len, n);
+    if (rc != CT_ERR_BUFFER_TOO_SMALL) capture(rc, err);
+    return rc;
+}
+
 ct_status gct_batch_new(ct_batch **out, gct_err *err) { return capture(ct_batch_new(out), err); }
 
 ct_status gct_batch_fill(ct_batch *b, const int32_t *ops, const gct_flat *flats, size_t n, int32_t *build_rc) {

@@ -743,11 +743,8 @@ pub unsafe extern "C" fn ct_entry_format(
         let Some(e) = cast_ref(entry) else {
             return null_arg("entry");
         };
-        let known = CT_FORMAT_EXTENDED | CT_FORMAT_ID | CT_FORMAT_TIMESTAMP;
-        if flags & !known != 0 {
-            return fail(&Error::invalid(format!(
-                "format flags {flags:#x} hold bits the library does not know"
-            )));
+        if let Err(s) = check_format_flags(flags) {
+            return s;
         }
         let text = crate::format::format_entry(e, flags);
         if !needed_out.is_null() {
@@ -755,4 +752,15 @@ pub unsafe extern "C" fn ct_entry_format(
         }
         copy_text(&text, buf, len)
     })
+}
+
+/// Refuses format flags the library does not know.
+pub(crate) fn check_format_flags(flags: u32) -> Result<(), ct_status> {
+    let known = CT_FORMAT_EXTENDED | CT_FORMAT_ID | CT_FORMAT_TIMESTAMP;
+    if flags & !known != 0 {
+        return Err(fail(&Error::invalid(format!(
+            "format flags {flags:#x} hold bits the library does not know"
+        ))));
+    }
+    Ok(())
 }

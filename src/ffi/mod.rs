@@ -16,6 +16,7 @@ pub mod entry;
 pub mod events;
 pub mod filter;
 pub mod handle;
+pub mod labels;
 pub mod list;
 pub mod stats;
 pub mod status;

@@ -43,6 +43,8 @@ CT_ORIG_SRC, CT_ORIG_DST, CT_REPLY_SRC, CT_REPLY_DST = 0, 1, 2, 3
 CT_DIR_ORIG, CT_DIR_REPLY = 0, 1
 CT_FORMAT_EXTENDED, CT_FORMAT_ID, CT_FORMAT_TIMESTAMP = 1, 2, 4
 CT_ADDR_TEXT_MAX = 46
+# What ct_flush_matching reports when the kernel did not say how many entries went.
+CT_COUNT_UNKNOWN = 2**64 - 1
 
 
 def _load():
@@ -182,7 +184,12 @@ _PROTOTYPES = {
 }
 
 for _name, (_restype, _argtypes) in _PROTOTYPES.items():
-    _fn = getattr(lib, _name)
+    try:
+        _fn = getattr(lib, _name)
+    except AttributeError:
+        raise ImportError(
+            "conntrack: %s is not a usable libconntrack: it lacks %s" % (LOADED_FROM, _name)
+        ) from None
     _fn.restype = _restype
     _fn.argtypes = _argtypes
 del _name, _restype, _argtypes, _fn

@@ -187,12 +187,15 @@ class Conntrack:
         check(lib.ct_flush(self._handle()))
 
     def flush_matching(self, filter):
-        """Flushes every entry matching `filter` (required); returns how many went."""
+        """Flushes every entry matching `filter` (required), by the fastest means that
+        removes exactly the matching entries on the running kernel. Returns how many went,
+        or None when the kernel flushed them itself without saying (CT_COUNT_UNKNOWN; use
+        delete_matching when the count matters)."""
         h = self._handle()
         n = ctypes.c_uint64(0)
         with c_filter(filter, required=True) as fp:
             check(lib.ct_flush_matching(h, fp, ctypes.byref(n)))
-        return n.value
+        return None if n.value == _lib.CT_COUNT_UNKNOWN else n.value
 
     def batch(self):
         """A new Batch that send() sends on this handle."""

@@ -92,20 +92,26 @@ def test_binding_creates_tool_reads(ct, netns):
 
 def test_tool_creates_binding_reads_every_field(ct, netns):
     netns.conntrack("-I", "-p", "tcp", "-s", "1.1.1.1", "-d", "2.2.2.2", "--sport", 1,
-                    "--dport", 2, "--state", "ESTABLISHED", "-t", 1234, "-w", 10, "-m", 0x20,
-                    "-u", "SEEN_REPLY,ASSURED")
-    (e,) = ct.list()
+                    "--dport", 2, "--state", "ESTABLISHED", "-t", 1234, "-w", 10, "-m", 0x20)
+    # (conntrack-tools 1.4.7 stores the status bits as the mark when -m and -u are both
+    # given: the status is checked on an entry of its own.)
+    netns.conntrack("-I", "-p", "udp", "-s", "3.3.3.3", "-d", "4.4.4.4", "--sport", 1,
+                    "--dport", 2, "-t", 1234, "-w", 11, "-u", "SEEN_REPLY,ASSURED")
+    (assured,) = ct.list(Filter(zone=11))
+    assert assured.status & conntrack.STATUS_ASSURED
+    assert assured.status & conntrack.STATUS_SEEN_REPLY
+    assert assured.mark == int(tool_fields(netns.lines("-w", 11)[0])[1]["mark"])
+    (e,) = ct.list(Filter(zone=10))
     assert e.family == conntrack.FAMILY_IPV4 and e.proto == conntrack.PROTO_TCP
     assert (str(e.orig_src), str(e.orig_dst), str(e.reply_src), str(e.reply_dst)) == (
         "1.1.1.1", "2.2.2.2", "2.2.2.2", "1.1.1.1")
     assert (e.orig_sport, e.orig_dport, e.reply_sport, e.reply_dport) == (1, 2, 2, 1)
     assert e.zone == 10 and e.mark == 0x20 and e.tcp_state == conntrack.TCP_STATE_ESTABLISHED
-    assert e.status & conntrack.STATUS_CONFIRMED and e.status & conntrack.STATUS_ASSURED
-    assert e.status & conntrack.STATUS_SEEN_REPLY
+    assert e.status & conntrack.STATUS_CONFIRMED and not e.status & conntrack.STATUS_ASSURED
     assert 1200 < e.timeout <= 1234
     assert e.id is not None and e.use is not None
     assert e.orig_icmp_type is None and e.sctp_state is None and e.helper is None
-    (line,) = netns.lines("-o", "id")
+    (line,) = netns.lines("-w", 10, "-o", "id")
     assert tool_fields(line)[1]["id"] == str(e.id)
     if "packets=" in line:  # nf_conntrack_acct=1 in the namespace
         assert (e.orig_packets, e.orig_bytes, e.reply_packets, e.reply_bytes) == (0, 0, 0, 0)
@@ -145,6 +151,9 @@ def test_format_is_the_tools_text(ct, netns):
 
 
 def test_get_update_delete(ct, netns):
+    # Labels need the kernel's label extension, which it attaches to new entries only
+    # while a rule in the namespace uses labels (without it an update gets ENOSPC).
+    netns.run("nft", "add table inet t; add chain inet t c; add rule inet t c ct label set 127")
     netns.conntrack("-I", "-p", "tcp", "-s", "1.1.1.1", "-d", "2.2.2.2", "--sport", 1,
                     "--dport", 2, "--state", "ESTABLISHED", "-t", 1234, "-w", 10)
     key = Entry(proto="tcp", orig_src="1.1.1.1", orig_dst="2.2.2.2", orig_sport=1,
@@ -196,7 +205,8 @@ def test_delete_by_id_matching_flush(ct, netns):
     with pytest.raises(conntrack.NotFoundError):
         ct.delete_by_id(victim.id)
 
-    assert ct.flush_matching(Filter(zone=6)) == 2
+    # The count, or None where the kernel flushed them itself without saying how many.
+    assert ct.flush_matching(Filter(zone=6)) in (2, None)
     lines = netns.lines()
     assert len(lines) == 2 and len(netns.lines("-w", 5)) == 1
 
@@ -240,8 +250,7 @@ def test_filters(ct, netns, kernel_filtering):
     netns.conntrack("-I", "-p", "udp", "-s", "10.1.0.2", "-d", "10.2.0.1", "--sport", 2,
                     "--dport", 53, "-t", 100, "-m", 0x11)
     netns.conntrack("-I", "-p", "tcp", "-s", "10.9.0.1", "-d", "10.2.0.1", "--sport", 3,
-                    "--dport", 80, "--state", "ESTABLISHED", "-t", 100, "-m", 0x20,
-                    "-u", "ASSURED")
+                    "--dport", 80, "--state", "ESTABLISHED", "-t", 100, "-u", "ASSURED")
     netns.conntrack("-I", "-p", "udp", "-s", "fd00::1", "-d", "fd00::2", "--sport", 4,
                     "--dport", 53, "-t", 100, "-w", 3)
     for f, want in FILTER_CASES:
@@ -276,7 +285,8 @@ def test_dump_iterator(ct, netns):
         if e.orig_sport % 2:
             ct.delete(e)
     left = netns.lines()
-    assert len(left) == 100 and all("sport=%d " % 1 not in line for line in left)
+    assert len(left) == 100
+    assert all(int(tool_fields(line)[1]["sport"]) % 2 == 0 for line in left)
 
 
 def test_dump_each_streams_and_stops(ct, netns):
