@@ -187,6 +187,75 @@ static bool test_count_and_stats(void) {
     return ok;
 }
 
+static bool tcp_tuple(ct_entry **out, const char *src, const char *dst, uint16_t sp, uint16_t dp) {
+    CHECK_OK(ct_entry_new(out));
+    CHECK_OK(ct_entry_set_proto(*out, CT_PROTO_TCP));
+    CHECK_OK(ct_entry_set_addr(*out, CT_ORIG_SRC, src));
+    CHECK_OK(ct_entry_set_addr(*out, CT_ORIG_DST, dst));
+    CHECK_OK(ct_entry_set_port(*out, CT_ORIG_SRC, sp));
+    CHECK_OK(ct_entry_set_port(*out, CT_ORIG_DST, dp));
+    return true;
+}
+
+static int keep_expect(const ct_expect *x, void *user) {
+    ct_expect **slot = user;
+    if (*slot == NULL && ct_expect_clone(x, slot) != CT_OK) return 1;
+    return 0;
+}
+
+/* Expectations: the library creates one under an FTP master and the tool lists it; the tool
+ * creates one and the library reads it back; delete and flush. */
+static bool test_expectations(void) {
+    struct netns ns;
+    if (!netns_make(&ns)) return false;
+    ct_handle *h = NULL;
+    ct_entry *master = NULL, *tuple = NULL, *mask = NULL, *got = NULL;
+    ct_expect *x = NULL, *read = NULL;
+    uint16_t port = 0;
+    char helper[16] = "";
+    bool ok = ct_open_netns(ns.name, &h) == CT_OK && tcp_tuple(&master, "1.1.1.1", "2.2.2.2", 1025, 21) &&
+              ct_entry_set_tcp_state(master, CT_TCP_STATE_ESTABLISHED) == CT_OK &&
+              ct_entry_set_timeout(master, 600) == CT_OK && ct_entry_set_helper(master, "ftp") == CT_OK &&
+              ct_create(h, master) == CT_OK && tcp_tuple(&tuple, "1.1.1.1", "2.2.2.2", 0, 40000) &&
+              tcp_tuple(&mask, "255.255.255.255", "255.255.255.255", 0, 0xffff) && ct_expect_new(&x) == CT_OK &&
+              ct_expect_set_tuple(x, CT_EXPECT_MASTER, master) == CT_OK &&
+              ct_expect_set_tuple(x, CT_EXPECT_TUPLE, tuple) == CT_OK &&
+              ct_expect_set_tuple(x, CT_EXPECT_MASK, mask) == CT_OK && ct_expect_set_timeout(x, 100) == CT_OK &&
+              ct_expect_set_tuple(x, 9, mask) == CT_ERR_INVALID_ARGUMENT && ct_expect_create(h, x) == CT_OK &&
+              ct_expect_create(h, x) == CT_ERR_EXISTS;
+    char *t = ok ? ns_capture(&ns, "conntrack -L expect") : NULL;
+    ok = ok && t && count_lines(t, "dport=40000") == 1 && count_lines(t, "helper=ftp") == 1;
+    free(t);
+    ok = ok && ct_expect_dump(h, keep_expect, &read) == CT_OK && read != NULL &&
+         ct_expect_get_tuple(read, CT_EXPECT_TUPLE, &got) == CT_OK &&
+         ct_entry_get_port(got, CT_ORIG_DST, &port) == CT_OK && port == 40000 &&
+         ct_expect_get_helper(read, helper, sizeof helper) == CT_OK && !strcmp(helper, "ftp") &&
+         ct_expect_delete(h, read) == CT_OK && ct_expect_delete(h, read) == CT_ERR_NOT_FOUND;
+    ct_expect_free(read);
+    read = NULL;
+    ct_entry_free(got);
+    got = NULL;
+    ok = ok && ns_sh(&ns, "conntrack -I expect -s 1.1.1.1 -d 2.2.2.2 -p tcp --sport 1025 --dport 21 "
+                          "--tuple-src 1.1.1.1 --tuple-dst 2.2.2.2 --mask-src 255.255.255.255 --mask-dst 255.255.255.255 "
+                          "--tuple-port-src 0 --tuple-port-dst 40001 --mask-port-src 0 --mask-port-dst 65535 -t 100") == 0 &&
+         ct_expect_dump(h, keep_expect, &read) == CT_OK && read != NULL &&
+         ct_expect_get_tuple(read, CT_EXPECT_MASTER, &got) == CT_OK && ct_entry_get_port(got, CT_ORIG_DST, &port) == CT_OK &&
+         port == 21 && ct_expect_flush(h) == CT_OK;
+    t = ok ? ns_capture(&ns, "conntrack -L expect") : NULL;
+    ok = ok && t && count_lines(t, "src=") == 0;
+    if (!ok) fprintf(stderr, "    expectations: %s\n", ct_last_error_message());
+    free(t);
+    ct_expect_free(read);
+    ct_expect_free(x);
+    ct_entry_free(got);
+    ct_entry_free(master);
+    ct_entry_free(tuple);
+    ct_entry_free(mask);
+    ct_close(h);
+    netns_remove(&ns);
+    return ok;
+}
+
 int main(int argc, char **argv) {
     static const struct test tests[] = {
         {"new_update_destroy", test_new_update_destroy},
@@ -194,6 +263,7 @@ int main(int argc, char **argv) {
         {"poll_loop", test_poll_loop},
         {"overrun_then_continue", test_overrun_then_continue},
         {"count_and_stats", test_count_and_stats},
+        {"expectations", test_expectations},
     };
     return run_tests("events", tests, sizeof tests / sizeof tests[0], argc, argv);
 }

@@ -171,6 +171,21 @@
 #define CT_EVENT_ALL 7
 
 /**
+ * Tuple selector: the original tuple of the master connection.
+ */
+#define CT_EXPECT_MASTER 0
+
+/**
+ * Tuple selector: the expected connection's tuple.
+ */
+#define CT_EXPECT_TUPLE 1
+
+/**
+ * Tuple selector: the mask over the expected tuple (addresses and ports as bit masks).
+ */
+#define CT_EXPECT_MASK 2
+
+/**
  * The count ct_flush_matching reports when the kernel removed the entries itself and did
  * not say how many.
  */
@@ -295,6 +310,12 @@ typedef struct ct_entry_list ct_entry_list;
 typedef struct ct_events ct_events;
 
 /**
+ * An expectation: plain data owned by whoever made it, or by the dump callback that hands it
+ * out.
+ */
+typedef struct ct_expect ct_expect;
+
+/**
  * A filter: every field left unset matches everything. Plain data owned by the caller.
  */
 typedef struct ct_filter ct_filter;
@@ -319,6 +340,12 @@ typedef struct ct_labelmap ct_labelmap;
  * Return 0 to go on, anything else to stop this receive call.
  */
 typedef int32_t (*ct_event_cb)(uint32_t event_type, const ct_entry *entry, void *user_data);
+
+/**
+ * Called for each expectation of a dump: `expect` is valid until the callback returns (copy
+ * it with ct_expect_clone). Return 0 to go on, anything else to stop.
+ */
+typedef int32_t (*ct_expect_cb)(const ct_expect *expect, void *user_data);
 
 /**
  * Called for each entry of a dump. `entry` is valid until the callback returns (keep a
@@ -777,6 +804,109 @@ ct_status ct_events_receive(ct_events *events,
  * reported since it was opened. 0 for NULL.
  */
 uint64_t ct_events_overruns(const ct_events *events);
+
+/**
+ * Makes an empty expectation. On CT_OK, `*expect_out` is owned by the caller; free it with
+ * ct_expect_free.
+ */
+ct_status ct_expect_new(ct_expect **expect_out);
+
+/**
+ * Copies `expect`. On CT_OK, `*expect_out` is owned by the caller; free it with
+ * ct_expect_free.
+ */
+ct_status ct_expect_clone(const ct_expect *expect, ct_expect **expect_out);
+
+/**
+ * Frees `expect`. Passing NULL does nothing; freeing twice is undefined.
+ */
+void ct_expect_free(ct_expect *expect);
+
+/**
+ * Sets the tuple `which` (CT_EXPECT_MASTER, CT_EXPECT_TUPLE or CT_EXPECT_MASK) to the
+ * original tuple of `entry` (addresses, protocol, ports or ICMP fields, made with the
+ * ct_entry setters); `entry` is only read.
+ */
+ct_status ct_expect_set_tuple(ct_expect *expect, uint32_t which, const ct_entry *entry);
+
+/**
+ * The tuple `which` as the original tuple of a new entry (read it with the ct_entry
+ * getters). On CT_OK, `*entry_out` is owned by the caller; free it with ct_entry_free.
+ */
+ct_status ct_expect_get_tuple(const ct_expect *expect, uint32_t which, ct_entry **entry_out);
+
+/**
+ * Sets the timeout in seconds (the helper's policy may replace it).
+ */
+ct_status ct_expect_set_timeout(ct_expect *expect, uint32_t seconds);
+
+/**
+ * Sets the zone (0..65535).
+ */
+ct_status ct_expect_set_zone(ct_expect *expect, uint32_t zone);
+
+/**
+ * Sets the helper name ("ftp"); `name` is copied. Without one, the master's helper is used.
+ */
+ct_status ct_expect_set_helper(ct_expect *expect, const char *name);
+
+/**
+ * Sets the helper's expectation class.
+ */
+ct_status ct_expect_set_class(ct_expect *expect, uint32_t class_);
+
+/**
+ * Gets the seconds left.
+ */
+ct_status ct_expect_get_timeout(const ct_expect *expect, uint32_t *seconds_out);
+
+/**
+ * Gets the zone (CT_ERR_NOT_SET: zone 0).
+ */
+ct_status ct_expect_get_zone(const ct_expect *expect, uint32_t *zone_out);
+
+/**
+ * Gets the helper's expectation class.
+ */
+ct_status ct_expect_get_class(const ct_expect *expect, uint32_t *class_out);
+
+/**
+ * Gets the flags (the kernel's NF_CT_EXPECT_*).
+ */
+ct_status ct_expect_get_flags(const ct_expect *expect, uint32_t *flags_out);
+
+/**
+ * Gets the kernel's id of the expectation.
+ */
+ct_status ct_expect_get_id(const ct_expect *expect, uint32_t *id_out);
+
+/**
+ * Writes the helper name into `buf` (`len` bytes with the NUL; 16 always suffices).
+ */
+ct_status ct_expect_get_helper(const ct_expect *expect, char *buf, size_t len);
+
+/**
+ * Streams every expectation of the handle's namespace to `cb`.
+ */
+ct_status ct_expect_dump(ct_handle *h, ct_expect_cb cb, void *user_data);
+
+/**
+ * Creates `expect`: it needs the master, expected and mask tuples; the master connection
+ * must exist with a helper attached (CT_ERR_NOT_FOUND otherwise). CT_ERR_EXISTS when it is
+ * already expected.
+ */
+ct_status ct_expect_create(ct_handle *h, const ct_expect *expect);
+
+/**
+ * Deletes the expectation with `expect`'s expected tuple and zone (and id, when it holds
+ * one). CT_ERR_NOT_FOUND when there is none.
+ */
+ct_status ct_expect_delete(ct_handle *h, const ct_expect *expect);
+
+/**
+ * Empties the expectation table of the handle's namespace.
+ */
+ct_status ct_expect_flush(ct_handle *h);
 
 /**
  * Makes an empty filter (matches every entry). On CT_OK, `*filter_out` is a new filter

@@ -8,6 +8,7 @@ pub mod codec;
 pub mod entry;
 pub mod error;
 pub mod events;
+pub mod expect;
 pub mod ffi;
 pub mod filter;
 pub mod format;

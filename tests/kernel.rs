@@ -569,3 +569,81 @@ fn a_dump_of_a_hundred_thousand_agrees_with_the_tool() {
         "ct_list differs from conntrack -L -o id"
     );
 }
+
+#[test]
+fn expectations_roundtrip_with_the_tool() {
+    use conntrack::expect::Expectation;
+    let ns = Netns::new("expect");
+    let mut h = ns.open();
+    // A master connection with the FTP helper.
+    let mut master = Entry::new();
+    master.set_proto(proto::TCP).unwrap();
+    master
+        .set_addr(Dir::Orig, Side::Src, "1.1.1.1".parse().unwrap())
+        .unwrap();
+    master
+        .set_addr(Dir::Orig, Side::Dst, "2.2.2.2".parse().unwrap())
+        .unwrap();
+    master.set_port(Dir::Orig, Side::Src, 1025).unwrap();
+    master.set_port(Dir::Orig, Side::Dst, 21).unwrap();
+    master.set_tcp_state(3).unwrap();
+    master.timeout = Some(600);
+    master.helper = Some("ftp".into());
+    h.create(&master).unwrap();
+    // The library creates one; the tool lists it.
+    let t = |src: &str, dst: &str, sp: u16, dp: u16| conntrack::entry::Tuple {
+        src: Some(src.parse().unwrap()),
+        dst: Some(dst.parse().unwrap()),
+        proto: Some(proto::TCP),
+        src_port: Some(sp),
+        dst_port: Some(dp),
+        ..Default::default()
+    };
+    let x = Expectation {
+        master: master.orig.clone(),
+        tuple: t("1.1.1.1", "2.2.2.2", 0, 40000),
+        mask: t("255.255.255.255", "255.255.255.255", 0, 0xffff),
+        timeout: Some(200),
+        ..Expectation::default()
+    };
+    h.create_expectation(&x).unwrap();
+    let tool = ns.sh("conntrack -L expect 2>/dev/null");
+    assert!(
+        tool.contains("dport=40000") && tool.contains("helper=ftp"),
+        "{tool}"
+    );
+    let listed = h.expectations().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].tuple.dst_port, Some(40000));
+    assert_eq!(listed[0].master, master.orig);
+    assert_eq!(listed[0].helper.as_deref(), Some("ftp"));
+    // (The helper's policy sets the timeout: FTP gives 300 s whatever was asked.)
+    assert!(listed[0].timeout.is_some_and(|t| t > 0));
+    assert_eq!(h.create_expectation(&x).unwrap_err().kind, Kind::Exists);
+    h.delete_expectation(&listed[0]).unwrap();
+    assert_eq!(
+        h.delete_expectation(&listed[0]).unwrap_err().kind,
+        Kind::NotFound
+    );
+    assert!(h.expectations().unwrap().is_empty());
+    // The tool creates one; the library reads it back, then flushes the table.
+    ns.sh(
+        "conntrack -I expect -s 1.1.1.1 -d 2.2.2.2 -p tcp --sport 1025 --dport 21 \
+         --tuple-src 1.1.1.1 --tuple-dst 2.2.2.2 --mask-src 255.255.255.255 \
+         --mask-dst 255.255.255.255 --tuple-port-src 0 --tuple-port-dst 40001 \
+         --mask-port-src 0 --mask-port-dst 65535 -t 100",
+    );
+    let listed = h.expectations().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].tuple.src, Some("1.1.1.1".parse().unwrap()));
+    assert_eq!(listed[0].master.dst_port, Some(21));
+    h.flush_expectations().unwrap();
+    assert!(ns.sh("conntrack -L expect 2>/dev/null").trim().is_empty());
+    // No master: the kernel refuses.
+    let mut orphan = x.clone();
+    orphan.master.src_port = Some(9);
+    assert_eq!(
+        h.create_expectation(&orphan).unwrap_err().kind,
+        Kind::NotFound
+    );
+}

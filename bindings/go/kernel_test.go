@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -636,6 +637,22 @@ func work(c *Conn, zone uint16, per int) error {
 	}
 	if seen != per/2 {
 		return fmt.Errorf("dump saw %d", seen)
+	}
+	// Failures of two kinds, interleaved while the other workers fail too: each error
+	// carries its own detail, whichever OS thread the goroutine ran on.
+	gone := withPorts(entry(ProtoUDP, "10.9.9.9", "10.0.0.2", zone, 0), 1, 1)
+	there := withPorts(entry(ProtoUDP, "10.0.0.1", "10.0.0.2", zone, 0), 2, 1)
+	for i := 0; i < 100; i++ {
+		err := c.Delete(gone)
+		var ce *Error
+		if !errors.Is(err, ErrNotFound) || !errors.As(err, &ce) || ce.Errno != syscall.ENOENT || strings.Contains(ce.Message, "exists") {
+			return fmt.Errorf("delete %d: %v", i, err)
+		}
+		err = c.Create(there)
+		if !errors.Is(err, ErrExists) || !errors.As(err, &ce) || ce.Errno != syscall.EEXIST || !strings.Contains(ce.Message, "exists") {
+			return fmt.Errorf("create %d: %v", i, err)
+		}
+		runtime.Gosched()
 	}
 	return nil
 }

@@ -18,7 +18,7 @@ fn u8v(v: &[u8], bad: &mut Bad, what: &'static str) -> Option<u8> {
 }
 
 #[inline]
-fn be16(v: &[u8], bad: &mut Bad, what: &'static str) -> Option<u16> {
+pub(crate) fn be16(v: &[u8], bad: &mut Bad, what: &'static str) -> Option<u16> {
     match v {
         [a, b, ..] => Some(u16::from_be_bytes([*a, *b])),
         _ => bad.get_or_insert(what).then_none(),
@@ -26,7 +26,7 @@ fn be16(v: &[u8], bad: &mut Bad, what: &'static str) -> Option<u16> {
 }
 
 #[inline]
-fn be32(v: &[u8], bad: &mut Bad, what: &'static str) -> Option<u32> {
+pub(crate) fn be32(v: &[u8], bad: &mut Bad, what: &'static str) -> Option<u32> {
     match v {
         [a, b, c, d, ..] => Some(u32::from_be_bytes([*a, *b, *c, *d])),
         _ => bad.get_or_insert(what).then_none(),
@@ -67,12 +67,12 @@ impl ThenNone for &'static str {
     }
 }
 
-fn string(v: &[u8]) -> String {
+pub(crate) fn string(v: &[u8]) -> String {
     let v = v.split(|b| *b == 0).next().unwrap_or(v);
     String::from_utf8_lossy(v).into_owned()
 }
 
-fn tuple(v: &[u8], bad: &mut Bad, t: &mut Tuple) {
+pub(crate) fn tuple(v: &[u8], bad: &mut Bad, t: &mut Tuple) {
     walk(v, bad, "CTA_TUPLE", |kind, v, bad| match kind {
         CTA_TUPLE_IP => walk(v, bad, "CTA_TUPLE_IP", |k, v, bad| match k {
             CTA_IP_V4_SRC | CTA_IP_V6_SRC => t.src = ip(v, bad, "CTA_IP_SRC"),

@@ -113,7 +113,7 @@ pub fn put_request(out: &mut Vec<u8>, subsys: u8, seq: u32, extra_flags: u16, re
     finish_message(out, mark);
 }
 
-fn put_tuple(w: &mut Writer<'_>, kind: u16, t: &Tuple) {
+pub(crate) fn put_tuple(w: &mut Writer<'_>, kind: u16, t: &Tuple) {
     let outer = w.begin(kind);
     let ip = w.begin(CTA_TUPLE_IP);
     for (addr, v4, v6) in [
@@ -482,7 +482,7 @@ pub fn decode_error(m: &RawMessage<'_>) -> Result<(i32, Option<String>)> {
     Ok((code.checked_neg().unwrap_or(i32::MAX), text))
 }
 
-mod decode;
+pub(crate) mod decode;
 pub use decode::{decode_entry, decode_entry_into};
 
 #[cfg(test)]

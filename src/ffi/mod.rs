@@ -14,6 +14,7 @@
 pub mod batch;
 pub mod entry;
 pub mod events;
+pub mod expect;
 pub mod filter;
 pub mod handle;
 pub mod labels;

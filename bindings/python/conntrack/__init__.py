@@ -137,6 +137,7 @@ __all__ = [
     "STATUS_UNTRACKED",
     "TCP_STATES",
     "TCP_STATE_ESTABLISHED",
+    "UnsupportedError",
     "library_version",
     "proto_name",
     "proto_number",

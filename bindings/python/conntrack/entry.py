@@ -15,7 +15,7 @@ from typing import FrozenSet, Optional, Union
 
 from . import _lib
 from ._lib import lib
-from .errors import check, invalid, last_error
+from .errors import c_text, check, invalid, last_error
 
 # Layer-3 families (AF_INET, AF_INET6), as the C API numbers them.
 FAMILY_IPV4 = 2
@@ -418,7 +418,7 @@ def fill_c_entry(ptr, e):
         buf = (ctypes.c_uint8 * 16).from_buffer_copy(raw)
         _set(lib.ct_entry_set_labels, ptr, buf, 16)
     if e.helper is not None:
-        _set(lib.ct_entry_set_helper, ptr, str(e.helper).encode("utf-8"))
+        _set(lib.ct_entry_set_helper, ptr, c_text(e.helper, "helper name"))
 
 
 def _ranged(value, top, what):

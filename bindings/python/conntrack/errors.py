@@ -7,6 +7,8 @@ exception means the same thing the class derives from it too, so ``except Lookup
 catches a missing entry and ``except ValueError`` a rejected argument.
 """
 
+import os
+
 from . import _lib
 
 
@@ -173,3 +175,20 @@ def invalid(message):
     """An InvalidArgumentError raised by the binding itself (errno 0): a value the C types
     cannot carry, an unknown protocol name, a malformed tuple."""
     return InvalidArgumentError(_lib.CT_ERR_INVALID_ARGUMENT, message)
+
+
+def c_text(value, what, path=False):
+    """`value` as NUL-terminated C text: bytes without an embedded NUL (which C would
+    silently cut at). `path`: encode like the file system (str, bytes or os.PathLike)."""
+    try:
+        if path:
+            data = os.fsencode(value)
+        elif isinstance(value, bytes):
+            data = value
+        else:
+            data = str(value).encode("utf-8")
+    except (TypeError, UnicodeError) as e:
+        raise invalid("%s %r cannot be passed to C: %s" % (what, value, e)) from None
+    if b"\0" in data:
+        raise invalid("%s %r contains a NUL character" % (what, value))
+    return data

@@ -13,7 +13,7 @@ from typing import Optional, Union
 from . import _lib
 from ._lib import lib
 from .entry import _ranged, family_number, proto_number
-from .errors import check
+from .errors import c_text, check
 
 AddressOrNetwork = Union[
     str, ipaddress.IPv4Address, ipaddress.IPv6Address, ipaddress.IPv4Network, ipaddress.IPv6Network
@@ -78,7 +78,7 @@ def fill_c_filter(ptr, f):
         (_lib.CT_REPLY_DST, f.reply_dst),
     ):
         if addr is not None:
-            check(lib.ct_filter_set_addr(ptr, which, _addr_text(addr).encode("ascii")))
+            check(lib.ct_filter_set_addr(ptr, which, c_text(_addr_text(addr), "address")))
     for which, port in (
         (_lib.CT_ORIG_SRC, f.orig_sport),
         (_lib.CT_ORIG_DST, f.orig_dport),

@@ -1,12 +1,11 @@
 """Conntrack (a ctnetlink handle), its operations, batches and the dump iterator."""
 
 import ctypes
-import os
 
 from . import _lib
 from ._lib import lib
-from .entry import Entry, Reader, _OwnedEntry, c_entry
-from .errors import check, error_for, invalid, last_error
+from .entry import Reader, _OwnedEntry, c_entry
+from .errors import c_text, check, error_for, invalid, last_error
 from .filter import c_filter
 
 
@@ -26,7 +25,7 @@ class Conntrack:
         if netns is None:
             rc = lib.ct_open(ctypes.byref(out))
         else:
-            path = os.fsencode(netns)
+            path = c_text(netns, "netns", path=True)
             rc = lib.ct_open_netns(path, ctypes.byref(out))
         check(rc)
         self._h = out.value
@@ -34,11 +33,13 @@ class Conntrack:
 
     # -- life cycle ---------------------------------------------------------------------
 
+    _close = lib.ct_close  # kept on the class: usable from __del__ at shutdown
+
     def close(self):
         """Closes the socket. Idempotent."""
         h, self._h = self._h, None
         if h:
-            lib.ct_close(h)
+            self._close(h)
 
     @property
     def closed(self):
@@ -160,7 +161,10 @@ class Conntrack:
 
     def update(self, entry):
         """Updates the entry with `entry`'s tuple and zone: the timeout, mark, status,
-        labels and protocol state `entry` holds. Raises NotFoundError when absent."""
+        labels (all 128 bits are replaced) and protocol state `entry` holds. Raises
+        NotFoundError when absent. Labels need the kernel's label extension on the entry
+        (present only while a rule in the namespace uses labels); without it the kernel
+        answers ENOSPC (KernelError)."""
         self._entry_op(lib.ct_update, entry)
 
     def delete(self, entry):
@@ -271,6 +275,7 @@ class Batch:
 
     def __init__(self, conntrack=None):
         self._b = None
+        self._sent = False
         self.conntrack = conntrack
         out = ctypes.c_void_p()
         check(lib.ct_batch_new(ctypes.byref(out)))
@@ -285,6 +290,7 @@ class Batch:
         b = self._batch()
         with c_entry(entry) as ptr:
             check(fn(b, ptr))
+        self._sent = False
         # The new request is the last one (adding after a send started a new batch).
         return lib.ct_batch_len(b) - 1
 
@@ -307,6 +313,7 @@ class Batch:
     def clear(self):
         """Removes every request and outcome."""
         check(lib.ct_batch_clear(self._batch()))
+        self._sent = False
 
     def send(self, conntrack=None):
         """Sends every request on `conntrack` (default: the handle the batch was made
@@ -322,6 +329,7 @@ class Batch:
         failed = ctypes.c_size_t(0)
         rc = lib.ct_batch_send(h, b, ctypes.byref(failed))
         failure = last_error(rc) if rc != _lib.CT_OK else None
+        self._sent = True
         results = self.results(unknown=failure)
         if failure is not None:
             failure.results = results
@@ -330,15 +338,19 @@ class Batch:
 
     def results(self, unknown=None):
         """The outcomes of the last send, in order (None or an exception instance);
-        `unknown` stands for a request without a recorded outcome."""
+        `unknown` stands for a request without a recorded outcome (default: the error
+        ct_batch_result gave for it). ValueError when the batch was not sent since it
+        last changed."""
         b = self._batch()
+        if not self._sent:
+            raise ValueError("the batch has not been sent since its last change")
         out = []
         status = _lib.status_t()
         err = ctypes.c_int32()
         for i in range(lib.ct_batch_len(b)):
             rc = lib.ct_batch_result(b, i, ctypes.byref(status), ctypes.byref(err))
             if rc != _lib.CT_OK:
-                out.append(unknown)
+                out.append(unknown if unknown is not None else last_error(rc))
             elif status.value == _lib.CT_OK:
                 out.append(None)
             else:

@@ -119,6 +119,8 @@ def test_setter_errors_are_invalid_argument_with_message():
     with pytest.raises(TypeError):
         round_trip(Entry(mark="1"))
     with pytest.raises(conntrack.InvalidArgumentError):
+        round_trip(Entry(helper="ftp\0x"))  # C would cut it at the NUL
+    with pytest.raises(conntrack.InvalidArgumentError):
         round_trip(Entry(proto="icmp", orig_icmp_code=1))  # code without a type
 
 
@@ -138,6 +140,9 @@ def test_filter_conversion_and_errors():
         with pytest.raises(conntrack.InvalidArgumentError):
             with c_filter(bad):
                 pass
+    with pytest.raises(conntrack.InvalidArgumentError):
+        with c_filter(Filter(orig_src="10.0.0.1\0junk")):
+            pass
     with pytest.raises(TypeError):
         with c_filter(None, required=True):
             pass

@@ -375,6 +375,12 @@ def test_batch_outcomes_in_order(ct, netns):
         assert len(b) == 2
         results = b.send(ct)
         assert results[0] is None and isinstance(results[1], conntrack.NotFoundError)
+        again = b.results()  # read again
+        assert again[0] is None and type(again[1]) is conntrack.NotFoundError
+        assert again[1].message == results[1].message
+        b.add_delete(udp(7))
+        with pytest.raises(ValueError):
+            b.results()  # changed since the send
         b.clear()
         assert len(b) == 0 and b.send(ct) == []
     finally:
@@ -436,6 +442,8 @@ def test_bad_netns():
     assert "no-such-netns-here" in info.value.message
     with pytest.raises(conntrack.NetnsError):
         conntrack.Conntrack(netns="/etc/hostname")
+    with pytest.raises(conntrack.InvalidArgumentError):
+        conntrack.Conntrack(netns="bad\0name")
 
 
 def test_open_by_path_and_close(netns):

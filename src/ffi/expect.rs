@@ -1,0 +1,333 @@
+//! ct_expect: entries of the expectation table (connections a helper such as FTP or SIP
+//! expects), with their master tuple, expected tuple and mask.
+
+use std::ffi::{c_char, c_void};
+use std::ops::ControlFlow;
+
+use super::entry::ct_entry;
+use super::handle::{ct_handle, with_handle};
+use super::status::ct_status;
+use super::{
+    boundary, cast_mut, cast_ref, copy_text, fail, free_c, give, null_arg, status_of, str_arg,
+    write_out, Castable,
+};
+use crate::error::{Error, Kind};
+use crate::expect::Expectation;
+use crate::{Entry, Handle};
+
+/// An expectation: plain data owned by whoever made it, or by the dump callback that hands it
+/// out.
+pub struct ct_expect {
+    _private: [u8; 0],
+}
+
+impl Castable for ct_expect {
+    type Rust = Expectation;
+}
+
+/// Tuple selector: the original tuple of the master connection.
+pub const CT_EXPECT_MASTER: u32 = 0;
+/// Tuple selector: the expected connection's tuple.
+pub const CT_EXPECT_TUPLE: u32 = 1;
+/// Tuple selector: the mask over the expected tuple (addresses and ports as bit masks).
+pub const CT_EXPECT_MASK: u32 = 2;
+
+/// Called for each expectation of a dump: `expect` is valid until the callback returns (copy
+/// it with ct_expect_clone). Return 0 to go on, anything else to stop.
+pub type ct_expect_cb =
+    Option<unsafe extern "C" fn(expect: *const ct_expect, user_data: *mut c_void) -> i32>;
+
+fn part(x: &mut Expectation, which: u32) -> Result<&mut crate::entry::Tuple, ct_status> {
+    match which {
+        CT_EXPECT_MASTER => Ok(&mut x.master),
+        CT_EXPECT_TUPLE => Ok(&mut x.tuple),
+        CT_EXPECT_MASK => Ok(&mut x.mask),
+        _ => Err(fail(&Error::invalid(format!(
+            "tuple selector {which} is not CT_EXPECT_MASTER, CT_EXPECT_TUPLE or CT_EXPECT_MASK"
+        )))),
+    }
+}
+
+/// Makes an empty expectation. On CT_OK, `*expect_out` is owned by the caller; free it with
+/// ct_expect_free.
+#[no_mangle]
+pub unsafe extern "C" fn ct_expect_new(expect_out: *mut *mut ct_expect) -> ct_status {
+    boundary(|| give::<ct_expect>(expect_out, "expect_out", Expectation::default()))
+}
+
+/// Copies `expect`. On CT_OK, `*expect_out` is owned by the caller; free it with
+/// ct_expect_free.
+#[no_mangle]
+pub unsafe extern "C" fn ct_expect_clone(
+    expect: *const ct_expect,
+    expect_out: *mut *mut ct_expect,
+) -> ct_status {
+    boundary(|| match cast_ref(expect) {
+        Some(x) => give::<ct_expect>(expect_out, "expect_out", x.clone()),
+        None => null_arg("expect"),
+    })
+}
+
+/// Frees `expect`. Passing NULL does nothing; freeing twice is undefined.
+#[no_mangle]
+pub unsafe extern "C" fn ct_expect_free(expect: *mut ct_expect) {
+    boundary(|| free_c(expect))
+}
+
+/// Sets the tuple `which` (CT_EXPECT_MASTER, CT_EXPECT_TUPLE or CT_EXPECT_MASK) to the
+/// original tuple of `entry` (addresses, protocol, ports or ICMP fields, made with the
+/// ct_entry setters); `entry` is only read.
+#[no_mangle]
+pub unsafe extern "C" fn ct_expect_set_tuple(
+    expect: *mut ct_expect,
+    which: u32,
+    entry: *const ct_entry,
+) -> ct_status {
+    boundary(|| {
+        let Some(x) = cast_mut(expect) else {
+            return null_arg("expect");
+        };
+        let Some(e) = cast_ref(entry) else {
+            return null_arg("entry");
+        };
+        match part(x, which) {
+            Ok(t) => {
+                *t = e.orig.clone();
+                ct_status::CT_OK
+            }
+            Err(s) => s,
+        }
+    })
+}
+
+/// The tuple `which` as the original tuple of a new entry (read it with the ct_entry
+/// getters). On CT_OK, `*entry_out` is owned by the caller; free it with ct_entry_free.
+#[no_mangle]
+pub unsafe extern "C" fn ct_expect_get_tuple(
+    expect: *const ct_expect,
+    which: u32,
+    entry_out: *mut *mut ct_entry,
+) -> ct_status {
+    boundary(|| {
+        let Some(x) = cast_ref(expect) else {
+            return null_arg("expect");
+        };
+        let mut copy = x.clone();
+        match part(&mut copy, which) {
+            Ok(t) => {
+                let e = Entry {
+                    family: x.family(),
+                    orig: t.clone(),
+                    ..Entry::default()
+                };
+                give::<ct_entry>(entry_out, "entry_out", e)
+            }
+            Err(s) => s,
+        }
+    })
+}
+
+/// Sets the timeout in seconds (the helper's policy may replace it).
+#[no_mangle]
+pub unsafe extern "C" fn ct_expect_set_timeout(expect: *mut ct_expect, seconds: u32) -> ct_status {
+    boundary(|| match cast_mut(expect) {
+        Some(x) => {
+            x.timeout = Some(seconds);
+            ct_status::CT_OK
+        }
+        None => null_arg("expect"),
+    })
+}
+
+/// Sets the zone (0..65535).
+#[no_mangle]
+pub unsafe extern "C" fn ct_expect_set_zone(expect: *mut ct_expect, zone: u32) -> ct_status {
+    boundary(|| match cast_mut(expect) {
+        Some(x) => status_of(
+            u16::try_from(zone)
+                .map(|z| x.zone = Some(z))
+                .map_err(|_| Error::invalid(format!("zone {zone} is over 65535"))),
+        ),
+        None => null_arg("expect"),
+    })
+}
+
+/// Sets the helper name ("ftp"); `name` is copied. Without one, the master's helper is used.
+#[no_mangle]
+pub unsafe extern "C" fn ct_expect_set_helper(
+    expect: *mut ct_expect,
+    name: *const c_char,
+) -> ct_status {
+    boundary(|| {
+        let n = match str_arg(name, "name") {
+            Ok(n) => n,
+            Err(s) => return s,
+        };
+        match cast_mut(expect) {
+            Some(x) => {
+                x.helper = Some(n.to_string());
+                ct_status::CT_OK
+            }
+            None => null_arg("expect"),
+        }
+    })
+}
+
+/// Sets the helper's expectation class.
+#[no_mangle]
+pub unsafe extern "C" fn ct_expect_set_class(expect: *mut ct_expect, class: u32) -> ct_status {
+    boundary(|| match cast_mut(expect) {
+        Some(x) => {
+            x.class = Some(class);
+            ct_status::CT_OK
+        }
+        None => null_arg("expect"),
+    })
+}
+
+unsafe fn get_u32(
+    expect: *const ct_expect,
+    out: *mut u32,
+    what: &str,
+    f: fn(&Expectation) -> Option<u32>,
+) -> ct_status {
+    boundary(|| {
+        let Some(x) = cast_ref(expect) else {
+            return null_arg("expect");
+        };
+        match f(x) {
+            Some(v) => write_out(out, "value_out", v),
+            None => fail(&Error::new(
+                Kind::NotSet,
+                format!("the expectation has no {what}"),
+            )),
+        }
+    })
+}
+
+/// Gets the seconds left.
+#[no_mangle]
+pub unsafe extern "C" fn ct_expect_get_timeout(
+    expect: *const ct_expect,
+    seconds_out: *mut u32,
+) -> ct_status {
+    get_u32(expect, seconds_out, "timeout", |x| x.timeout)
+}
+
+/// Gets the zone (CT_ERR_NOT_SET: zone 0).
+#[no_mangle]
+pub unsafe extern "C" fn ct_expect_get_zone(
+    expect: *const ct_expect,
+    zone_out: *mut u32,
+) -> ct_status {
+    get_u32(expect, zone_out, "zone", |x| x.zone.map(u32::from))
+}
+
+/// Gets the helper's expectation class.
+#[no_mangle]
+pub unsafe extern "C" fn ct_expect_get_class(
+    expect: *const ct_expect,
+    class_out: *mut u32,
+) -> ct_status {
+    get_u32(expect, class_out, "class", |x| x.class)
+}
+
+/// Gets the flags (the kernel's NF_CT_EXPECT_*).
+#[no_mangle]
+pub unsafe extern "C" fn ct_expect_get_flags(
+    expect: *const ct_expect,
+    flags_out: *mut u32,
+) -> ct_status {
+    get_u32(expect, flags_out, "flags", |x| x.flags)
+}
+
+/// Gets the kernel's id of the expectation.
+#[no_mangle]
+pub unsafe extern "C" fn ct_expect_get_id(expect: *const ct_expect, id_out: *mut u32) -> ct_status {
+    get_u32(expect, id_out, "id", |x| x.id)
+}
+
+/// Writes the helper name into `buf` (`len` bytes with the NUL; 16 always suffices).
+#[no_mangle]
+pub unsafe extern "C" fn ct_expect_get_helper(
+    expect: *const ct_expect,
+    buf: *mut c_char,
+    len: usize,
+) -> ct_status {
+    boundary(|| {
+        let Some(x) = cast_ref(expect) else {
+            return null_arg("expect");
+        };
+        match &x.helper {
+            Some(h) => copy_text(h, buf, len),
+            None => fail(&Error::new(Kind::NotSet, "the expectation has no helper")),
+        }
+    })
+}
+
+/// Streams every expectation of the handle's namespace to `cb`.
+#[no_mangle]
+pub unsafe extern "C" fn ct_expect_dump(
+    h: *mut ct_handle,
+    cb: ct_expect_cb,
+    user_data: *mut c_void,
+) -> ct_status {
+    boundary(|| {
+        let Some(cb) = cb else {
+            return null_arg("cb");
+        };
+        with_handle(h, |core| {
+            core.dump_expectations(|x| {
+                // SAFETY: the expectation lives until the callback returns, as documented.
+                if cb(x as *const Expectation as *const ct_expect, user_data) == 0 {
+                    ControlFlow::Continue(())
+                } else {
+                    ControlFlow::Break(())
+                }
+            })
+        })
+        .map_or_else(|s| s, |()| ct_status::CT_OK)
+    })
+}
+
+unsafe fn expect_op(
+    h: *mut ct_handle,
+    expect: *const ct_expect,
+    op: fn(&mut Handle, &Expectation) -> crate::Result<()>,
+) -> ct_status {
+    boundary(|| {
+        let Some(x) = cast_ref(expect) else {
+            return null_arg("expect");
+        };
+        with_handle(h, |core| op(core, x)).map_or_else(|s| s, |()| ct_status::CT_OK)
+    })
+}
+
+/// Creates `expect`: it needs the master, expected and mask tuples; the master connection
+/// must exist with a helper attached (CT_ERR_NOT_FOUND otherwise). CT_ERR_EXISTS when it is
+/// already expected.
+#[no_mangle]
+pub unsafe extern "C" fn ct_expect_create(
+    h: *mut ct_handle,
+    expect: *const ct_expect,
+) -> ct_status {
+    expect_op(h, expect, Handle::create_expectation)
+}
+
+/// Deletes the expectation with `expect`'s expected tuple and zone (and id, when it holds
+/// one). CT_ERR_NOT_FOUND when there is none.
+#[no_mangle]
+pub unsafe extern "C" fn ct_expect_delete(
+    h: *mut ct_handle,
+    expect: *const ct_expect,
+) -> ct_status {
+    expect_op(h, expect, Handle::delete_expectation)
+}
+
+/// Empties the expectation table of the handle's namespace.
+#[no_mangle]
+pub unsafe extern "C" fn ct_expect_flush(h: *mut ct_handle) -> ct_status {
+    boundary(|| {
+        with_handle(h, |core| core.flush_expectations()).map_or_else(|s| s, |()| ct_status::CT_OK)
+    })
+}
