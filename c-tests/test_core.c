@@ -4,6 +4,8 @@
  * library creates, read back by the tool field for field; and the error paths. */
 #include "common.h"
 
+#include <sys/utsname.h>
+
 struct scenario {
     bool v6;
     unsigned zone;
@@ -527,6 +529,38 @@ static bool test_labels_by_name(void) {
     return ok;
 }
 
+/* The feature report: "zone filter: yes" on 6.8 and later, "no" before (Debian 12's 6.1),
+ * and a zone dump gives the right entries either way. */
+static bool test_kernel_features(void) {
+    struct netns ns;
+    if (!netns_make(&ns)) return false;
+    ct_handle *h = NULL;
+    ct_filter *f = NULL;
+    ct_entry_list *l = NULL;
+    ct_features ft;
+    char text[512];
+    struct utsname u;
+    bool ok = uname(&u) == 0 &&
+              ns_sh(&ns, "conntrack -I -p udp -s 1.1.1.1 -d 2.2.2.2 --sport 1 --dport 2 -t 100 -w 5 && "
+                         "conntrack -I -p udp -s 1.1.1.1 -d 2.2.2.2 --sport 1 --dport 2 -t 100 -w 6") == 0 &&
+              ct_open_netns(ns.name, &h) == CT_OK && ct_filter_new(&f) == CT_OK && ct_filter_set_zone(f, 5) == CT_OK &&
+              ct_list(h, f, &l) == CT_OK && ct_entry_list_len(l) == 1 && ct_kernel_features(h, &ft) == CT_OK &&
+              ct_kernel_features_text(h, text, sizeof text, NULL) == CT_OK;
+    if (ok) {
+        unsigned major = 0, minor = 0;
+        sscanf(u.release, "%u.%u", &major, &minor);
+        bool new_kernel = major > 6 || (major == 6 && minor >= 8);
+        ok = ft.version_major == major && ft.version_minor == minor && ft.zone_dump_filter == new_kernel &&
+             strstr(text, new_kernel ? "zone filter: yes\n" : "zone filter: no") != NULL;
+        if (!ok) fprintf(stderr, "    kernel %s, report:\n%s", u.release, text);
+    }
+    ct_entry_list_free(l);
+    ct_filter_free(f);
+    ct_close(h);
+    netns_remove(&ns);
+    return ok;
+}
+
 /* Error paths: each with its status and a message a person understands. */
 static bool test_errors(void) {
     ct_handle *h = NULL;
@@ -633,6 +667,7 @@ int main(int argc, char **argv) {
         {"filters", test_filters},
         {"dump_callback_stops", test_dump_callback_stops},
         {"labels_by_name", test_labels_by_name},
+        {"kernel_features", test_kernel_features},
         {"errors", test_errors},
         {"unprivileged", test_unprivileged},
     };

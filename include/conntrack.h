@@ -355,6 +355,44 @@ typedef int32_t (*ct_expect_cb)(const ct_expect *expect, void *user_data);
 typedef int32_t (*ct_dump_cb)(const ct_entry *entry, void *user_data);
 
 /**
+ * What the library found the handle's kernel to accept. Version numbers are a floor, not
+ * proof; where a dump shows a feature missing (a zone filter the kernel ignored), the
+ * finding replaces the version's promise. Every filter is applied by the library as well, so
+ * results never depend on these; they tell what runs in the kernel and what falls back.
+ */
+typedef struct {
+  /**
+   * Kernel major version (0 when unknown).
+   */
+  uint32_t version_major;
+  /**
+   * Kernel minor version.
+   */
+  uint32_t version_minor;
+  /**
+   * Dumps are filtered by zone in the kernel (6.8).
+   */
+  bool zone_dump_filter;
+  /**
+   * Dumps are filtered by original tuple through CTA_FILTER (5.8).
+   */
+  bool tuple_dump_filter;
+  /**
+   * Dumps are filtered by reply tuple (5.16).
+   */
+  bool reply_tuple_dump_filter;
+  /**
+   * Dumps are filtered by status bits (5.15).
+   */
+  bool status_dump_filter;
+  /**
+   * A flush removes exactly what a filter matches (6.12); otherwise filtered flushes run
+   * as a dump and batched deletes.
+   */
+  bool filtered_flush;
+} ct_features;
+
+/**
  * Per-CPU conntrack statistics, as `conntrack -S` prints them. A plain struct the caller
  * owns. Counters the running kernel does not send read 0.
  */
@@ -1074,6 +1112,17 @@ ct_status ct_flush(ct_handle *h);
  * (use ct_delete_matching when the count matters).
  */
 ct_status ct_flush_matching(ct_handle *h, const ct_filter *filter, uint64_t *flushed_out);
+
+/**
+ * What the handle's kernel accepts, into `*features_out`.
+ */
+ct_status ct_kernel_features(ct_handle *h, ct_features *features_out);
+
+/**
+ * The same as text, one "feature: yes|no" line each ("zone filter: no" on a 6.1 kernel),
+ * for logs and bug reports; snprintf-style sizing as ct_entry_format.
+ */
+ct_status ct_kernel_features_text(ct_handle *h, char *buf, size_t len, size_t *needed_out);
 
 /**
  * Reads label names from `path` (NULL: /etc/xtables/connlabel.conf, where `conntrack -l`

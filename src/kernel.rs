@@ -6,6 +6,10 @@
 pub struct Kernel {
     /// (major, minor) parsed from the release string; (0, 0) when unknown.
     pub version: (u32, u32),
+    /// Set when a dump that asked the kernel for one zone brought back another: whatever the
+    /// version says (a backport gone wrong, a patched kernel), this kernel does not filter
+    /// zones, and the report says so.
+    pub zone_filter_disproved: bool,
 }
 
 impl Kernel {
@@ -18,6 +22,7 @@ impl Kernel {
         let minor = it.next().flatten().unwrap_or(0);
         Kernel {
             version: (major, minor),
+            zone_filter_disproved: false,
         }
     }
 
@@ -30,9 +35,10 @@ impl Kernel {
         self.version >= (major, minor)
     }
 
-    /// A dump carrying CTA_ZONE is filtered by zone (6.8; before, the zone is ignored).
+    /// A dump carrying CTA_ZONE is filtered by zone (6.8; before, the zone is ignored), and
+    /// no dump has shown otherwise.
     pub fn zone_dump_filter(&self) -> bool {
-        self.at_least(6, 8)
+        self.at_least(6, 8) && !self.zone_filter_disproved
     }
 
     /// A dump carrying CTA_FILTER with original-tuple flags is filtered by that tuple (5.8).
@@ -59,6 +65,33 @@ impl Kernel {
     }
 }
 
+impl Kernel {
+    /// A report of what the library found, one "feature: yes|no" line each, for logs and bug
+    /// reports.
+    pub fn report(&self) -> String {
+        let yn = |b: bool| if b { "yes" } else { "no" };
+        let (major, minor) = self.version;
+        let zone = match (self.at_least(6, 8), self.zone_filter_disproved) {
+            (true, true) => "no (a dump returned other zones)",
+            (v, _) => yn(v),
+        };
+        format!(
+            "kernel: {major}.{minor}\n\
+             zone filter: {zone}\n\
+             tuple filter (CTA_FILTER) on dump: {}\n\
+             reply tuple filter on dump: {}\n\
+             status filter on dump: {}\n\
+             filtered flush: {}\n\
+             mark flush without mask: {}\n",
+            yn(self.tuple_dump_filter()),
+            yn(self.reply_tuple_dump_filter()),
+            yn(self.status_dump_filter()),
+            yn(self.filtered_flush()),
+            yn(self.at_least(5, 8)),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,5 +106,13 @@ mod tests {
         assert!(Kernel::from_release("5.15.0").status_dump_filter());
         assert!(!Kernel::from_release("6.11.9").filtered_flush());
         assert!(Kernel::from_release("6.12.0").filtered_flush());
+        let mut k = Kernel::from_release("6.18.0");
+        assert!(k.report().contains("zone filter: yes\n"));
+        k.zone_filter_disproved = true;
+        assert!(!k.zone_dump_filter());
+        assert!(k.report().contains("zone filter: no"));
+        assert!(Kernel::from_release("6.1.0")
+            .report()
+            .contains("zone filter: no\n"));
     }
 }

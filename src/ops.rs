@@ -1,5 +1,6 @@
 //! The conntrack operations, on a [`Handle`].
 
+use std::collections::HashMap;
 use std::ops::ControlFlow;
 
 use crate::batch::{self, Batch, Op};
@@ -8,6 +9,37 @@ use crate::entry::Entry;
 use crate::error::{Error, Kind, Result};
 use crate::filter::Filter;
 use crate::handle::Handle;
+
+/// Tells a repeat of an entry already collected from a new entry that shares its id.
+#[derive(Default)]
+struct Repeats {
+    /// id -> index of the first collected entry with it.
+    first: HashMap<u32, usize>,
+    /// id -> indexes of further entries with it (id collisions: rare).
+    more: HashMap<u32, Vec<usize>>,
+}
+
+impl Repeats {
+    /// Whether `e` repeats an entry of `kept`; if not, records that it is about to be pushed.
+    fn is_repeat(&mut self, e: &Entry, kept: &[Entry]) -> bool {
+        let Some(id) = e.id else { return false };
+        let same = |o: &Entry| o.orig == e.orig && o.zone == e.zone;
+        match self.first.get(&id) {
+            None => {
+                self.first.insert(id, kept.len());
+                false
+            }
+            Some(&i) => {
+                let others = self.more.entry(id).or_default();
+                if same(&kept[i]) || others.iter().any(|&j| same(&kept[j])) {
+                    return true;
+                }
+                others.push(kept.len());
+                false
+            }
+        }
+    }
+}
 
 impl Handle {
     /// Streams every entry matching `filter` to `f`, which returns Break to stop. Each entry
@@ -28,6 +60,9 @@ impl Handle {
         };
         let mut e = Entry::new();
         let mut received = 0u64;
+        // A zone the kernel was asked to filter on, to notice a kernel that ignores it.
+        let asked_zone = filter.zone.filter(|_| !filter.userspace_only);
+        let mut zone_ignored = false;
         let r = self.dump("dump conntrack table", SUBSYS_CTNETLINK, req, |m| {
             if !codec::is_ct_message(m.msg_type) {
                 return Ok(true);
@@ -35,20 +70,33 @@ impl Handle {
             received += 1;
             e = Entry::new();
             codec::decode_entry_into(m.payload, &mut e)?;
+            if asked_zone.is_some_and(|z| e.zone.unwrap_or(0) != z) {
+                zone_ignored = true;
+            }
             if !filter.matches(&e) {
                 return Ok(true);
             }
             Ok(f(&e).is_continue())
         });
         self.last_dump_received = received;
+        if zone_ignored {
+            self.kernel.zone_filter_disproved = true;
+        }
         r
     }
 
-    /// Every entry matching `filter`.
+    /// Every entry matching `filter`, each once: a dump is not a snapshot, and the kernel
+    /// can send an entry twice when entries die or the table resizes during it, so repeats
+    /// (same kernel id, same tuple and zone) are dropped. Ids alone are 32-bit hashes and
+    /// collide in large tables, so an id seen before only marks a candidate. (A dump can also
+    /// miss an entry created or moved while it runs; no dump can promise otherwise.)
     pub fn list(&mut self, filter: Option<&Filter>) -> Result<Vec<Entry>> {
-        let mut v = Vec::new();
+        let mut v: Vec<Entry> = Vec::new();
+        let mut seen = Repeats::default();
         self.dump_entries(filter, |e| {
-            v.push(e.clone());
+            if !seen.is_repeat(e, &v) {
+                v.push(e.clone());
+            }
             ControlFlow::Continue(())
         })?;
         Ok(v)
@@ -194,5 +242,39 @@ impl Handle {
             }
             None => self.delete_matching(filter).map(Some),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(src: &str, id: u32) -> Entry {
+        let mut e = Entry::new();
+        e.orig.src = Some(src.parse().unwrap());
+        e.id = Some(id);
+        e
+    }
+
+    #[test]
+    fn repeats_are_dropped_but_id_collisions_are_kept() {
+        let mut r = Repeats::default();
+        let mut kept = Vec::new();
+        for e in [
+            entry("1.1.1.1", 7),
+            entry("1.1.1.1", 7),
+            entry("2.2.2.2", 7),
+            entry("2.2.2.2", 7),
+            entry("3.3.3.3", 8),
+        ] {
+            if !r.is_repeat(&e, &kept) {
+                kept.push(e);
+            }
+        }
+        let srcs: Vec<String> = kept
+            .iter()
+            .map(|e| e.orig.src.unwrap().to_string())
+            .collect();
+        assert_eq!(srcs, ["1.1.1.1", "2.2.2.2", "3.3.3.3"]);
     }
 }

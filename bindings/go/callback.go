@@ -8,12 +8,22 @@ package conntrack
 */
 import "C"
 
-import "runtime/cgo"
+import (
+	"runtime/cgo"
+	"unsafe"
+)
 
-// gctDumpEntry is called by shim.c's trampoline for each entry of a dump, with the
-// cgo.Handle of the dump's state as user data.
+// gctDumpDeliver is called by shim.c with the next n entries of a dump, read into C
+// memory that stays valid until it returns, and the cgo.Handle of the dump's state. It
+// returns non-zero to stop the dump.
 //
-//export gctDumpEntry
-func gctDumpEntry(e *C.ct_entry, user C.uintptr_t) C.int32_t {
-	return cgo.Handle(user).Value().(*dumpState).deliver(e)
+//export gctDumpDeliver
+func gctDumpDeliver(flats *C.gct_flat, n C.size_t, user C.uintptr_t) C.int32_t {
+	st := cgo.Handle(user).Value().(*dumpState)
+	for _, f := range unsafe.Slice(flats, int(n)) {
+		if st.deliver(&f) {
+			return 1
+		}
+	}
+	return 0
 }

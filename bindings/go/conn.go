@@ -78,25 +78,20 @@ type dumpState struct {
 	panicVal interface{}
 }
 
-// deliver hands one entry to the user's function; 0 goes on, 1 stops the dump. A panic
-// is caught here (it must not unwind through the C library's frames) and raised again
-// by Dump after the library has returned.
-func (st *dumpState) deliver(e *C.ct_entry) (stop C.int32_t) {
+// deliver hands one entry to the user's function and reports whether to stop. A panic is
+// caught here (it must not unwind through the C library's frames) and raised again by
+// Dump after the library has returned.
+func (st *dumpState) deliver(f *C.gct_flat) (stop bool) {
 	if st.panicked {
-		return 1
+		return true
 	}
-	var f C.gct_flat
-	C.gct_read(e, &f)
-	entry := fromFlat(&f)
+	entry := fromFlat(f)
 	defer func() {
 		if r := recover(); r != nil {
-			st.panicked, st.panicVal, stop = true, r, 1
+			st.panicked, st.panicVal, stop = true, r, true
 		}
 	}()
-	if st.fn(entry) {
-		return 0
-	}
-	return 1
+	return !st.fn(entry)
 }
 
 // Dump streams every entry matching f (nil: every entry) to fn, which returns false to
@@ -120,9 +115,10 @@ func (c *Conn) Dump(f *Filter, fn func(Entry) bool) error {
 	user := cgo.NewHandle(st)
 	defer user.Delete()
 	var detail C.gct_err
+	outer := c.inDump // a Dump from inside a callback fails with ErrBusy; the outer one goes on
 	c.inDump = true
 	rc := C.gct_dump(h, fs, C.uintptr_t(user), &detail)
-	c.inDump = false
+	c.inDump = outer
 	if st.panicked {
 		panic(st.panicVal)
 	}

@@ -419,16 +419,17 @@ func TestDumpStopsEarly(t *testing.T) {
 		t.Fatalf("Dump after a stopped one: %d entries, %v", all, err)
 	}
 
-	var inner, closeErr error
+	var inner, nested, closeErr error
 	if err := c.Dump(nil, func(Entry) bool {
 		_, inner = c.List(nil)
+		nested = c.Dump(nil, func(Entry) bool { return true })
 		closeErr = c.Close()
 		return false
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if !errors.Is(inner, ErrBusy) || !errors.Is(closeErr, ErrBusy) {
-		t.Fatalf("calls on the Conn from inside its Dump callback: %v; %v", inner, closeErr)
+	if !errors.Is(inner, ErrBusy) || !errors.Is(nested, ErrBusy) || !errors.Is(closeErr, ErrBusy) {
+		t.Fatalf("calls on the Conn from inside its Dump callback: %v; %v; %v", inner, nested, closeErr)
 	}
 	t.Logf("nested call: %v", inner)
 

@@ -22,7 +22,7 @@ type netns struct {
 	acct bool // nf_conntrack_acct and nf_conntrack_timestamp are on
 }
 
-func needKernel(t *testing.T) {
+func needKernel(t testing.TB) {
 	t.Helper()
 	missing := ""
 	if os.Geteuid() != 0 {
@@ -44,9 +44,9 @@ func needKernel(t *testing.T) {
 
 // newNetns makes a fresh network namespace for t, with counters and timestamps on, and
 // removes it when t ends.
-func newNetns(t *testing.T) *netns { return makeNetns(t, true) }
+func newNetns(t testing.TB) *netns { return makeNetns(t, true) }
 
-func makeNetns(t *testing.T, acct bool) *netns {
+func makeNetns(t testing.TB, acct bool) *netns {
 	t.Helper()
 	needKernel(t)
 	ns := &netns{name: fmt.Sprintf("ctgo-%d-%d", os.Getpid(), atomic.AddInt64(&netnsCounter, 1))}
@@ -83,7 +83,7 @@ func (ns *netns) try(args ...string) (string, error) {
 }
 
 // tool runs the conntrack tool inside the namespace; the test fails when it fails.
-func (ns *netns) tool(t *testing.T, args ...string) string {
+func (ns *netns) tool(t testing.TB, args ...string) string {
 	t.Helper()
 	out, err := ns.try(append([]string{"conntrack"}, args...)...)
 	if err != nil {
@@ -93,7 +93,7 @@ func (ns *netns) tool(t *testing.T, args ...string) string {
 }
 
 // open opens a Conn in the namespace, closed when t ends.
-func (ns *netns) open(t *testing.T) *Conn {
+func (ns *netns) open(t testing.TB) *Conn {
 	t.Helper()
 	c, err := OpenNetns(ns.name)
 	if err != nil {

@@ -1,9 +1,11 @@
 /* shim.c - C side of the Go binding; see shim.h. */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "shim.h"
-#include "_cgo_export.h" /* gctDumpEntry, the Go dump callback */
+#include "_cgo_export.h" /* gctDumpDeliver, the Go dump callback */
 
 /* Copies the calling thread's error detail when rc is a failure; returns rc. */
 static ct_status capture(ct_status rc, gct_err *err) {
@@ -19,10 +21,16 @@ ct_status gct_open(const char *netns, ct_handle **h_out, gct_err *err) {
     return capture(netns ? ct_open_netns(netns, h_out) : ct_open(h_out), err);
 }
 
+/* Every field of `e` into `out`. A getter answering CT_ERR_NOT_SET also formats and stores
+ * an error message, so the getters of fields the protocol rules out are skipped: the
+ * setters refuse ports on ICMP/ICMPv6, ICMP fields on other protocols and a TCP state on
+ * another protocol, and the kernel sends a DCCP state only for DCCP. */
 void gct_read(const ct_entry *e, gct_flat *out) {
     memset(out, 0, sizeof *out);
     if (ct_entry_get_family(e, &out->family) == CT_OK) out->has |= GCT_FAMILY;
-    if (ct_entry_get_proto(e, &out->proto) == CT_OK) out->has |= GCT_PROTO;
+    bool proto_set = ct_entry_get_proto(e, &out->proto) == CT_OK;
+    if (proto_set) out->has |= GCT_PROTO;
+    bool icmp = proto_set && (out->proto == CT_PROTO_ICMP || out->proto == CT_PROTO_ICMPV6);
     for (uint32_t w = 0; w < 4; w++) {
         size_t len = 0;
         if (ct_entry_get_addr_bytes(e, w, out->addr[w], sizeof out->addr[w], &len) == CT_OK &&
@@ -30,10 +38,11 @@ void gct_read(const ct_entry *e, gct_flat *out) {
             out->addr_len[w] = (uint8_t)len;
             out->has |= GCT_ADDR0 << w;
         }
-        if (ct_entry_get_port(e, w, &out->port[w]) == CT_OK) out->has |= GCT_PORT0 << w;
+        if (!icmp && ct_entry_get_port(e, w, &out->port[w]) == CT_OK) out->has |= GCT_PORT0 << w;
     }
     for (uint32_t d = 0; d < 2; d++) {
-        if (ct_entry_get_icmp(e, d, &out->icmp_type[d], &out->icmp_code[d], &out->icmp_id[d]) == CT_OK)
+        if ((icmp || !proto_set) &&
+            ct_entry_get_icmp(e, d, &out->icmp_type[d], &out->icmp_code[d], &out->icmp_id[d]) == CT_OK)
             out->has |= GCT_ICMP0 << d;
         if (ct_entry_get_counters(e, d, &out->packets[d], &out->bytes[d]) == CT_OK)
             out->has |= GCT_COUNTERS0 << d;
@@ -42,9 +51,11 @@ void gct_read(const ct_entry *e, gct_flat *out) {
     if (ct_entry_get_mark(e, &out->mark) == CT_OK) out->has |= GCT_MARK;
     if (ct_entry_get_status(e, &out->status) == CT_OK) out->has |= GCT_STATUS;
     if (ct_entry_get_timeout(e, &out->timeout) == CT_OK) out->has |= GCT_TIMEOUT;
-    if (ct_entry_get_tcp_state(e, &out->tcp_state) == CT_OK) out->has |= GCT_TCP_STATE;
+    if ((!proto_set || out->proto == CT_PROTO_TCP) && ct_entry_get_tcp_state(e, &out->tcp_state) == CT_OK)
+        out->has |= GCT_TCP_STATE;
     if (ct_entry_get_sctp_state(e, &out->sctp_state) == CT_OK) out->has |= GCT_SCTP_STATE;
-    if (ct_entry_get_dccp_state(e, &out->dccp_state) == CT_OK) out->has |= GCT_DCCP_STATE;
+    if ((!proto_set || out->proto == CT_PROTO_DCCP) && ct_entry_get_dccp_state(e, &out->dccp_state) == CT_OK)
+        out->has |= GCT_DCCP_STATE;
     if (ct_entry_get_id(e, &out->id) == CT_OK) out->has |= GCT_ID;
     if (ct_entry_get_use(e, &out->use) == CT_OK) out->has |= GCT_USE;
     if (ct_entry_get_timestamp_start(e, &out->ts_start) == CT_OK) out->has |= GCT_TS_START;
@@ -194,15 +205,47 @@ static ct_status filter_build(const gct_fspec *fs, ct_filter **out) {
     return CT_OK;
 }
 
+/* A dump hands entries to Go in chunks: one C-to-Go callback per GCT_DUMP_CHUNK entries
+ * instead of one per entry (a cgo callback costs microseconds). */
+typedef struct {
+    gct_flat *buf;
+    size_t n;
+    uintptr_t user;
+    int stopped;
+} dump_ctx;
+
+static int32_t deliver(dump_ctx *ctx) {
+    size_t n = ctx->n;
+    ctx->n = 0;
+    if (n == 0 || ctx->stopped) return ctx->stopped;
+    ctx->stopped = gctDumpDeliver(ctx->buf, n, ctx->user) != 0;
+    return ctx->stopped;
+}
+
 static int32_t dump_trampoline(const ct_entry *e, void *user) {
-    return gctDumpEntry((ct_entry *)e, (uintptr_t)user);
+    dump_ctx *ctx = user;
+    gct_read(e, &ctx->buf[ctx->n++]);
+    return ctx->n == GCT_DUMP_CHUNK ? deliver(ctx) : 0;
 }
 
 ct_status gct_dump(ct_handle *h, const gct_fspec *fs, uintptr_t user, gct_err *err) {
     ct_filter *f = NULL;
+    dump_ctx ctx = {NULL, 0, user, 0};
     ct_status rc = filter_build(fs, &f);
-    if (rc == CT_OK) rc = ct_dump(h, f, dump_trampoline, (void *)user);
+    if (rc == CT_OK) {
+        ctx.buf = malloc(GCT_DUMP_CHUNK * sizeof *ctx.buf);
+        if (ctx.buf == NULL) {
+            ct_filter_free(f);
+            snprintf(err->msg, sizeof err->msg, "dump: out of memory");
+            err->err_no = ENOMEM;
+            return CT_ERR_INTERNAL;
+        }
+        rc = ct_dump(h, f, dump_trampoline, &ctx);
+    }
     capture(rc, err);
+    /* What the library delivered before it returned, even with an error, stands. */
+    deliver(&ctx);
+    free(ctx.buf);
     ct_filter_free(f);
     return rc;
 }

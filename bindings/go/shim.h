@@ -41,6 +41,7 @@ enum {
 #define GCT_HELPER_MAX 32
 #define GCT_MSG_MAX 1024
 #define GCT_FILTER_ADDR_MAX 64
+#define GCT_DUMP_CHUNK 128
 
 /* Every field of a ct_entry, with a presence bit each. */
 typedef struct {

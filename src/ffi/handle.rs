@@ -342,3 +342,76 @@ pub unsafe extern "C" fn ct_flush_matching(
 /// The count ct_flush_matching reports when the kernel removed the entries itself and did
 /// not say how many.
 pub const CT_COUNT_UNKNOWN: u64 = u64::MAX;
+
+/// What the library found the handle's kernel to accept. Version numbers are a floor, not
+/// proof; where a dump shows a feature missing (a zone filter the kernel ignored), the
+/// finding replaces the version's promise. Every filter is applied by the library as well, so
+/// results never depend on these; they tell what runs in the kernel and what falls back.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ct_features {
+    /// Kernel major version (0 when unknown).
+    pub version_major: u32,
+    /// Kernel minor version.
+    pub version_minor: u32,
+    /// Dumps are filtered by zone in the kernel (6.8).
+    pub zone_dump_filter: bool,
+    /// Dumps are filtered by original tuple through CTA_FILTER (5.8).
+    pub tuple_dump_filter: bool,
+    /// Dumps are filtered by reply tuple (5.16).
+    pub reply_tuple_dump_filter: bool,
+    /// Dumps are filtered by status bits (5.15).
+    pub status_dump_filter: bool,
+    /// A flush removes exactly what a filter matches (6.12); otherwise filtered flushes run
+    /// as a dump and batched deletes.
+    pub filtered_flush: bool,
+}
+
+/// What the handle's kernel accepts, into `*features_out`.
+#[no_mangle]
+pub unsafe extern "C" fn ct_kernel_features(
+    h: *mut ct_handle,
+    features_out: *mut ct_features,
+) -> ct_status {
+    boundary(|| {
+        if features_out.is_null() {
+            return null_arg("features_out");
+        }
+        match with_handle(h, |core| Ok(core.kernel)) {
+            Ok(k) => write_out(
+                features_out,
+                "features_out",
+                ct_features {
+                    version_major: k.version.0,
+                    version_minor: k.version.1,
+                    zone_dump_filter: k.zone_dump_filter(),
+                    tuple_dump_filter: k.tuple_dump_filter(),
+                    reply_tuple_dump_filter: k.reply_tuple_dump_filter(),
+                    status_dump_filter: k.status_dump_filter(),
+                    filtered_flush: k.filtered_flush(),
+                },
+            ),
+            Err(s) => s,
+        }
+    })
+}
+
+/// The same as text, one "feature: yes|no" line each ("zone filter: no" on a 6.1 kernel),
+/// for logs and bug reports; snprintf-style sizing as ct_entry_format.
+#[no_mangle]
+pub unsafe extern "C" fn ct_kernel_features_text(
+    h: *mut ct_handle,
+    buf: *mut c_char,
+    len: usize,
+    needed_out: *mut usize,
+) -> ct_status {
+    boundary(|| match with_handle(h, |core| Ok(core.kernel.report())) {
+        Ok(text) => {
+            if !needed_out.is_null() {
+                needed_out.write(text.len());
+            }
+            super::copy_text(&text, buf, len)
+        }
+        Err(s) => s,
+    })
+}

@@ -1,0 +1,23 @@
+// Package conntrack lists, reads, creates, updates and deletes Linux connection tracking
+// entries through the kernel's ctnetlink interface, in the caller's or any named network
+// namespace. It wraps libconntrack (this repository's C library) with cgo.
+//
+// Open a Conn with Open or OpenNetns, then use Dump or List (with an optional Filter), Get,
+// Create, Update, Delete, DeleteByID, DeleteMatching, Flush and FlushMatching, or queue
+// many requests in a Batch. An Entry holds every field of the library's entry: optional
+// fields are pointers (Ptr makes one), so a real 0 and "absent" are never confused.
+//
+// Errors are *Error values carrying the library's status Code, the errno and the
+// library's detail (with the kernel's extended-ack message when it sent one); errors.Is
+// matches them against ErrNotFound, ErrExists, ErrPermission, ErrInvalidArgument,
+// ErrNetns, ErrBusy and the other sentinels, and against the errno (syscall.ENOENT, ...).
+// The detail is read in the same C call as the operation, so it is right even though a
+// goroutine may move between OS threads.
+//
+// A Conn is used by one goroutine at a time; separate Conns are independent. Every C
+// object the package makes is freed before the call that made it returns, except the
+// socket of a Conn, which Close frees.
+//
+// By default the package links the library of this source tree (run `make lib`); build
+// with the conntrack_pkgconfig tag to use an installed copy found by pkg-config.
+package conntrack
