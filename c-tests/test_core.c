@@ -573,7 +573,14 @@ static bool test_errors(void) {
     CHECK_RC(ct_entry_set_zone(e, 65536), CT_ERR_INVALID_ARGUMENT);
     CHECK(strstr(ct_last_error_message(), "65535") != NULL);
     uint16_t zone = 1;
+    /* "Not set" is an answer: the thread's last error stays the zone message above. */
     CHECK_RC(ct_entry_get_zone(e, &zone), CT_ERR_NOT_SET);
+    CHECK(strstr(ct_last_error_message(), "65535") != NULL);
+    uint32_t id = 0;
+    CHECK_OK(ct_entry_set_id(e, 42));
+    CHECK_OK(ct_entry_unset(e, CT_FIELD_ID));
+    CHECK_RC(ct_entry_get_id(e, &id), CT_ERR_NOT_SET);
+    CHECK_RC(ct_entry_unset(e, 999), CT_ERR_INVALID_ARGUMENT);
     CHECK_RC(ct_entry_set_addr(e, CT_ORIG_SRC, "not-an-address"), CT_ERR_INVALID_ARGUMENT);
     CHECK_RC(ct_entry_set_addr(e, 7, "1.1.1.1"), CT_ERR_INVALID_ARGUMENT);
     CHECK_OK(ct_entry_set_addr(e, CT_ORIG_SRC, "1.1.1.1"));

@@ -151,6 +151,51 @@
 #define CT_ADDR_TEXT_MAX 46
 
 /**
+ * Fields ct_entry_unset can clear.
+ */
+#define CT_FIELD_ID 1
+
+/**
+ * The mark.
+ */
+#define CT_FIELD_MARK 2
+
+/**
+ * The status bits.
+ */
+#define CT_FIELD_STATUS 3
+
+/**
+ * The timeout.
+ */
+#define CT_FIELD_TIMEOUT 4
+
+/**
+ * The zone (an entry without one is in zone 0).
+ */
+#define CT_FIELD_ZONE 5
+
+/**
+ * The labels (and which of them an update changes).
+ */
+#define CT_FIELD_LABELS 6
+
+/**
+ * The TCP, SCTP and DCCP protocol states.
+ */
+#define CT_FIELD_PROTO_STATE 7
+
+/**
+ * The reply tuple (a create then uses the inverse of the original).
+ */
+#define CT_FIELD_REPLY 8
+
+/**
+ * The helper name.
+ */
+#define CT_FIELD_HELPER 9
+
+/**
  * Event type: a new entry.
  */
 #define CT_EVENT_NEW 1
@@ -253,7 +298,8 @@ enum ct_status
    */
   CT_ERR_INTERNAL = 12,
   /**
-   * The entry does not hold the field asked for.
+   * The entry does not hold the field asked for. An answer rather than a failure: getters
+   * returning it leave ct_last_error_message() as it was.
    */
   CT_ERR_NOT_SET = 13,
   /**
@@ -522,6 +568,13 @@ const char *ct_batch_result_message(const ct_batch *batch, size_t index);
  * with ct_entry_free. On error `*entry_out` is unchanged.
  */
 ct_status ct_entry_new(ct_entry **entry_out);
+
+/**
+ * Removes field `field` (CT_FIELD_*) from `entry`, so requests no longer carry it: for
+ * example an entry read from the kernel, without its id, deletes whatever entry holds the
+ * tuple now. CT_ERR_INVALID_ARGUMENT for an unknown field.
+ */
+ct_status ct_entry_unset(ct_entry *entry, uint32_t field);
 
 /**
  * Copies `entry` (for example one handed to a dump callback). On CT_OK, `*entry_out` is a

@@ -74,7 +74,9 @@ impl Error {
     /// kernel's extended-ack text when it sent one.
     pub fn from_errno(errno: i32, what: &str, ext_ack: Option<&str>) -> Error {
         let kind = kind_of_errno(errno);
-        let sys = std::io::Error::from_raw_os_error(errno);
+        // The system's sentence without Rust's " (os error N)" suffix.
+        let sys = std::io::Error::from_raw_os_error(errno).to_string();
+        let sys = sys.split(" (os error").next().unwrap_or(&sys);
         let mut message = format!("{what}: {sys}");
         if let Some(m) = ext_ack.filter(|m| !m.is_empty()) {
             message.push_str(" (kernel: ");

@@ -131,6 +131,15 @@ impl Handle {
     pub fn update(&mut self, e: &Entry) -> Result<()> {
         let req = batch::request(Op::Update, e)?;
         self.request("update conntrack entry", SUBSYS_CTNETLINK, req, |_| Ok(()))
+            .map_err(|mut err| {
+                if err.errno == Some(libc::ENOSPC) && e.labels.is_some() {
+                    err.message.push_str(
+                        " - the entry has no room for labels: the kernel gives an entry label \
+                         storage only when it is created while a rule in its namespace uses labels",
+                    );
+                }
+                err
+            })
     }
 
     /// Deletes the entry with `e`'s tuple and zone (and id, when set).

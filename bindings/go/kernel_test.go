@@ -217,7 +217,8 @@ func TestGetUpdateDeleteFlush(t *testing.T) {
 	}
 	err = c.Delete(z0)
 	var ce *Error
-	if !errors.Is(err, ErrNotFound) || !errors.As(err, &ce) || ce.Errno != syscall.ENOENT || ce.Op != "delete" || ce.Message == "" {
+	if !errors.Is(err, ErrNotFound) || !errors.As(err, &ce) || ce.Errno != syscall.ENOENT || ce.Op != "delete" ||
+		!strings.Contains(strings.ToLower(ce.Message), "no such") {
 		t.Fatalf("Delete of a missing entry: %#v", err)
 	}
 	t.Logf("delete missing: %v", err)
@@ -417,6 +418,17 @@ func TestDumpStopsEarly(t *testing.T) {
 	all := 0
 	if err := c.Dump(nil, func(Entry) bool { all++; return true }); err != nil || all != 300 {
 		t.Fatalf("Dump after a stopped one: %d entries, %v", all, err)
+	}
+	// Entries reach Go in chunks: stopping inside a later chunk stops there too.
+	for _, stopAt := range []int{127, 128, 129, 200, 299, 300} {
+		seen, ports := 0, map[uint16]bool{}
+		if err := c.Dump(nil, func(e Entry) bool {
+			seen++
+			ports[*e.Orig.SrcPort] = true
+			return seen < stopAt
+		}); err != nil || seen != stopAt || len(ports) != stopAt {
+			t.Fatalf("Dump stopping at %d: %d entries (%d distinct), %v", stopAt, seen, len(ports), err)
+		}
 	}
 
 	var inner, nested, closeErr error

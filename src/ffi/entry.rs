@@ -113,11 +113,12 @@ unsafe fn set(entry: *mut ct_entry, f: impl FnOnce(&mut Entry) -> crate::Result<
     })
 }
 
-/// Reads a field into `out`: CT_ERR_NOT_SET when absent.
+/// Reads a field into `out`: CT_ERR_NOT_SET when absent. "Absent" is an answer, not a
+/// failure: it leaves ct_last_error_message alone (and costs no formatting).
 unsafe fn get<T>(
     entry: *const ct_entry,
     out: *mut T,
-    what: &str,
+    _what: &str,
     f: impl FnOnce(&Entry) -> Option<T>,
 ) -> ct_status {
     boundary(|| {
@@ -129,10 +130,7 @@ unsafe fn get<T>(
         }
         match f(e) {
             Some(v) => write_out(out, "value_out", v),
-            None => fail(&Error::new(
-                Kind::NotSet,
-                format!("the entry has no {what}"),
-            )),
+            None => ct_status::CT_ERR_NOT_SET,
         }
     })
 }
@@ -142,6 +140,58 @@ unsafe fn get<T>(
 #[no_mangle]
 pub unsafe extern "C" fn ct_entry_new(entry_out: *mut *mut ct_entry) -> ct_status {
     boundary(|| give::<ct_entry>(entry_out, "entry_out", Entry::new()))
+}
+
+/// Fields ct_entry_unset can clear.
+pub const CT_FIELD_ID: u32 = 1;
+/// The mark.
+pub const CT_FIELD_MARK: u32 = 2;
+/// The status bits.
+pub const CT_FIELD_STATUS: u32 = 3;
+/// The timeout.
+pub const CT_FIELD_TIMEOUT: u32 = 4;
+/// The zone (an entry without one is in zone 0).
+pub const CT_FIELD_ZONE: u32 = 5;
+/// The labels (and which of them an update changes).
+pub const CT_FIELD_LABELS: u32 = 6;
+/// The TCP, SCTP and DCCP protocol states.
+pub const CT_FIELD_PROTO_STATE: u32 = 7;
+/// The reply tuple (a create then uses the inverse of the original).
+pub const CT_FIELD_REPLY: u32 = 8;
+/// The helper name.
+pub const CT_FIELD_HELPER: u32 = 9;
+
+/// Removes field `field` (CT_FIELD_*) from `entry`, so requests no longer carry it: for
+/// example an entry read from the kernel, without its id, deletes whatever entry holds the
+/// tuple now. CT_ERR_INVALID_ARGUMENT for an unknown field.
+#[no_mangle]
+pub unsafe extern "C" fn ct_entry_unset(entry: *mut ct_entry, field: u32) -> ct_status {
+    set(entry, |e| {
+        match field {
+            CT_FIELD_ID => e.id = None,
+            CT_FIELD_MARK => e.mark = None,
+            CT_FIELD_STATUS => e.status = None,
+            CT_FIELD_TIMEOUT => e.timeout = None,
+            CT_FIELD_ZONE => e.zone = None,
+            CT_FIELD_LABELS => {
+                e.labels = None;
+                e.labels_mask = None;
+            }
+            CT_FIELD_PROTO_STATE => {
+                e.tcp_state = None;
+                e.sctp_state = None;
+                e.dccp_state = None;
+            }
+            CT_FIELD_REPLY => e.reply = Default::default(),
+            CT_FIELD_HELPER => e.helper = None,
+            _ => {
+                return Err(Error::invalid(format!(
+                    "field {field} is not a CT_FIELD_* value"
+                )))
+            }
+        }
+        Ok(())
+    })
 }
 
 /// Copies `entry` (for example one handed to a dump callback). On CT_OK, `*entry_out` is a
@@ -277,7 +327,7 @@ pub unsafe extern "C" fn ct_entry_get_addr(
         };
         match e.tuple(dir).addr(side) {
             Some(a) => copy_text(&a.to_string(), buf, len),
-            None => fail(&Error::new(Kind::NotSet, "the entry has no such address")),
+            None => ct_status::CT_ERR_NOT_SET,
         }
     })
 }
@@ -309,7 +359,7 @@ pub unsafe extern "C" fn ct_entry_get_addr_bytes(
         let octets: Vec<u8> = match e.tuple(dir).addr(side) {
             Some(IpAddr::V4(a)) => a.octets().to_vec(),
             Some(IpAddr::V6(a)) => a.octets().to_vec(),
-            None => return fail(&Error::new(Kind::NotSet, "the entry has no such address")),
+            None => return ct_status::CT_ERR_NOT_SET,
         };
         if octets.len() > len {
             return fail(&Error::new(
@@ -397,10 +447,7 @@ pub unsafe extern "C" fn ct_entry_get_icmp(
                 write_out(code_out, "code_out", c);
                 write_out(id_out, "id_out", i)
             }
-            _ => fail(&Error::new(
-                Kind::NotSet,
-                "the entry has no ICMP type, code and id",
-            )),
+            _ => ct_status::CT_ERR_NOT_SET,
         }
     })
 }
@@ -667,7 +714,7 @@ pub unsafe extern "C" fn ct_entry_get_labels(
             return null_arg("buf");
         }
         let Some(l) = e.labels else {
-            return fail(&Error::new(Kind::NotSet, "the entry has no labels"));
+            return ct_status::CT_ERR_NOT_SET;
         };
         if len < 16 {
             return fail(&Error::new(Kind::BufferTooSmall, "labels need 16 bytes"));
@@ -720,7 +767,7 @@ pub unsafe extern "C" fn ct_entry_get_helper(
         };
         match &e.helper {
             Some(h) => copy_text(h, buf, len),
-            None => fail(&Error::new(Kind::NotSet, "the entry has no helper")),
+            None => ct_status::CT_ERR_NOT_SET,
         }
     })
 }

@@ -57,7 +57,8 @@ pub(crate) unsafe fn with_handle<T>(
     if b.busy.swap(true, Ordering::Acquire) {
         set_last_error(&Error::new(
             Kind::Internal,
-            "the handle is in use by another thread; a ct_handle is for one thread at a time",
+            "the handle is in use: by another thread, or by the call whose callback this is \
+             (a ct_handle serves one call at a time)",
         ));
         return Err(ct_status::CT_ERR_BUSY);
     }

@@ -36,7 +36,8 @@ pub enum ct_status {
     CT_ERR_MALFORMED = 11,
     /// A bug in libconntrack (a caught panic); the handle may be unusable.
     CT_ERR_INTERNAL = 12,
-    /// The entry does not hold the field asked for.
+    /// The entry does not hold the field asked for. An answer rather than a failure: getters
+    /// returning it leave ct_last_error_message() as it was.
     CT_ERR_NOT_SET = 13,
     /// The socket's receive buffer overflowed: answers or events were lost.
     CT_ERR_OVERRUN = 14,
