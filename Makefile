@@ -18,7 +18,7 @@ C_TESTS    := $(patsubst c-tests/%.c,%,$(wildcard c-tests/test_*.c))
 EXAMPLES   := ct-list demo
 
 .PHONY: all lib header examples c-tests demo test deps test-rust test-c test-examples \
-	test-readme test-install test-oldkernel install uninstall clean bench compare compare-events
+	test-readme test-install test-python test-oldkernel install uninstall clean bench compare compare-events
 
 all: lib examples
 
@@ -76,7 +76,7 @@ demo: deps examples
 deps:
 	./scripts/install-deps.sh
 
-test: deps test-rust test-c test-examples test-readme test-install test-oldkernel
+test: deps test-rust test-c test-examples test-readme test-install test-python test-oldkernel
 
 test-rust:
 	$(CARGO) fmt --check
@@ -88,6 +88,10 @@ test-c: c-tests
 
 test-examples: examples
 	./scripts/test-examples.sh $(BUILD)
+
+# The Python binding (ctypes) against build/lib: pytest, a namespace per test.
+test-python: lib
+	./bindings/python/run-tests.sh
 
 # The kernel-facing suites again under Debian 12's 6.1 kernel (QEMU guest).
 test-oldkernel: c-tests
