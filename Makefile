@@ -18,7 +18,7 @@ C_TESTS    := $(patsubst c-tests/%.c,%,$(wildcard c-tests/test_*.c))
 EXAMPLES   := ct-list demo
 
 .PHONY: all lib header examples c-tests demo test deps test-rust test-c test-examples \
-	test-readme test-install test-python test-oldkernel install uninstall clean bench compare compare-events
+	test-readme test-install test-python test-go test-oldkernel install uninstall clean bench compare compare-events
 
 all: lib examples
 
@@ -76,7 +76,7 @@ demo: deps examples
 deps:
 	./scripts/install-deps.sh
 
-test: deps test-rust test-c test-examples test-readme test-install test-python test-oldkernel
+test: deps test-rust test-c test-examples test-readme test-install test-python test-go test-oldkernel
 
 test-rust:
 	$(CARGO) fmt --check
@@ -92,6 +92,10 @@ test-examples: examples
 # The Python binding (ctypes) against build/lib: pytest, a namespace per test.
 test-python: lib
 	./bindings/python/run-tests.sh
+
+# The Go binding: gofmt, go vet, go test -race and -asan (leak check), the pkg-config build.
+test-go: lib
+	./bindings/go/run-tests.sh
 
 # The kernel-facing suites again under Debian 12's 6.1 kernel (QEMU guest).
 test-oldkernel: c-tests

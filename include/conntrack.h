@@ -549,7 +549,9 @@ ct_status ct_batch_send(ct_handle *h, ct_batch *batch, size_t *failed_out);
  * The outcome of request `index` of a sent batch: `*status_out` is CT_OK or the request's
  * error (CT_ERR_EXISTS, CT_ERR_NOT_FOUND, CT_ERR_OVERRUN when its answer was lost, ...)
  * and `*errno_out` (may be NULL) its errno or 0. Returns CT_ERR_INVALID_ARGUMENT when
- * `index` is out of range or the batch has not been sent.
+ * `index` is out of range or the batch has not been sent; after a ct_batch_send that failed
+ * as a whole, the batch counts as not sent (the requests answered before the failure took
+ * effect in the kernel; dump to learn the state).
  */
 ct_status ct_batch_result(const ct_batch *batch,
                           size_t index,

@@ -550,6 +550,9 @@ pub unsafe extern "C" fn ct_entry_set_sctp_state(entry: *mut ct_entry, state: u8
                 "SCTP state {state} is unknown (0..9)"
             )));
         }
+        if let Some(p) = e.proto().filter(|p| *p != crate::entry::proto::SCTP) {
+            return Err(Error::invalid(format!("protocol {p} is not SCTP")));
+        }
         e.sctp_state = Some(state);
         Ok(())
     })

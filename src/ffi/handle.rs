@@ -55,11 +55,15 @@ pub(crate) unsafe fn with_handle<T>(
         return Err(null_arg("h"));
     };
     if b.busy.swap(true, Ordering::Acquire) {
-        set_last_error(&Error::new(
+        let e = Error::new(
             Kind::Internal,
             "the handle is in use: by another thread, or by the call whose callback this is \
              (a ct_handle serves one call at a time)",
-        ));
+        );
+        set_last_error(&e);
+        if let Ok(mut l) = b.last_error.lock() {
+            *l = (0, CString::new(e.message).unwrap_or_default());
+        }
         return Err(ct_status::CT_ERR_BUSY);
     }
     // SAFETY: the busy flag makes this the only live reference to the core handle.
