@@ -1111,6 +1111,10 @@ ct_status ct_dump(ct_handle *h, const ct_filter *filter, ct_dump_cb cb, void *us
 /**
  * Collects every entry matching `filter` (NULL: every entry). On CT_OK, `*list_out` is a
  * new list owned by the caller; free it with ct_entry_list_free. On error it is unchanged.
+ * A dump is not a snapshot: when entries die or the table resizes while it runs, the kernel
+ * can send an entry twice, and ct_list drops such repeats (same id, tuple and zone); an
+ * entry created or moved during the dump can still be missed, by any dump (ct_dump passes
+ * repeats on as they come).
  */
 ct_status ct_list(ct_handle *h, const ct_filter *filter, ct_entry_list **list_out);
 

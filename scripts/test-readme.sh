@@ -13,10 +13,14 @@ trap 'ip netns del "$ns"' EXIT
 ip netns exec "$ns" conntrack -I -p udp -s 1.1.1.1 -d 2.2.2.2 --sport 4 --dport 5 -t 100 -w 10 2>/dev/null
 ip netns exec "$ns" conntrack -I -p udp -s 1.1.1.1 -d 2.2.2.2 --sport 4 --dport 5 -t 100 -w 11 2>/dev/null
 out=$(ip netns exec "$ns" "$build/readme-example")
-if [ "$(printf '%s\n' "$out" | grep -c 'zone=10')" = 1 ] && [ "$(printf '%s\n' "$out" | wc -l)" = 1 ]; then
+left=$(ip netns exec "$ns" conntrack -L 2>/dev/null)
+# It printed exactly the zone-10 line, and deleted that entry only.
+if [ "$(printf '%s\n' "$out" | grep -c 'zone=10')" = 1 ] && [ "$(printf '%s\n' "$out" | wc -l)" = 1 ] &&
+    [ "$(printf '%s\n' "$left" | grep -c 'zone=11')" = 1 ] && [ "$(printf '%s\n' "$left" | grep -c 'src=')" = 1 ]; then
     echo "readme: 1 passed, 0 failed"
 else
     echo "README example printed: $out"
+    echo "table after it: $left"
     echo "readme: 0 passed, 1 failed"
     exit 1
 fi

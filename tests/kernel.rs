@@ -328,7 +328,7 @@ fn messages_from_anyone_but_the_kernel_are_dropped() {
 }
 
 #[test]
-fn flush_matching_removes_exactly_the_matches_on_both_paths() {
+fn flush_and_delete_matching_remove_exactly_the_matches_on_both_paths() {
     let ns = Netns::new("flushm");
     let mut h = ns.open();
     let fill = |h: &mut Handle| {
@@ -403,6 +403,20 @@ fn flush_matching_removes_exactly_the_matches_on_both_paths() {
             }
             assert_eq!(count(&ns, args), 0, "{args}: matches left");
             assert_eq!(count(&ns, ""), total - matching, "{args}: others gone too");
+            // delete_matching, on a fresh table: the same entries, and it counts them.
+            h.flush().unwrap();
+            fill(&mut h);
+            assert_eq!(h.delete_matching(&f).unwrap(), matching as u64, "{args}");
+            assert_eq!(
+                count(&ns, args),
+                0,
+                "{args}: matches left by delete_matching"
+            );
+            assert_eq!(
+                count(&ns, ""),
+                total - matching,
+                "{args}: delete_matching took others"
+            );
         }
     }
 }

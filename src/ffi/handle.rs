@@ -209,6 +209,10 @@ pub unsafe extern "C" fn ct_dump(
 
 /// Collects every entry matching `filter` (NULL: every entry). On CT_OK, `*list_out` is a
 /// new list owned by the caller; free it with ct_entry_list_free. On error it is unchanged.
+/// A dump is not a snapshot: when entries die or the table resizes while it runs, the kernel
+/// can send an entry twice, and ct_list drops such repeats (same id, tuple and zone); an
+/// entry created or moved during the dump can still be missed, by any dump (ct_dump passes
+/// repeats on as they come).
 #[no_mangle]
 pub unsafe extern "C" fn ct_list(
     h: *mut ct_handle,
