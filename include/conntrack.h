@@ -862,7 +862,9 @@ int32_t ct_events_fd(const ct_events *events);
 
 /**
  * Delivers only events whose entry matches `filter` (copied; NULL delivers all). The
- * library applies it to each event.
+ * kernel drops, through a socket filter, the events whose family, zone, mark or protocol
+ * cannot match, so they take no buffer space; the library checks every field of every event
+ * that gets through (ct_filter_set_kernel_filtering(f, false) leaves it all to the library).
  */
 ct_status ct_events_set_filter(ct_events *events, const ct_filter *filter);
 

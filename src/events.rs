@@ -52,6 +52,8 @@ pub struct Listener {
     pub overruns: u64,
     /// Messages dropped because they did not come from the kernel.
     pub dropped: u64,
+    /// Events that reached the socket (before the library's own filtering).
+    pub received: u64,
 }
 
 impl Listener {
@@ -86,6 +88,7 @@ impl Listener {
             entry: Entry::new(),
             overruns: 0,
             dropped: 0,
+            received: 0,
         })
     }
 
@@ -99,9 +102,14 @@ impl Listener {
         self.sock.as_raw_fd()
     }
 
-    /// Delivers only events whose entry matches `filter` (None: all).
-    pub fn set_filter(&mut self, filter: Option<Filter>) {
+    /// Delivers only events whose entry matches `filter` (None: all). The kernel drops what
+    /// it surely cannot match (family, zone, mark, protocol) through a socket filter; the
+    /// library checks every event that gets through.
+    pub fn set_filter(&mut self, filter: Option<Filter>) -> Result<()> {
+        let prog = filter.as_ref().and_then(crate::bpf::event_filter);
+        sys::attach_filter(self.sock.as_raw_fd(), prog.as_deref())?;
         self.filter = filter;
+        Ok(())
     }
 
     /// Sets the receive buffer to about `bytes`; returns the size the kernel reports.
@@ -201,6 +209,7 @@ impl Listener {
                 _ if m.flags & (NLM_F_CREATE | NLM_F_EXCL) != 0 => EVENT_NEW,
                 _ => EVENT_UPDATE,
             };
+            self.received += 1;
             if kind & self.types == 0 {
                 continue;
             }

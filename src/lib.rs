@@ -4,6 +4,7 @@
 //! `format`) knows nothing of C; `ffi` is the thin boundary that exports it.
 
 pub mod batch;
+pub mod bpf;
 pub mod codec;
 pub mod entry;
 pub mod error;

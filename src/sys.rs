@@ -127,6 +127,63 @@ pub fn kernel_release() -> String {
         .unwrap_or_default()
 }
 
+/// Attaches a classic BPF socket filter (None: detaches any).
+pub fn attach_filter(fd: i32, prog: Option<&[crate::bpf::Insn]>) -> Result<()> {
+    let rc = match prog {
+        Some(p) => {
+            let mut insns: Vec<libc::sock_filter> = p
+                .iter()
+                .map(|i| libc::sock_filter {
+                    code: i.code,
+                    jt: i.jt,
+                    jf: i.jf,
+                    k: i.k,
+                })
+                .collect();
+            let fprog = libc::sock_fprog {
+                len: insns.len() as u16,
+                filter: insns.as_mut_ptr(),
+            };
+            // SAFETY: fprog points to `insns`, alive for the call; the kernel copies it.
+            unsafe {
+                libc::setsockopt(
+                    fd,
+                    libc::SOL_SOCKET,
+                    libc::SO_ATTACH_FILTER,
+                    &fprog as *const libc::sock_fprog as *const libc::c_void,
+                    std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
+                )
+            }
+        }
+        None => {
+            // Detaching when none is attached fails with ENOENT: nothing to do then.
+            let zero: i32 = 0;
+            // SAFETY: a live c_int and its size.
+            let rc = unsafe {
+                libc::setsockopt(
+                    fd,
+                    libc::SOL_SOCKET,
+                    libc::SO_DETACH_FILTER,
+                    &zero as *const i32 as *const libc::c_void,
+                    std::mem::size_of::<i32>() as libc::socklen_t,
+                )
+            };
+            if rc != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ENOENT) {
+                0
+            } else {
+                rc
+            }
+        }
+    };
+    if rc != 0 {
+        return Err(Error::io(
+            "attach the event filter",
+            &std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -97,7 +97,8 @@ fn a_filtered_listener_sees_only_what_matches() {
     let mut l = Listener::open_netns(&ns.0, EVENT_NEW | EVENT_DESTROY).unwrap();
     let mut f = Filter::new();
     f.set_zone(5).unwrap();
-    l.set_filter(Some(f));
+    f.proto = Some(proto::UDP);
+    l.set_filter(Some(f)).unwrap();
     ns.sh(
         "conntrack -I -p udp -s 1.1.1.1 -d 2.2.2.2 --sport 1 --dport 2 -t 100 -w 6 && \
          conntrack -I -p udp -s 1.1.1.1 -d 2.2.2.2 --sport 1 --dport 2 -t 100 -w 5 && \
@@ -107,8 +108,10 @@ fn a_filtered_listener_sees_only_what_matches() {
     assert!(ev.iter().all(|(_, e)| e.zone == Some(5)));
     assert_eq!(ev[0].0, EVENT_NEW);
     assert_eq!(ev[1].0, EVENT_DESTROY);
-    // Nothing else is queued: the zone-6 events were dropped by the filter.
+    // Nothing else is queued: the zone-6 events were dropped by the kernel's socket filter,
+    // never reaching the socket.
     assert_eq!(l.receive(0, |_, _| true).unwrap(), 0);
+    assert_eq!(l.received, 2, "only the matching events reached the socket");
 }
 
 #[test]
@@ -199,4 +202,36 @@ fn events_arrive_in_autodetect_mode() {
     ns.sh("conntrack -I -p udp -s 1.1.1.1 -d 2.2.2.2 --sport 1 --dport 2 -t 100 && conntrack -D");
     let ev = collect(&mut l, 2);
     assert_eq!((ev[0].0, ev[1].0), (EVENT_NEW, EVENT_DESTROY));
+}
+
+#[test]
+fn the_socket_filter_drops_by_family_mark_and_protocol_in_the_kernel() {
+    let ns = Netns::new("bpf");
+    let mut l = Listener::open_netns(&ns.0, EVENT_NEW).unwrap();
+    let mut f = Filter::new();
+    f.set_family(2).unwrap();
+    f.mark = Some((0x10, 0xf0));
+    f.proto = Some(proto::TCP);
+    l.set_filter(Some(f.clone())).unwrap();
+    ns.sh(
+        "conntrack -I -p tcp -s 1.1.1.1 -d 2.2.2.2 --sport 1 --dport 2 --state ESTABLISHED -t 100 -m 0x11 && \
+         conntrack -I -p udp -s 1.1.1.1 -d 2.2.2.2 --sport 1 --dport 2 -t 100 -m 0x11 && \
+         conntrack -I -p tcp -s 1.1.1.1 -d 2.2.2.2 --sport 3 --dport 2 --state ESTABLISHED -t 100 -m 0x21 && \
+         conntrack -I -p tcp -s fd00::1 -d fd00::2 --sport 1 --dport 2 --state ESTABLISHED -t 100 -m 0x11 && \
+         conntrack -I -p tcp -s 1.1.1.1 -d 2.2.2.2 --sport 4 --dport 2 --state ESTABLISHED -t 100 -m 0x1f",
+    );
+    let ev = collect(&mut l, 2);
+    let ports: Vec<_> = ev.iter().map(|(_, e)| e.orig.src_port).collect();
+    assert_eq!(ports, [Some(1), Some(4)]);
+    assert_eq!(l.receive(0, |_, _| true).unwrap(), 0);
+    assert_eq!(l.received, 2, "the kernel dropped the other three");
+    // The same filter left to the library delivers the same, after receiving all five.
+    let mut l2 = Listener::open_netns(&ns.0, EVENT_DESTROY).unwrap();
+    f.userspace_only = true;
+    l2.set_filter(Some(f)).unwrap();
+    ns.sh("conntrack -F");
+    let ev = collect(&mut l2, 2);
+    assert_eq!(ev.len(), 2);
+    assert_eq!(l2.receive(0, |_, _| true).unwrap(), 0);
+    assert_eq!(l2.received, 5);
 }

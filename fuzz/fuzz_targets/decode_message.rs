@@ -1,1 +1,13 @@
-fn main(){}
+//! Fuzz target decode_message: see targets.rs.
+#![no_main]
+
+// No derive for the decoding targets (the encode input is unused here).
+macro_rules! fuzz_derive {
+    ($($item:tt)*) => { $($item)* };
+}
+
+#[allow(dead_code)]
+#[path = "../targets.rs"]
+mod targets;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| targets::decode_message(data));

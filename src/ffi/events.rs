@@ -104,17 +104,16 @@ pub unsafe extern "C" fn ct_events_fd(events: *const ct_events) -> i32 {
 }
 
 /// Delivers only events whose entry matches `filter` (copied; NULL delivers all). The
-/// library applies it to each event.
+/// kernel drops, through a socket filter, the events whose family, zone, mark or protocol
+/// cannot match, so they take no buffer space; the library checks every field of every event
+/// that gets through (ct_filter_set_kernel_filtering(f, false) leaves it all to the library).
 #[no_mangle]
 pub unsafe extern "C" fn ct_events_set_filter(
     events: *mut ct_events,
     filter: *const ct_filter,
 ) -> ct_status {
     boundary(|| match cast_mut(events) {
-        Some(l) => {
-            l.set_filter(cast_ref(filter).cloned());
-            ct_status::CT_OK
-        }
+        Some(l) => status_of(l.set_filter(cast_ref(filter).cloned())),
         None => null_arg("events"),
     })
 }

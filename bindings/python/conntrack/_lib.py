@@ -45,6 +45,7 @@ CT_FORMAT_EXTENDED, CT_FORMAT_ID, CT_FORMAT_TIMESTAMP = 1, 2, 4
 CT_ADDR_TEXT_MAX = 46
 # What ct_flush_matching reports when the kernel did not say how many entries went.
 CT_COUNT_UNKNOWN = 2**64 - 1
+CT_EVENT_NEW, CT_EVENT_UPDATE, CT_EVENT_DESTROY, CT_EVENT_ALL = 1, 2, 4, 7
 
 
 def _load():
@@ -86,6 +87,8 @@ U8P = ctypes.POINTER(u8)
 
 # int32_t (*ct_dump_cb)(const ct_entry *entry, void *user_data)
 DUMP_CB = ctypes.CFUNCTYPE(ctypes.c_int32, P, P)
+# int32_t (*ct_event_cb)(uint32_t event_type, const ct_entry *entry, void *user_data)
+EVENT_CB = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_uint32, P, P)
 
 _PROTOTYPES = {
     # batches
@@ -176,6 +179,16 @@ _PROTOTYPES = {
     "ct_entry_list_len": (size_t, [P]),
     "ct_entry_list_get": (P, [P, size_t]),
     "ct_entry_list_free": (None, [P]),
+    # events
+    "ct_events_open": (status_t, [u32, PP]),
+    "ct_events_open_netns": (status_t, [char_p, u32, PP]),
+    "ct_events_close": (None, [P]),
+    "ct_events_fd": (i32, [P]),
+    "ct_events_set_filter": (status_t, [P, P]),
+    "ct_events_set_receive_buffer": (status_t, [P, size_t]),
+    "ct_events_set_reliable": (status_t, [P, bool_t]),
+    "ct_events_receive": (status_t, [P, i32, EVENT_CB, P, ctypes.POINTER(size_t)]),
+    "ct_events_overruns": (u64, [P]),
     # errors and version (static or thread-owned strings: copied at once)
     "ct_strerror": (P, [i32]),
     "ct_last_error_message": (P, []),

@@ -118,9 +118,16 @@ class NotSetError(ConntrackError, LookupError):
 
 
 class OverrunError(ConntrackError):
-    """CT_ERR_OVERRUN: the socket's receive buffer overflowed; answers were lost."""
+    """CT_ERR_OVERRUN: the socket's receive buffer overflowed; answers or events were lost.
+
+    Raised by ``Events.receive()`` and by iterating an ``Events`` when the kernel dropped
+    events: ``events`` holds the events received before the gap (a list; empty when they
+    were already yielded by the iteration), ``overruns`` the listener's overrun count so
+    far, this one included (None outside events). The listener stays usable."""
 
     status = _lib.CT_ERR_OVERRUN
+    events = ()
+    overruns = None
 
 
 class BusyError(ConntrackError):
