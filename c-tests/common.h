@@ -47,7 +47,7 @@ struct netns {
     char name[64];
 };
 
-static bool netns_make(struct netns *ns) {
+static inline bool netns_make(struct netns *ns) {
     static int counter;
     char cmd[512];
     snprintf(ns->name, sizeof ns->name, "ctt-%d-%d", (int)getpid(), counter++);
@@ -72,14 +72,14 @@ static bool netns_make(struct netns *ns) {
     return true;
 }
 
-static void netns_remove(struct netns *ns) {
+static inline void netns_remove(struct netns *ns) {
     char cmd[512];
     snprintf(cmd, sizeof cmd, "ip netns del %s", ns->name);
     if (system(cmd) != 0) fprintf(stderr, "    cannot remove network namespace %s\n", ns->name);
 }
 
 /* Runs a shell command inside the namespace; returns its exit status. */
-static int ns_sh(const struct netns *ns, const char *fmt, ...) {
+static inline int ns_sh(const struct netns *ns, const char *fmt, ...) {
     char inner[1024], cmd[1200];
     va_list ap;
     va_start(ap, fmt);
@@ -91,7 +91,7 @@ static int ns_sh(const struct netns *ns, const char *fmt, ...) {
 }
 
 /* Runs a shell command inside the namespace and returns its stdout (caller frees). */
-static char *ns_capture(const struct netns *ns, const char *fmt, ...) {
+static inline char *ns_capture(const struct netns *ns, const char *fmt, ...) {
     char inner[1024], cmd[1200];
     va_list ap;
     va_start(ap, fmt);
@@ -118,7 +118,7 @@ static char *ns_capture(const struct netns *ns, const char *fmt, ...) {
 }
 
 /* Number of lines of `text` containing `needle` (every line when needle is ""). */
-static int count_lines(const char *text, const char *needle) {
+static inline int count_lines(const char *text, const char *needle) {
     int n = 0;
     const char *line = text;
     while (line && *line) {
@@ -140,7 +140,7 @@ struct test {
 };
 
 /* Runs the table; prints one line per test and the closing "N passed, N failed" line. */
-static int run_tests(const char *suite, const struct test *tests, size_t n, int argc, char **argv) {
+static inline int run_tests(const char *suite, const struct test *tests, size_t n, int argc, char **argv) {
     int passed = 0, failed = 0;
     for (size_t i = 0; i < n; i++) {
         if (argc > 1 && strcmp(argv[1], tests[i].name) != 0) continue;

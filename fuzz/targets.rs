@@ -16,8 +16,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use conntrack::codec::attrs::{walk, CTA_FILTER, CTA_FILTER_ORIG_FLAGS, CTA_FILTER_REPLY_FLAGS};
 use conntrack::codec::attrs::{
-    CTA_FILTER_F_IP_DST, CTA_FILTER_F_IP_SRC, CTA_FILTER_F_PROTO_DST_PORT,
-    CTA_FILTER_F_PROTO_NUM, CTA_FILTER_F_PROTO_SRC_PORT,
+    CTA_FILTER_F_IP_DST, CTA_FILTER_F_IP_SRC, CTA_FILTER_F_PROTO_DST_PORT, CTA_FILTER_F_PROTO_NUM,
+    CTA_FILTER_F_PROTO_SRC_PORT,
 };
 use conntrack::codec::{self, Purpose};
 use conntrack::entry::{proto, status, Dir, Side, Tuple, AF_INET, AF_INET6};
@@ -56,7 +56,10 @@ pub fn decode_message(data: &[u8]) {
     for m in codec::messages(data) {
         let Ok(m) = m else { break };
         seen += 1;
-        assert!(seen <= data.len() / 16, "more messages than headers fit in the datagram");
+        assert!(
+            seen <= data.len() / 16,
+            "more messages than headers fit in the datagram"
+        );
         let _ = codec::is_ct_message(m.msg_type);
         if let Ok((errno, text)) = codec::decode_error(&m) {
             if let Some(t) = &text {
@@ -161,6 +164,11 @@ fn carried(t: &Tuple) -> Tuple {
     }
 }
 
+/// A predicate for `Option::filter`: keep the value when `b`.
+fn when<T>(b: bool) -> impl Fn(&T) -> bool {
+    move |_| b
+}
+
 /// The helper name as the kernel gets it: at most 15 bytes and a NUL, read up to the first NUL.
 fn sent_helper(h: &str) -> String {
     let b = &h.as_bytes()[..h.len().min(15)];
@@ -181,19 +189,32 @@ pub fn check_entry_roundtrip(e: &Entry, purpose: Purpose, attrs: &[u8]) {
     match purpose {
         Purpose::Create => {
             assert_eq!(d.orig, carried(&e.orig), "original tuple: {}", ctx());
-            assert_eq!(d.reply, carried(&e.reply_or_inverted()), "reply tuple: {}", ctx());
+            assert_eq!(
+                d.reply,
+                carried(&e.reply_or_inverted()),
+                "reply tuple: {}",
+                ctx()
+            );
         }
         Purpose::Update | Purpose::Lookup => {
             let (dir, t) = e.lookup_tuple().expect("encoded without a lookup tuple");
-            let other = if dir == Dir::Orig { Dir::Reply } else { Dir::Orig };
+            let other = if dir == Dir::Orig {
+                Dir::Reply
+            } else {
+                Dir::Orig
+            };
             assert_eq!(d.tuple(dir), &carried(t), "lookup tuple: {}", ctx());
             assert!(d.tuple(other).is_empty(), "a second tuple: {}", ctx());
         }
     }
     assert_eq!(d.zone, Some(e.zone.unwrap_or(0)), "zone: {}", ctx());
     let full = purpose != Purpose::Lookup;
-    let when = |b: bool| move |_: &_| b;
-    assert_eq!(d.timeout, e.timeout.filter(when(full)), "timeout: {}", ctx());
+    assert_eq!(
+        d.timeout,
+        e.timeout.filter(when(full)),
+        "timeout: {}",
+        ctx()
+    );
     assert_eq!(d.mark, e.mark.filter(when(full)), "mark: {}", ctx());
     assert_eq!(
         d.status,
@@ -209,7 +230,12 @@ pub fn check_entry_roundtrip(e: &Entry, purpose: Purpose, attrs: &[u8]) {
     );
     assert_eq!(d.labels, e.labels.filter(when(full)), "labels: {}", ctx());
     let tcp = full && e.tcp_state.is_some();
-    assert_eq!(d.tcp_state, e.tcp_state.filter(when(tcp)), "tcp state: {}", ctx());
+    assert_eq!(
+        d.tcp_state,
+        e.tcp_state.filter(when(tcp)),
+        "tcp state: {}",
+        ctx()
+    );
     assert_eq!(
         (d.tcp_wscale_orig, d.tcp_wscale_reply),
         (
@@ -232,7 +258,12 @@ pub fn check_entry_roundtrip(e: &Entry, purpose: Purpose, attrs: &[u8]) {
         "sctp: {}",
         ctx()
     );
-    assert_eq!(d.dccp_state, e.dccp_state.filter(when(full)), "dccp: {}", ctx());
+    assert_eq!(
+        d.dccp_state,
+        e.dccp_state.filter(when(full)),
+        "dccp: {}",
+        ctx()
+    );
     assert_eq!(
         (d.seq_adj_orig, d.seq_adj_reply),
         (
@@ -250,7 +281,12 @@ pub fn check_entry_roundtrip(e: &Entry, purpose: Purpose, attrs: &[u8]) {
     assert_eq!(d.helper, helper, "helper: {}", ctx());
     // Never sent by encode_entry: what the kernel alone reports.
     assert_eq!(
-        (d.counters_orig, d.timestamp_start, d.use_count, d.secctx.as_deref()),
+        (
+            d.counters_orig,
+            d.timestamp_start,
+            d.use_count,
+            d.secctx.as_deref()
+        ),
         (None, None, None, None),
         "kernel-only fields: {}",
         ctx()
@@ -262,8 +298,18 @@ pub fn check_entry_roundtrip(e: &Entry, purpose: Purpose, attrs: &[u8]) {
 
 /// Kernel releases the filter is encoded for: each side of every feature boundary.
 pub const RELEASES: [&str; 12] = [
-    "4.19.0", "5.7.19", "5.8.0", "5.10.0-26-amd64", "5.15.0", "5.16.1", "6.1.0", "6.8.0",
-    "6.11.9", "6.12.0", "6.18.44-fc", "garbage",
+    "4.19.0",
+    "5.7.19",
+    "5.8.0",
+    "5.10.0-26-amd64",
+    "5.15.0",
+    "5.16.1",
+    "6.1.0",
+    "6.8.0",
+    "6.11.9",
+    "6.12.0",
+    "6.18.44-fc",
+    "garbage",
 ];
 
 const KNOWN_PROTOS: [u8; 8] = [
@@ -579,7 +625,9 @@ impl EncodeInput {
     pub fn filter(&self) -> Filter {
         let mut f = Filter::new();
         if let Some(fam) = self.f_family {
-            set("Filter::set_family", &mut f, |f| f.set_family(pick_family(fam)));
+            set("Filter::set_family", &mut f, |f| {
+                f.set_family(pick_family(fam))
+            });
         }
         if let Some(z) = self.f_zone {
             set("Filter::set_zone", &mut f, |f| f.set_zone(z));
@@ -608,11 +656,26 @@ impl EncodeInput {
 }
 
 fn check_cidr(text: &str, c: &Cidr) {
-    assert!(c.prefix <= c.max_prefix(), "{text:?}: prefix {} over the maximum", c.prefix);
-    assert_eq!(Cidr::new(c.addr, c.prefix), *c, "{text:?}: host bits left set");
-    assert!(c.contains(&c.addr), "{text:?}: a prefix that misses its own address");
+    assert!(
+        c.prefix <= c.max_prefix(),
+        "{text:?}: prefix {} over the maximum",
+        c.prefix
+    );
+    assert_eq!(
+        Cidr::new(c.addr, c.prefix),
+        *c,
+        "{text:?}: host bits left set"
+    );
+    assert!(
+        c.contains(&c.addr),
+        "{text:?}: a prefix that misses its own address"
+    );
     let again = Cidr::parse(&format!("{}/{}", c.addr, c.prefix));
-    assert_eq!(again.ok(), Some(*c), "{text:?}: its text form parses to something else");
+    assert_eq!(
+        again.ok(),
+        Some(*c),
+        "{text:?}: its text form parses to something else"
+    );
 }
 
 /// Builds the entry and the filter of `input`, encodes them, and decodes what was encoded.
@@ -691,14 +754,29 @@ fn check_sent_filter(what: &str, f: &Filter, family: u8, attrs: &[u8], tuples: (
     let ctx = || format!("{what}\nfilter  {f:?}\ndecoded {d:?}");
     assert_eq!(d.zone, f.zone, "zone: {}", ctx());
     assert_eq!(d.mark, f.mark.map(|(m, mask)| m & mask), "mark: {}", ctx());
-    assert_eq!(d.status, f.status.map(|(s, mask)| s & mask), "status: {}", ctx());
+    assert_eq!(
+        d.status,
+        f.status.map(|(s, mask)| s & mask),
+        "status: {}",
+        ctx()
+    );
     let (orig, orig_flags) = exact_tuple(f, Dir::Orig);
     let (reply, reply_flags) = exact_tuple(f, Dir::Reply);
     let want_orig = tuples.0 && orig_flags != 0;
     let want_reply = tuples.1 && reply_flags != 0;
     let none = Tuple::default();
-    assert_eq!(d.orig, if want_orig { orig } else { none.clone() }, "orig: {}", ctx());
-    assert_eq!(d.reply, if want_reply { reply } else { none }, "reply: {}", ctx());
+    assert_eq!(
+        d.orig,
+        if want_orig { orig } else { none.clone() },
+        "orig: {}",
+        ctx()
+    );
+    assert_eq!(
+        d.reply,
+        if want_reply { reply } else { none },
+        "reply: {}",
+        ctx()
+    );
     assert_eq!(
         filter_flags(attrs),
         (
@@ -708,9 +786,17 @@ fn check_sent_filter(what: &str, f: &Filter, family: u8, attrs: &[u8], tuples: (
         "CTA_FILTER flags: {}",
         ctx()
     );
-    for a in [d.orig.src, d.orig.dst, d.reply.src, d.reply.dst].into_iter().flatten() {
+    for a in [d.orig.src, d.orig.dst, d.reply.src, d.reply.dst]
+        .into_iter()
+        .flatten()
+    {
         let fam = if a.is_ipv4() { AF_INET } else { AF_INET6 };
-        assert_eq!(fam, family, "an address of another family than the request's: {}", ctx());
+        assert_eq!(
+            fam,
+            family,
+            "an address of another family than the request's: {}",
+            ctx()
+        );
     }
 }
 
@@ -719,7 +805,10 @@ pub fn check_filter(f: &Filter, k: &Kernel) {
     let attrs = f.kernel_attrs(k);
     let family = f.kernel_family();
     if f.userspace_only {
-        assert!(attrs.is_empty() && family == 0, "userspace_only sent a filter");
+        assert!(
+            attrs.is_empty() && family == 0,
+            "userspace_only sent a filter"
+        );
     } else {
         let tuples = k.tuple_dump_filter() && family != 0;
         let reply = tuples && k.reply_tuple_dump_filter();
@@ -728,7 +817,10 @@ pub fn check_filter(f: &Filter, k: &Kernel) {
     match f.kernel_flush(k) {
         None => {}
         Some((family, attrs)) => {
-            assert!(!f.userspace_only && k.filtered_flush(), "a flush sent to {k:?}");
+            assert!(
+                !f.userspace_only && k.filtered_flush(),
+                "a flush sent to {k:?}"
+            );
             if let Some(fam) = f.family {
                 assert_eq!(family, fam, "flush family: {f:?}");
             }
@@ -746,7 +838,10 @@ pub fn check_filter(f: &Filter, k: &Kernel) {
                 }
             }
             let has_tuple = orig != Tuple::default() || reply != Tuple::default();
-            assert!(!has_tuple || family != 0, "a tuple flush without a family: {f:?}");
+            assert!(
+                !has_tuple || family != 0,
+                "a tuple flush without a family: {f:?}"
+            );
         }
     }
 }
@@ -769,7 +864,12 @@ pub fn encode_seeds() -> Vec<(&'static str, EncodeInput)> {
         b[..s.len()].copy_from_slice(s.as_bytes());
         Some((s.len() as u8, b))
     };
-    let known = |p: u8| Some((false, KNOWN_PROTOS.iter().position(|x| *x == p).unwrap() as u8));
+    let known = |p: u8| {
+        Some((
+            false,
+            KNOWN_PROTOS.iter().position(|x| *x == p).unwrap() as u8,
+        ))
+    };
     let tcp = EncodeInput {
         family: Some((false, 0)),
         proto_first: true,
@@ -802,7 +902,12 @@ pub fn encode_seeds() -> Vec<(&'static str, EncodeInput)> {
         timeout: Some(30),
         id: Some(123456),
         f_family: Some((false, 1)),
-        f_cidrs: [txt("fd00::1"), txt("fd00::/64"), txt("::ffff:1.2.3.4"), None],
+        f_cidrs: [
+            txt("fd00::1"),
+            txt("fd00::/64"),
+            txt("::ffff:1.2.3.4"),
+            None,
+        ],
         f_status: Some((status::SEEN_REPLY, status::SEEN_REPLY)),
         f_proto: known(proto::ICMPV6),
         kernel: 4,
@@ -811,7 +916,12 @@ pub fn encode_seeds() -> Vec<(&'static str, EncodeInput)> {
     let sctp = EncodeInput {
         proto_first: false,
         proto: known(proto::SCTP),
-        addrs: [v4([192, 168, 1, 1]), v4([192, 168, 1, 2]), v4([192, 168, 1, 2]), None],
+        addrs: [
+            v4([192, 168, 1, 1]),
+            v4([192, 168, 1, 2]),
+            v4([192, 168, 1, 2]),
+            None,
+        ],
         ports: [Some(5000), Some(6000), Some(6000), Some(5000)],
         sctp: (Some(4), Some(0xdead_beef), Some(0x0bad_cafe)),
         seq_adj: [Some((1, 2, 3)), None],
@@ -839,5 +949,10 @@ pub fn encode_seeds() -> Vec<(&'static str, EncodeInput)> {
         kernel: 7,
         ..EncodeInput::default()
     };
-    vec![("seed-tcp", tcp), ("seed-icmpv6", icmp6), ("seed-sctp", sctp), ("seed-gre", gre)]
+    vec![
+        ("seed-tcp", tcp),
+        ("seed-icmpv6", icmp6),
+        ("seed-sctp", sctp),
+        ("seed-gre", gre),
+    ]
 }

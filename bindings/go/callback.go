@@ -27,3 +27,16 @@ func gctDumpDeliver(flats *C.gct_flat, n C.size_t, user C.uintptr_t) C.int32_t {
 	}
 	return 0
 }
+
+// gctEventsDeliver is called by shim.c with the next n events of a receive, read into C
+// memory that stays valid until it returns, and the cgo.Handle of the receive's state. The
+// events are copied into Go values here; nothing of C memory is kept.
+//
+//export gctEventsDeliver
+func gctEventsDeliver(evs *C.gct_event, n C.size_t, user C.uintptr_t) {
+	st := cgo.Handle(user).Value().(*receiveState)
+	chunk := unsafe.Slice(evs, int(n))
+	for i := range chunk {
+		st.events = append(st.events, Event{Type: EventType(chunk[i].kind), Entry: fromFlat(&chunk[i].entry)})
+	}
+}

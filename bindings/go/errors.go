@@ -72,8 +72,8 @@ var (
 	ErrBusy error = CodeBusy
 )
 
-// ErrClosed is returned by methods of a Conn after Close.
-var ErrClosed = errors.New("conntrack: use of closed Conn")
+// ErrClosed is returned by methods of a Conn or an Events after Close.
+var ErrClosed = errors.New("conntrack: use of closed Conn or Events")
 
 // String is the library's sentence for the code (ct_strerror).
 func (c Code) String() string {

@@ -1,11 +1,13 @@
 /* shim.c - C side of the Go binding; see shim.h. */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "shim.h"
-#include "_cgo_export.h" /* gctDumpDeliver, the Go dump callback */
+#include "_cgo_export.h" /* gctDumpDeliver and gctEventsDeliver, the Go callbacks */
 
 /* Copies the calling thread's error detail when rc is a failure; returns rc. */
 static ct_status capture(ct_status rc, gct_err *err) {
@@ -318,4 +320,108 @@ void gct_batch_results(const ct_batch *b, size_t n, int32_t *status, int32_t *er
         status[i] = rc == CT_OK ? st : -1; /* -1: outcome unknown */
         err_no[i] = rc == CT_OK ? en : 0;
     }
+}
+
+ct_status gct_events_open(const char *netns, uint32_t types, ct_events **out, gct_err *err) {
+    return capture(netns ? ct_events_open_netns(netns, types, out) : ct_events_open(types, out), err);
+}
+
+ct_status gct_events_set_filter(ct_events *ev, const gct_fspec *fs, gct_err *err) {
+    ct_filter *f = NULL;
+    ct_status rc = filter_build(fs, &f);
+    if (rc == CT_OK) rc = ct_events_set_filter(ev, f); /* copied: NULL delivers every event */
+    capture(rc, err);
+    ct_filter_free(f);
+    return rc;
+}
+
+ct_status gct_events_set_receive_buffer(ct_events *ev, size_t bytes, gct_err *err) {
+    return capture(ct_events_set_receive_buffer(ev, bytes), err);
+}
+
+ct_status gct_events_set_reliable(ct_events *ev, bool on, gct_err *err) {
+    return capture(ct_events_set_reliable(ev, on), err);
+}
+
+/* Events reach Go in chunks, as a dump's entries do. */
+typedef struct {
+    gct_event *buf;
+    size_t n;
+    uintptr_t user;
+} events_ctx;
+
+static void events_flush(events_ctx *ctx) {
+    if (ctx->n > 0) gctEventsDeliver(ctx->buf, ctx->n, ctx->user);
+    ctx->n = 0;
+}
+
+static int32_t events_trampoline(uint32_t type, const ct_entry *e, void *user) {
+    events_ctx *ctx = user;
+    ctx->buf[ctx->n].kind = type;
+    gct_read(e, &ctx->buf[ctx->n].entry);
+    if (++ctx->n == GCT_EVENT_CHUNK) events_flush(ctx);
+    return 0; /* never stop: an event not taken now would be lost */
+}
+
+static int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits until `fd` or `wake_fd` (when >= 0) is readable or `deadline` (now_ms() time; -1:
+ * none) passes. The wait is ours, not ct_events_receive's: a signal (EINTR) must not start
+ * the timeout over. Returns 1 for fd, 2 for wake_fd, 0 on timeout, -1 with errno. */
+static int events_wait(int fd, int wake_fd, int64_t deadline) {
+    for (;;) {
+        int wait = -1;
+        if (deadline >= 0) {
+            int64_t left = deadline - now_ms();
+            wait = left <= 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
+        }
+        struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = wake_fd, .events = POLLIN}};
+        int rc = poll(p, wake_fd >= 0 ? 2 : 1, wait);
+        if (rc > 0) return wake_fd >= 0 && p[1].revents != 0 ? 2 : 1;
+        if (rc == 0) return 0;
+        if (errno != EINTR) return -1;
+    }
+}
+
+ct_status gct_events_receive(ct_events *ev, int32_t timeout_ms, int wake_fd, uintptr_t user,
+                             size_t *delivered, uint64_t *overruns, int *woken, gct_err *err) {
+    *delivered = 0;
+    *woken = 0;
+    events_ctx ctx = {NULL, 0, user};
+    ctx.buf = malloc(GCT_EVENT_CHUNK * sizeof *ctx.buf);
+    if (ctx.buf == NULL) {
+        *overruns = ct_events_overruns(ev);
+        snprintf(err->msg, sizeof err->msg, "receive events: out of memory");
+        err->err_no = ENOMEM;
+        return CT_ERR_INTERNAL;
+    }
+    int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    ct_status rc = CT_OK;
+    for (;;) {
+        int w = events_wait(ct_events_fd(ev), wake_fd, deadline);
+        if (w < 0) {
+            err->err_no = errno;
+            snprintf(err->msg, sizeof err->msg, "wait for events: poll: %s", strerror(errno));
+            rc = CT_ERR_KERNEL;
+            break;
+        }
+        if (w == 2) {
+            *woken = 1;
+            break;
+        }
+        if (w == 0) break;
+        size_t n = 0;
+        rc = capture(ct_events_receive(ev, 0, events_trampoline, &ctx, &n), err);
+        *delivered += n;
+        if (rc != CT_OK || *delivered > 0 || timeout_ms == 0) break;
+    }
+    *overruns = ct_events_overruns(ev);
+    /* What the library delivered before it returned, even with an error, stands. */
+    events_flush(&ctx);
+    free(ctx.buf);
+    return rc;
 }

@@ -42,6 +42,7 @@ enum {
 #define GCT_MSG_MAX 1024
 #define GCT_FILTER_ADDR_MAX 64
 #define GCT_DUMP_CHUNK 128
+#define GCT_EVENT_CHUNK 64
 
 /* Every field of a ct_entry, with a presence bit each. */
 typedef struct {
@@ -105,6 +106,12 @@ typedef struct {
 
 enum { GCT_OP_CREATE = 0, GCT_OP_UPDATE = 1, GCT_OP_DELETE = 2 };
 
+/* One event as Go receives it: the CT_EVENT_* type and a copy of the entry. */
+typedef struct {
+    uint32_t kind;
+    gct_flat entry;
+} gct_event;
+
 ct_status gct_open(const char *netns, ct_handle **h_out, gct_err *err);
 void gct_read(const ct_entry *e, gct_flat *out);
 void gct_read_list(const ct_entry_list *list, size_t start, gct_flat *out, size_t n);
@@ -127,5 +134,17 @@ ct_status gct_batch_new(ct_batch **out, gct_err *err);
 ct_status gct_batch_fill(ct_batch *b, const int32_t *ops, const gct_flat *flats, size_t n, int32_t *build_rc);
 ct_status gct_batch_send(ct_handle *h, ct_batch *b, size_t *failed, gct_err *err);
 void gct_batch_results(const ct_batch *b, size_t n, int32_t *status, int32_t *err_no);
+
+ct_status gct_events_open(const char *netns, uint32_t types, ct_events **out, gct_err *err);
+ct_status gct_events_set_filter(ct_events *ev, const gct_fspec *fs, gct_err *err);
+ct_status gct_events_set_receive_buffer(ct_events *ev, size_t bytes, gct_err *err);
+ct_status gct_events_set_reliable(ct_events *ev, bool on, gct_err *err);
+/* Waits up to timeout_ms (-1: no end) until events are queued, or, when wake_fd >= 0, until
+ * wake_fd is readable (*woken = 1, nothing received); then receives what is queued, handing
+ * the events to Go in chunks (gctEventsDeliver with `user`). Readable but nothing delivered
+ * (the filter left everything out) waits again for the rest of the time. *delivered and
+ * *overruns (ct_events_overruns) are always written. */
+ct_status gct_events_receive(ct_events *ev, int32_t timeout_ms, int wake_fd, uintptr_t user,
+                             size_t *delivered, uint64_t *overruns, int *woken, gct_err *err);
 
 #endif

@@ -318,6 +318,9 @@ pub unsafe extern "C" fn ct_entry_get_addr(
     len: usize,
 ) -> ct_status {
     boundary(|| {
+        if buf.is_null() && len > 0 {
+            return null_arg("buf");
+        }
         let Some(e) = cast_ref(entry) else {
             return null_arg("entry");
         };
@@ -765,6 +768,9 @@ pub unsafe extern "C" fn ct_entry_get_helper(
     len: usize,
 ) -> ct_status {
     boundary(|| {
+        if buf.is_null() && len > 0 {
+            return null_arg("buf");
+        }
         let Some(e) = cast_ref(entry) else {
             return null_arg("entry");
         };

@@ -195,6 +195,9 @@ unsafe fn get_u32(
         let Some(x) = cast_ref(expect) else {
             return null_arg("expect");
         };
+        if out.is_null() {
+            return null_arg("value_out");
+        }
         match f(x) {
             Some(v) => write_out(out, "value_out", v),
             // An answer, not a failure: the thread's last error stays as it was.
@@ -253,6 +256,9 @@ pub unsafe extern "C" fn ct_expect_get_helper(
     len: usize,
 ) -> ct_status {
     boundary(|| {
+        if buf.is_null() && len > 0 {
+            return null_arg("buf");
+        }
         let Some(x) = cast_ref(expect) else {
             return null_arg("expect");
         };

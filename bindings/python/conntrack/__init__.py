@@ -10,6 +10,7 @@ else ``libconntrack.so.0`` through the system loader, else the in-tree build
         for entry in ct.dump(conntrack.Filter(zone=10)):
             print(entry.format())
 
+``conntrack.Events`` subscribes to new, update and destroy events.
 ``conntrack.netlink_lib`` is a drop-in for Neutron's netlink_lib module.
 """
 
@@ -66,6 +67,15 @@ from .errors import (
     OverrunError,
     UnsupportedError,
 )
+from .events import (
+    EVENT_ALL,
+    EVENT_DESTROY,
+    EVENT_NAMES,
+    EVENT_NEW,
+    EVENT_UPDATE,
+    Event,
+    Events,
+)
 from .filter import Filter
 from .handle import Batch, Conntrack, EntryIterator
 
@@ -94,9 +104,16 @@ __all__ = [
     "ConntrackError",
     "ConntrackPermissionError",
     "DumpInterruptedError",
+    "EVENT_ALL",
+    "EVENT_DESTROY",
+    "EVENT_NAMES",
+    "EVENT_NEW",
+    "EVENT_UPDATE",
     "Entry",
     "EntryExistsError",
     "EntryIterator",
+    "Event",
+    "Events",
     "FAMILY_IPV4",
     "FAMILY_IPV6",
     "Filter",
