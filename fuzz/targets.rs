@@ -949,10 +949,26 @@ pub fn encode_seeds() -> Vec<(&'static str, EncodeInput)> {
         kernel: 7,
         ..EncodeInput::default()
     };
+    let flush = EncodeInput {
+        proto: known(proto::UDP),
+        addrs: [v4([10, 0, 0, 3]), v4([10, 0, 0, 4]), None, None],
+        ports: [Some(53), Some(5353), None, None],
+        timeout: Some(30),
+        zone: Some(7),
+        f_zone: Some(7),
+        f_mark: Some((1, 0xffff_ffff)),
+        f_status: Some((status::ASSURED, 0)),
+        f_cidrs: [txt("10.0.0.3"), None, None, txt("10.0.0.3/32")],
+        f_ports: [Some(53), None, Some(5353), None],
+        f_proto: known(proto::UDP),
+        kernel: 9,
+        ..EncodeInput::default()
+    };
     vec![
         ("seed-tcp", tcp),
         ("seed-icmpv6", icmp6),
         ("seed-sctp", sctp),
         ("seed-gre", gre),
+        ("seed-flush", flush),
     ]
 }

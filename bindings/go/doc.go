@@ -7,6 +7,11 @@
 // many requests in a Batch. An Entry holds every field of the library's entry: optional
 // fields are pointers (Ptr makes one), so a real 0 and "absent" are never confused.
 //
+// OpenEvents and OpenEventsNetns subscribe to new, update and destroy events: Receive
+// returns them with a timeout, Run sends them to a channel until its context ends, and
+// Fd serves a poll loop. Events the kernel dropped are reported (ErrOverrun, or an Event
+// with Overrun set), never lost silently.
+//
 // Errors are *Error values carrying the library's status Code, the errno and the
 // library's detail (with the kernel's extended-ack message when it sent one); errors.Is
 // matches them against ErrNotFound, ErrExists, ErrPermission, ErrInvalidArgument,

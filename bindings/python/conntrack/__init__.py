@@ -77,7 +77,7 @@ from .events import (
     Events,
 )
 from .filter import Filter
-from .handle import Batch, Conntrack, EntryIterator
+from .handle import Batch, Conntrack, EntryIterator, Stats
 
 __version__ = "0.1.0"
 
@@ -152,6 +152,7 @@ __all__ = [
     "STATUS_SRC_NAT_DONE",
     "STATUS_TEMPLATE",
     "STATUS_UNTRACKED",
+    "Stats",
     "TCP_STATES",
     "TCP_STATE_ESTABLISHED",
     "UnsupportedError",

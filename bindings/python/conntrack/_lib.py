@@ -85,6 +85,14 @@ char_p = ctypes.c_char_p
 bool_t = ctypes.c_bool
 U8P = ctypes.POINTER(u8)
 
+class CtStats(ctypes.Structure):
+    """ct_stats: per-CPU statistics, eleven uint32_t in the header's order."""
+
+    _fields_ = [(name, ctypes.c_uint32) for name in (
+        "cpu", "found", "invalid", "insert", "insert_failed", "drop", "early_drop", "error",
+        "search_restart", "clash_resolve", "chaintoolong")]
+
+
 # int32_t (*ct_dump_cb)(const ct_entry *entry, void *user_data)
 DUMP_CB = ctypes.CFUNCTYPE(ctypes.c_int32, P, P)
 # int32_t (*ct_event_cb)(uint32_t event_type, const ct_entry *entry, void *user_data)
@@ -179,6 +187,10 @@ _PROTOTYPES = {
     "ct_entry_list_len": (size_t, [P]),
     "ct_entry_list_get": (P, [P, size_t]),
     "ct_entry_list_free": (None, [P]),
+    # table size and statistics
+    "ct_count": (status_t, [P, ctypes.POINTER(u32), ctypes.POINTER(u32)]),
+    "ct_stats_per_cpu": (status_t, [P, ctypes.POINTER(CtStats), size_t, ctypes.POINTER(size_t)]),
+    "ct_stats_total": (status_t, [P, ctypes.POINTER(CtStats)]),
     # events
     "ct_events_open": (status_t, [u32, PP]),
     "ct_events_open_netns": (status_t, [char_p, u32, PP]),

@@ -1,6 +1,7 @@
 """Conntrack (a ctnetlink handle), its operations, batches and the dump iterator."""
 
 import ctypes
+import dataclasses
 
 from . import _lib
 from ._lib import lib
@@ -204,6 +205,61 @@ class Conntrack:
     def batch(self):
         """A new Batch that send() sends on this handle."""
         return Batch(self)
+
+    # -- table size and statistics ----------------------------------------------------------
+
+    def count(self):
+        """``(count, max)``: the number of entries in the table of the handle's namespace
+        (``conntrack -C``) and the table's limit (net.netfilter.nf_conntrack_max)."""
+        h = self._handle()
+        n = ctypes.c_uint32(0)
+        limit = ctypes.c_uint32(0)
+        check(lib.ct_count(h, ctypes.byref(n), ctypes.byref(limit)))
+        return n.value, limit.value
+
+    def stats(self):
+        """The statistics summed over every CPU, as a Stats (``cpu`` is 0)."""
+        h = self._handle()
+        total = _lib.CtStats()
+        check(lib.ct_stats_total(h, ctypes.byref(total)))
+        return Stats._from_c(total)
+
+    def stats_per_cpu(self):
+        """The statistics of each CPU (``conntrack -S``), a list of Stats in the kernel's
+        order."""
+        h = self._handle()
+        n = ctypes.c_size_t(0)
+        size = 16
+        while True:
+            buf = (_lib.CtStats * size)()
+            rc = lib.ct_stats_per_cpu(h, buf, size, ctypes.byref(n))
+            if rc == _lib.CT_ERR_BUFFER_TOO_SMALL and n.value > size:
+                size = n.value  # CPUs counted: ask again with room for all
+                continue
+            check(rc)
+            return [Stats._from_c(buf[i]) for i in range(n.value)]
+
+
+@dataclasses.dataclass(frozen=True)
+class Stats:
+    """Conntrack statistics as ``conntrack -S`` prints them (counters the running kernel
+    does not send read 0)."""
+
+    cpu: int = 0
+    found: int = 0
+    invalid: int = 0
+    insert: int = 0
+    insert_failed: int = 0
+    drop: int = 0
+    early_drop: int = 0
+    error: int = 0
+    search_restart: int = 0
+    clash_resolve: int = 0
+    chaintoolong: int = 0
+
+    @classmethod
+    def _from_c(cls, s):
+        return cls(**{name: getattr(s, name) for name, _ in _lib.CtStats._fields_})
 
 
 def _u32(value, what):

@@ -38,3 +38,30 @@ def test_readme_examples(netns):
     netns.python(second)
     lines = netns.lines("-w", 10)
     assert len(lines) == 2 and not any(line.startswith("tcp") for line in lines)
+
+
+def test_readme_events_example(netns):
+    events_example = examples()[2]
+    netns.run("sysctl", "-qw", "net.netfilter.nf_conntrack_events=1")
+    code = events_example.replace('netns="blue"', "netns=%r" % netns.name)
+    # Says when it has subscribed (before that, the tool's entries would not be seen).
+    code = code.replace(" as events:\n", " as events:\n    print('listening', flush=True)\n")
+    assert code.count(netns.name) == 2 and "listening" in code
+    p = subprocess.Popen([PYTHON, "-c", code], env=child_env(), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline() == "listening\n"
+        udp = ["-p", "udp", "-s", "1.1.1.1", "-d", "2.2.2.2", "--sport", 1, "--dport", 2]
+        netns.conntrack("-I", *udp, "-t", 100, "-w", 11)
+        netns.conntrack("-I", *udp, "-t", 100, "-w", 10)
+        netns.conntrack("-D", *udp, "-w", 10)
+        out, err = p.communicate(timeout=10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, err
+    lines = out.splitlines()
+    assert len(lines) == 2, out
+    assert lines[0].startswith("new udp      17 ") and "zone=10" in lines[0]
+    assert lines[1].startswith("destroy udp      17 ") and "zone=10" in lines[1]

@@ -261,16 +261,44 @@ fn main() {
         zone: Some(7),
         ..DumpFilter::default()
     });
-    r.transact(&s, "ct-dump-zone7", SUBSYS_CT, NLM_F_DUMP, req(msg::CT_GET, 0, 0, zone));
+    r.transact(
+        &s,
+        "ct-dump-zone7",
+        SUBSYS_CT,
+        NLM_F_DUMP,
+        req(msg::CT_GET, 0, 0, zone),
+    );
     let mut f = conntrack::Filter::new();
-    f.set_addr(Dir::Orig, Side::Src, conntrack::filter::Cidr::parse("10.0.0.1").unwrap())
-        .unwrap();
+    f.set_addr(
+        Dir::Orig,
+        Side::Src,
+        conntrack::filter::Cidr::parse("10.0.0.1").unwrap(),
+    )
+    .unwrap();
     f.proto = Some(proto::TCP);
     let fa = f.kernel_attrs(&conntrack::kernel::Kernel::running());
-    r.transact(&s, "ct-dump-tuple", SUBSYS_CT, NLM_F_DUMP, req(msg::CT_GET, AF_INET, 0, fa));
+    r.transact(
+        &s,
+        "ct-dump-tuple",
+        SUBSYS_CT,
+        NLM_F_DUMP,
+        req(msg::CT_GET, AF_INET, 0, fa),
+    );
     let get = codec::entry_attrs(&master, Purpose::Lookup).unwrap();
-    r.transact(&s, "ct-get", SUBSYS_CT, NLM_F_ACK, req(msg::CT_GET, AF_INET, 0, get));
-    r.transact(&s, "exp-dump", SUBSYS_EXP, NLM_F_DUMP, req(1, 0, 0, Vec::new()));
+    r.transact(
+        &s,
+        "ct-get",
+        SUBSYS_CT,
+        NLM_F_ACK,
+        req(msg::CT_GET, AF_INET, 0, get),
+    );
+    r.transact(
+        &s,
+        "exp-dump",
+        SUBSYS_EXP,
+        NLM_F_DUMP,
+        req(1, 0, 0, Vec::new()),
+    );
     let stats = req(msg::CT_GET_STATS_CPU, 0, 0, Vec::new());
     r.transact(&s, "stats-cpu", SUBSYS_CT, NLM_F_DUMP, stats);
     let count = req(msg::CT_GET_STATS, 0, 0, Vec::new());
@@ -282,7 +310,13 @@ fn main() {
         let create = codec::entry_attrs(&master, Purpose::Create).unwrap();
         let excl = NLM_F_CREATE | NLM_F_EXCL;
         let exists = req(msg::CT_NEW, AF_INET, excl, create);
-        r.transact(&s, &format!("err-exists-{tag}"), SUBSYS_CT, NLM_F_ACK, exists);
+        r.transact(
+            &s,
+            &format!("err-exists-{tag}"),
+            SUBSYS_CT,
+            NLM_F_ACK,
+            exists,
+        );
         // CTA_ZONE one byte long: refused by the attribute policy, with an extended ack.
         let bad = req(msg::CT_GET, AF_INET, 0, vec![5, 0, 18, 0, 7, 0, 0, 0]);
         r.transact(&s, &format!("err-policy-{tag}"), SUBSYS_CT, NLM_F_ACK, bad);
@@ -290,7 +324,13 @@ fn main() {
         gone.zone = Some(3);
         let del = codec::entry_attrs(&gone, Purpose::Lookup).unwrap();
         let missing = req(msg::CT_DELETE, AF_INET, 0, del);
-        r.transact(&s, &format!("err-noent-{tag}"), SUBSYS_CT, NLM_F_ACK, missing);
+        r.transact(
+            &s,
+            &format!("err-noent-{tag}"),
+            SUBSYS_CT,
+            NLM_F_ACK,
+            missing,
+        );
         let mut upd = labelled.clone();
         upd.mark = Some(7);
         upd.labels = None;
