@@ -22,10 +22,12 @@ failed=
 for t in $(cargo fuzz list); do
   mkdir -p "work/$t"
   echo "== $t: ${secs}s" >&2
-  if ! cargo fuzz run --debug-assertions "$t" "work/$t" "corpus/$t" -- \
-    -max_total_time="$secs" -print_final_stats=1 2>&1 | tee "work/$t.log"; then
-    failed="$failed $t"
-  fi
+  {
+    cargo fuzz run --debug-assertions "$t" "work/$t" "corpus/$t" -- \
+      -max_total_time="$secs" -print_final_stats=1
+    echo $? >"work/$t.status"
+  } 2>&1 | tee "work/$t.log"
+  [ "$(cat "work/$t.status")" = 0 ] || failed="$failed $t"
 done
 if [ -n "$failed" ]; then
   echo "fuzz: crashes in:$failed (see fuzz/artifacts/)" >&2
