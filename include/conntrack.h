@@ -342,9 +342,9 @@ typedef struct ct_entry_list ct_entry_list;
  *
  * Loss: the kernel queues events in the socket's receive buffer (64 MiB by default, set with
  * ct_events_set_receive_buffer) and drops them when it is full. The next ct_events_receive
- * then returns CT_ERR_OVERRUN (after delivering the events before the gap) and
- * ct_events_overruns counts it; the listener keeps working. Dump the table again after an
- * overrun to resynchronise. With ct_events_set_reliable the kernel instead keeps destroy
+ * then returns CT_ERR_OVERRUN and ct_events_overruns counts it; the listener keeps working.
+ * The report comes ahead of the events still queued from before the loss: drain them, then
+ * dump the table to resynchronise. With ct_events_set_reliable the kernel instead keeps destroy
  * events it could not deliver and retries them (new and update events are still dropped,
  * silently), and no overrun is reported.
  *
@@ -883,10 +883,12 @@ ct_status ct_events_set_reliable(ct_events *events, bool on);
 /**
  * Waits up to `timeout_ms` milliseconds (0: do not wait; -1: wait forever) for events, then
  * passes every event already queued to `cb`, until none is left, a bounded number was read
- * (so a busy stream still returns), or `cb` returns non-zero. `*delivered_out` (may be NULL)
- * receives how many events were passed to `cb`, 0 on timeout. CT_ERR_OVERRUN when the kernel
- * dropped events since the last call (the events before the gap were delivered and counted in
- * `*delivered_out`; call again to go on).
+ * (so a busy stream still returns), or `cb` returns non-zero (the events after it stay queued
+ * for the next call). `*delivered_out` (may be NULL) receives how many events were passed to
+ * `cb`: 0 on timeout, when a signal interrupted the wait, or when every event that arrived was
+ * filtered out. CT_ERR_OVERRUN when the kernel dropped events: the kernel reports the loss
+ * ahead of the events still queued from before it, so the next calls can deliver events older
+ * than the gap before newer ones; after draining them, dump the table to resynchronise.
  */
 ct_status ct_events_receive(ct_events *events,
                             int32_t timeout_ms,

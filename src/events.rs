@@ -54,6 +54,8 @@ pub struct Listener {
     pub dropped: u64,
     /// Events that reached the socket (before the library's own filtering).
     pub received: u64,
+    /// The rest of a datagram whose delivery a callback stopped.
+    pending: Vec<u8>,
 }
 
 impl Listener {
@@ -89,6 +91,7 @@ impl Listener {
             overruns: 0,
             dropped: 0,
             received: 0,
+            pending: Vec::new(),
         })
     }
 
@@ -136,18 +139,32 @@ impl Listener {
 
     /// Waits up to `timeout_ms` (0: do not wait; negative: wait forever) for events, then
     /// delivers every event already queued (up to a bounded number of datagrams) to `f`,
-    /// which returns false to stop early. Returns how many were delivered (0 on timeout).
-    /// An overrun ends the call with `Kind::Overrun` after counting it; the events before it
-    /// were delivered, and the next call goes on with the stream.
+    /// which returns false to stop early; events after the stop stay for the next call.
+    /// Returns how many were delivered (0 on timeout, or when every event that arrived was
+    /// filtered out). An overrun ends the call with `Kind::Overrun` after counting it: the
+    /// kernel reports the loss ahead of the events still queued from before it, so the next
+    /// calls may deliver events older than the gap before newer ones.
     pub fn receive(
         &mut self,
         timeout_ms: i32,
         mut f: impl FnMut(u32, &Entry) -> bool,
     ) -> Result<usize> {
+        let mut delivered = 0usize;
+        // Events left over from a datagram a callback stopped in the middle of come first.
+        if !self.pending.is_empty() {
+            let pending = std::mem::take(&mut self.pending);
+            let stopped = self.deliver(&pending, &mut delivered, &mut f)?;
+            if let Some(at) = stopped {
+                self.pending = pending[at..].to_vec();
+                return Ok(delivered);
+            }
+            if delivered > 0 {
+                return Ok(delivered);
+            }
+        }
         if !sys::poll_readable(self.sock.as_raw_fd(), timeout_ms)? {
             return Ok(0);
         }
-        let mut delivered = 0usize;
         for _ in 0..MAX_DATAGRAMS_PER_CALL {
             self.rbuf.clear();
             let got = self
@@ -164,7 +181,8 @@ impl Listener {
                             Kind::Overrun,
                             format!(
                                 "the event buffer overflowed and the kernel dropped events \
-                                 (overrun {} on this listener); {delivered} delivered before it",
+                                 (overrun {} on this listener); {delivered} delivered in this \
+                                 call, and events from before the loss may still follow",
                                 self.overruns
                             ),
                         )
@@ -184,21 +202,25 @@ impl Listener {
             }
             let rbuf = std::mem::take(&mut self.rbuf);
             let r = self.deliver(&rbuf, &mut delivered, &mut f);
+            if let Ok(Some(at)) = r {
+                self.pending = rbuf[at..].to_vec();
+            }
             self.rbuf = rbuf;
-            if !r? {
+            if r?.is_some() {
                 break;
             }
         }
         Ok(delivered)
     }
 
-    /// Decodes the events of one datagram; Ok(false) when `f` asked to stop.
+    /// Decodes the events of one datagram; Ok(Some(offset)) when `f` asked to stop, with the
+    /// offset of the first message not yet delivered.
     fn deliver(
         &mut self,
         buf: &[u8],
         delivered: &mut usize,
         f: &mut impl FnMut(u32, &Entry) -> bool,
-    ) -> Result<bool> {
+    ) -> Result<Option<usize>> {
         for m in codec::messages(buf) {
             let m = m?;
             if !codec::is_ct_message(m.msg_type) {
@@ -224,9 +246,11 @@ impl Listener {
             }
             *delivered += 1;
             if !f(kind, &self.entry) {
-                return Ok(false);
+                // Where the next message starts: after this one's payload, aligned.
+                let end = m.payload.as_ptr() as usize + m.payload.len() - buf.as_ptr() as usize;
+                return Ok(Some(((end + 3) & !3).min(buf.len())));
             }
         }
-        Ok(true)
+        Ok(None)
     }
 }

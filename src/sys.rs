@@ -57,24 +57,23 @@ pub fn set_receive_buffer(fd: i32, bytes: usize) -> Result<usize> {
 }
 
 /// Waits up to `timeout_ms` (negative: forever) for `fd` to be readable. Ok(false) on
-/// timeout.
+/// timeout, and when a signal interrupts the wait: the caller's signal handling comes first.
 pub fn poll_readable(fd: i32, timeout_ms: i32) -> Result<bool> {
     let mut p = libc::pollfd {
         fd,
         events: libc::POLLIN,
         revents: 0,
     };
-    loop {
-        // SAFETY: one live pollfd, count 1.
-        let rc = unsafe { libc::poll(&mut p, 1, timeout_ms) };
-        if rc >= 0 {
-            return Ok(rc > 0);
-        }
-        let e = std::io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::EINTR) {
-            return Err(Error::io("poll", &e));
-        }
+    // SAFETY: one live pollfd, count 1.
+    let rc = unsafe { libc::poll(&mut p, 1, timeout_ms) };
+    if rc >= 0 {
+        return Ok(rc > 0);
     }
+    let e = std::io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::EINTR) {
+        return Ok(false);
+    }
+    Err(Error::io("poll", &e))
 }
 
 /// Moves the calling thread into the network namespace `ns`.

@@ -235,3 +235,30 @@ fn the_socket_filter_drops_by_family_mark_and_protocol_in_the_kernel() {
     assert_eq!(l2.receive(0, |_, _| true).unwrap(), 0);
     assert_eq!(l2.received, 5);
 }
+
+#[test]
+fn a_callback_that_stops_leaves_the_rest_for_the_next_call() {
+    let ns = Netns::new("stop");
+    let mut l = Listener::open_netns(&ns.0, EVENT_NEW).unwrap();
+    ns.sh(
+        "for p in 1 2 3; do echo \"-I -p udp -s 1.1.1.1 -d 2.2.2.2 --sport $p --dport 9 -t 100\"; done \
+         | conntrack -R -",
+    );
+    let mut first = Vec::new();
+    // Wait for the first, and stop right after it.
+    while first.is_empty() {
+        assert!(l
+            .receive(5000, |_, e| {
+                first.push(e.orig.src_port);
+                false
+            })
+            .is_ok());
+    }
+    let rest = collect(&mut l, 2);
+    let mut all: Vec<_> = first
+        .into_iter()
+        .chain(rest.iter().map(|(_, e)| e.orig.src_port))
+        .collect();
+    all.sort();
+    assert_eq!(all, [Some(1), Some(2), Some(3)]);
+}

@@ -40,3 +40,15 @@ func gctEventsDeliver(evs *C.gct_event, n C.size_t, user C.uintptr_t) {
 		st.events = append(st.events, Event{Type: EventType(chunk[i].kind), Entry: fromFlat(&chunk[i].entry)})
 	}
 }
+
+// gctExpectDeliver is called by shim.c with the next n expectations of a dump, read into C
+// memory that stays valid until it returns, and the cgo.Handle of the dump's result slice.
+//
+//export gctExpectDeliver
+func gctExpectDeliver(xs *C.gct_xflat, n C.size_t, user C.uintptr_t) {
+	out := cgo.Handle(user).Value().(*[]Expectation)
+	chunk := unsafe.Slice(xs, int(n))
+	for i := range chunk {
+		*out = append(*out, expectFromFlat(&chunk[i]))
+	}
+}

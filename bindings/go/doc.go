@@ -7,6 +7,9 @@
 // many requests in a Batch. An Entry holds every field of the library's entry: optional
 // fields are pointers (Ptr makes one), so a real 0 and "absent" are never confused.
 //
+// Count, Stats and StatsPerCPU read the table's size and statistics; Expectations,
+// CreateExpectation, DeleteExpectation and FlushExpectations work on the expectation table.
+//
 // OpenEvents and OpenEventsNetns subscribe to new, update and destroy events: Receive
 // returns them with a timeout, Run sends them to a channel until its context ends, and
 // Fd serves a poll loop. Events the kernel dropped are reported (ErrOverrun, or an Event

@@ -56,8 +56,8 @@ type Event struct {
 	Type  EventType // EventNew, EventUpdate or EventDestroy (0 on an overrun marker)
 	Entry Entry     // the entry (a destroy carries the final counters when accounting is on)
 
-	// Overrun is set only on the marker Run sends where the kernel dropped events (Type and
-	// Entry are then zero): the events before it were sent, those after the gap follow.
+	// Overrun is set only on the marker Run sends where the kernel reported dropped events
+	// (Type and Entry are then zero); the stream goes on after it.
 	// Overruns is then the listener's overrun count so far, this one included.
 	Overrun  bool
 	Overruns uint64
@@ -67,9 +67,11 @@ type Event struct {
 //
 // Read events with Receive, in your own poll loop on Fd (then Receive(0)), or let Run send
 // them to a channel. Loss is never silent: when the kernel's queue for the listener is
-// full it drops events, and the next Receive returns the events before the gap together
-// with an error matching ErrOverrun (Run sends an Event with Overrun set); Overruns counts
-// them and the listener goes on. List the table again to resynchronise.
+// full it drops events, and the next Receive returns the events it read before the loss
+// was reported together with an error matching ErrOverrun (Run sends an Event with Overrun
+// set); Overruns counts them and the listener goes on. List the table again to
+// resynchronise. The kernel reports a loss ahead of the events still queued from before
+// it: those follow the report.
 //
 // With net.netfilter.nf_conntrack_events = 2 (the default of a new namespace on some
 // kernels) entries created before the first listener subscribed report no events at all:
@@ -171,8 +173,10 @@ func (e *Events) Fd() int {
 	return e.fd
 }
 
-// SetFilter delivers only events whose entry matches f (nil: every event). The library
-// checks each event against it.
+// SetFilter delivers only events whose entry matches f (nil: every event). The kernel
+// drops the events whose family, zone, mark or protocol cannot match (they take no buffer
+// space); the library checks every field of the rest (NoKernelFiltering leaves it all to
+// the library).
 func (e *Events) SetFilter(f *Filter) error {
 	const op = "set events filter"
 	ev, err := e.acquire(op)
@@ -284,9 +288,9 @@ func (e *Events) pop() {
 // and returns every event queued; none (a nil slice) when the timeout passed without an
 // event that matches the filter. Each Event holds copies only.
 //
-// When the kernel dropped events, Receive returns the events received before the gap
-// with an error matching ErrOverrun; the next call goes on after the gap. Other errors
-// also come with the events received before them.
+// When the kernel dropped events, Receive returns the events it read before the loss was
+// reported with an error matching ErrOverrun; the next call goes on. Other errors also
+// come with the events read before them.
 func (e *Events) Receive(timeout time.Duration) ([]Event, error) {
 	const op = "receive events"
 	ev, err := e.acquire(op)
@@ -312,8 +316,8 @@ func (e *Events) Receive(timeout time.Duration) ([]Event, error) {
 // Run sends every event to ch until ctx is done, and then returns ctx.Err(). Run owns the
 // listener while it runs: other calls on it fail with ErrBusy, except Fd and Overruns.
 //
-// Where the kernel dropped events, Run sends an Event with Overrun set (after the events
-// before the gap) and goes on. Another error ends Run and is returned; the listener stays
+// Where the kernel reported dropped events, Run sends an Event with Overrun set, in stream
+// order, and goes on. Another error ends Run and is returned; the listener stays
 // usable. A send blocks until ch takes the event or ctx is done, so a slow reader makes
 // the kernel's queue fill and overrun rather than lose events silently. Run does not close
 // ch. Events read but not sent when ctx ends are kept: the next Receive or Run hands them

@@ -176,15 +176,26 @@ func TestEventsFilter(t *testing.T) {
 	if err := ev.SetFilter(&Filter{Zone: Ptr[uint16](5)}); err != nil {
 		t.Fatal(err)
 	}
+	// The same filter applied by the library alone.
+	inLib, err := OpenEventsNetns(ns.name, EventNew)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inLib.Close()
+	if err := inLib.SetFilter(&Filter{Zone: Ptr[uint16](5), NoKernelFiltering: true}); err != nil {
+		t.Fatal(err)
+	}
 	ns.tool(t, append(udp, "-w", "6")...)
 	ns.tool(t, append(udp, "-w", "5")...)
-	got := collectEvents(t, ev, 1)
-	if z := got[0].Entry.Zone; z == nil || *z != 5 {
-		t.Fatalf("filtered event: %+v", got[0])
-	}
-	// The zone 6 event came first and was left out; nothing else is queued.
-	if more, err := ev.Receive(0); err != nil || more != nil {
-		t.Fatalf("Receive(0) after: %+v, %v", more, err)
+	for _, l := range []*Events{ev, inLib} {
+		got := collectEvents(t, l, 1)
+		if z := got[0].Entry.Zone; z == nil || *z != 5 {
+			t.Fatalf("filtered event: %+v", got[0])
+		}
+		// The zone 6 event came first and was left out; nothing else is queued.
+		if more, err := l.Receive(0); err != nil || more != nil {
+			t.Fatalf("Receive(0) after: %+v, %v", more, err)
+		}
 	}
 	if err := ev.SetFilter(&Filter{Zone: Ptr[uint16](7), Proto: ProtoUDP}); err != nil {
 		t.Fatal(err)
@@ -234,8 +245,8 @@ func TestEventsFdAndTimeout(t *testing.T) {
 	}
 }
 
-// A tiny buffer under a burst: Receive reports the overrun with the events before it, and
-// the listener goes on; then the same through Run, which sends an overrun marker.
+// A tiny buffer under a burst: Receive reports the overrun with the events read before it,
+// and the listener goes on; then the same through Run, which sends an overrun marker.
 func TestEventsOverrun(t *testing.T) {
 	t.Parallel()
 	ns, ev := eventsNetns(t, EventNew)

@@ -7,7 +7,7 @@
 #include <time.h>
 
 #include "shim.h"
-#include "_cgo_export.h" /* gctDumpDeliver and gctEventsDeliver, the Go callbacks */
+#include "_cgo_export.h" /* gctDumpDeliver, gctEventsDeliver, gctExpectDeliver: the Go callbacks */
 
 /* Copies the calling thread's error detail when rc is a failure; returns rc. */
 static ct_status capture(ct_status rc, gct_err *err) {
@@ -425,3 +425,96 @@ ct_status gct_events_receive(ct_events *ev, int32_t timeout_ms, int wake_fd, uin
     free(ctx.buf);
     return rc;
 }
+
+/* Builds the expectation `x` describes. */
+static ct_status expect_build(const gct_xflat *x, ct_expect **out) {
+    ct_expect *e = NULL;
+    ct_status rc = ct_expect_new(&e);
+    for (uint32_t w = 0; w < 3 && rc == CT_OK; w++) {
+        if (!(x->has & (GCTX_TUPLE0 << w))) continue;
+        ct_entry *t = NULL;
+        rc = gct_build(&x->tuple[w], &t, NULL);
+        if (rc == CT_OK) rc = ct_expect_set_tuple(e, w, t);
+        ct_entry_free(t);
+    }
+#define TRY(c) do { if (rc == CT_OK) rc = (c); } while (0)
+    if (x->has & GCTX_TIMEOUT) TRY(ct_expect_set_timeout(e, x->timeout));
+    if (x->has & GCTX_ZONE) TRY(ct_expect_set_zone(e, x->zone));
+    if (x->has & GCTX_HELPER) TRY(ct_expect_set_helper(e, x->helper));
+    if (x->has & GCTX_CLASS) TRY(ct_expect_set_class(e, x->cls));
+#undef TRY
+    if (rc != CT_OK) {
+        ct_expect_free(e);
+        return rc;
+    }
+    *out = e;
+    return CT_OK;
+}
+
+ct_status gct_expect_op(ct_handle *h, int op, const gct_xflat *x, gct_err *err) {
+    ct_expect *e = NULL;
+    ct_status rc = expect_build(x, &e);
+    if (rc == CT_OK) {
+        switch (op) {
+        case GCT_OP_CREATE: rc = ct_expect_create(h, e); break;
+        case GCT_OP_DELETE: rc = ct_expect_delete(h, e); break;
+        default: rc = CT_ERR_INVALID_ARGUMENT; break;
+        }
+    }
+    capture(rc, err);
+    ct_expect_free(e);
+    return rc;
+}
+
+/* Every field of `e` into `out`. */
+static void expect_read(const ct_expect *e, gct_xflat *out) {
+    memset(out, 0, sizeof *out);
+    for (uint32_t w = 0; w < 3; w++) {
+        ct_entry *t = NULL;
+        if (ct_expect_get_tuple(e, w, &t) == CT_OK) {
+            gct_read(t, &out->tuple[w]);
+            out->has |= GCTX_TUPLE0 << w;
+        }
+        ct_entry_free(t);
+    }
+    if (ct_expect_get_timeout(e, &out->timeout) == CT_OK) out->has |= GCTX_TIMEOUT;
+    if (ct_expect_get_zone(e, &out->zone) == CT_OK) out->has |= GCTX_ZONE;
+    if (ct_expect_get_class(e, &out->cls) == CT_OK) out->has |= GCTX_CLASS;
+    if (ct_expect_get_flags(e, &out->flags) == CT_OK) out->has |= GCTX_FLAGS;
+    if (ct_expect_get_id(e, &out->id) == CT_OK) out->has |= GCTX_ID;
+    if (ct_expect_get_helper(e, out->helper, sizeof out->helper) == CT_OK) out->has |= GCTX_HELPER;
+}
+
+typedef struct {
+    gct_xflat *buf;
+    size_t n;
+    uintptr_t user;
+} expect_ctx;
+
+static void expect_flush_chunk(expect_ctx *ctx) {
+    if (ctx->n > 0) gctExpectDeliver(ctx->buf, ctx->n, ctx->user);
+    ctx->n = 0;
+}
+
+static int32_t expect_trampoline(const ct_expect *e, void *user) {
+    expect_ctx *ctx = user;
+    expect_read(e, &ctx->buf[ctx->n]);
+    if (++ctx->n == GCT_EXPECT_CHUNK) expect_flush_chunk(ctx);
+    return 0;
+}
+
+ct_status gct_expect_dump(ct_handle *h, uintptr_t user, gct_err *err) {
+    expect_ctx ctx = {NULL, 0, user};
+    ctx.buf = malloc(GCT_EXPECT_CHUNK * sizeof *ctx.buf);
+    if (ctx.buf == NULL) {
+        snprintf(err->msg, sizeof err->msg, "expectations: out of memory");
+        err->err_no = ENOMEM;
+        return CT_ERR_INTERNAL;
+    }
+    ct_status rc = capture(ct_expect_dump(h, expect_trampoline, &ctx), err);
+    expect_flush_chunk(&ctx);
+    free(ctx.buf);
+    return rc;
+}
+
+ct_status gct_expect_flush(ct_handle *h, gct_err *err) { return capture(ct_expect_flush(h), err); }

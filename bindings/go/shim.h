@@ -135,6 +135,35 @@ ct_status gct_batch_fill(ct_batch *b, const int32_t *ops, const gct_flat *flats,
 ct_status gct_batch_send(ct_handle *h, ct_batch *b, size_t *failed, gct_err *err);
 void gct_batch_results(const ct_batch *b, size_t n, int32_t *status, int32_t *err_no);
 
+/* Presence bits of gct_xflat.has. */
+enum {
+    GCTX_TUPLE0 = 1u << 0, /* + which (CT_EXPECT_MASTER .. CT_EXPECT_MASK): 3 bits */
+    GCTX_TIMEOUT = 1u << 3,
+    GCTX_ZONE = 1u << 4,
+    GCTX_HELPER = 1u << 5,
+    GCTX_CLASS = 1u << 6,
+    GCTX_FLAGS = 1u << 7,
+    GCTX_ID = 1u << 8,
+};
+
+#define GCT_EXPECT_CHUNK 32
+
+/* Every field of a ct_expect: each tuple as the original tuple of an entry. */
+typedef struct {
+    uint32_t has;
+    gct_flat tuple[3];
+    uint32_t timeout;
+    uint32_t zone;
+    uint32_t cls;
+    uint32_t flags;
+    uint32_t id;
+    char helper[GCT_HELPER_MAX];
+} gct_xflat;
+
+ct_status gct_expect_op(ct_handle *h, int op, const gct_xflat *x, gct_err *err); /* GCT_OP_CREATE or GCT_OP_DELETE */
+ct_status gct_expect_dump(ct_handle *h, uintptr_t user, gct_err *err);
+ct_status gct_expect_flush(ct_handle *h, gct_err *err);
+
 ct_status gct_events_open(const char *netns, uint32_t types, ct_events **out, gct_err *err);
 ct_status gct_events_set_filter(ct_events *ev, const gct_fspec *fs, gct_err *err);
 ct_status gct_events_set_receive_buffer(ct_events *ev, size_t bytes, gct_err *err);

@@ -76,6 +76,7 @@ from .events import (
     Event,
     Events,
 )
+from .expect import Expectation
 from .filter import Filter
 from .handle import Batch, Conntrack, EntryIterator, Stats
 
@@ -114,6 +115,7 @@ __all__ = [
     "EntryIterator",
     "Event",
     "Events",
+    "Expectation",
     "FAMILY_IPV4",
     "FAMILY_IPV6",
     "Filter",

@@ -46,6 +46,7 @@ CT_ADDR_TEXT_MAX = 46
 # What ct_flush_matching reports when the kernel did not say how many entries went.
 CT_COUNT_UNKNOWN = 2**64 - 1
 CT_EVENT_NEW, CT_EVENT_UPDATE, CT_EVENT_DESTROY, CT_EVENT_ALL = 1, 2, 4, 7
+CT_EXPECT_MASTER, CT_EXPECT_TUPLE, CT_EXPECT_MASK = 0, 1, 2
 
 
 def _load():
@@ -95,6 +96,8 @@ class CtStats(ctypes.Structure):
 
 # int32_t (*ct_dump_cb)(const ct_entry *entry, void *user_data)
 DUMP_CB = ctypes.CFUNCTYPE(ctypes.c_int32, P, P)
+# int32_t (*ct_expect_cb)(const ct_expect *expect, void *user_data)
+EXPECT_CB = ctypes.CFUNCTYPE(ctypes.c_int32, P, P)
 # int32_t (*ct_event_cb)(uint32_t event_type, const ct_entry *entry, void *user_data)
 EVENT_CB = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_uint32, P, P)
 
@@ -187,6 +190,25 @@ _PROTOTYPES = {
     "ct_entry_list_len": (size_t, [P]),
     "ct_entry_list_get": (P, [P, size_t]),
     "ct_entry_list_free": (None, [P]),
+    # expectations
+    "ct_expect_new": (status_t, [PP]),
+    "ct_expect_free": (None, [P]),
+    "ct_expect_set_tuple": (status_t, [P, u32, P]),
+    "ct_expect_get_tuple": (status_t, [P, u32, PP]),
+    "ct_expect_set_timeout": (status_t, [P, u32]),
+    "ct_expect_set_zone": (status_t, [P, u32]),
+    "ct_expect_set_helper": (status_t, [P, char_p]),
+    "ct_expect_set_class": (status_t, [P, u32]),
+    "ct_expect_get_timeout": (status_t, [P, ctypes.POINTER(u32)]),
+    "ct_expect_get_zone": (status_t, [P, ctypes.POINTER(u32)]),
+    "ct_expect_get_class": (status_t, [P, ctypes.POINTER(u32)]),
+    "ct_expect_get_flags": (status_t, [P, ctypes.POINTER(u32)]),
+    "ct_expect_get_id": (status_t, [P, ctypes.POINTER(u32)]),
+    "ct_expect_get_helper": (status_t, [P, ctypes.c_char_p, size_t]),
+    "ct_expect_dump": (status_t, [P, EXPECT_CB, P]),
+    "ct_expect_create": (status_t, [P, P]),
+    "ct_expect_delete": (status_t, [P, P]),
+    "ct_expect_flush": (status_t, [P]),
     # table size and statistics
     "ct_count": (status_t, [P, ctypes.POINTER(u32), ctypes.POINTER(u32)]),
     "ct_stats_per_cpu": (status_t, [P, ctypes.POINTER(CtStats), size_t, ctypes.POINTER(size_t)]),

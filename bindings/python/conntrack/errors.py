@@ -121,9 +121,11 @@ class OverrunError(ConntrackError):
     """CT_ERR_OVERRUN: the socket's receive buffer overflowed; answers or events were lost.
 
     Raised by ``Events.receive()`` and by iterating an ``Events`` when the kernel dropped
-    events: ``events`` holds the events received before the gap (a list; empty when they
-    were already yielded by the iteration), ``overruns`` the listener's overrun count so
-    far, this one included (None outside events). The listener stays usable."""
+    events: ``events`` holds the events that read delivered before the loss was reported (a
+    list; empty when the iteration yielded them already), ``overruns`` the listener's
+    overrun count so far, this one included (None outside events). The listener stays
+    usable. The kernel reports a loss ahead of events still queued from before it: those
+    come with the next reads."""
 
     status = _lib.CT_ERR_OVERRUN
     events = ()

@@ -113,9 +113,9 @@ class Events:
     select/poll loop on ``fileno()`` followed by ``receive(0)``.
 
     Loss: when the kernel's queue for this listener is full, the kernel drops events and
-    the next read raises OverrunError (a ConntrackError) after the events received before
-    the gap; ``overruns`` counts them and the listener goes on. Dump the table again
-    (Conntrack.list) to resynchronise.
+    the next read raises OverrunError (a ConntrackError); ``overruns`` counts them and the
+    listener goes on. The kernel reports the loss ahead of the events still queued from
+    before it, which follow. List the table again (Conntrack.list) to resynchronise.
 
     Entries created before the listener subscribed may report no events at all when the
     namespace's net.netfilter.nf_conntrack_events is 2 (the default of a new namespace on
@@ -224,7 +224,9 @@ class Events:
 
     def set_filter(self, filter):
         """Delivers only events whose entry matches `filter` (a Filter; None: all). The
-        library checks each event against it."""
+        kernel drops the events whose family, zone, mark or protocol cannot match (they take
+        no buffer space); the library checks every field of the rest
+        (``kernel_filtering=False`` leaves it all to the library)."""
         ev = self._acquire()
         try:
             with c_filter(filter) as fp:
@@ -328,8 +330,10 @@ class Events:
         passed without one that matches the filter).
 
         Raises OverrunError when the kernel dropped events: its ``events`` are the events
-        received before the gap (returned nowhere else), ``overruns`` the count so far.
-        The listener stays usable; the next call goes on after the gap."""
+        this call received before the loss was reported (returned nowhere else),
+        ``overruns`` the count so far. The listener stays usable and the next call goes on;
+        the kernel reports a loss ahead of events still queued from before it, so those
+        come with the next calls."""
         timeout = _check_timeout(timeout)
         ev = self._acquire()
         try:
@@ -360,9 +364,9 @@ class Events:
 
     def __iter__(self):
         """A new generator yielding each event as it comes, without end (it blocks; break
-        out of the loop to stop). When the kernel dropped events, the events before the gap
-        are yielded, then the generator raises OverrunError (``events`` empty) and is
-        finished; the listener is not: iterate again to go on after the gap::
+        out of the loop to stop). When the kernel dropped events, the events read before the
+        loss was reported are yielded, then the generator raises OverrunError (``events``
+        empty) and is finished; the listener is not: iterate again to go on::
 
             while True:
                 try:

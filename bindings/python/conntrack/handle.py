@@ -7,6 +7,7 @@ from . import _lib
 from ._lib import lib
 from .entry import Reader, _OwnedEntry, c_entry
 from .errors import c_text, check, error_for, invalid, last_error
+from .expect import ExpectReader, c_expect
 from .filter import c_filter
 
 
@@ -205,6 +206,55 @@ class Conntrack:
     def batch(self):
         """A new Batch that send() sends on this handle."""
         return Batch(self)
+
+    # -- expectations ---------------------------------------------------------------------
+
+    def expectations(self):
+        """Every expectation of the handle's namespace (``conntrack -L expect``), as a list
+        of Expectation."""
+        h = self._handle()
+        reader = ExpectReader()
+        got = []
+        state = {"error": None}
+
+        def trampoline(expect_ptr, _user_data):
+            # Nothing may escape into C: any exception stops the dump and is re-raised.
+            try:
+                got.append(reader.read(expect_ptr))
+                return 0
+            except BaseException as e:  # noqa: B902 - re-raised after ct_expect_dump returns
+                state["error"] = e
+                return 1
+
+        cb = _lib.EXPECT_CB(trampoline)  # kept alive by this frame for the whole call
+        rc = lib.ct_expect_dump(h, cb, None)
+        failure = last_error(rc) if rc != _lib.CT_OK else None
+        if state["error"] is not None:
+            error = state["error"]
+            state["error"] = None
+            raise error
+        if failure is not None:
+            raise failure
+        return got
+
+    def create_expectation(self, expectation):
+        """Creates `expectation` (an Expectation with master, expected and mask tuples).
+        The master connection must exist with a helper attached (NotFoundError otherwise);
+        EntryExistsError when it is already expected."""
+        h = self._handle()
+        with c_expect(expectation) as ptr:
+            check(lib.ct_expect_create(h, ptr))
+
+    def delete_expectation(self, expectation):
+        """Deletes the expectation with `expectation`'s expected tuple and zone (None: 0).
+        NotFoundError when there is none."""
+        h = self._handle()
+        with c_expect(expectation) as ptr:
+            check(lib.ct_expect_delete(h, ptr))
+
+    def flush_expectations(self):
+        """Empties the expectation table of the handle's namespace."""
+        check(lib.ct_expect_flush(self._handle()))
 
     # -- table size and statistics ----------------------------------------------------------
 

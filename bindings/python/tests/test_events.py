@@ -44,9 +44,9 @@ def next_bounded(it, events):
     return next(it)
 
 
-def burst(ns, n, first_port=1, src="10.0.0.1"):
+def burst(ns, n, first_port=1, src="10.0.0.1", timeout=100):
     """`n` UDP entries made by one `conntrack -R -` run (source ports first_port..)."""
-    lines = "".join("-I -p udp -s %s -d 10.0.0.2 --sport %d --dport 1 -t 100\n" % (src, p)
+    lines = "".join("-I -p udp -s %s -d 10.0.0.2 --sport %d --dport 1 -t %d\n" % (src, p, timeout)
                     for p in range(first_port, first_port + n))
     ns.run("conntrack", "-R", "-", input=lines)
 
@@ -95,10 +95,12 @@ def test_types_select_what_arrives(netns):
         assert events.receive(0) == []
 
 
-def test_filtered_listener(netns):
+@pytest.mark.parametrize("kernel_filtering", [True, False])
+def test_filtered_listener(netns, kernel_filtering):
     enable_events(netns)
     udp = ["-p", "udp", "-s", "1.1.1.1", "-d", "2.2.2.2", "--sport", "1", "--dport", "2", "-t", "100"]
-    with Events(types=conntrack.EVENT_NEW, netns=netns.name, filter=Filter(zone=5)) as events:
+    with Events(types=conntrack.EVENT_NEW, netns=netns.name,
+                filter=Filter(zone=5, kernel_filtering=kernel_filtering)) as events:
         netns.conntrack("-I", *udp, "-w", 6)
         netns.conntrack("-I", *udp, "-w", 5)
         (event,) = collect(events, 1)
@@ -107,7 +109,7 @@ def test_filtered_listener(netns):
         assert events.receive(0) == []
 
         # Another filter, then none.
-        events.set_filter(Filter(zone=7, proto="udp"))
+        events.set_filter(Filter(zone=7, proto="udp", kernel_filtering=kernel_filtering))
         netns.conntrack("-I", *udp, "-w", 8)
         netns.conntrack("-I", *udp, "-w", 7)
         assert [e.entry.zone for e in collect(events, 1)] == [7]
