@@ -663,3 +663,18 @@ fn expectations_roundtrip_with_the_tool() {
         Kind::NotFound
     );
 }
+
+#[test]
+fn a_handle_outlives_the_name_of_its_namespace() {
+    // `ip netns del` removes the name; the namespace lives on while the handle's socket holds
+    // it, so the handle keeps working on the same table (and the name cannot be reopened).
+    let ns = Netns::new("gone");
+    let mut h = ns.open();
+    h.create(&udp("10.0.0.1", 1, 0)).unwrap();
+    let ok = Command::new("ip").args(["netns", "del", &ns.0]).status().unwrap();
+    assert!(ok.success());
+    assert_eq!(h.list(None).unwrap().len(), 1);
+    h.create(&udp("10.0.0.2", 2, 0)).unwrap();
+    assert_eq!(h.count().unwrap().0, 2);
+    assert_eq!(Handle::open_netns(&ns.0).err().unwrap().kind, Kind::Netns);
+}
