@@ -678,3 +678,30 @@ fn a_handle_outlives_the_name_of_its_namespace() {
     assert_eq!(h.count().unwrap().0, 2);
     assert_eq!(Handle::open_netns(&ns.0).err().unwrap().kind, Kind::Netns);
 }
+
+#[test]
+fn a_dump_while_another_handle_deletes_completes_without_repeats() {
+    let ns = Netns::new("race");
+    let mut h = ns.open();
+    let mut b = Batch::new();
+    for i in 0..20_000u32 {
+        b.add(Op::Create, &udp(&format!("10.2.{}.{}", i / 250, i % 250 + 1), 1000, 0));
+    }
+    h.send_batch("fill", &mut b).unwrap();
+    assert_eq!(b.failed(), 0);
+    let name = ns.0.clone();
+    let deleter = std::thread::spawn(move || {
+        let mut d = Handle::open_netns(&name).unwrap();
+        let mut f = Filter::new();
+        f.set_addr(Dir::Orig, Side::Src, Cidr::parse("10.2.0.0/17").unwrap()).unwrap();
+        d.delete_matching(&f).unwrap()
+    });
+    let listed = h.list(None).unwrap();
+    let deleted = deleter.join().unwrap();
+    assert!(listed.len() <= 20_000);
+    let mut keys: Vec<_> = listed.iter().map(|e| (e.orig.src, e.orig.src_port)).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), listed.len(), "no entry listed twice");
+    assert_eq!(h.count().unwrap().0 as u64, 20_000 - deleted);
+}
