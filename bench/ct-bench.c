@@ -4,6 +4,7 @@
  *   dump [ZONE]     dump the table, count the entries (only those in ZONE if given)
  *   delete N ZONE   delete those same N entries by tuple and zone
  *   flush           flush the table
+ *   list            ct_list the table and report resident memory per entry
  *   events SECS     listen for NEW and DESTROY events for SECS seconds with the library's
  *                   default settings; prints "op=events events=E overruns=O"
  * Prints "op=... n=... fails=... secs=... rate=.../s". Creates and deletes go out in
@@ -23,6 +24,15 @@ static double now(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static long rss_kib(void) {
+    long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f) return 0;
+    if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    fclose(f);
+    return resident * 4;
 }
 
 static int die(const char *what, ct_status rc) {
@@ -123,6 +133,19 @@ int main(int argc, char **argv) {
         if (rc == CT_OK) rc = ct_dump(h, f, count_entry, &n);
         ct_filter_free(f);
         if (rc != CT_OK) status = die("dump", rc);
+    } else if (!strcmp(op, "list")) {
+        long before = rss_kib();
+        ct_entry_list *l = NULL;
+        rc = ct_list(h, NULL, &l);
+        if (rc != CT_OK) {
+            status = die("list", rc);
+        } else {
+            n = (unsigned)ct_entry_list_len(l);
+            long after = rss_kib();
+            fprintf(stderr, "list: %u entries, resident memory +%ld KiB, %.0f bytes per entry\n", n, after - before,
+                    n ? (after - before) * 1024.0 / n : 0.0);
+        }
+        ct_entry_list_free(l);
     } else if (!strcmp(op, "flush")) {
         rc = ct_flush(h);
         if (rc != CT_OK) status = die("flush", rc);
