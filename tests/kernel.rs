@@ -671,7 +671,10 @@ fn a_handle_outlives_the_name_of_its_namespace() {
     let ns = Netns::new("gone");
     let mut h = ns.open();
     h.create(&udp("10.0.0.1", 1, 0)).unwrap();
-    let ok = Command::new("ip").args(["netns", "del", &ns.0]).status().unwrap();
+    let ok = Command::new("ip")
+        .args(["netns", "del", &ns.0])
+        .status()
+        .unwrap();
     assert!(ok.success());
     assert_eq!(h.list(None).unwrap().len(), 1);
     h.create(&udp("10.0.0.2", 2, 0)).unwrap();
@@ -685,7 +688,10 @@ fn a_dump_while_another_handle_deletes_completes_without_repeats() {
     let mut h = ns.open();
     let mut b = Batch::new();
     for i in 0..20_000u32 {
-        b.add(Op::Create, &udp(&format!("10.2.{}.{}", i / 250, i % 250 + 1), 1000, 0));
+        b.add(
+            Op::Create,
+            &udp(&format!("10.2.{}.{}", i / 250, i % 250 + 1), 1000, 0),
+        );
     }
     h.send_batch("fill", &mut b).unwrap();
     assert_eq!(b.failed(), 0);
@@ -693,13 +699,17 @@ fn a_dump_while_another_handle_deletes_completes_without_repeats() {
     let deleter = std::thread::spawn(move || {
         let mut d = Handle::open_netns(&name).unwrap();
         let mut f = Filter::new();
-        f.set_addr(Dir::Orig, Side::Src, Cidr::parse("10.2.0.0/17").unwrap()).unwrap();
+        f.set_addr(Dir::Orig, Side::Src, Cidr::parse("10.2.0.0/17").unwrap())
+            .unwrap();
         d.delete_matching(&f).unwrap()
     });
     let listed = h.list(None).unwrap();
     let deleted = deleter.join().unwrap();
     assert!(listed.len() <= 20_000);
-    let mut keys: Vec<_> = listed.iter().map(|e| (e.orig.src, e.orig.src_port)).collect();
+    let mut keys: Vec<_> = listed
+        .iter()
+        .map(|e| (e.orig.src, e.orig.src_port))
+        .collect();
     keys.sort();
     keys.dedup();
     assert_eq!(keys.len(), listed.len(), "no entry listed twice");
