@@ -18,7 +18,7 @@ C_TESTS    := $(patsubst c-tests/%.c,%,$(wildcard c-tests/test_*.c))
 EXAMPLES   := ct-list demo
 
 .PHONY: all lib header examples c-tests demo test deps test-rust test-c test-examples \
-	test-readme test-install test-python test-go test-oldkernel install uninstall clean bench compare compare-events soak soak-valgrind
+	test-readme test-install test-python test-go test-oldkernel install uninstall clean bench compare compare-events soak soak-valgrind fuzz
 
 all: lib examples
 
@@ -81,6 +81,12 @@ soak: lib | $(BUILD)
 soak-valgrind: lib | $(BUILD)
 	$(CC) $(CT_CFLAGS) -o $(BUILD)/soak bench/soak.c $(CT_LDLIBS)
 	ns=ctsoakv$$$$; ip netns add $$ns && ip netns exec $$ns valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99 ./$(BUILD)/soak 20000 --no-rss-check; rc=$$?; ip netns del $$ns; exit $$rc
+
+# Every cargo-fuzz target for SECS seconds each (installs cargo-fuzz; not part of `make test`,
+# which replays the corpora through the same code).
+SECS ?= 600
+fuzz:
+	./scripts/fuzz.sh $(SECS)
 
 demo: deps examples
 	./$(BUILD)/demo

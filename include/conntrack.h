@@ -943,7 +943,8 @@ ct_status ct_expect_set_timeout(ct_expect *expect, uint32_t seconds);
 ct_status ct_expect_set_zone(ct_expect *expect, uint32_t zone);
 
 /**
- * Sets the helper name ("ftp"); `name` is copied. Without one, the master's helper is used.
+ * Sets the helper name ("ftp"; 1 to 15 bytes, else CT_ERR_INVALID_ARGUMENT); `name` is
+ * copied. Without one, the master's helper is used.
  */
 ct_status ct_expect_set_helper(ct_expect *expect, const char *name);
 

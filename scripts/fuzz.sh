@@ -22,10 +22,12 @@ failed=
 for t in $(cargo fuzz list); do
   mkdir -p "work/$t"
   echo "== $t: ${secs}s" >&2
+  rm -f "work/$t.status"
   {
+    rc=0
     cargo fuzz run --debug-assertions "$t" "work/$t" "corpus/$t" -- \
-      -max_total_time="$secs" -print_final_stats=1
-    echo $? >"work/$t.status"
+      -max_total_time="$secs" -print_final_stats=1 || rc=$?
+    echo "$rc" >"work/$t.status"
   } 2>&1 | tee "work/$t.log"
   [ "$(cat "work/$t.status")" = 0 ] || failed="$failed $t"
 done

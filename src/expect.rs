@@ -110,6 +110,9 @@ fn complete(t: &Tuple, what: &str) -> Result<()> {
 /// The attributes of `x` for a create (`full`) or a lookup/delete.
 fn encode(x: &Expectation, full: bool) -> Result<Vec<u8>> {
     complete(&x.tuple, "expected tuple")?;
+    if let Some(h) = x.helper.as_deref().filter(|_| full) {
+        codec::check_helper_name(h)?;
+    }
     if full {
         complete(&x.master, "master tuple")?;
         complete(&x.mask, "mask")?;
@@ -256,5 +259,9 @@ mod tests {
             let _ = decode_expectation(&kernel[..bad]);
         }
         assert!(encode(&Expectation::default(), false).is_err());
+        // A helper name that would not fit its attribute is refused, never cut or wrapped.
+        let mut long = x.clone();
+        long.helper = Some("h".repeat(70_000));
+        assert!(encode(&long, true).is_err());
     }
 }

@@ -106,6 +106,7 @@ impl<'a> Writer<'a> {
 
     #[inline]
     fn header(&mut self, len: usize, kind: u16) {
+        debug_assert!(len <= usize::from(u16::MAX), "attribute of {len} bytes");
         let mut h = [0u8; NLA_HDRLEN];
         h[..2].copy_from_slice(&(len as u16).to_ne_bytes());
         h[2..].copy_from_slice(&kind.to_ne_bytes());
@@ -153,6 +154,10 @@ impl<'a> Writer<'a> {
     /// Closes the nested attribute opened at `mark`.
     #[inline]
     pub fn end(&mut self, mark: usize) {
+        debug_assert!(
+            self.buf.len() - mark <= usize::from(u16::MAX),
+            "nest too long"
+        );
         let len = (self.buf.len() - mark) as u16;
         self.buf[mark..mark + 2].copy_from_slice(&len.to_ne_bytes());
     }

@@ -181,6 +181,20 @@ fn check(e: &Entry, purpose: Purpose) -> Result<()> {
         if e.timeout.is_none() {
             return Err(Error::invalid("create needs a timeout"));
         }
+        if let Some(h) = &e.helper {
+            check_helper_name(h)?;
+        }
+    }
+    Ok(())
+}
+
+/// A helper name the kernel can take whole: 1 to 15 bytes (16 with the NUL), no NUL inside.
+/// Anything else is refused rather than cut, so the kernel never looks up another helper.
+pub fn check_helper_name(h: &str) -> Result<()> {
+    if h.is_empty() || h.len() > 15 || h.contains('\0') {
+        return Err(Error::invalid(format!(
+            "helper name {h:?}: 1 to 15 bytes without NUL"
+        )));
     }
     Ok(())
 }
@@ -282,11 +296,11 @@ pub fn encode_entry(out: &mut Vec<u8>, e: &Entry, purpose: Purpose) -> Result<()
         }
     }
     if let Some(h) = e.helper.as_deref().filter(|_| purpose == Purpose::Create) {
+        // check() made sure the name fits: 15 bytes at most, then the NUL.
         let m = w.begin(CTA_HELP);
         let mut name = [0u8; 16];
-        let n = h.len().min(15);
-        name[..n].copy_from_slice(&h.as_bytes()[..n]);
-        w.put(CTA_HELP_NAME, &name[..n + 1]);
+        name[..h.len()].copy_from_slice(h.as_bytes());
+        w.put(CTA_HELP_NAME, &name[..h.len() + 1]);
         w.end(m);
     }
     Ok(())
@@ -478,6 +492,11 @@ pub fn decode_error(m: &RawMessage<'_>) -> Result<(i32, Option<String>)> {
                 }
             });
         }
+    }
+    if code > 0 {
+        return Err(Error::malformed(format!(
+            "netlink error message with a positive code {code}"
+        )));
     }
     Ok((code.checked_neg().unwrap_or(i32::MAX), text))
 }

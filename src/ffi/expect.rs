@@ -152,7 +152,8 @@ pub unsafe extern "C" fn ct_expect_set_zone(expect: *mut ct_expect, zone: u32) -
     })
 }
 
-/// Sets the helper name ("ftp"); `name` is copied. Without one, the master's helper is used.
+/// Sets the helper name ("ftp"; 1 to 15 bytes, else CT_ERR_INVALID_ARGUMENT); `name` is
+/// copied. Without one, the master's helper is used.
 #[no_mangle]
 pub unsafe extern "C" fn ct_expect_set_helper(
     expect: *mut ct_expect,
@@ -164,10 +165,9 @@ pub unsafe extern "C" fn ct_expect_set_helper(
             Err(s) => return s,
         };
         match cast_mut(expect) {
-            Some(x) => {
+            Some(x) => status_of(crate::codec::check_helper_name(n).map(|()| {
                 x.helper = Some(n.to_string());
-                ct_status::CT_OK
-            }
+            })),
             None => null_arg("expect"),
         }
     })
