@@ -12,7 +12,7 @@ LIBDIR     := $(BUILD)/lib
 CWARN      := -std=c11 -Wall -Wextra -Wpedantic -Werror
 CFLAGS     ?= -O2 -g
 CT_CFLAGS  := $(CWARN) $(CFLAGS) -Iinclude
-CT_LDLIBS  := -L$(LIBDIR) -Wl,-rpath,$(abspath $(LIBDIR)) -lconntrack
+CT_LDLIBS  := -L$(LIBDIR) -Wl,-rpath,$(abspath $(LIBDIR)) -lconntrack -pthread
 SAN        := -fsanitize=address,undefined -fno-omit-frame-pointer
 C_TESTS    := $(patsubst c-tests/%.c,%,$(wildcard c-tests/test_*.c))
 EXAMPLES   := ct-list demo

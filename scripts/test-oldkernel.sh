@@ -29,6 +29,8 @@ fi
     rc=0
     ./$build/test_core || rc=1
     ./$build/test_events || rc=1
+    ./$build/test_misuse || rc=1
+    ./$build/test_threads || rc=1
     # Tests of scale (tens of thousands of entries), not of kernel semantics, run on the host
     # kernel only: under emulation they would take minutes.
     ./$rust_bin --test-threads=2 --skip hundred_thousand --skip batch_of_a_thousand \
