@@ -2,6 +2,7 @@
 //! statistics (IPCTNL_MSG_CT_GET_STATS_CPU), as `conntrack -C` and `conntrack -S` show them.
 
 use crate::codec::attrs::{walk, Bad};
+use crate::codec::decode::be32;
 use crate::codec::{msg, Request, SUBSYS_CTNETLINK};
 use crate::error::{Error, Result};
 use crate::handle::Handle;
@@ -53,11 +54,6 @@ impl CpuStats {
     }
 }
 
-fn be32(v: &[u8]) -> Option<u32> {
-    v.get(..4)
-        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-}
-
 /// Decodes one per-CPU statistics message (nfgenmsg onward).
 pub fn decode_cpu_stats(payload: &[u8]) -> Result<CpuStats> {
     let head = payload
@@ -82,11 +78,8 @@ pub fn decode_cpu_stats(payload: &[u8]) -> Result<CpuStats> {
             15 => &mut s.chaintoolong,
             _ => return,
         };
-        match be32(v) {
-            Some(x) => *field = x,
-            None => {
-                bad.get_or_insert("CTA_STATS counter");
-            }
+        if let Some(x) = be32(v, bad, "CTA_STATS counter") {
+            *field = x;
         }
     });
     match bad {
@@ -114,9 +107,9 @@ impl Handle {
                     m.payload.get(4..).unwrap_or(&[]),
                     &mut bad,
                     "CTA_STATS_GLOBAL",
-                    |k, v, _| match k {
-                        CTA_STATS_GLOBAL_ENTRIES => entries = be32(v),
-                        CTA_STATS_GLOBAL_MAX_ENTRIES => max = be32(v),
+                    |k, v, bad| match k {
+                        CTA_STATS_GLOBAL_ENTRIES => entries = be32(v, bad, "CTA_STATS_GLOBAL"),
+                        CTA_STATS_GLOBAL_MAX_ENTRIES => max = be32(v, bad, "CTA_STATS_GLOBAL"),
                         _ => {}
                     },
                 );

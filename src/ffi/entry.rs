@@ -93,16 +93,21 @@ fn dir_of(dir: u32) -> Result<Dir, ct_status> {
     }
 }
 
-fn which_of(which: u32) -> Result<(Dir, Side), ct_status> {
+/// The (direction, side) a CT_ORIG_SRC..CT_REPLY_DST selector names; entries and filters share it.
+pub(crate) fn selector(which: u32) -> crate::Result<(Dir, Side)> {
     match which {
         CT_ORIG_SRC => Ok((Dir::Orig, Side::Src)),
         CT_ORIG_DST => Ok((Dir::Orig, Side::Dst)),
         CT_REPLY_SRC => Ok((Dir::Reply, Side::Src)),
         CT_REPLY_DST => Ok((Dir::Reply, Side::Dst)),
-        _ => Err(fail(&Error::invalid(format!(
+        _ => Err(Error::invalid(format!(
             "selector {which} is not one of CT_ORIG_SRC..CT_REPLY_DST (0..3)"
-        )))),
+        ))),
     }
+}
+
+fn which_of(which: u32) -> Result<(Dir, Side), ct_status> {
+    selector(which).map_err(|e| fail(&e))
 }
 
 /// Runs a setter on the entry behind `entry`; the entry is unchanged when it fails.

@@ -2,11 +2,9 @@
 
 use std::ffi::c_char;
 
-use super::entry::{CT_ORIG_DST, CT_ORIG_SRC, CT_REPLY_DST, CT_REPLY_SRC};
+use super::entry::selector;
 use super::status::ct_status;
 use super::{boundary, cast_mut, free_c, give, null_arg, status_of, str_arg, Castable};
-use crate::entry::{Dir, Side};
-use crate::error::Error;
 use crate::filter::{slot, Cidr};
 use crate::Filter;
 
@@ -17,21 +15,6 @@ pub struct ct_filter {
 
 impl Castable for ct_filter {
     type Rust = Filter;
-}
-
-fn which_slot(which: u32) -> crate::Result<usize> {
-    let (d, s) = match which {
-        CT_ORIG_SRC => (Dir::Orig, Side::Src),
-        CT_ORIG_DST => (Dir::Orig, Side::Dst),
-        CT_REPLY_SRC => (Dir::Reply, Side::Src),
-        CT_REPLY_DST => (Dir::Reply, Side::Dst),
-        _ => {
-            return Err(Error::invalid(format!(
-                "selector {which} is not one of CT_ORIG_SRC..CT_REPLY_DST (0..3)"
-            )))
-        }
-    };
-    Ok(slot(d, s))
 }
 
 unsafe fn set(
@@ -129,15 +112,8 @@ pub unsafe extern "C" fn ct_filter_set_addr(
             Err(s) => return s,
         };
         set(filter, |f| {
-            let i = which_slot(which)?;
-            let c = Cidr::parse(text)?;
-            let (d, s) = [
-                (Dir::Orig, Side::Src),
-                (Dir::Orig, Side::Dst),
-                (Dir::Reply, Side::Src),
-                (Dir::Reply, Side::Dst),
-            ][i];
-            f.set_addr(d, s, c)
+            let (d, s) = selector(which)?;
+            f.set_addr(d, s, Cidr::parse(text)?)
         })
     })
 }
@@ -150,8 +126,8 @@ pub unsafe extern "C" fn ct_filter_set_port(
     port: u16,
 ) -> ct_status {
     set(filter, |f| {
-        let i = which_slot(which)?;
-        f.ports[i] = Some(port);
+        let (d, s) = selector(which)?;
+        f.ports[slot(d, s)] = Some(port);
         Ok(())
     })
 }
