@@ -92,7 +92,7 @@ pub fn decode_attrs(data: &[u8]) {
     // whatever the outcome, no panic, and the attributes present win.
     let mut reused = Entry::new();
     reused.mark = Some(1);
-    reused.helper = Some("stale".into());
+    reused.extra.get_mut().helper = Some("stale".into());
     reused.orig.src = Some(IpAddr::V6(Ipv6Addr::LOCALHOST));
     let into = codec::decode_entry_into(data, &mut reused);
     assert_eq!(
@@ -122,7 +122,8 @@ pub fn exercise_entry(e: &Entry) {
         format::write_entry_with_labels(&mut with_labels, e, flags, &LABEL_NAMES);
         // delta-time reads the clock when the entry has no stop time: the two lines can
         // straddle a second.
-        let clock = e.timestamp_start.is_some() && e.timestamp_stop.unwrap_or(0) == 0;
+        let clock = e.extra.get().timestamp_start.is_some()
+            && e.extra.get().timestamp_stop.unwrap_or(0) == 0;
         assert!(
             clock || with_labels.starts_with(line.trim_end()),
             "the labelled line does not extend the plain one:\n{line}\n{with_labels}"
@@ -231,7 +232,12 @@ pub fn check_entry_roundtrip(e: &Entry, purpose: Purpose, attrs: &[u8]) {
         "id: {}",
         ctx()
     );
-    assert_eq!(d.labels, e.labels.filter(when(full)), "labels: {}", ctx());
+    assert_eq!(
+        d.extra.get().labels,
+        e.extra.get().labels.filter(when(full)),
+        "labels: {}",
+        ctx()
+    );
     let tcp = full && e.tcp_state.is_some();
     assert_eq!(
         d.tcp_state,
@@ -249,14 +255,20 @@ pub fn check_entry_roundtrip(e: &Entry, purpose: Purpose, attrs: &[u8]) {
         ctx()
     );
     let sctp = full
-        && (e.sctp_state.is_some() || e.sctp_vtag_orig.is_some() || e.sctp_vtag_reply.is_some());
+        && (e.sctp_state.is_some()
+            || e.extra.get().sctp_vtag_orig.is_some()
+            || e.extra.get().sctp_vtag_reply.is_some());
     let or0 = |v: Option<u32>| Some(v.unwrap_or(0)).filter(when(sctp));
     assert_eq!(
-        (d.sctp_state, d.sctp_vtag_orig, d.sctp_vtag_reply),
+        (
+            d.sctp_state,
+            d.extra.get().sctp_vtag_orig,
+            d.extra.get().sctp_vtag_reply
+        ),
         (
             Some(e.sctp_state.unwrap_or(0)).filter(when(sctp)),
-            or0(e.sctp_vtag_orig),
-            or0(e.sctp_vtag_reply)
+            or0(e.extra.get().sctp_vtag_orig),
+            or0(e.extra.get().sctp_vtag_reply)
         ),
         "sctp: {}",
         ctx()
@@ -268,27 +280,29 @@ pub fn check_entry_roundtrip(e: &Entry, purpose: Purpose, attrs: &[u8]) {
         ctx()
     );
     assert_eq!(
-        (d.seq_adj_orig, d.seq_adj_reply),
+        (d.extra.get().seq_adj_orig, d.extra.get().seq_adj_reply),
         (
-            e.seq_adj_orig.filter(when(full)),
-            e.seq_adj_reply.filter(when(full))
+            e.extra.get().seq_adj_orig.filter(when(full)),
+            e.extra.get().seq_adj_reply.filter(when(full))
         ),
         "sequence adjustment: {}",
         ctx()
     );
     let helper = e
+        .extra
+        .get()
         .helper
         .as_deref()
         .filter(|_| purpose == Purpose::Create)
         .map(sent_helper);
-    assert_eq!(d.helper, helper, "helper: {}", ctx());
+    assert_eq!(d.extra.get().helper, helper, "helper: {}", ctx());
     // Never sent by encode_entry: what the kernel alone reports.
     assert_eq!(
         (
-            d.counters_orig,
-            d.timestamp_start,
+            d.extra.get().counters_orig,
+            d.extra.get().timestamp_start,
             d.use_count,
-            d.secctx.as_deref()
+            d.extra.get().secctx.as_deref()
         ),
         (None, None, None, None),
         "kernel-only fields: {}",
@@ -589,7 +603,7 @@ impl EncodeInput {
             set("set_tcp_state", &mut e, |e| e.set_tcp_state(s));
         }
         if let Some(l) = self.labels {
-            e.labels = Some(l);
+            e.extra.get_mut().labels = Some(l);
         }
         for (bit, on) in self.label_bits.into_iter().flatten() {
             set("set_label", &mut e, |e| e.set_label(u32::from(bit), on));
@@ -608,9 +622,10 @@ impl EncodeInput {
         e.timeout = self.timeout;
         e.id = self.id;
         (e.tcp_wscale_orig, e.tcp_wscale_reply) = self.wscale;
-        (e.sctp_state, e.sctp_vtag_orig, e.sctp_vtag_reply) = self.sctp;
+        let x = e.extra.get_mut();
+        (e.sctp_state, x.sctp_vtag_orig, x.sctp_vtag_reply) = self.sctp;
         e.dccp_state = self.dccp_state;
-        e.labels_mask = self.labels_mask;
+        e.extra.get_mut().labels_mask = self.labels_mask;
         let adj = |a: Option<(u32, u32, u32)>| {
             a.map(|(p, b, f)| conntrack::entry::SeqAdj {
                 correction_pos: p,
@@ -618,9 +633,9 @@ impl EncodeInput {
                 offset_after: f,
             })
         };
-        e.seq_adj_orig = adj(self.seq_adj[0]);
-        e.seq_adj_reply = adj(self.seq_adj[1]);
-        e.helper = self.helper.map(|(n, b)| text(n, &b));
+        e.extra.get_mut().seq_adj_orig = adj(self.seq_adj[0]);
+        e.extra.get_mut().seq_adj_reply = adj(self.seq_adj[1]);
+        e.extra.get_mut().helper = self.helper.map(|(n, b)| text(n, &b));
         e
     }
 

@@ -270,12 +270,21 @@ pub struct Entry {
     pub tcp_flags_reply: Option<(u8, u8)>,
     /// SCTP state (index into [`SCTP_STATES`]).
     pub sctp_state: Option<u8>,
+    /// DCCP state (index into [`DCCP_STATES`]).
+    pub dccp_state: Option<u8>,
+    /// The fields most entries lack (see [`Extra`]).
+    pub extra: ExtraSlot,
+}
+
+/// The fields a kernel sends only with accounting, timestamps, labels, helpers, SELinux, NAT
+/// sequence adjustment or SCTP. They live in one separate allocation, made only for an entry
+/// that has one of them, so that a list of a million plain entries stays small.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Extra {
     /// SCTP verification tag, original direction.
     pub sctp_vtag_orig: Option<u32>,
     /// SCTP verification tag, reply direction.
     pub sctp_vtag_reply: Option<u32>,
-    /// DCCP state (index into [`DCCP_STATES`]).
-    pub dccp_state: Option<u8>,
     /// Counters of the original direction.
     pub counters_orig: Option<Counters>,
     /// Counters of the reply direction.
@@ -300,6 +309,75 @@ pub struct Entry {
     pub seq_adj_reply: Option<SeqAdj>,
 }
 
+const NO_EXTRA: Extra = Extra {
+    sctp_vtag_orig: None,
+    sctp_vtag_reply: None,
+    counters_orig: None,
+    counters_reply: None,
+    timestamp_start: None,
+    timestamp_stop: None,
+    labels: None,
+    labels_mask: None,
+    secmark: None,
+    secctx: None,
+    helper: None,
+    seq_adj_orig: None,
+    seq_adj_reply: None,
+};
+
+/// Where an entry keeps its [`Extra`] fields: nothing until one is set. An allocated but
+/// empty slot equals an unallocated one, and a clone of an empty slot allocates nothing.
+#[derive(Debug, Default)]
+pub struct ExtraSlot(Option<Box<Extra>>);
+
+impl ExtraSlot {
+    /// The fields; all `None` when none was ever set.
+    pub fn get(&self) -> &Extra {
+        self.0.as_deref().unwrap_or(&NO_EXTRA)
+    }
+
+    /// The fields, for setting; allocates on first use.
+    pub fn get_mut(&mut self) -> &mut Extra {
+        self.0.get_or_insert_with(Box::default)
+    }
+
+    /// Unsets every field, keeping the allocation for the next entry decoded into it.
+    pub fn clear(&mut self) {
+        if let Some(x) = self.0.as_deref_mut() {
+            *x = Extra::default();
+        }
+    }
+
+    /// True when no field is set.
+    pub fn is_empty(&self) -> bool {
+        *self.get() == NO_EXTRA
+    }
+}
+
+impl Clone for ExtraSlot {
+    fn clone(&self) -> ExtraSlot {
+        if self.is_empty() {
+            ExtraSlot(None)
+        } else {
+            ExtraSlot(self.0.clone())
+        }
+    }
+}
+
+impl PartialEq for ExtraSlot {
+    fn eq(&self, other: &ExtraSlot) -> bool {
+        self.get() == other.get()
+    }
+}
+
+impl Eq for ExtraSlot {}
+
+impl From<Extra> for ExtraSlot {
+    fn from(x: Extra) -> ExtraSlot {
+        ExtraSlot(Some(Box::new(x)))
+    }
+}
+
 fn family_of(addr: &IpAddr) -> u8 {
     match addr {
         IpAddr::V4(_) => AF_INET,
@@ -311,6 +389,17 @@ impl Entry {
     /// An empty entry.
     pub fn new() -> Entry {
         Entry::default()
+    }
+
+    /// Unsets every field, as `Entry::new()` would, but keeps the extra fields' allocation
+    /// (decoding a dump into one reused entry then allocates nothing per entry).
+    pub fn clear(&mut self) {
+        let mut extra = std::mem::take(&mut self.extra);
+        extra.clear();
+        *self = Entry {
+            extra,
+            ..Entry::default()
+        };
     }
 
     /// The tuple of `dir`.
@@ -346,7 +435,7 @@ impl Entry {
 
     /// True when `bit` (0..128) of the labels is set.
     pub fn label(&self, bit: u32) -> bool {
-        match (&self.labels, bit < 128) {
+        match (&self.extra.get().labels, bit < 128) {
             (Some(l), true) => l[(bit / 8) as usize] & (1 << (bit % 8)) != 0,
             _ => false,
         }
@@ -488,7 +577,7 @@ impl Entry {
         if bit >= 128 {
             return Err(Error::invalid(format!("label bit {bit} is over 127")));
         }
-        let l = self.labels.get_or_insert([0; 16]);
+        let l = self.extra.get_mut().labels.get_or_insert([0; 16]);
         let (byte, mask) = ((bit / 8) as usize, 1u8 << (bit % 8));
         if on {
             l[byte] |= mask;
@@ -584,6 +673,28 @@ mod tests {
         assert_eq!(r.src, Some(v4("2.2.2.2")));
         assert_eq!(r.icmp_type, Some(0));
         assert_eq!(r.inverted(), t);
+    }
+
+    #[test]
+    fn an_entry_without_extras_is_small_and_clones_without_allocating() {
+        // ct_list keeps one Entry per connection: a million of them must stay under 200 MB.
+        assert!(
+            std::mem::size_of::<Entry>() <= 184,
+            "{}",
+            std::mem::size_of::<Entry>()
+        );
+        let mut e = Entry::new();
+        e.extra.get_mut().helper = Some("ftp".into());
+        e.clear();
+        assert_eq!(e, Entry::new());
+        assert!(e.extra.0.is_some(), "clear keeps the allocation");
+        assert!(
+            e.clone().extra.0.is_none(),
+            "a clone of empty extras allocates nothing"
+        );
+        e.set_label(3, true).unwrap();
+        assert_ne!(e, Entry::new());
+        assert!(e.clone().label(3));
     }
 
     #[test]

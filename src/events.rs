@@ -235,7 +235,7 @@ impl Listener {
             if kind & self.types == 0 {
                 continue;
             }
-            self.entry = Entry::new();
+            self.entry.clear();
             codec::decode_entry_into(m.payload, &mut self.entry)?;
             if self
                 .filter

@@ -91,7 +91,7 @@ fn write_entry_at(
     }
 
     write_tuple(out, &e.orig, family);
-    if let Some(c) = e.counters_orig {
+    if let Some(c) = e.extra.get().counters_orig {
         let _ = write!(out, "packets={} bytes={} ", c.packets, c.bytes);
     }
     if let Some(st) = e.status {
@@ -100,7 +100,7 @@ fn write_entry_at(
         }
     }
     write_tuple(out, &e.reply, family);
-    if let Some(c) = e.counters_reply {
+    if let Some(c) = e.extra.get().counters_reply {
         let _ = write!(out, "packets={} bytes={} ", c.packets, c.bytes);
     }
     if let Some(st) = e.status {
@@ -116,19 +116,19 @@ fn write_entry_at(
     if let Some(m) = e.mark {
         let _ = write!(out, "mark={m} ");
     }
-    if let Some(m) = e.secmark {
+    if let Some(m) = e.extra.get().secmark {
         let _ = write!(out, "secmark={m} ");
     }
-    if let Some(c) = &e.secctx {
+    if let Some(c) = &e.extra.get().secctx {
         let _ = write!(out, "secctx={c} ");
     }
     if let Some(z) = e.zone {
         let _ = write!(out, "zone={z} ");
     }
-    if let Some(start) = e.timestamp_start {
+    if let Some(start) = e.extra.get().timestamp_start {
         let start_s = (start / NSEC_PER_SEC) as i64;
         // A live entry has no stop time: the tool measures up to now.
-        let stop_s = match e.timestamp_stop {
+        let stop_s = match e.extra.get().timestamp_stop {
             Some(stop) if stop != 0 => (stop / NSEC_PER_SEC) as i64,
             _ => now.unwrap_or_else(unix_now),
         };
@@ -136,18 +136,18 @@ fn write_entry_at(
         let _ = write!(out, "delta-time={} ", stop_s.wrapping_sub(start_s) as u64);
     }
     if flags & FORMAT_TIMESTAMP != 0 {
-        if let Some(start) = e.timestamp_start {
+        if let Some(start) = e.extra.get().timestamp_start {
             out.push_str("[start=");
             write_ctime(out, (start / NSEC_PER_SEC) as i64);
             out.push_str("] ");
         }
-        if let Some(stop) = e.timestamp_stop {
+        if let Some(stop) = e.extra.get().timestamp_stop {
             out.push_str("[stop=");
             write_ctime(out, (stop / NSEC_PER_SEC) as i64);
             out.push_str("] ");
         }
     }
-    if let Some(h) = &e.helper {
+    if let Some(h) = &e.extra.get().helper {
         let _ = write!(out, "helper={h} ");
     }
     if let Some(u) = e.use_count {
@@ -158,7 +158,7 @@ fn write_entry_at(
             let _ = write!(out, "id={id} ");
         }
     }
-    if let (Some(names), Some(bits)) = (label_names, &e.labels) {
+    if let (Some(names), Some(bits)) = (label_names, &e.extra.get().labels) {
         out.push_str("labels=");
         for bit in 0..128usize {
             if bits[bit / 8] & (1 << (bit % 8)) == 0 {
@@ -330,7 +330,7 @@ mod tests {
     //! builds the entry the kernel sent and compares byte for byte.
 
     use super::*;
-    use crate::entry::Counters;
+    use crate::entry::{Counters, Extra};
 
     const ZERO: Option<Counters> = Some(Counters {
         packets: 0,
@@ -386,9 +386,13 @@ mod tests {
             timeout: Some(1233),
             mark: Some(0),
             use_count: Some(1),
-            counters_orig: ZERO,
-            counters_reply: ZERO,
-            timestamp_start: Some(T0 * NSEC_PER_SEC + 123_456_789),
+            extra: Extra {
+                counters_orig: ZERO,
+                counters_reply: ZERO,
+                timestamp_start: Some(T0 * NSEC_PER_SEC + 123_456_789),
+                ..Extra::default()
+            }
+            .into(),
             ..Entry::default()
         }
     }
@@ -452,7 +456,7 @@ mod tests {
         let mut e = inserted(AF_INET, ports(proto::TCP, "1.1.1.1", "2.2.2.2", 34, 35));
         e.tcp_state = Some(8);
         e.status = Some(status::CONFIRMED | status::ASSURED);
-        e.timestamp_start = Some(t1 * NSEC_PER_SEC);
+        e.extra.get_mut().timestamp_start = Some(t1 * NSEC_PER_SEC);
         e.id = Some(1_662_428_870);
         let flags = FORMAT_TIMESTAMP | FORMAT_EXTENDED | FORMAT_ID;
         assert_eq!(
@@ -504,15 +508,15 @@ mod tests {
         e.timeout = Some(431_999);
         e.tcp_state = Some(3);
         e.status = Some(status::CONFIRMED | status::SEEN_REPLY | status::ASSURED | status::HELPER);
-        e.counters_orig = Some(Counters {
+        e.extra.get_mut().counters_orig = Some(Counters {
             packets: 4,
             bytes: 221,
         });
-        e.counters_reply = Some(Counters {
+        e.extra.get_mut().counters_reply = Some(Counters {
             packets: 3,
             bytes: 166,
         });
-        e.helper = Some("ftp".into());
+        e.extra.get_mut().helper = Some("ftp".into());
         e.id = Some(806_594_138);
         assert_eq!(
             line(&e, 0, T0),
@@ -534,11 +538,11 @@ mod tests {
         );
         e.timeout = Some(29);
         e.status = Some(status::CONFIRMED | status::SEEN_REPLY);
-        e.counters_orig = Some(Counters {
+        e.extra.get_mut().counters_orig = Some(Counters {
             packets: 3,
             bytes: 384,
         });
-        e.counters_reply = Some(Counters {
+        e.extra.get_mut().counters_reply = Some(Counters {
             packets: 1,
             bytes: 38,
         });
@@ -560,8 +564,8 @@ mod tests {
         e.mark = Some(9);
         e.use_count = None;
         e.id = Some(3_483_956_613);
-        e.timestamp_start = Some(1_795_548_354 * NSEC_PER_SEC + 999_999_999);
-        e.timestamp_stop = Some(1_795_548_357 * NSEC_PER_SEC + 5);
+        e.extra.get_mut().timestamp_start = Some(1_795_548_354 * NSEC_PER_SEC + 999_999_999);
+        e.extra.get_mut().timestamp_stop = Some(1_795_548_357 * NSEC_PER_SEC + 5);
         let expected = "ipv4     2 tcp      6 97 ESTABLISHED src=5.5.5.5 dst=6.6.6.6 sport=1 \
              dport=2 packets=0 bytes=0 [UNREPLIED] src=6.6.6.6 dst=5.5.5.5 sport=2 dport=1 \
              packets=0 bytes=0 mark=9 delta-time=3 [start=Tue Nov 24 19:25:54 2026] \
@@ -572,10 +576,10 @@ mod tests {
         assert_eq!(format_entry(&e, flags), expected);
         // The NEW event of the same entry had neither counters nor timestamps.
         e.timeout = Some(100);
-        e.counters_orig = None;
-        e.counters_reply = None;
-        e.timestamp_start = None;
-        e.timestamp_stop = None;
+        e.extra.get_mut().counters_orig = None;
+        e.extra.get_mut().counters_reply = None;
+        e.extra.get_mut().timestamp_start = None;
+        e.extra.get_mut().timestamp_stop = None;
         assert_eq!(
             format_entry(&e, FORMAT_EXTENDED | FORMAT_ID),
             "ipv4     2 tcp      6 100 ESTABLISHED src=5.5.5.5 dst=6.6.6.6 sport=1 dport=2 \
@@ -587,7 +591,7 @@ mod tests {
     fn delta_time_runs_to_the_clock_for_a_live_entry() {
         let mut e = inserted(AF_INET, bare(99, "1.1.1.1", "2.2.2.2"));
         let before = unix_now();
-        e.timestamp_start = Some((before as u64 - 100) * NSEC_PER_SEC);
+        e.extra.get_mut().timestamp_start = Some((before as u64 - 100) * NSEC_PER_SEC);
         let s = format_entry(&e, 0);
         let after = unix_now();
         let delta: i64 = s
@@ -598,8 +602,8 @@ mod tests {
             .unwrap();
         assert!((100..=100 + after - before).contains(&delta), "{s}");
         // A stop of 0 counts as none; a start after the clock wraps like the C unsigned print.
-        e.timestamp_start = Some(10 * NSEC_PER_SEC);
-        e.timestamp_stop = Some(0);
+        e.extra.get_mut().timestamp_start = Some(10 * NSEC_PER_SEC);
+        e.extra.get_mut().timestamp_stop = Some(0);
         assert!(line(&e, 0, 5).contains(" delta-time=18446744073709551611 use=1"));
     }
 
@@ -633,8 +637,8 @@ mod tests {
     fn sctp_gre_udplite_and_unknown_protocols() {
         let mut e = inserted(AF_INET, ports(proto::SCTP, "1.1.1.1", "2.2.2.2", 4, 5));
         e.sctp_state = Some(4);
-        e.sctp_vtag_orig = Some(1);
-        e.sctp_vtag_reply = Some(2);
+        e.extra.get_mut().sctp_vtag_orig = Some(1);
+        e.extra.get_mut().sctp_vtag_reply = Some(2);
         e.id = Some(1_626_463_461);
         assert_eq!(
             line(&e, FORMAT_EXTENDED | FORMAT_ID, T0),
@@ -795,11 +799,11 @@ mod tests {
              delta-time=0 use=1 labels"
         );
         // No labels attribute: nothing, even with a map.
-        e.labels = None;
+        e.extra.get_mut().labels = None;
         assert!(with(&e, &names).ends_with(" use=1"));
         // The public function gives the same as the worker.
         let mut e = inserted(AF_INET, bare(99, "1.1.1.1", "2.2.2.2"));
-        e.timestamp_start = None;
+        e.extra.get_mut().timestamp_start = None;
         e.set_label(0, true).unwrap();
         let mut s = String::from("keep:");
         write_entry_with_labels(&mut s, &e, 0, &names);
@@ -814,8 +818,8 @@ mod tests {
     fn source_only_fields_secmark_secctx() {
         // Not sent by this kernel; placed where libnetfilter_conntrack puts them.
         let mut e = inserted(AF_INET, bare(99, "1.1.1.1", "2.2.2.2"));
-        e.secmark = Some(12);
-        e.secctx = Some("system_u:object_r:unlabeled_t:s0".into());
+        e.extra.get_mut().secmark = Some(12);
+        e.extra.get_mut().secctx = Some("system_u:object_r:unlabeled_t:s0".into());
         e.zone = Some(3);
         assert!(line(&e, 0, T0).ends_with(
             " bytes=0 mark=0 secmark=12 secctx=system_u:object_r:unlabeled_t:s0 zone=3 \
@@ -888,7 +892,7 @@ mod tests {
 
         // States out of range read as NONE; each state prints whatever the protocol.
         let mut e = inserted(AF_INET, bare(proto::UDP, "1.1.1.1", "2.2.2.2"));
-        e.timestamp_start = None;
+        e.extra.get_mut().timestamp_start = None;
         e.tcp_state = Some(200);
         e.sctp_state = Some(10);
         e.dccp_state = Some(9);
@@ -915,8 +919,12 @@ mod tests {
         }
         let e = Entry {
             orig: bare(proto::TCP, "1.1.1.1", "2.2.2.2"),
-            timestamp_start: Some(u64::MAX),
-            timestamp_stop: Some(u64::MAX),
+            extra: Extra {
+                timestamp_start: Some(u64::MAX),
+                timestamp_stop: Some(u64::MAX),
+                ..Extra::default()
+            }
+            .into(),
             ..Entry::default()
         };
         assert!(format_entry(&e, FORMAT_TIMESTAMP).ends_with(
@@ -930,15 +938,15 @@ mod tests {
         e.timeout = Some(u32::MAX);
         e.mark = Some(u32::MAX);
         e.id = Some(u32::MAX);
-        e.counters_orig = Some(Counters {
+        e.extra.get_mut().counters_orig = Some(Counters {
             packets: u64::MAX,
             bytes: u64::MAX,
         });
-        e.labels = Some([0xff; 16]);
-        e.secctx = Some(String::new());
-        e.helper = Some(String::new());
-        e.timestamp_start = Some(0);
-        e.timestamp_stop = Some(u64::MAX);
+        e.extra.get_mut().labels = Some([0xff; 16]);
+        e.extra.get_mut().secctx = Some(String::new());
+        e.extra.get_mut().helper = Some(String::new());
+        e.extra.get_mut().timestamp_start = Some(0);
+        e.extra.get_mut().timestamp_stop = Some(u64::MAX);
         for flags in [0, 1, 2, 3, 4, 5, 6, 7, u32::MAX] {
             let mut s = String::from("prefix ");
             write_entry(&mut s, &e, flags);

@@ -68,7 +68,7 @@ impl Handle {
                 return Ok(true);
             }
             received += 1;
-            e = Entry::new();
+            e.clear();
             codec::decode_entry_into(m.payload, &mut e)?;
             if asked_zone.is_some_and(|z| e.zone.unwrap_or(0) != z) {
                 zone_ignored = true;
@@ -132,7 +132,7 @@ impl Handle {
         let req = batch::request(Op::Update, e)?;
         self.request("update conntrack entry", SUBSYS_CTNETLINK, req, |_| Ok(()))
             .map_err(|mut err| {
-                if err.errno == Some(libc::ENOSPC) && e.labels.is_some() {
+                if err.errno == Some(libc::ENOSPC) && e.extra.get().labels.is_some() {
                     err.message.push_str(
                         " - the entry has no room for labels: the kernel gives an entry label \
                          storage only when it is created while a rule in its namespace uses labels",

@@ -604,7 +604,7 @@ fn expectations_roundtrip_with_the_tool() {
     master.set_port(Dir::Orig, Side::Dst, 21).unwrap();
     master.set_tcp_state(3).unwrap();
     master.timeout = Some(600);
-    master.helper = Some("ftp".into());
+    master.extra.get_mut().helper = Some("ftp".into());
     h.create(&master).unwrap();
     // The library creates one; the tool lists it.
     let t = |src: &str, dst: &str, sp: u16, dp: u16| conntrack::entry::Tuple {

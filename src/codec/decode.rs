@@ -126,10 +126,10 @@ fn protoinfo(v: &[u8], bad: &mut Bad, e: &mut Entry) {
         CTA_PROTOINFO_SCTP => walk(v, bad, "CTA_PROTOINFO_SCTP", |k, v, bad| match k {
             CTA_PROTOINFO_SCTP_STATE => e.sctp_state = u8v(v, bad, "CTA_PROTOINFO_SCTP_STATE"),
             CTA_PROTOINFO_SCTP_VTAG_ORIGINAL => {
-                e.sctp_vtag_orig = be32(v, bad, "CTA_PROTOINFO_SCTP_VTAG_ORIGINAL")
+                e.extra.get_mut().sctp_vtag_orig = be32(v, bad, "CTA_PROTOINFO_SCTP_VTAG_ORIGINAL")
             }
             CTA_PROTOINFO_SCTP_VTAG_REPLY => {
-                e.sctp_vtag_reply = be32(v, bad, "CTA_PROTOINFO_SCTP_VTAG_REPLY")
+                e.extra.get_mut().sctp_vtag_reply = be32(v, bad, "CTA_PROTOINFO_SCTP_VTAG_REPLY")
             }
             _ => {}
         }),
@@ -203,21 +203,27 @@ pub fn decode_entry_into(payload: &[u8], e: &mut Entry) -> Result<()> {
             CTA_TUPLE_REPLY => tuple(v, bad, &mut e.reply),
             CTA_STATUS => e.status = be32(v, bad, "CTA_STATUS"),
             CTA_PROTOINFO => protoinfo(v, bad, e),
-            CTA_HELP => e.helper = nested_string(v, bad, CTA_HELP_NAME, "CTA_HELP"),
+            CTA_HELP => e.extra.get_mut().helper = nested_string(v, bad, CTA_HELP_NAME, "CTA_HELP"),
             CTA_TIMEOUT => e.timeout = be32(v, bad, "CTA_TIMEOUT"),
             CTA_MARK => e.mark = be32(v, bad, "CTA_MARK"),
-            CTA_COUNTERS_ORIG => e.counters_orig = Some(counters(v, bad)),
-            CTA_COUNTERS_REPLY => e.counters_reply = Some(counters(v, bad)),
+            CTA_COUNTERS_ORIG => e.extra.get_mut().counters_orig = Some(counters(v, bad)),
+            CTA_COUNTERS_REPLY => e.extra.get_mut().counters_reply = Some(counters(v, bad)),
             CTA_USE => e.use_count = be32(v, bad, "CTA_USE"),
             CTA_ID => e.id = be32(v, bad, "CTA_ID"),
-            CTA_SEQ_ADJ_ORIG => e.seq_adj_orig = Some(seq_adj(v, bad)),
-            CTA_SEQ_ADJ_REPLY => e.seq_adj_reply = Some(seq_adj(v, bad)),
-            CTA_SECMARK => e.secmark = be32(v, bad, "CTA_SECMARK"),
+            CTA_SEQ_ADJ_ORIG => e.extra.get_mut().seq_adj_orig = Some(seq_adj(v, bad)),
+            CTA_SEQ_ADJ_REPLY => e.extra.get_mut().seq_adj_reply = Some(seq_adj(v, bad)),
+            CTA_SECMARK => e.extra.get_mut().secmark = be32(v, bad, "CTA_SECMARK"),
             CTA_ZONE => e.zone = be16(v, bad, "CTA_ZONE"),
-            CTA_SECCTX => e.secctx = nested_string(v, bad, CTA_SECCTX_NAME, "CTA_SECCTX"),
+            CTA_SECCTX => {
+                e.extra.get_mut().secctx = nested_string(v, bad, CTA_SECCTX_NAME, "CTA_SECCTX")
+            }
             CTA_TIMESTAMP => walk(v, bad, "CTA_TIMESTAMP", |k, v, bad| match k {
-                CTA_TIMESTAMP_START => e.timestamp_start = be64(v, bad, "CTA_TIMESTAMP_START"),
-                CTA_TIMESTAMP_STOP => e.timestamp_stop = be64(v, bad, "CTA_TIMESTAMP_STOP"),
+                CTA_TIMESTAMP_START => {
+                    e.extra.get_mut().timestamp_start = be64(v, bad, "CTA_TIMESTAMP_START")
+                }
+                CTA_TIMESTAMP_STOP => {
+                    e.extra.get_mut().timestamp_stop = be64(v, bad, "CTA_TIMESTAMP_STOP")
+                }
                 _ => {}
             }),
             CTA_LABELS => {
@@ -225,7 +231,7 @@ pub fn decode_entry_into(payload: &[u8], e: &mut Entry) -> Result<()> {
                 let mut l = [0u8; 16];
                 let n = v.len().min(16);
                 l[..n].copy_from_slice(&v[..n]);
-                e.labels = Some(l);
+                e.extra.get_mut().labels = Some(l);
             }
             _ => {}
         },

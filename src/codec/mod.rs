@@ -181,7 +181,7 @@ fn check(e: &Entry, purpose: Purpose) -> Result<()> {
         if e.timeout.is_none() {
             return Err(Error::invalid("create needs a timeout"));
         }
-        if let Some(h) = &e.helper {
+        if let Some(h) = &e.extra.get().helper {
             check_helper_name(h)?;
         }
     }
@@ -241,14 +241,20 @@ pub fn encode_entry(out: &mut Vec<u8>, e: &Entry, purpose: Purpose) -> Result<()
     if let Some(id) = e.id.filter(|_| purpose == Purpose::Update) {
         w.be32(CTA_ID, id);
     }
-    if let Some(l) = e.labels {
+    if let Some(l) = e.extra.get().labels {
         w.put(CTA_LABELS, &l);
-        if let Some(mask) = e.labels_mask.filter(|_| purpose == Purpose::Update) {
+        if let Some(mask) = e
+            .extra
+            .get()
+            .labels_mask
+            .filter(|_| purpose == Purpose::Update)
+        {
             w.put(CTA_LABELS_MASK, &mask);
         }
     }
-    let has_sctp =
-        e.sctp_state.is_some() || e.sctp_vtag_orig.is_some() || e.sctp_vtag_reply.is_some();
+    let has_sctp = e.sctp_state.is_some()
+        || e.extra.get().sctp_vtag_orig.is_some()
+        || e.extra.get().sctp_vtag_reply.is_some();
     if e.tcp_state.is_some() || has_sctp || e.dccp_state.is_some() {
         let info = w.begin(CTA_PROTOINFO);
         if let Some(s) = e.tcp_state {
@@ -268,11 +274,11 @@ pub fn encode_entry(out: &mut Vec<u8>, e: &Entry, purpose: Purpose) -> Result<()
             w.u8(CTA_PROTOINFO_SCTP_STATE, e.sctp_state.unwrap_or(0));
             w.be32(
                 CTA_PROTOINFO_SCTP_VTAG_ORIGINAL,
-                e.sctp_vtag_orig.unwrap_or(0),
+                e.extra.get().sctp_vtag_orig.unwrap_or(0),
             );
             w.be32(
                 CTA_PROTOINFO_SCTP_VTAG_REPLY,
-                e.sctp_vtag_reply.unwrap_or(0),
+                e.extra.get().sctp_vtag_reply.unwrap_or(0),
             );
             w.end(sctp);
         }
@@ -284,8 +290,8 @@ pub fn encode_entry(out: &mut Vec<u8>, e: &Entry, purpose: Purpose) -> Result<()
         w.end(info);
     }
     for (kind, adj) in [
-        (CTA_SEQ_ADJ_ORIG, e.seq_adj_orig),
-        (CTA_SEQ_ADJ_REPLY, e.seq_adj_reply),
+        (CTA_SEQ_ADJ_ORIG, e.extra.get().seq_adj_orig),
+        (CTA_SEQ_ADJ_REPLY, e.extra.get().seq_adj_reply),
     ] {
         if let Some(a) = adj {
             let m = w.begin(kind);
@@ -295,7 +301,13 @@ pub fn encode_entry(out: &mut Vec<u8>, e: &Entry, purpose: Purpose) -> Result<()
             w.end(m);
         }
     }
-    if let Some(h) = e.helper.as_deref().filter(|_| purpose == Purpose::Create) {
+    if let Some(h) = e
+        .extra
+        .get()
+        .helper
+        .as_deref()
+        .filter(|_| purpose == Purpose::Create)
+    {
         // check() made sure the name fits: 15 bytes at most, then the NUL.
         let m = w.begin(CTA_HELP);
         let mut name = [0u8; 16];

@@ -35,7 +35,7 @@ fn full_entry() -> Entry {
     e.tcp_wscale_reply = Some(8);
     e.set_label(5, true).unwrap();
     e.set_label(100, true).unwrap();
-    e.seq_adj_orig = Some(SeqAdj {
+    e.extra.get_mut().seq_adj_orig = Some(SeqAdj {
         correction_pos: 1,
         offset_before: 2,
         offset_after: 3,
@@ -81,15 +81,18 @@ fn sctp_dccp_states_roundtrip() {
         e.timeout = Some(10);
         if set == 0 {
             e.sctp_state = Some(3);
-            e.sctp_vtag_orig = Some(1);
-            e.sctp_vtag_reply = Some(2);
+            e.extra.get_mut().sctp_vtag_orig = Some(1);
+            e.extra.get_mut().sctp_vtag_reply = Some(2);
         } else {
             e.dccp_state = Some(4);
         }
         let got = roundtrip(&e);
         assert_eq!(got.sctp_state, e.sctp_state);
-        assert_eq!(got.sctp_vtag_orig, e.sctp_vtag_orig);
-        assert_eq!(got.sctp_vtag_reply, e.sctp_vtag_reply);
+        assert_eq!(got.extra.get().sctp_vtag_orig, e.extra.get().sctp_vtag_orig);
+        assert_eq!(
+            got.extra.get().sctp_vtag_reply,
+            e.extra.get().sctp_vtag_reply
+        );
         assert_eq!(got.dccp_state, e.dccp_state);
     }
 }
@@ -128,23 +131,29 @@ fn decodes_read_only_fields() {
     }));
     let e = decode_entry(&payload).unwrap();
     assert_eq!(
-        e.counters_orig,
+        e.extra.get().counters_orig,
         Some(Counters {
             packets: 1,
             bytes: 2
         })
     );
     assert_eq!(
-        e.counters_reply,
+        e.extra.get().counters_reply,
         Some(Counters {
             packets: 3,
             bytes: 4
         })
     );
-    assert_eq!((e.id, e.use_count, e.secmark), (Some(42), Some(1), Some(9)));
-    assert_eq!((e.timestamp_start, e.timestamp_stop), (Some(10), Some(20)));
-    assert_eq!(e.helper.as_deref(), Some("ftp"));
-    assert_eq!(e.secctx.as_deref(), Some("system_u"));
+    assert_eq!(
+        (e.id, e.use_count, e.extra.get().secmark),
+        (Some(42), Some(1), Some(9))
+    );
+    assert_eq!(
+        (e.extra.get().timestamp_start, e.extra.get().timestamp_stop),
+        (Some(10), Some(20))
+    );
+    assert_eq!(e.extra.get().helper.as_deref(), Some("ftp"));
+    assert_eq!(e.extra.get().secctx.as_deref(), Some("system_u"));
 }
 
 #[test]
@@ -235,13 +244,13 @@ fn decodes_a_kernel_tcp_entry() {
     assert_eq!(e.id, Some(0x71f7_cb8a));
     assert_eq!(e.tcp_state, Some(3));
     assert_eq!(e.tcp_flags_orig, Some((10, 0)));
-    assert_eq!(e.counters_orig, Some(Counters::default()));
-    assert_eq!(e.counters_reply, Some(Counters::default()));
-    assert_eq!(e.timestamp_start, Some(0x18eb_1265_692e_4dd0));
-    assert_eq!(e.timestamp_stop, None);
+    assert_eq!(e.extra.get().counters_orig, Some(Counters::default()));
+    assert_eq!(e.extra.get().counters_reply, Some(Counters::default()));
+    assert_eq!(e.extra.get().timestamp_start, Some(0x18eb_1265_692e_4dd0));
+    assert_eq!(e.extra.get().timestamp_stop, None);
     // The text without delta-time, which counts from the start timestamp to the clock.
     let mut e = e;
-    e.timestamp_start = None;
+    e.extra.get_mut().timestamp_start = None;
     assert_eq!(
         crate::format::format_entry(&e, 0),
         "tcp      6 1201 ESTABLISHED src=1.1.1.1 dst=2.2.2.2 sport=1 dport=2 packets=0 bytes=0 \

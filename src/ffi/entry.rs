@@ -179,8 +179,8 @@ pub unsafe extern "C" fn ct_entry_unset(entry: *mut ct_entry, field: u32) -> ct_
             CT_FIELD_TIMEOUT => e.timeout = None,
             CT_FIELD_ZONE => e.zone = None,
             CT_FIELD_LABELS => {
-                e.labels = None;
-                e.labels_mask = None;
+                e.extra.get_mut().labels = None;
+                e.extra.get_mut().labels_mask = None;
             }
             CT_FIELD_PROTO_STATE => {
                 e.tcp_state = None;
@@ -188,7 +188,7 @@ pub unsafe extern "C" fn ct_entry_unset(entry: *mut ct_entry, field: u32) -> ct_
                 e.dccp_state = None;
             }
             CT_FIELD_REPLY => e.reply = Default::default(),
-            CT_FIELD_HELPER => e.helper = None,
+            CT_FIELD_HELPER => e.extra.get_mut().helper = None,
             _ => {
                 return Err(Error::invalid(format!(
                     "field {field} is not a CT_FIELD_* value"
@@ -624,8 +624,8 @@ pub unsafe extern "C" fn ct_entry_get_counters(
     let mut bytes = 0;
     let rc = get(entry, packets_out, "counters", |e| {
         let c = match d {
-            Dir::Orig => e.counters_orig,
-            Dir::Reply => e.counters_reply,
+            Dir::Orig => e.extra.get().counters_orig,
+            Dir::Reply => e.extra.get().counters_reply,
         }?;
         bytes = c.bytes;
         Some(c.packets)
@@ -643,7 +643,9 @@ pub unsafe extern "C" fn ct_entry_get_timestamp_start(
     entry: *const ct_entry,
     ns_out: *mut u64,
 ) -> ct_status {
-    get(entry, ns_out, "start timestamp", |e| e.timestamp_start)
+    get(entry, ns_out, "start timestamp", |e| {
+        e.extra.get().timestamp_start
+    })
 }
 
 /// Gets the stop timestamp, nanoseconds since the epoch (destroy events only).
@@ -652,7 +654,9 @@ pub unsafe extern "C" fn ct_entry_get_timestamp_stop(
     entry: *const ct_entry,
     ns_out: *mut u64,
 ) -> ct_status {
-    get(entry, ns_out, "stop timestamp", |e| e.timestamp_stop)
+    get(entry, ns_out, "stop timestamp", |e| {
+        e.extra.get().timestamp_stop
+    })
 }
 
 /// Sets (`on` true) or clears label bit `bit` (0..127). For ct_update, only the bits
@@ -661,7 +665,7 @@ pub unsafe extern "C" fn ct_entry_get_timestamp_stop(
 pub unsafe extern "C" fn ct_entry_set_label(entry: *mut ct_entry, bit: u32, on: bool) -> ct_status {
     set(entry, |e| {
         e.set_label(bit, on)?;
-        let m = e.labels_mask.get_or_insert([0; 16]);
+        let m = e.extra.get_mut().labels_mask.get_or_insert([0; 16]);
         m[(bit / 8) as usize] |= 1 << (bit % 8);
         Ok(())
     })
@@ -678,7 +682,9 @@ pub unsafe extern "C" fn ct_entry_get_label(
     if bit >= 128 {
         return fail(&Error::invalid(format!("label bit {bit} is over 127")));
     }
-    get(entry, on_out, "labels", |e| e.labels.map(|_| e.label(bit)))
+    get(entry, on_out, "labels", |e| {
+        e.extra.get().labels.map(|_| e.label(bit))
+    })
 }
 
 /// Sets all 128 label bits from `len` bytes (at most 16; missing bytes are 0): bit n is
@@ -703,8 +709,8 @@ pub unsafe extern "C" fn ct_entry_set_labels(
             l[..len].copy_from_slice(std::slice::from_raw_parts(bytes, len));
         }
         set(entry, |e| {
-            e.labels = Some(l);
-            e.labels_mask = None;
+            e.extra.get_mut().labels = Some(l);
+            e.extra.get_mut().labels_mask = None;
             Ok(())
         })
     })
@@ -724,7 +730,7 @@ pub unsafe extern "C" fn ct_entry_get_labels(
         if buf.is_null() {
             return null_arg("buf");
         }
-        let Some(l) = e.labels else {
+        let Some(l) = e.extra.get().labels else {
             return ct_status::CT_ERR_NOT_SET;
         };
         if len < 16 {
@@ -741,7 +747,7 @@ pub unsafe extern "C" fn ct_entry_get_secmark(
     entry: *const ct_entry,
     secmark_out: *mut u32,
 ) -> ct_status {
-    get(entry, secmark_out, "secmark", |e| e.secmark)
+    get(entry, secmark_out, "secmark", |e| e.extra.get().secmark)
 }
 
 /// Sets the name of the helper to attach at creation ("ftp", "sip", ...). `name` is copied.
@@ -759,7 +765,7 @@ pub unsafe extern "C" fn ct_entry_set_helper(
             if n.is_empty() || n.len() > 15 {
                 return Err(Error::invalid("a helper name has 1 to 15 characters"));
             }
-            e.helper = Some(n.to_string());
+            e.extra.get_mut().helper = Some(n.to_string());
             Ok(())
         })
     })
@@ -779,7 +785,7 @@ pub unsafe extern "C" fn ct_entry_get_helper(
         let Some(e) = cast_ref(entry) else {
             return null_arg("entry");
         };
-        match &e.helper {
+        match &e.extra.get().helper {
             Some(h) => copy_text(h, buf, len),
             None => ct_status::CT_ERR_NOT_SET,
         }
