@@ -8,9 +8,10 @@ use std::os::fd::AsRawFd;
 use netlink_sys::{protocols::NETLINK_NETFILTER, Socket};
 
 use crate::batch::Batch;
-use crate::codec::{self, RawMessage, Request, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN};
+use crate::codec::{self, RawMessage, Request};
 use crate::error::{Error, Kind, Result};
 use crate::kernel::Kernel;
+use crate::receive::{ChunkReader, DumpReader, Expect, RequestReader};
 use crate::sys;
 
 /// Bytes per recv: large enough that the kernel fills whole dump batches into one datagram.
@@ -159,15 +160,6 @@ impl Handle {
         }
     }
 
-    /// Whether a received message answers the request with sequence number `seq`.
-    fn ours(&mut self, m: &RawMessage<'_>, seq: u32) -> bool {
-        let ok = m.seq == seq && (m.pid == self.portid || m.pid == 0);
-        if !ok {
-            self.dropped += 1;
-        }
-        ok
-    }
-
     /// Sends one request with NLM_F_ACK and waits for its acknowledgement, passing every
     /// other message answering it (a get's entry) to `on_msg`.
     pub fn request(
@@ -187,31 +179,18 @@ impl Handle {
             &req,
         );
         self.send_sbuf(what)?;
-        let mut rbuf = std::mem::take(&mut self.rbuf);
-        let result = (|| loop {
-            std::mem::swap(&mut self.rbuf, &mut rbuf);
-            let got = self.recv(false);
-            std::mem::swap(&mut self.rbuf, &mut rbuf);
-            got?;
-            for m in codec::messages(&rbuf) {
-                let m = m?;
-                if !self.ours(&m, seq) {
-                    continue;
-                }
-                match m.msg_type {
-                    NLMSG_ERROR => {
-                        let (errno, text) = codec::decode_error(&m)?;
-                        if errno == 0 {
-                            return Ok(());
-                        }
-                        return Err(Error::from_errno(errno, what, text.as_deref()));
-                    }
-                    NLMSG_NOOP | NLMSG_DONE | NLMSG_OVERRUN => {}
-                    _ => on_msg(&m)?,
-                }
+        let mut reader = RequestReader::new(what, Expect::one(seq, self.portid));
+        let result = loop {
+            if let Err(e) = self.recv(false) {
+                break Err(e);
             }
-        })();
-        self.rbuf = rbuf;
+            match reader.feed(&self.rbuf, &mut on_msg) {
+                Ok(false) => {}
+                Ok(true) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        self.dropped += reader.dropped;
         result
     }
 
@@ -235,56 +214,18 @@ impl Handle {
             &req,
         );
         self.send_sbuf(what)?;
-        let mut rbuf = std::mem::take(&mut self.rbuf);
-        let mut going = true;
-        let mut interrupted = false;
-        let mut first_error: Option<Error> = None;
-        let result = (|| loop {
-            std::mem::swap(&mut self.rbuf, &mut rbuf);
-            let got = self.recv(false);
-            std::mem::swap(&mut self.rbuf, &mut rbuf);
-            got?;
-            for m in codec::messages(&rbuf) {
-                let m = m?;
-                if !self.ours(&m, seq) {
-                    continue;
-                }
-                if m.flags & codec::NLM_F_DUMP_INTR != 0 {
-                    interrupted = true;
-                }
-                match m.msg_type {
-                    NLMSG_DONE => {
-                        if let Some(e) = first_error.take() {
-                            return Err(e);
-                        }
-                        if interrupted {
-                            return Err(Error::new(
-                                Kind::DumpInterrupted,
-                                format!("{what}: the kernel interrupted the dump; run it again"),
-                            ));
-                        }
-                        return Ok(());
-                    }
-                    NLMSG_ERROR => {
-                        let (errno, text) = codec::decode_error(&m)?;
-                        if errno != 0 {
-                            return Err(Error::from_errno(errno, what, text.as_deref()));
-                        }
-                    }
-                    NLMSG_NOOP | NLMSG_OVERRUN => {}
-                    _ if going => match on_msg(&m) {
-                        Ok(true) => {}
-                        Ok(false) => going = false,
-                        Err(e) => {
-                            going = false;
-                            first_error = Some(e);
-                        }
-                    },
-                    _ => {}
-                }
+        let mut reader = DumpReader::new(what, Expect::one(seq, self.portid));
+        let result = loop {
+            if let Err(e) = self.recv(false) {
+                break Err(e);
             }
-        })();
-        self.rbuf = rbuf;
+            match reader.feed(&self.rbuf, &mut on_msg) {
+                Ok(false) => {}
+                Ok(true) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        self.dropped += reader.dropped;
         result
     }
 
@@ -352,46 +293,33 @@ impl Handle {
         positions: &[usize],
         outcomes: &mut [Option<Error>],
     ) -> Result<()> {
-        let mut rbuf = std::mem::take(&mut self.rbuf);
+        let expect = Expect {
+            first_seq,
+            last_seq,
+            portid: self.portid,
+        };
+        let mut reader = ChunkReader::new(what, expect, positions);
         let mut overrun = false;
         let mut done = false;
-        let r = (|| {
-            while !done {
-                std::mem::swap(&mut self.rbuf, &mut rbuf);
-                let got = self.recv(overrun);
-                std::mem::swap(&mut self.rbuf, &mut rbuf);
-                match got {
-                    Ok(true) => {}
-                    Ok(false) => break,
-                    Err(e) if e.kind == Kind::Overrun => {
-                        overrun = true;
-                        continue;
-                    }
-                    Err(e) => return Err(e),
-                }
-                for m in codec::messages(&rbuf) {
-                    let m = m?;
-                    let off = m.seq.wrapping_sub(first_seq) as usize;
-                    if m.msg_type != NLMSG_ERROR
-                        || off >= positions.len()
-                        || !(m.pid == self.portid || m.pid == 0)
-                    {
-                        self.dropped += 1;
-                        continue;
-                    }
-                    let (errno, text) = codec::decode_error(&m)?;
-                    if errno != 0 {
-                        outcomes[positions[off]] =
-                            Some(Error::from_errno(errno, what, text.as_deref()));
-                    }
-                    if m.seq == last_seq {
-                        done = true;
-                    }
-                }
+        let r = loop {
+            if done {
+                break Ok(());
             }
-            Ok(())
-        })();
-        self.rbuf = rbuf;
+            match self.recv(overrun) {
+                Ok(true) => {}
+                Ok(false) => break Ok(()),
+                Err(e) if e.kind == Kind::Overrun => {
+                    overrun = true;
+                    continue;
+                }
+                Err(e) => break Err(e),
+            }
+            match reader.feed(&self.rbuf, outcomes) {
+                Ok(d) => done = d,
+                Err(e) => break Err(e),
+            }
+        };
+        self.dropped += reader.dropped;
         r?;
         if overrun && !done {
             for &p in positions {

@@ -330,6 +330,61 @@ fn messages_from_anyone_but_the_kernel_are_dropped() {
 }
 
 #[test]
+fn kernel_answers_to_other_sequence_numbers_are_dropped() {
+    use conntrack::codec::{self, msg, Purpose, SUBSYS_CTNETLINK};
+    let ns = Netns::new("seq");
+    let mut h = ns.open();
+    h.create(&udp("10.0.0.1", 1, 0)).unwrap();
+    h.create(&udp("10.0.0.2", 2, 0)).unwrap();
+    // Through the handle's own socket, requests with sequence numbers the handle never
+    // uses: the kernel answers each (an entry and an ACK for a get, an error for a failed
+    // create) before the handle's next request, so every operation below first meets
+    // stale answers from the kernel itself, with a wrong sequence number.
+    let stale = |h: &Handle| {
+        let mut buf = Vec::new();
+        let flags = 1 | 4; // NLM_F_REQUEST | NLM_F_ACK
+        for (seq, t, e) in [
+            (0x5eed_0001u32, msg::CT_GET, udp("10.0.0.1", 1, 0)),
+            (0x5eed_0002, msg::CT_NEW, udp("10.0.0.2", 2, 0)),
+        ] {
+            let purpose = if t == msg::CT_NEW {
+                Purpose::Create
+            } else {
+                Purpose::Lookup
+            };
+            let mark = codec::begin_message(&mut buf, SUBSYS_CTNETLINK, t, flags, seq, 2, 0);
+            codec::encode_entry(&mut buf, &e, purpose).unwrap();
+            codec::finish_message(&mut buf, mark);
+        }
+        // SAFETY: the buffer is valid for its length; the descriptor is the handle's socket.
+        let n = unsafe { libc::send(h.fd(), buf.as_ptr().cast(), buf.len(), 0) };
+        assert_eq!(n, buf.len() as isize);
+    };
+    // get: entry + ACK, then error EEXIST: 3 stale messages before each operation.
+    stale(&h);
+    assert_eq!(h.list(None).unwrap().len(), 2);
+    assert_eq!(h.dropped, 3);
+    stale(&h);
+    assert_eq!(
+        h.get(&udp("10.0.0.2", 2, 0)).unwrap().orig.src_port,
+        Some(2)
+    );
+    assert_eq!(h.dropped, 6);
+    stale(&h);
+    let mut b = Batch::new();
+    b.add(Op::Create, &udp("10.0.0.3", 3, 0));
+    b.add(Op::Create, &udp("10.0.0.1", 1, 0));
+    b.add(Op::Delete, &udp("10.0.0.9", 9, 0));
+    h.send_batch("batch", &mut b).unwrap();
+    let kinds: Vec<_> = (0..3)
+        .map(|i| b.outcome(i).unwrap().err().map(|e| e.kind))
+        .collect();
+    assert_eq!(kinds, [None, Some(Kind::Exists), Some(Kind::NotFound)]);
+    assert_eq!(h.dropped, 9);
+    assert_eq!(ns.sh("conntrack -L 2>/dev/null | wc -l").trim(), "3");
+}
+
+#[test]
 fn flush_and_delete_matching_remove_exactly_the_matches_on_both_paths() {
     let ns = Netns::new("flushm");
     let mut h = ns.open();
