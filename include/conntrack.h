@@ -310,6 +310,12 @@ enum ct_status
    * The handle is in use by another thread at this moment.
    */
   CT_ERR_BUSY = 15,
+  /**
+   * The kernel had no room for a new entry (ENOMEM): the table is full
+   * (net.netfilter.nf_conntrack_max reached) or kernel memory ran out. Delete entries or
+   * raise the limit, then retry; the handle stays usable.
+   */
+  CT_ERR_TABLE_FULL = 16,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

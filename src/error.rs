@@ -34,6 +34,9 @@ pub enum Kind {
     NotSet,
     /// The receive buffer overflowed: answers or events were lost.
     Overrun,
+    /// The kernel had no room for a new entry: the table is full (nf_conntrack_max) or
+    /// kernel memory ran out. The kernel says ENOMEM for both.
+    TableFull,
 }
 
 /// An error with its detail.
@@ -93,6 +96,20 @@ impl Error {
         }
     }
 
+    /// An error the kernel answered to a request (`errno` from an NLMSG_ERROR). Unlike a
+    /// system call's ENOMEM, the kernel's means that it could not make an entry, and when it
+    /// does that in a working system, the conntrack table is full.
+    pub fn from_kernel(errno: i32, what: &str, ext_ack: Option<&str>) -> Error {
+        let mut e = Error::from_errno(errno, what, ext_ack);
+        if errno == libc::ENOMEM {
+            e.kind = Kind::TableFull;
+            e.message.push_str(
+                " - the conntrack table is full (net.netfilter.nf_conntrack_max) or kernel memory ran out",
+            );
+        }
+        e
+    }
+
     /// An error from a failed system call (std::io::Error).
     pub fn io(what: &str, e: &std::io::Error) -> Error {
         match e.raw_os_error() {
@@ -150,5 +167,13 @@ mod tests {
         assert!(e.message.contains("kernel: no such entry"));
         assert_eq!(kind_of_errno(libc::EEXIST), Kind::Exists);
         assert_eq!(kind_of_errno(libc::EIO), Kind::Kernel);
+        let e = Error::from_kernel(libc::ENOMEM, "create", None);
+        assert_eq!((e.kind, e.errno), (Kind::TableFull, Some(libc::ENOMEM)));
+        assert!(e.message.contains("nf_conntrack_max"), "{}", e.message);
+        assert_eq!(
+            Error::from_kernel(libc::ENOENT, "get", None).kind,
+            Kind::NotFound
+        );
+        assert_eq!(kind_of_errno(libc::ENOMEM), Kind::Kernel);
     }
 }

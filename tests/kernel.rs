@@ -384,6 +384,74 @@ fn kernel_answers_to_other_sequence_numbers_are_dropped() {
     assert_eq!(ns.sh("conntrack -L 2>/dev/null | wc -l").trim(), "3");
 }
 
+/// The table fills up during a batch of creates. nf_conntrack_max is one limit for every
+/// namespace and only the initial namespace may lower it, so this test runs only where that
+/// was done for it: `make test-oldkernel` lowers it inside its test VM, never on a host.
+#[test]
+#[ignore = "needs net.netfilter.nf_conntrack_max lowered to at most 1000 (the test VM does it)"]
+fn a_full_table_during_a_batch_of_creates() {
+    use conntrack::entry::status;
+    let max: u32 = std::fs::read_to_string("/proc/sys/net/netfilter/nf_conntrack_max")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        max <= 1000,
+        "nf_conntrack_max is {max}: lower it first (a VM, not a host)"
+    );
+    let ns = Netns::new("full");
+    let mut h = ns.open();
+    // Assured entries: the kernel may not evict them to make room (early drop).
+    let entry = |i: u32| {
+        let mut e = udp(&format!("10.1.{}.{}", i / 256, i % 256), 1000, 0);
+        e.status = Some(status::ASSURED);
+        e
+    };
+    let n = max + 100;
+    let mut b = Batch::new();
+    for i in 0..n {
+        b.add(Op::Create, &entry(i));
+    }
+    h.send_batch("create", &mut b).unwrap();
+    for i in 0..n as usize {
+        let got = b.outcome(i).unwrap().map_err(|e| (e.kind, e.errno));
+        if i < max as usize {
+            assert_eq!(got, Ok(()), "request {i}");
+        } else {
+            assert_eq!(
+                got,
+                Err((Kind::TableFull, Some(libc::ENOMEM))),
+                "request {i}"
+            );
+        }
+    }
+    let msg = &b.outcome(max as usize).unwrap().unwrap_err().message;
+    assert!(msg.contains("nf_conntrack_max"), "{msg}");
+    assert_eq!(b.failed(), 100);
+    // The handle goes on: it lists the full table, deletes, and creates again.
+    assert_eq!(h.list(None).unwrap().len(), max as usize);
+    assert_eq!(
+        h.create(&entry(n)).unwrap_err().kind,
+        Kind::TableFull,
+        "a single create"
+    );
+    let mut b = Batch::new();
+    for i in 0..10 {
+        b.add(Op::Delete, &entry(i));
+    }
+    for i in n..n + 10 {
+        b.add(Op::Create, &entry(i));
+    }
+    h.send_batch("delete then create", &mut b).unwrap();
+    assert_eq!(b.failed(), 0);
+    assert_eq!(
+        ns.sh("conntrack -C").trim(),
+        max.to_string(),
+        "the tool counts a full table"
+    );
+}
+
 #[test]
 fn flush_and_delete_matching_remove_exactly_the_matches_on_both_paths() {
     let ns = Netns::new("flushm");

@@ -200,7 +200,7 @@ func TestErrors(t *testing.T) {
 	}
 	sentinels := []error{ErrInvalidArgument, ErrNullPointer, ErrNotFound, ErrExists, ErrPermission,
 		ErrBufferTooSmall, ErrDumpInterrupted, ErrUnsupported, ErrNetns, ErrKernel, ErrMalformed,
-		ErrInternal, ErrNotSet, ErrOverrun, ErrBusy}
+		ErrInternal, ErrNotSet, ErrOverrun, ErrBusy, ErrTableFull}
 	for i, s := range sentinels {
 		if Code(i+1) != s {
 			t.Fatalf("sentinel %d is %v", i+1, s)

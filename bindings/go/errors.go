@@ -34,6 +34,7 @@ const (
 	CodeNotSet          Code = C.CT_ERR_NOT_SET
 	CodeOverrun         Code = C.CT_ERR_OVERRUN
 	CodeBusy            Code = C.CT_ERR_BUSY
+	CodeTableFull       Code = C.CT_ERR_TABLE_FULL
 )
 
 // Sentinels for errors.Is. Every error from this package is an *Error whose Code matches
@@ -70,6 +71,9 @@ var (
 	// ErrBusy: the Conn is in use at this moment (another goroutine, or a call made from
 	// inside a Dump callback on the same Conn).
 	ErrBusy error = CodeBusy
+	// ErrTableFull: the kernel had no room for a new entry (ENOMEM): the table is full
+	// (nf_conntrack_max) or kernel memory ran out. The Conn stays usable.
+	ErrTableFull error = CodeTableFull
 )
 
 // ErrClosed is returned by methods of a Conn or an Events after Close.

@@ -43,6 +43,10 @@ pub enum ct_status {
     CT_ERR_OVERRUN = 14,
     /// The handle is in use by another thread at this moment.
     CT_ERR_BUSY = 15,
+    /// The kernel had no room for a new entry (ENOMEM): the table is full
+    /// (net.netfilter.nf_conntrack_max reached) or kernel memory ran out. Delete entries or
+    /// raise the limit, then retry; the handle stays usable.
+    CT_ERR_TABLE_FULL = 16,
 }
 
 impl ct_status {
@@ -63,6 +67,7 @@ impl ct_status {
             Kind::Internal => ct_status::CT_ERR_INTERNAL,
             Kind::NotSet => ct_status::CT_ERR_NOT_SET,
             Kind::Overrun => ct_status::CT_ERR_OVERRUN,
+            Kind::TableFull => ct_status::CT_ERR_TABLE_FULL,
         }
     }
 }
@@ -85,6 +90,7 @@ fn sentence(code: i32) -> &'static std::ffi::CStr {
         13 => c"the field is not set in the entry",
         14 => c"receive buffer overrun: answers or events were lost",
         15 => c"the handle is in use by another thread",
+        16 => c"the conntrack table is full or kernel memory ran out",
         _ => c"unknown status",
     }
 }
@@ -119,10 +125,10 @@ mod tests {
     #[test]
     fn every_status_has_its_own_sentence() {
         let mut seen = std::collections::HashSet::new();
-        for code in 0..=15 {
+        for code in 0..=16 {
             assert!(seen.insert(sentence(code).to_bytes()), "{code}");
         }
-        assert_eq!(sentence(16).to_bytes(), b"unknown status");
+        assert_eq!(sentence(17).to_bytes(), b"unknown status");
         assert_eq!(sentence(-1).to_bytes(), b"unknown status");
     }
 }

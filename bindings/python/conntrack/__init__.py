@@ -52,6 +52,7 @@ from .entry import (
 from .errors import (
     BufferTooSmallError,
     BusyError,
+    TableFullError,
     ConntrackError,
     ConntrackPermissionError,
     DumpInterruptedError,
@@ -101,6 +102,7 @@ __all__ = [
     "Batch",
     "BufferTooSmallError",
     "BusyError",
+    "TableFullError",
     "Conntrack",
     "ConntrackError",
     "ConntrackPermissionError",

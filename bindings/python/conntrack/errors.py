@@ -139,6 +139,13 @@ class BusyError(ConntrackError):
     status = _lib.CT_ERR_BUSY
 
 
+class TableFullError(ConntrackError):
+    """CT_ERR_TABLE_FULL: the kernel had no room for a new entry (ENOMEM): the conntrack
+    table is full (net.netfilter.nf_conntrack_max) or kernel memory ran out."""
+
+    status = _lib.CT_ERR_TABLE_FULL
+
+
 _BY_STATUS = {
     cls.status: cls
     for cls in (
@@ -157,6 +164,7 @@ _BY_STATUS = {
         NotSetError,
         OverrunError,
         BusyError,
+        TableFullError,
     )
 }
 

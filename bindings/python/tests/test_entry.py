@@ -163,6 +163,7 @@ def test_error_classes():
         10: (conntrack.KernelError, conntrack.ConntrackError),
         14: (conntrack.OverrunError, conntrack.ConntrackError),
         15: (conntrack.BusyError, conntrack.ConntrackError),
+        16: (conntrack.TableFullError, conntrack.ConntrackError),
     }
     for status, (cls, base) in cases.items():
         err = conntrack.errors.error_for(status, "detail", 2)
