@@ -80,6 +80,53 @@ pub fn decode_message(data: &[u8]) {
             sum.add(&s);
         }
     }
+    read_as_answers(data);
+}
+
+/// Feeds `data` to the readers of the receive loop as the answer to the request of its first
+/// message (so that the fuzzer's messages are taken as ours), checking that a dump is never
+/// reported complete when it was cut, interrupted or never ended.
+fn read_as_answers(data: &[u8]) {
+    use conntrack::receive::{ChunkReader, DumpReader, Expect, RequestReader};
+    let Some(Ok(first)) = codec::messages(data).next() else {
+        return;
+    };
+    let expect = Expect::one(first.seq, first.pid);
+    // What a complete dump needs: every message well framed, one of ours a DONE, and none of
+    // ours up to it flagged interrupted.
+    let mut complete = false;
+    for m in codec::messages(data) {
+        let Ok(m) = m else { break };
+        let ours = m.seq == first.seq && (m.pid == first.pid || m.pid == 0);
+        if !ours {
+            continue;
+        }
+        if m.flags & codec::NLM_F_DUMP_INTR != 0 {
+            break;
+        }
+        if m.msg_type == codec::NLMSG_DONE {
+            complete = true;
+            break;
+        }
+        if m.msg_type == codec::NLMSG_ERROR && !matches!(codec::decode_error(&m), Ok((0, _))) {
+            break;
+        }
+    }
+    let mut dump = DumpReader::new("fuzz dump", expect);
+    let r = dump.feed(data, &mut |m| codec::decode_entry(m.payload).map(|_| true));
+    if r == Ok(true) {
+        assert!(complete, "a dump reported complete that was not: {r:?}");
+    }
+    let mut request = RequestReader::new("fuzz request", expect);
+    let _ = request.feed(data, &mut |_| Ok(()));
+    let positions = [0usize, 1, 2];
+    let chunk = Expect {
+        first_seq: first.seq,
+        last_seq: first.seq.wrapping_add(2),
+        portid: first.pid,
+    };
+    let mut outcomes = vec![None; 3];
+    let _ = ChunkReader::new("fuzz batch", chunk, &positions).feed(data, &mut outcomes);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ pub mod handle;
 pub mod kernel;
 pub mod labels;
 pub mod ops;
-mod receive;
+pub mod receive;
 pub mod stats;
 mod sys;
 

@@ -9,9 +9,10 @@ use crate::error::{Error, Kind, Result};
 
 /// The request a reader waits for: sequence numbers and the socket that sent it.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Expect {
-    /// First and last sequence number answered (equal but for a chunk of a batch).
+pub struct Expect {
+    /// First sequence number answered.
     pub first_seq: u32,
+    /// Last sequence number answered (the first but for a chunk of a batch).
     pub last_seq: u32,
     /// The sending socket's port id; the kernel writes it, or 0, into its answers.
     pub portid: u32,
@@ -38,7 +39,7 @@ impl Expect {
 
 /// The answer to one request sent with NLM_F_ACK: messages for the caller (a get's entry),
 /// then the acknowledgement or the error.
-pub(crate) struct RequestReader<'a> {
+pub struct RequestReader<'a> {
     what: &'a str,
     expect: Expect,
     /// Messages dropped: other requests' answers, other sockets' messages.
@@ -46,6 +47,7 @@ pub(crate) struct RequestReader<'a> {
 }
 
 impl<'a> RequestReader<'a> {
+    /// A reader of the answer to the request `expect` describes; `what` names it in errors.
     pub fn new(what: &'a str, expect: Expect) -> RequestReader<'a> {
         RequestReader {
             what,
@@ -72,7 +74,7 @@ impl<'a> RequestReader<'a> {
                     if errno == 0 {
                         return Ok(true);
                     }
-                    return Err(Error::from_errno(errno, self.what, text.as_deref()));
+                    return Err(Error::from_kernel(errno, self.what, text.as_deref()));
                 }
                 NLMSG_NOOP | NLMSG_DONE | NLMSG_OVERRUN => {}
                 _ => on_msg(&m)?,
@@ -83,7 +85,7 @@ impl<'a> RequestReader<'a> {
 }
 
 /// The answer to a dump request: messages until NLMSG_DONE.
-pub(crate) struct DumpReader<'a> {
+pub struct DumpReader<'a> {
     what: &'a str,
     expect: Expect,
     /// Whether the caller still wants messages (after it stops, the dump is drained).
@@ -97,6 +99,7 @@ pub(crate) struct DumpReader<'a> {
 }
 
 impl<'a> DumpReader<'a> {
+    /// A reader of the dump `expect` describes; `what` names it in errors.
     pub fn new(what: &'a str, expect: Expect) -> DumpReader<'a> {
         DumpReader {
             what,
@@ -144,7 +147,7 @@ impl<'a> DumpReader<'a> {
                 NLMSG_ERROR => {
                     let (errno, text) = codec::decode_error(&m)?;
                     if errno != 0 {
-                        return Err(Error::from_errno(errno, self.what, text.as_deref()));
+                        return Err(Error::from_kernel(errno, self.what, text.as_deref()));
                     }
                 }
                 NLMSG_NOOP | NLMSG_OVERRUN => {}
@@ -165,7 +168,7 @@ impl<'a> DumpReader<'a> {
 
 /// The answers to one chunk of a batch: error reports by sequence number, until the
 /// acknowledgement (or error) of the chunk's last request.
-pub(crate) struct ChunkReader<'a> {
+pub struct ChunkReader<'a> {
     what: &'a str,
     expect: Expect,
     /// Index into the batch's outcomes of each request of the chunk, in sequence order.
@@ -175,6 +178,8 @@ pub(crate) struct ChunkReader<'a> {
 }
 
 impl<'a> ChunkReader<'a> {
+    /// A reader of the chunk `expect` describes, whose requests' outcomes are at
+    /// `positions`; `what` names it in errors.
     pub fn new(what: &'a str, expect: Expect, positions: &'a [usize]) -> ChunkReader<'a> {
         ChunkReader {
             what,
@@ -202,7 +207,7 @@ impl<'a> ChunkReader<'a> {
             };
             let (errno, text) = codec::decode_error(&m)?;
             if errno != 0 {
-                outcomes[pos] = Some(Error::from_errno(errno, self.what, text.as_deref()));
+                outcomes[pos] = Some(Error::from_kernel(errno, self.what, text.as_deref()));
             }
             if m.seq == self.expect.last_seq {
                 done = true;
