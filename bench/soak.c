@@ -71,6 +71,9 @@ int main(int argc, char **argv) {
     if (rc != CT_OK) return die("setup", rc);
     unsigned long ops = 0, events = 0, dumped = 0, overruns = 0;
     long rss_early = -1;
+    /* Resident memory after each tenth of the run, to show where it levels off. */
+    long rss_tenth[10];
+    unsigned tenths = 0;
     for (unsigned round = 0; ops < ops_wanted; round++) {
         /* 2,000 creates and 2,000 deletes in batches. */
         for (int del = 0; del < 2; del++) {
@@ -120,11 +123,15 @@ int main(int argc, char **argv) {
             }
         }
         if (rc != CT_OK) return die("operations", rc);
-        if (rss_early < 0 && ops >= ops_wanted / 10) rss_early = rss_kib();
+        while (tenths < 10 && ops >= ops_wanted / 10 * (tenths + 1)) rss_tenth[tenths++] = rss_kib();
+        if (rss_early < 0 && tenths > 0) rss_early = rss_tenth[0];
     }
     long rss_end = rss_kib();
     printf("op=soak ops=%lu events=%lu overruns=%lu dumped=%lu rss_kib_at_10pct=%ld rss_kib_end=%ld\n", ops, events,
            overruns, dumped, rss_early, rss_end);
+    printf("rss_kib_after_each_tenth=");
+    for (unsigned i = 0; i < tenths; i++) printf("%s%ld", i ? "," : "", rss_tenth[i]);
+    printf("\n");
     ct_filter_free(f);
     ct_batch_free(b);
     ct_entry_free(e);
