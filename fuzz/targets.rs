@@ -87,6 +87,7 @@ pub fn decode_message(data: &[u8]) {
 /// message (so that the fuzzer's messages are taken as ours), checking that a dump is never
 /// reported complete when it was cut, interrupted or never ended.
 fn read_as_answers(data: &[u8]) {
+    use conntrack::batch::Op;
     use conntrack::receive::{ChunkReader, DumpReader, Expect, RequestReader};
     let Some(Ok(first)) = codec::messages(data).next() else {
         return;
@@ -126,7 +127,8 @@ fn read_as_answers(data: &[u8]) {
         portid: first.pid,
     };
     let mut outcomes = vec![None; 3];
-    let _ = ChunkReader::new("fuzz batch", chunk, &positions).feed(data, &mut outcomes);
+    let ops = [Op::Create, Op::Update, Op::Delete];
+    let _ = ChunkReader::new(chunk, &positions, &ops).feed(data, &mut outcomes);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -20,6 +20,17 @@ pub enum Op {
     Delete,
 }
 
+impl Op {
+    /// The operation, as error messages name it.
+    pub fn what(self) -> &'static str {
+        match self {
+            Op::Create => "create conntrack entry",
+            Op::Update => "update conntrack entry",
+            Op::Delete => "delete conntrack entry",
+        }
+    }
+}
+
 /// Requests encoded and waiting to be sent, then their outcomes.
 #[derive(Default)]
 pub struct Batch {
@@ -28,6 +39,8 @@ pub struct Batch {
     /// Where each request's message starts in `buf`; None for a request the library refused
     /// (never sent; its outcome is already known).
     pub(crate) starts: Vec<Option<u32>>,
+    /// What each request does.
+    pub(crate) ops: Vec<Op>,
     /// Outcome of each request once sent (None: not sent yet, or succeeded... see `outcome`).
     pub(crate) outcomes: Vec<Option<Error>>,
     /// Whether the batch has been sent since the last request was added.
@@ -71,6 +84,7 @@ impl Batch {
                 }
             }
         });
+        self.ops.push(op);
         match r {
             Ok(mark) => {
                 self.starts.push(Some(mark as u32));
@@ -79,24 +93,6 @@ impl Batch {
             Err(err) => {
                 self.starts.push(None);
                 self.outcomes.push(Some(err));
-            }
-        }
-    }
-
-    /// Adds an already built request (or its refusal).
-    pub fn push(&mut self, req: Result<Request>) {
-        if self.sent {
-            self.clear();
-        }
-        match req {
-            Ok(r) => {
-                self.starts.push(Some(self.buf.len() as u32));
-                codec::put_request(&mut self.buf, SUBSYS_CTNETLINK, 0, 0, &r);
-                self.outcomes.push(None);
-            }
-            Err(e) => {
-                self.starts.push(None);
-                self.outcomes.push(Some(e));
             }
         }
     }
@@ -115,6 +111,7 @@ impl Batch {
     pub fn clear(&mut self) {
         self.buf.clear();
         self.starts.clear();
+        self.ops.clear();
         self.outcomes.clear();
         self.sent = false;
         self.failed = 0;

@@ -7,7 +7,7 @@ use std::os::fd::AsRawFd;
 
 use netlink_sys::{protocols::NETLINK_NETFILTER, Socket};
 
-use crate::batch::Batch;
+use crate::batch::{Batch, Op};
 use crate::codec::{self, RawMessage, Request};
 use crate::error::{Error, Kind, Result};
 use crate::kernel::Kernel;
@@ -273,7 +273,13 @@ impl Handle {
                 b.buf[start + 8..start + 12].copy_from_slice(&last_seq.to_ne_bytes());
             }
             self.send_bytes(what, &b.buf[first..last_end])?;
-            self.collect_chunk(what, first_seq, last_seq, &sent[k..end], &mut b.outcomes)?;
+            let chunk = Chunk {
+                first_seq,
+                last_seq,
+                positions: &sent[k..end],
+                ops: &b.ops,
+            };
+            self.collect_chunk(what, chunk, &mut b.outcomes)?;
             k = end;
         }
         b.sent = true;
@@ -288,17 +294,16 @@ impl Handle {
     fn collect_chunk(
         &mut self,
         what: &str,
-        first_seq: u32,
-        last_seq: u32,
-        positions: &[usize],
+        chunk: Chunk<'_>,
         outcomes: &mut [Option<Error>],
     ) -> Result<()> {
         let expect = Expect {
-            first_seq,
-            last_seq,
+            first_seq: chunk.first_seq,
+            last_seq: chunk.last_seq,
             portid: self.portid,
         };
-        let mut reader = ChunkReader::new(what, expect, positions);
+        let positions = chunk.positions;
+        let mut reader = ChunkReader::new(expect, positions, chunk.ops);
         let mut overrun = false;
         let mut done = false;
         let r = loop {
@@ -336,6 +341,15 @@ impl Handle {
         }
         Ok(())
     }
+}
+
+/// One sendmsg's worth of a batch: its sequence numbers, where its requests' outcomes go,
+/// and what every request of the batch does.
+struct Chunk<'a> {
+    first_seq: u32,
+    last_seq: u32,
+    positions: &'a [usize],
+    ops: &'a [Op],
 }
 
 /// A starting sequence number that differs between handles, so a stale answer to an old

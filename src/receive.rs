@@ -4,6 +4,7 @@
 //! a datagram cut mid-message) is tested without a kernel; the handle feeds them what it
 //! receives from sender port 0, the kernel, and nothing else.
 
+use crate::batch::Op;
 use crate::codec::{self, RawMessage, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN};
 use crate::error::{Error, Kind, Result};
 
@@ -169,22 +170,23 @@ impl<'a> DumpReader<'a> {
 /// The answers to one chunk of a batch: error reports by sequence number, until the
 /// acknowledgement (or error) of the chunk's last request.
 pub struct ChunkReader<'a> {
-    what: &'a str,
     expect: Expect,
     /// Index into the batch's outcomes of each request of the chunk, in sequence order.
     positions: &'a [usize],
+    /// What each request of the batch does (indexed like its outcomes), to name it in errors.
+    ops: &'a [Op],
     /// Messages dropped: other requests' answers, other sockets' messages.
     pub dropped: u64,
 }
 
 impl<'a> ChunkReader<'a> {
     /// A reader of the chunk `expect` describes, whose requests' outcomes are at
-    /// `positions`; `what` names it in errors.
-    pub fn new(what: &'a str, expect: Expect, positions: &'a [usize]) -> ChunkReader<'a> {
+    /// `positions` (and their operations in `ops`).
+    pub fn new(expect: Expect, positions: &'a [usize], ops: &'a [Op]) -> ChunkReader<'a> {
         ChunkReader {
-            what,
             expect,
             positions,
+            ops,
             dropped: 0,
         }
     }
@@ -207,7 +209,9 @@ impl<'a> ChunkReader<'a> {
             };
             let (errno, text) = codec::decode_error(&m)?;
             if errno != 0 {
-                outcomes[pos] = Some(Error::from_kernel(errno, self.what, text.as_deref()));
+                let op = self.ops.get(pos).map_or("batch request", |o| o.what());
+                let what = format!("{op} (request {pos} of the batch)");
+                outcomes[pos] = Some(Error::from_kernel(errno, &what, text.as_deref()));
             }
             if m.seq == self.expect.last_seq {
                 done = true;
@@ -405,7 +409,8 @@ mod tests {
             last_seq: 0,
             portid: PORT,
         };
-        let mut r = ChunkReader::new("batch", expect, &positions);
+        let ops = [Op::Create, Op::Create, Op::Delete, Op::Update];
+        let mut r = ChunkReader::new(expect, &positions, &ops);
         let mut outcomes: Vec<Option<Error>> = vec![None; 4];
         // Errors for requests outside the chunk, and a non-error message: dropped.
         let d = [
@@ -423,5 +428,10 @@ mod tests {
             .map(|o| o.as_ref().map(|e| e.kind))
             .collect();
         assert_eq!(kinds, [None, None, Some(Kind::NotFound), None]);
+        let message = &outcomes[2].as_ref().unwrap().message;
+        assert!(
+            message.starts_with("delete conntrack entry (request 2 of the batch): "),
+            "{message}"
+        );
     }
 }

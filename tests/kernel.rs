@@ -151,6 +151,14 @@ fn batch_reports_every_outcome_in_order() {
             (5, Ok(())),
         ]
     );
+    // Each failure names its operation and its place in the batch.
+    let message = |i| batch.outcome(i).unwrap().unwrap_err().message.clone();
+    assert!(
+        message(4).starts_with("delete conntrack entry (request 4 of the batch): "),
+        "{}",
+        message(4)
+    );
+    assert!(message(3).starts_with("create conntrack entry (request 3 "));
     // What the tool sees agrees: b exists, a went.
     let table = ns.sh("conntrack -L 2>/dev/null");
     assert!(

@@ -125,7 +125,7 @@ pub unsafe extern "C" fn ct_batch_send(
         let Some(b) = cast_mut(batch) else {
             return null_arg("batch");
         };
-        match with_handle(h, |core| core.send_batch("batch request", &mut b.batch)) {
+        match with_handle(h, |core| core.send_batch("batch", &mut b.batch)) {
             Ok(()) if failed_out.is_null() => ct_status::CT_OK,
             Ok(()) => write_out(failed_out, "failed_out", b.batch.failed()),
             Err(s) => s,
