@@ -169,29 +169,31 @@ impl Handle {
         req: Request,
         mut on_msg: impl FnMut(&RawMessage<'_>) -> Result<()>,
     ) -> Result<()> {
-        let seq = self.next_seq();
-        self.sbuf.clear();
-        codec::put_request(
-            &mut self.sbuf,
-            subsys,
-            seq,
-            netlink_packet_core::NLM_F_ACK,
-            &req,
-        );
-        self.send_sbuf(what)?;
+        let seq = self.send_request(what, subsys, netlink_packet_core::NLM_F_ACK, &req)?;
         let mut reader = RequestReader::new(what, Expect::one(seq, self.portid));
-        let result = loop {
-            if let Err(e) = self.recv(false) {
-                break Err(e);
-            }
-            match reader.feed(&self.rbuf, &mut on_msg) {
-                Ok(false) => {}
-                Ok(true) => break Ok(()),
-                Err(e) => break Err(e),
-            }
-        };
+        let result = self.read_until(|datagram| reader.feed(datagram, &mut on_msg));
         self.dropped += reader.dropped;
         result
+    }
+
+    /// Sends `req` with `flags` under a new sequence number, which it returns.
+    fn send_request(&mut self, what: &str, subsys: u8, flags: u16, req: &Request) -> Result<u32> {
+        let seq = self.next_seq();
+        self.sbuf.clear();
+        codec::put_request(&mut self.sbuf, subsys, seq, flags, req);
+        self.send_sbuf(what)?;
+        Ok(seq)
+    }
+
+    /// Receives datagrams and passes each to `feed` until it answers that it has read all
+    /// it waited for (or fails).
+    fn read_until(&mut self, mut feed: impl FnMut(&[u8]) -> Result<bool>) -> Result<()> {
+        loop {
+            self.recv(false)?;
+            if feed(&self.rbuf)? {
+                return Ok(());
+            }
+        }
     }
 
     /// Sends a dump request and passes every message of the dump to `on_msg`, which answers
@@ -204,27 +206,9 @@ impl Handle {
         req: Request,
         mut on_msg: impl FnMut(&RawMessage<'_>) -> Result<bool>,
     ) -> Result<()> {
-        let seq = self.next_seq();
-        self.sbuf.clear();
-        codec::put_request(
-            &mut self.sbuf,
-            subsys,
-            seq,
-            netlink_packet_core::NLM_F_DUMP,
-            &req,
-        );
-        self.send_sbuf(what)?;
+        let seq = self.send_request(what, subsys, netlink_packet_core::NLM_F_DUMP, &req)?;
         let mut reader = DumpReader::new(what, Expect::one(seq, self.portid));
-        let result = loop {
-            if let Err(e) = self.recv(false) {
-                break Err(e);
-            }
-            match reader.feed(&self.rbuf, &mut on_msg) {
-                Ok(false) => {}
-                Ok(true) => break Ok(()),
-                Err(e) => break Err(e),
-            }
-        };
+        let result = self.read_until(|datagram| reader.feed(datagram, &mut on_msg));
         self.dropped += reader.dropped;
         result
     }

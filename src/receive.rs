@@ -29,6 +29,22 @@ impl Expect {
         }
     }
 
+    /// The messages of `datagram` that answer the request, counting the others in `dropped`.
+    /// A message that is not well framed ends the iteration with an error.
+    fn answers<'d>(
+        self,
+        datagram: &'d [u8],
+        dropped: &'d mut u64,
+    ) -> impl Iterator<Item = Result<RawMessage<'d>>> + 'd {
+        codec::messages(datagram).filter(move |m| match m {
+            Ok(m) if self.position(m).is_none() => {
+                *dropped += 1;
+                false
+            }
+            _ => true,
+        })
+    }
+
     /// The position of `m` among the requests answered, or None when it answers another
     /// request or was meant for another socket.
     fn position(&self, m: &RawMessage<'_>) -> Option<usize> {
@@ -63,12 +79,8 @@ impl<'a> RequestReader<'a> {
         datagram: &[u8],
         on_msg: &mut impl FnMut(&RawMessage<'_>) -> Result<()>,
     ) -> Result<bool> {
-        for m in codec::messages(datagram) {
+        for m in self.expect.answers(datagram, &mut self.dropped) {
             let m = m?;
-            if self.expect.position(&m).is_none() {
-                self.dropped += 1;
-                continue;
-            }
             match m.msg_type {
                 NLMSG_ERROR => {
                     let (errno, text) = codec::decode_error(&m)?;
@@ -120,12 +132,8 @@ impl<'a> DumpReader<'a> {
         datagram: &[u8],
         on_msg: &mut impl FnMut(&RawMessage<'_>) -> Result<bool>,
     ) -> Result<bool> {
-        for m in codec::messages(datagram) {
+        for m in self.expect.answers(datagram, &mut self.dropped) {
             let m = m?;
-            if self.expect.position(&m).is_none() {
-                self.dropped += 1;
-                continue;
-            }
             if m.flags & codec::NLM_F_DUMP_INTR != 0 {
                 self.interrupted = true;
             }
