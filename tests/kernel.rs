@@ -392,6 +392,45 @@ fn kernel_answers_to_other_sequence_numbers_are_dropped() {
     assert_eq!(ns.sh("conntrack -L 2>/dev/null | wc -l").trim(), "3");
 }
 
+#[test]
+fn sequence_numbers_wrap_around_without_losing_an_answer() {
+    let ns = Netns::new("wrap");
+    let mut h = ns.open();
+    // Single requests across the wrap (0 is skipped).
+    for (i, last) in [u32::MAX - 1, u32::MAX].into_iter().enumerate() {
+        h.set_last_sequence_number(last);
+        h.create(&udp("10.0.0.1", 1 + i as u16, 0)).unwrap();
+    }
+    h.set_last_sequence_number(u32::MAX);
+    assert_eq!(h.list(None).unwrap().len(), 2);
+    // Batches whose numbers would cross 0, one chunk and several: every outcome in its
+    // place, the last request's acknowledgement found.
+    for (last, rcvbuf) in [(u32::MAX - 3, None), (u32::MAX - 40, Some(4096))] {
+        if let Some(bytes) = rcvbuf {
+            h.set_receive_buffer(bytes).unwrap();
+        }
+        h.set_last_sequence_number(last);
+        let mut b = Batch::new();
+        for i in 0..100u16 {
+            // Even requests create new entries; odd ones delete entries that do not exist.
+            let e = udp("10.0.1.1", 100 + i, 0);
+            b.add(if i % 2 == 0 { Op::Create } else { Op::Delete }, &e);
+        }
+        h.send_batch("batch", &mut b).unwrap();
+        for i in 0..100 {
+            let got = b.outcome(i).unwrap().map_err(|e| e.kind);
+            let want = if i % 2 == 0 {
+                Ok(())
+            } else {
+                Err(Kind::NotFound)
+            };
+            assert_eq!(got, want, "request {i} after sequence number {last}");
+        }
+        h.delete_matching(&Filter::default()).unwrap();
+    }
+    assert_eq!(h.list(None).unwrap().len(), 0);
+}
+
 /// The table fills up during a batch of creates. nf_conntrack_max is one limit for every
 /// namespace and only the initial namespace may lower it, so this test runs only where that
 /// was done for it: `make test-oldkernel` lowers it inside its test VM, never on a host.
