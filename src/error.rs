@@ -96,18 +96,16 @@ impl Error {
         }
     }
 
-    /// An error the kernel answered to a request (`errno` from an NLMSG_ERROR). Unlike a
-    /// system call's ENOMEM, the kernel's means that it could not make an entry, and when it
-    /// does that in a working system, the conntrack table is full.
-    pub fn from_kernel(errno: i32, what: &str, ext_ack: Option<&str>) -> Error {
-        let mut e = Error::from_errno(errno, what, ext_ack);
-        if errno == libc::ENOMEM {
-            e.kind = Kind::TableFull;
-            e.message.push_str(
+    /// The same error, as the answer to a create request: there the kernel's ENOMEM means
+    /// that it could not make the entry, which in a working system is a full table.
+    pub fn in_create(mut self) -> Error {
+        if self.kind == Kind::Kernel && self.errno == Some(libc::ENOMEM) {
+            self.kind = Kind::TableFull;
+            self.message.push_str(
                 " - the conntrack table is full (net.netfilter.nf_conntrack_max) or kernel memory ran out",
             );
         }
-        e
+        self
     }
 
     /// An error from a failed system call (std::io::Error).
@@ -167,13 +165,12 @@ mod tests {
         assert!(e.message.contains("kernel: no such entry"));
         assert_eq!(kind_of_errno(libc::EEXIST), Kind::Exists);
         assert_eq!(kind_of_errno(libc::EIO), Kind::Kernel);
-        let e = Error::from_kernel(libc::ENOMEM, "create", None);
+        let e = Error::from_errno(libc::ENOMEM, "create", None).in_create();
         assert_eq!((e.kind, e.errno), (Kind::TableFull, Some(libc::ENOMEM)));
         assert!(e.message.contains("nf_conntrack_max"), "{}", e.message);
-        assert_eq!(
-            Error::from_kernel(libc::ENOENT, "get", None).kind,
-            Kind::NotFound
-        );
+        let e = Error::from_errno(libc::EEXIST, "create", None).in_create();
+        assert_eq!(e.kind, Kind::Exists);
+        // Elsewhere the kernel's ENOMEM says nothing of the table.
         assert_eq!(kind_of_errno(libc::ENOMEM), Kind::Kernel);
     }
 }

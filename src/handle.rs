@@ -225,7 +225,19 @@ impl Handle {
         let mut reader = DumpReader::new(what, Expect::one(seq, self.portid));
         let result = self.read_until(|datagram| reader.feed(datagram, &mut on_msg));
         self.dropped += reader.dropped;
+        if result.is_err() {
+            // A dump left running makes the kernel refuse the socket's next dump (EBUSY).
+            self.drain();
+        }
         result
+    }
+
+    /// Reads and drops whatever is queued. The kernel adds the next part of a running dump
+    /// on each receive, so this also runs such a dump to its end.
+    fn drain(&mut self) {
+        while let Ok(true) = self.recv(true) {
+            self.dropped += codec::messages(&self.rbuf).count() as u64;
+        }
     }
 
     /// Sends the requests of `b`, packed into as few sendmsg calls as the receive buffer
@@ -328,10 +340,11 @@ impl Handle {
         if overrun && !done {
             for &p in positions {
                 if outcomes[p].is_none() {
+                    let op = chunk.ops.get(p).map_or(what, |o| o.what());
                     outcomes[p] = Some(
                         Error::new(
                             Kind::Overrun,
-                            format!("{what}: the answer may have been lost in a receive-buffer overrun; the outcome is unknown"),
+                            format!("{op} (batch index {p}): the answer may have been lost in a receive-buffer overrun; the outcome is unknown"),
                         )
                         .with_errno(libc::ENOBUFS),
                     );

@@ -123,7 +123,8 @@ impl Handle {
     /// Creates `e`. Fails with `Kind::Exists` when the tuple is taken.
     pub fn create(&mut self, e: &Entry) -> Result<()> {
         let req = batch::request(Op::Create, e)?;
-        self.request("create conntrack entry", SUBSYS_CTNETLINK, req, |_| Ok(()))
+        self.request(Op::Create.what(), SUBSYS_CTNETLINK, req, |_| Ok(()))
+            .map_err(Error::in_create)
     }
 
     /// Updates the entry with `e`'s tuple and zone: timeout, mark, labels, status and protocol

@@ -87,7 +87,7 @@ impl<'a> RequestReader<'a> {
                     if errno == 0 {
                         return Ok(true);
                     }
-                    return Err(Error::from_kernel(errno, self.what, text.as_deref()));
+                    return Err(Error::from_errno(errno, self.what, text.as_deref()));
                 }
                 NLMSG_NOOP | NLMSG_DONE | NLMSG_OVERRUN => {}
                 _ => on_msg(&m)?,
@@ -156,7 +156,7 @@ impl<'a> DumpReader<'a> {
                 NLMSG_ERROR => {
                     let (errno, text) = codec::decode_error(&m)?;
                     if errno != 0 {
-                        return Err(Error::from_kernel(errno, self.what, text.as_deref()));
+                        return Err(Error::from_errno(errno, self.what, text.as_deref()));
                     }
                 }
                 NLMSG_NOOP | NLMSG_OVERRUN => {}
@@ -217,9 +217,17 @@ impl<'a> ChunkReader<'a> {
             };
             let (errno, text) = codec::decode_error(&m)?;
             if errno != 0 {
-                let op = self.ops.get(pos).map_or("batch request", |o| o.what());
-                let what = format!("{op} (request {pos} of the batch)");
-                outcomes[pos] = Some(Error::from_kernel(errno, &what, text.as_deref()));
+                let op = self.ops.get(pos).copied();
+                let what = format!(
+                    "{} (batch index {pos})",
+                    op.map_or("batch request", Op::what)
+                );
+                let e = Error::from_errno(errno, &what, text.as_deref());
+                outcomes[pos] = Some(if op == Some(Op::Create) {
+                    e.in_create()
+                } else {
+                    e
+                });
             }
             if m.seq == self.expect.last_seq {
                 done = true;
@@ -453,7 +461,7 @@ mod tests {
         assert_eq!(kinds, [None, None, Some(Kind::NotFound), None]);
         let message = &outcomes[2].as_ref().unwrap().message;
         assert!(
-            message.starts_with("delete conntrack entry (request 2 of the batch): "),
+            message.starts_with("delete conntrack entry (batch index 2): "),
             "{message}"
         );
     }

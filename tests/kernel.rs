@@ -154,11 +154,11 @@ fn batch_reports_every_outcome_in_order() {
     // Each failure names its operation and its place in the batch.
     let message = |i| batch.outcome(i).unwrap().unwrap_err().message.clone();
     assert!(
-        message(4).starts_with("delete conntrack entry (request 4 of the batch): "),
+        message(4).starts_with("delete conntrack entry (batch index 4): "),
         "{}",
         message(4)
     );
-    assert!(message(3).starts_with("create conntrack entry (request 3 "));
+    assert!(message(3).starts_with("create conntrack entry (batch index 3): "));
     // What the tool sees agrees: b exists, a went.
     let table = ns.sh("conntrack -L 2>/dev/null");
     assert!(
@@ -390,6 +390,35 @@ fn kernel_answers_to_other_sequence_numbers_are_dropped() {
     assert_eq!(kinds, [None, Some(Kind::Exists), Some(Kind::NotFound)]);
     assert_eq!(h.dropped, 9);
     assert_eq!(ns.sh("conntrack -L 2>/dev/null | wc -l").trim(), "3");
+}
+
+#[test]
+fn a_dump_left_running_is_drained_after_the_error_it_causes() {
+    let ns = Netns::new("busy");
+    let mut h = ns.open();
+    let mut b = Batch::new();
+    for i in 0..3000u32 {
+        b.add(
+            Op::Create,
+            &udp(&format!("10.2.{}.{}", i / 256, i % 256), 7, 0),
+        );
+    }
+    h.send_batch("create", &mut b).unwrap();
+    assert_eq!(b.failed(), 0);
+    // Through the handle's socket, a dump request with a sequence number of its own: the
+    // kernel answers the first part at once and keeps the dump running on the socket
+    // (3,000 entries take many datagrams), so it refuses the handle's own dump (EBUSY).
+    let mut req = Vec::new();
+    let mark = conntrack::codec::begin_message(&mut req, 1, 1, 0x301, 0x5eed, 0, 0);
+    conntrack::codec::finish_message(&mut req, mark);
+    // SAFETY: the buffer is valid for its length; the descriptor is the handle's socket.
+    let n = unsafe { libc::send(h.fd(), req.as_ptr().cast(), req.len(), 0) };
+    assert_eq!(n, req.len() as isize);
+    let e = h.list(None).unwrap_err();
+    assert_eq!(e.errno, Some(libc::EBUSY), "{e:?}");
+    // The failed dump drained the socket: the next one is whole.
+    assert_eq!(h.list(None).unwrap().len(), 3000);
+    assert_eq!(h.count().unwrap().0, 3000);
 }
 
 #[test]
