@@ -100,6 +100,8 @@ test-rust:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) test
+	# The corpus recorder is built only when corpora are re-recorded: keep it compiling.
+	$(CARGO) check --manifest-path fuzz/capture/Cargo.toml
 
 test-c: c-tests
 	./scripts/run-c-tests.sh $(BUILD) $(C_TESTS)

@@ -65,7 +65,7 @@ pub fn decode_message(data: &[u8]) {
             if let Some(t) = &text {
                 assert!(!t.contains('\0'), "extended-ack text keeps its NUL: {t:?}");
             }
-            // What the handle makes of it.
+            // What the receive loop makes of it.
             let _ = conntrack::Error::from_errno(errno, "fuzz", text.as_deref());
         }
         if let Ok(e) = codec::decode_entry(m.payload) {

@@ -347,7 +347,8 @@ fn kernel_answers_to_other_sequence_numbers_are_dropped() {
     // Through the handle's own socket, requests with sequence numbers the handle never
     // uses: the kernel answers each (an entry and an ACK for a get, an error for a failed
     // create) before the handle's next request, so every operation below first meets
-    // stale answers from the kernel itself, with a wrong sequence number.
+    // stale answers from the kernel itself, with a wrong sequence number. (The CT_NEW has no
+    // NLM_F_CREATE: the kernel updates the existing entry and acknowledges.)
     let stale = |h: &Handle| {
         let mut buf = Vec::new();
         let flags = 1 | 4; // NLM_F_REQUEST | NLM_F_ACK
@@ -368,7 +369,7 @@ fn kernel_answers_to_other_sequence_numbers_are_dropped() {
         let n = unsafe { libc::send(h.fd(), buf.as_ptr().cast(), buf.len(), 0) };
         assert_eq!(n, buf.len() as isize);
     };
-    // get: entry + ACK, then error EEXIST: 3 stale messages before each operation.
+    // The get's entry and ACK, the update's ACK: 3 stale messages before each operation.
     stale(&h);
     assert_eq!(h.list(None).unwrap().len(), 2);
     assert_eq!(h.dropped, 3);

@@ -227,12 +227,12 @@ fn main() {
     labelled.mark = Some(0xffff_ffff);
     if let Err(e) = h.create(&labelled) {
         eprintln!("labelled entry: {e} (labels need a ct label rule in the namespace)");
-        labelled.labels = None;
+        labelled.extra.get_mut().labels = None;
         h.create(&labelled).unwrap();
     }
     r.events(&ev, "event-new-labelled");
     let mut master = tcp("1.1.1.1", "2.2.2.2", 1025, 21);
-    master.helper = Some("ftp".into());
+    master.extra.get_mut().helper = Some("ftp".into());
     h.create(&master).unwrap();
     let t = |src: &str, dst: &str, sp: u16, dp: u16| Tuple {
         src: Some(ip(src)),
@@ -333,7 +333,7 @@ fn main() {
         );
         let mut upd = labelled.clone();
         upd.mark = Some(7);
-        upd.labels = None;
+        upd.extra.get_mut().labels = None;
         let ua = codec::entry_attrs(&upd, Purpose::Update).unwrap();
         let ok = req(msg::CT_NEW, AF_INET, 0, ua);
         r.transact(&s, &format!("ack-update-{tag}"), SUBSYS_CT, NLM_F_ACK, ok);
