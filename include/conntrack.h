@@ -553,7 +553,8 @@ ct_status ct_batch_send(ct_handle *h, ct_batch *batch, size_t *failed_out);
 
 /**
  * The outcome of request `index` of a sent batch: `*status_out` is CT_OK or the request's
- * error (CT_ERR_EXISTS, CT_ERR_NOT_FOUND, CT_ERR_OVERRUN when its answer was lost, ...)
+ * error (CT_ERR_EXISTS, CT_ERR_NOT_FOUND, CT_ERR_TABLE_FULL for a create the kernel had no
+ * room for, CT_ERR_OVERRUN when its answer was lost, ...)
  * and `*errno_out` (may be NULL) its errno or 0. Returns CT_ERR_INVALID_ARGUMENT when
  * `index` is out of range or the batch has not been sent; after a ct_batch_send that failed
  * as a whole, the batch counts as not sent (the requests answered before the failure took
@@ -1139,7 +1140,8 @@ ct_status ct_get(ct_handle *h, const ct_entry *key, ct_entry **entry_out);
 /**
  * Creates `entry`. It needs the original tuple (addresses, protocol, ports or ICMP type,
  * code and id) and a timeout; the reply tuple defaults to the inverse of the original.
- * CT_ERR_EXISTS when the tuple is taken in that zone.
+ * CT_ERR_EXISTS when the tuple is taken in that zone; CT_ERR_TABLE_FULL when the kernel
+ * has no room for it (nf_conntrack_max reached).
  */
 ct_status ct_create(ct_handle *h, const ct_entry *entry);
 

@@ -341,6 +341,14 @@ impl ExtraSlot {
         self.0.get_or_insert_with(Box::default)
     }
 
+    /// Unsets fields through `f`, which runs only when some field was ever set (unsetting
+    /// allocates nothing).
+    pub fn unset(&mut self, f: impl FnOnce(&mut Extra)) {
+        if let Some(x) = self.0.as_deref_mut() {
+            f(x);
+        }
+    }
+
     /// Unsets every field, keeping the allocation for the next entry decoded into it.
     pub fn clear(&mut self) {
         if let Some(x) = self.0.as_deref_mut() {

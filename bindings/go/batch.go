@@ -54,8 +54,8 @@ var opNames = map[C.int32_t]string{C.GCT_OP_CREATE: "create", C.GCT_OP_UPDATE: "
 
 // Send sends every request on c, in order; one failing does not stop the others. It
 // returns one error per request, in the order they were added (nil for a request that
-// succeeded; errors match ErrExists, ErrNotFound, ErrInvalidArgument, ErrOverrun when
-// its answer was lost, ...). The second result is non-nil when the batch could not be
+// succeeded; errors match ErrExists, ErrNotFound, ErrInvalidArgument, ErrTableFull for a
+// create the kernel had no room for, ErrOverrun when its answer was lost, ...). The second result is non-nil when the batch could not be
 // sent as a whole; requests whose outcome is then unknown carry that error too. The
 // batch keeps its requests: Send again resends them, Reset empties it.
 func (b *Batch) Send(c *Conn) ([]error, error) {

@@ -198,7 +198,7 @@ func (c *Conn) entryOp(op string, code C.int, e *Entry) error {
 }
 
 // Create creates e. It needs the original tuple and a Timeout; errors match ErrExists
-// when the tuple is taken in that zone.
+// when the tuple is taken in that zone, ErrTableFull when the kernel has no room for it.
 func (c *Conn) Create(e Entry) error { return c.entryOp("create", C.GCT_OP_CREATE, &e) }
 
 // Update changes the entry with e's tuple and zone: the timeout, mark, status, labels and

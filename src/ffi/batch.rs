@@ -134,7 +134,8 @@ pub unsafe extern "C" fn ct_batch_send(
 }
 
 /// The outcome of request `index` of a sent batch: `*status_out` is CT_OK or the request's
-/// error (CT_ERR_EXISTS, CT_ERR_NOT_FOUND, CT_ERR_OVERRUN when its answer was lost, ...)
+/// error (CT_ERR_EXISTS, CT_ERR_NOT_FOUND, CT_ERR_TABLE_FULL for a create the kernel had no
+/// room for, CT_ERR_OVERRUN when its answer was lost, ...)
 /// and `*errno_out` (may be NULL) its errno or 0. Returns CT_ERR_INVALID_ARGUMENT when
 /// `index` is out of range or the batch has not been sent; after a ct_batch_send that failed
 /// as a whole, the batch counts as not sent (the requests answered before the failure took

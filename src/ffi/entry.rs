@@ -178,17 +178,17 @@ pub unsafe extern "C" fn ct_entry_unset(entry: *mut ct_entry, field: u32) -> ct_
             CT_FIELD_STATUS => e.status = None,
             CT_FIELD_TIMEOUT => e.timeout = None,
             CT_FIELD_ZONE => e.zone = None,
-            CT_FIELD_LABELS => {
-                e.extra.get_mut().labels = None;
-                e.extra.get_mut().labels_mask = None;
-            }
+            CT_FIELD_LABELS => e.extra.unset(|x| {
+                x.labels = None;
+                x.labels_mask = None;
+            }),
             CT_FIELD_PROTO_STATE => {
                 e.tcp_state = None;
                 e.sctp_state = None;
                 e.dccp_state = None;
             }
             CT_FIELD_REPLY => e.reply = Default::default(),
-            CT_FIELD_HELPER => e.extra.get_mut().helper = None,
+            CT_FIELD_HELPER => e.extra.unset(|x| x.helper = None),
             _ => {
                 return Err(Error::invalid(format!(
                     "field {field} is not a CT_FIELD_* value"

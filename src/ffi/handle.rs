@@ -268,7 +268,8 @@ unsafe fn entry_op(
 
 /// Creates `entry`. It needs the original tuple (addresses, protocol, ports or ICMP type,
 /// code and id) and a timeout; the reply tuple defaults to the inverse of the original.
-/// CT_ERR_EXISTS when the tuple is taken in that zone.
+/// CT_ERR_EXISTS when the tuple is taken in that zone; CT_ERR_TABLE_FULL when the kernel
+/// has no room for it (nf_conntrack_max reached).
 #[no_mangle]
 pub unsafe extern "C" fn ct_create(h: *mut ct_handle, entry: *const ct_entry) -> ct_status {
     boundary(|| entry_op(h, entry, Handle::create))

@@ -52,7 +52,6 @@ from .entry import (
 from .errors import (
     BufferTooSmallError,
     BusyError,
-    TableFullError,
     ConntrackError,
     ConntrackPermissionError,
     DumpInterruptedError,
@@ -66,6 +65,7 @@ from .errors import (
     NotSetError,
     NullPointerError,
     OverrunError,
+    TableFullError,
     UnsupportedError,
 )
 from .events import (
@@ -102,7 +102,6 @@ __all__ = [
     "Batch",
     "BufferTooSmallError",
     "BusyError",
-    "TableFullError",
     "Conntrack",
     "ConntrackError",
     "ConntrackPermissionError",
@@ -159,6 +158,7 @@ __all__ = [
     "Stats",
     "TCP_STATES",
     "TCP_STATE_ESTABLISHED",
+    "TableFullError",
     "UnsupportedError",
     "library_version",
     "proto_name",

@@ -158,7 +158,8 @@ class Conntrack:
 
     def create(self, entry):
         """Creates `entry` (original tuple and timeout needed; the reply tuple defaults to
-        the inverse). Raises EntryExistsError when the tuple is taken in that zone."""
+        the inverse). Raises EntryExistsError when the tuple is taken in that zone,
+        TableFullError when the kernel has no room for it (nf_conntrack_max reached)."""
         self._entry_op(lib.ct_create, entry)
 
     def update(self, entry):
