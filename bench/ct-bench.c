@@ -5,7 +5,8 @@
  *   delete N ZONE   delete those same N entries by tuple and zone
  *   flush           flush the table
  *   list            ct_list the table and report resident memory per entry
- *                   (dump reports its resident memory growth too: its buffers, whatever the size)
+ *                   (with CT_BENCH_MEMORY set in the environment, dump reports its resident
+ *                   memory growth too: its buffers, whatever the size)
  *   events SECS     listen for NEW and DESTROY events for SECS seconds with the library's
  *                   default settings; prints "op=events events=E overruns=O"
  * Prints "op=... n=... fails=... secs=... rate=.../s". Creates and deletes go out in
@@ -135,7 +136,8 @@ int main(int argc, char **argv) {
         if (rc == CT_OK) rc = ct_dump(h, f, count_entry, &n);
         ct_filter_free(f);
         if (rc != CT_OK) status = die("dump", rc);
-        else fprintf(stderr, "dump: %u entries, resident memory +%ld KiB\n", n, rss_kib() - before);
+        else if (getenv("CT_BENCH_MEMORY"))
+            fprintf(stderr, "dump: %u entries, resident memory +%ld KiB\n", n, rss_kib() - before);
     } else if (!strcmp(op, "list")) {
         long before = rss_kib();
         ct_entry_list *l = NULL;
