@@ -884,7 +884,55 @@ fn a_handle_outlives_the_name_of_its_namespace() {
 
 #[test]
 fn a_dump_while_another_handle_deletes_completes_without_repeats() {
-    let ns = Netns::new("race");
+    dump_while_deleting("race", |name| {
+        let name = name.to_string();
+        let deleter = std::thread::spawn(move || {
+            let mut d = Handle::open_netns(&name).unwrap();
+            let mut f = Filter::new();
+            f.set_addr(Dir::Orig, Side::Src, Cidr::parse("10.2.0.0/17").unwrap())
+                .unwrap();
+            d.delete_matching(&f).unwrap()
+        });
+        Box::new(move || deleter.join().unwrap())
+    });
+}
+
+#[test]
+fn a_dump_while_another_process_deletes_completes_without_repeats() {
+    dump_while_deleting("race2", |name| {
+        let child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                name,
+                "conntrack",
+                "-D",
+                "-s",
+                "10.2.0.0/17",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        Box::new(move || {
+            let out = child.wait_with_output().unwrap();
+            let text = String::from_utf8_lossy(&out.stderr);
+            // "conntrack v1.4.7 (conntrack-tools): N flow entries have been deleted."
+            let n = text
+                .split("): ")
+                .nth(1)
+                .and_then(|t| t.split(' ').next())
+                .and_then(|n| n.parse().ok());
+            n.unwrap_or_else(|| panic!("conntrack -D said: {text}"))
+        })
+    });
+}
+
+/// Fills a namespace with 20,000 entries, starts `deleter` (which returns how to wait for
+/// the number it deleted) and lists the table while it runs: every entry listed once, and
+/// the table afterwards holds exactly what was not deleted.
+fn dump_while_deleting(tag: &str, deleter: impl FnOnce(&str) -> Box<dyn FnOnce() -> u64>) {
+    let ns = Netns::new(tag);
     let mut h = ns.open();
     let mut b = Batch::new();
     for i in 0..20_000u32 {
@@ -895,17 +943,10 @@ fn a_dump_while_another_handle_deletes_completes_without_repeats() {
     }
     h.send_batch("fill", &mut b).unwrap();
     assert_eq!(b.failed(), 0);
-    let name = ns.0.clone();
-    let deleter = std::thread::spawn(move || {
-        let mut d = Handle::open_netns(&name).unwrap();
-        let mut f = Filter::new();
-        f.set_addr(Dir::Orig, Side::Src, Cidr::parse("10.2.0.0/17").unwrap())
-            .unwrap();
-        d.delete_matching(&f).unwrap()
-    });
+    let wait = deleter(&ns.0);
     let listed = h.list(None).unwrap();
-    let deleted = deleter.join().unwrap();
-    assert!(listed.len() <= 20_000);
+    let deleted = wait();
+    assert!(deleted > 0 && listed.len() <= 20_000);
     let mut keys: Vec<_> = listed
         .iter()
         .map(|e| (e.orig.src, e.orig.src_port))
