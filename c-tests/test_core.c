@@ -502,6 +502,78 @@ static bool test_dump_callback_stops(void) {
     return ok;
 }
 
+/* A cursor reads what ct_list reads, in the same order; while it runs its handle answers
+ * CT_ERR_BUSY, and at its end the handle serves again. One freed half-way leaves the handle
+ * clean. A handle closed while a cursor is open is freed with the cursor. */
+static bool test_cursor(void) {
+    struct netns ns;
+    if (!netns_make(&ns)) return false;
+    ct_handle *h = NULL;
+    ct_cursor *c = NULL;
+    ct_entry_list *list = NULL;
+    ct_filter *f = NULL;
+    const ct_entry *e = NULL;
+    uint32_t n32 = 0, id_a = 0, id_b = 0;
+    uint16_t zone = 0;
+    size_t seen = 0, in_zone = 0;
+    char a[512], b[512];
+    CHECK(ns_sh(&ns, "for i in $(seq 1 2000); do "
+                     "echo \"-I -p udp -s 10.0.0.1 -d 10.0.0.2 --sport $i --dport 1 -t 3600 -w $((i % 2))\"; "
+                     "done | conntrack -R - ") == 0);
+    CHECK_OK(ct_open_netns(ns.name, &h));
+    CHECK_OK(ct_list(h, NULL, &list));
+    CHECK(ct_entry_list_len(list) == 2000);
+    CHECK_OK(ct_cursor_open(h, NULL, &c));
+    CHECK_RC(ct_count(h, &n32, NULL), CT_ERR_BUSY);
+    CHECK_RC(ct_cursor_open(h, NULL, &(ct_cursor *){NULL}), CT_ERR_BUSY);
+    for (;;) {
+        CHECK_OK(ct_cursor_next(c, &e));
+        if (e == NULL) break;
+        CHECK(seen < 2000);
+        /* The same entry (kernel id), with the same fields but for the ticking timeout. */
+        CHECK_OK(ct_entry_get_id(e, &id_a));
+        CHECK_OK(ct_entry_get_id(ct_entry_list_get(list, seen), &id_b));
+        CHECK(id_a == id_b);
+        CHECK_OK(ct_entry_format(e, 0, a, sizeof a, NULL));
+        CHECK_OK(ct_entry_format(ct_entry_list_get(list, seen), 0, b, sizeof b, NULL));
+        CHECK(strcmp(strstr(a, " src="), strstr(b, " src=")) == 0);
+        seen++;
+    }
+    CHECK(seen == 2000);
+    CHECK_OK(ct_cursor_next(c, &e));
+    CHECK(e == NULL);
+    CHECK_OK(ct_count(h, &n32, NULL));
+    CHECK(n32 == 2000);
+    ct_cursor_free(c);
+    /* Filtered (zone 1), freed after ten entries. */
+    CHECK_OK(ct_filter_new(&f));
+    CHECK_OK(ct_filter_set_zone(f, 1));
+    CHECK_OK(ct_cursor_open(h, f, &c));
+    for (int i = 0; i < 10; i++) {
+        CHECK_OK(ct_cursor_next(c, &e));
+        CHECK(e != NULL);
+        CHECK_OK(ct_entry_get_zone(e, &zone));
+        CHECK(zone == 1);
+    }
+    ct_cursor_free(c);
+    CHECK_OK(ct_count(h, &n32, NULL));
+    CHECK(n32 == 2000);
+    CHECK_OK(ct_cursor_open(h, f, &c));
+    while (ct_cursor_next(c, &e) == CT_OK && e != NULL) in_zone++;
+    ct_cursor_free(c);
+    CHECK(in_zone == 1000);
+    /* Closed while a cursor is open: the cursor goes on, and frees the handle at its end. */
+    CHECK_OK(ct_cursor_open(h, NULL, &c));
+    ct_close(h);
+    CHECK_OK(ct_cursor_next(c, &e));
+    CHECK(e != NULL);
+    ct_cursor_free(c);
+    ct_filter_free(f);
+    ct_entry_list_free(list);
+    netns_remove(&ns);
+    return true;
+}
+
 /* Labels by name: a connlabel.conf of our own names the bits; what the library sets by name
  * the tool shows by name (`conntrack -L -o labels`, run in a private mount namespace whose
  * /etc carries the same file, so the host's /etc is never written). */
@@ -722,6 +794,7 @@ int main(int argc, char **argv) {
         {"get_update_delete_by_id_flush", test_get_update_delete_by_id_flush},
         {"filters", test_filters},
         {"dump_callback_stops", test_dump_callback_stops},
+        {"cursor", test_cursor},
         {"labels_by_name", test_labels_by_name},
         {"kernel_features", test_kernel_features},
         {"errors", test_errors},

@@ -228,6 +228,14 @@ static bool test_null_everywhere_without_a_handle(void) {
     ct_expect_free(NULL);
     ct_labelmap_free(NULL);
     ct_entry_list_free(NULL);
+    ct_cursor_free(NULL);
+    {
+        ct_cursor *c = NULL;
+        const ct_entry *ce = NULL;
+        CHECK_RC(ct_cursor_open(NULL, NULL, &c), NP);
+        CHECK(c == NULL);
+        CHECK_RC(ct_cursor_next(NULL, &ce), NP);
+    }
     ct_events_close(NULL);
     ct_close(NULL);
     ct_entry_free(out);
@@ -246,6 +254,7 @@ static bool test_null_with_a_handle(void) {
     ct_filter *f = NULL;
     ct_batch *b = NULL;
     ct_events *ev = NULL;
+    ct_cursor *c = NULL;
     bool ok = ct_open_netns(ns.name, &h) == CT_OK && ct_entry_new(&e) == CT_OK && ct_filter_new(&f) == CT_OK &&
               ct_batch_new(&b) == CT_OK;
     if (ok) {
@@ -262,6 +271,7 @@ static bool test_null_with_a_handle(void) {
              ct_stats_total(h, NULL) == NP && ct_kernel_features(h, NULL) == NP &&
              ct_batch_send(h, NULL, &n) == NP && ct_expect_dump(h, NULL, NULL) == NP &&
              ct_expect_create(h, NULL) == NP && ct_expect_delete(h, NULL) == NP &&
+             ct_cursor_open(h, NULL, NULL) == NP &&
              /* An entry lacking what an operation needs: refused before any request. */
              ct_create(h, e) == INV && ct_get(h, e, &out) == INV && ct_delete(h, e) == INV &&
              ct_update(h, e) == INV && out == NULL &&
@@ -271,6 +281,9 @@ static bool test_null_with_a_handle(void) {
              /* A refused batch request keeps its index and reports why. */
              ct_batch_add_create(b, e) == CT_OK && ct_batch_send(h, b, &n) == CT_OK && n == 1 &&
              ct_batch_result(b, 0, &(ct_status){CT_OK}, NULL) == CT_OK &&
+             /* A cursor asked to write nowhere keeps its handle; freeing it lets it go. */
+             ct_cursor_open(h, NULL, &c) == CT_OK && ct_cursor_next(c, NULL) == NP &&
+             ct_count(h, &u32, NULL) == CT_ERR_BUSY && (ct_cursor_free(c), true) &&
              /* The handle works after all of it. */
              ct_flush(h) == CT_OK && ct_count(h, &u32, NULL) == CT_OK && u32 == 0 &&
              /* Listeners. */

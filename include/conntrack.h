@@ -332,6 +332,13 @@ typedef int32_t ct_status;
 typedef struct ct_batch ct_batch;
 
 /**
+ * A dump in progress, read one entry at a time with ct_cursor_next. It holds its handle:
+ * until the dump ends (ct_cursor_next gives NULL or an error) or the cursor is freed, other
+ * calls on the handle answer CT_ERR_BUSY. A cursor is used by one thread at a time.
+ */
+typedef struct ct_cursor ct_cursor;
+
+/**
  * A conntrack entry: plain data owned by whoever made it (ct_entry_new, ct_entry_clone,
  * ct_get) or by the list or callback that hands it out.
  */
@@ -571,6 +578,31 @@ ct_status ct_batch_result(const ct_batch *batch,
  * the next call of this function on it, or until it is cleared, changed or freed.
  */
 const char *ct_batch_result_message(const ct_batch *batch, size_t index);
+
+/**
+ * Starts a dump of every entry matching `filter` (NULL: every entry), to be read with
+ * ct_cursor_next: memory stays that of one datagram's entries whatever the table's size,
+ * and the caller reads at its own pace. Like ct_dump (and unlike ct_list), an entry the
+ * kernel sends twice is passed on twice. On CT_OK, `*cursor_out` is a new cursor owned by
+ * the caller; free it with ct_cursor_free. CT_ERR_BUSY when the handle is in use.
+ * `filter` is borrowed for the call only.
+ */
+ct_status ct_cursor_open(ct_handle *h, const ct_filter *filter, ct_cursor **cursor_out);
+
+/**
+ * Reads the next entry of the dump into `*entry_out`, or NULL at its end. The entry
+ * belongs to the cursor and lives until the next ct_cursor_next or ct_cursor_free (copy it
+ * with ct_entry_clone to keep it). At the end, or on an error, the cursor lets its handle
+ * go (the handle serves other calls again) and every later call gives NULL with CT_OK.
+ * CT_ERR_DUMP_INTERRUPTED when the kernel flagged the dump as inconsistent: run it again.
+ */
+ct_status ct_cursor_next(ct_cursor *cursor, const ct_entry **entry_out);
+
+/**
+ * Frees `cursor`, ending its dump if it is still running (what is left is read and
+ * dropped) and letting its handle go. Passing NULL does nothing; freeing twice is undefined.
+ */
+void ct_cursor_free(ct_cursor *cursor);
 
 /**
  * Makes an empty entry. On CT_OK, `*entry_out` is a new entry owned by the caller; free it
@@ -1085,8 +1117,9 @@ ct_status ct_open(ct_handle **h_out);
 ct_status ct_open_netns(const char *netns, ct_handle **h_out);
 
 /**
- * Closes `h` and frees it. Passing NULL does nothing; closing the same handle twice is
- * undefined.
+ * Closes `h` and frees it. Passing NULL does nothing. Closing a handle that is in use (from
+ * the callback of a call on it, or while a cursor on it is open) takes effect when that call
+ * returns or the cursor is freed. Using or closing a handle after it was closed is undefined.
  */
 void ct_close(ct_handle *h);
 

@@ -221,15 +221,56 @@ impl Handle {
         req: Request,
         mut on_msg: impl FnMut(&RawMessage<'_>) -> Result<bool>,
     ) -> Result<()> {
+        let mut stream = self.dump_start(what, subsys, req)?;
+        while !self.dump_step(&mut stream, &mut on_msg)? {}
+        Ok(())
+    }
+
+    /// Sends a dump request; its answer is then read datagram by datagram with
+    /// [`Handle::dump_step`], at the caller's pace.
+    pub(crate) fn dump_start<'a>(
+        &mut self,
+        what: &'a str,
+        subsys: u8,
+        req: Request,
+    ) -> Result<DumpStream<'a>> {
         let seq = self.send_request(what, subsys, netlink_packet_core::NLM_F_DUMP, &req)?;
-        let mut reader = DumpReader::new(what, Expect::one(seq, self.portid));
-        let result = self.read_until(|datagram| reader.feed(datagram, &mut on_msg));
-        self.dropped += reader.dropped;
-        if result.is_err() {
-            // A dump left running makes the kernel refuse the socket's next dump (EBUSY).
+        Ok(DumpStream {
+            reader: DumpReader::new(what, Expect::one(seq, self.portid)),
+            over: false,
+        })
+    }
+
+    /// Reads the next datagram of `stream`'s dump, passing its messages to `on_msg` (which
+    /// answers whether to go on; once it says no, the rest is read and dropped). Ok(true):
+    /// the dump is over. A failed dump is drained first: a dump left running makes the kernel
+    /// refuse the socket's next dump (EBUSY).
+    pub(crate) fn dump_step(
+        &mut self,
+        stream: &mut DumpStream<'_>,
+        on_msg: &mut impl FnMut(&RawMessage<'_>) -> Result<bool>,
+    ) -> Result<bool> {
+        if stream.over {
+            return Ok(true);
+        }
+        let r = self
+            .recv(false)
+            .and_then(|_| stream.reader.feed(&self.rbuf, on_msg));
+        self.dropped += std::mem::take(&mut stream.reader.dropped);
+        if !matches!(r, Ok(false)) {
+            stream.over = true;
+        }
+        if r.is_err() {
             self.drain();
         }
-        result
+        r
+    }
+
+    /// Ends `stream`'s dump early: reads the rest of it and drops it.
+    pub(crate) fn dump_abandon(&mut self, stream: DumpStream<'_>) {
+        if !stream.over {
+            self.drain();
+        }
     }
 
     /// Reads and drops whatever is queued. The kernel adds the next part of a running dump
@@ -353,6 +394,13 @@ impl Handle {
         }
         Ok(())
     }
+}
+
+/// A dump in progress, read by [`Handle::dump_step`].
+pub(crate) struct DumpStream<'a> {
+    reader: DumpReader<'a>,
+    /// The dump ended (complete or failed); nothing more is read for it.
+    over: bool,
 }
 
 /// One sendmsg's worth of a batch: its sequence numbers, where its requests' outcomes go,

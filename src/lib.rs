@@ -6,6 +6,7 @@
 pub mod batch;
 pub mod bpf;
 pub mod codec;
+pub mod cursor;
 pub mod entry;
 pub mod error;
 pub mod events;

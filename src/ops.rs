@@ -4,11 +4,72 @@ use std::collections::HashMap;
 use std::ops::ControlFlow;
 
 use crate::batch::{self, Batch, Op};
-use crate::codec::{self, msg, Request, SUBSYS_CTNETLINK};
+use crate::codec::{self, msg, RawMessage, Request, SUBSYS_CTNETLINK};
 use crate::entry::Entry;
 use crate::error::{Error, Kind, Result};
 use crate::filter::Filter;
 use crate::handle::Handle;
+
+/// What names a dump of the table in errors.
+pub(crate) const DUMP_TABLE: &str = "dump conntrack table";
+
+/// What a dump of entries keeps besides the entries: the filter the library applies again
+/// to each, and what the dump showed of the kernel.
+pub(crate) struct EntryDump {
+    filter: Filter,
+    /// A zone the kernel was asked to filter on, to notice a kernel that ignores it.
+    asked_zone: Option<u16>,
+    zone_ignored: bool,
+    /// Entries the kernel sent.
+    received: u64,
+}
+
+impl EntryDump {
+    /// A dump of the entries matching `filter` (None: all).
+    pub(crate) fn new(filter: Option<&Filter>) -> EntryDump {
+        let filter = filter.cloned().unwrap_or_default();
+        EntryDump {
+            asked_zone: filter.zone.filter(|_| !filter.userspace_only),
+            filter,
+            zone_ignored: false,
+            received: 0,
+        }
+    }
+
+    /// The dump request, with the filters the kernel of `h` applies.
+    pub(crate) fn request(&self, h: &Handle) -> Request {
+        Request {
+            msg_type: msg::CT_GET,
+            version: 0,
+            family: self.filter.kernel_family(),
+            flags: 0,
+            attrs: self.filter.kernel_attrs(&h.kernel),
+        }
+    }
+
+    /// Decodes the entry message `m` into `e` (reusing its memory). Ok(true) when it is an
+    /// entry that matches the filter.
+    pub(crate) fn take(&mut self, m: &RawMessage<'_>, e: &mut Entry) -> Result<bool> {
+        if !codec::is_ct_message(m.msg_type) {
+            return Ok(false);
+        }
+        self.received += 1;
+        e.clear();
+        codec::decode_entry_into(m.payload, e)?;
+        if self.asked_zone.is_some_and(|z| e.zone.unwrap_or(0) != z) {
+            self.zone_ignored = true;
+        }
+        Ok(self.filter.matches(e))
+    }
+
+    /// Records on `h` what the dump showed.
+    pub(crate) fn finish(&self, h: &mut Handle) {
+        h.last_dump_received = self.received;
+        if self.zone_ignored {
+            h.kernel.zone_filter_disproved = true;
+        }
+    }
+}
 
 /// Tells a repeat of an entry already collected from a new entry that shares its id.
 #[derive(Default)]
@@ -49,39 +110,15 @@ impl Handle {
         filter: Option<&Filter>,
         mut f: impl FnMut(&Entry) -> ControlFlow<()>,
     ) -> Result<()> {
-        let all = Filter::default();
-        let filter = filter.unwrap_or(&all);
-        let req = Request {
-            msg_type: msg::CT_GET,
-            version: 0,
-            family: filter.kernel_family(),
-            flags: 0,
-            attrs: filter.kernel_attrs(&self.kernel),
-        };
+        let mut dump = EntryDump::new(filter);
         let mut e = Entry::new();
-        let mut received = 0u64;
-        // A zone the kernel was asked to filter on, to notice a kernel that ignores it.
-        let asked_zone = filter.zone.filter(|_| !filter.userspace_only);
-        let mut zone_ignored = false;
-        let r = self.dump("dump conntrack table", SUBSYS_CTNETLINK, req, |m| {
-            if !codec::is_ct_message(m.msg_type) {
-                return Ok(true);
-            }
-            received += 1;
-            e.clear();
-            codec::decode_entry_into(m.payload, &mut e)?;
-            if asked_zone.is_some_and(|z| e.zone.unwrap_or(0) != z) {
-                zone_ignored = true;
-            }
-            if !filter.matches(&e) {
+        let r = self.dump(DUMP_TABLE, SUBSYS_CTNETLINK, dump.request(self), |m| {
+            if !dump.take(m, &mut e)? {
                 return Ok(true);
             }
             Ok(f(&e).is_continue())
         });
-        self.last_dump_received = received;
-        if zone_ignored {
-            self.kernel.zone_filter_disproved = true;
-        }
+        dump.finish(self);
         r
     }
 

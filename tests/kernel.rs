@@ -423,6 +423,40 @@ fn a_dump_left_running_is_drained_after_the_error_it_causes() {
 }
 
 #[test]
+fn entries_read_one_at_a_time_agree_with_a_list() {
+    let ns = Netns::new("cursor");
+    let mut h = ns.open();
+    let mut b = Batch::new();
+    for i in 0..1500u16 {
+        b.add(Op::Create, &udp("10.3.0.1", i + 1, u32::from(i % 3)));
+    }
+    h.send_batch("create", &mut b).unwrap();
+    let mut f = Filter::new();
+    f.set_zone(2).unwrap();
+    let listed: Vec<_> = h
+        .list(Some(&f))
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    let mut read = Vec::new();
+    let mut entries = h.entries(Some(&f)).unwrap();
+    while let Some(e) = entries.next_entry().unwrap() {
+        assert_eq!(e.zone, Some(2));
+        read.push(e.id);
+    }
+    assert!(entries.next_entry().unwrap().is_none());
+    drop(entries);
+    assert_eq!(read, listed);
+    assert_eq!(read.len(), 500);
+    // Dropped after one entry: the rest is read and dropped, and the handle goes on.
+    let mut entries = h.entries(None).unwrap();
+    assert!(entries.next_entry().unwrap().is_some());
+    drop(entries);
+    assert_eq!(h.list(None).unwrap().len(), 1500);
+}
+
+#[test]
 fn sequence_numbers_wrap_around_without_losing_an_answer() {
     let ns = Netns::new("wrap");
     let mut h = ns.open();

@@ -3,7 +3,7 @@
 use std::cell::UnsafeCell;
 use std::ffi::{c_char, c_void, CString};
 use std::ops::ControlFlow;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Mutex;
 
 use super::entry::ct_entry;
@@ -24,12 +24,80 @@ pub struct ct_handle {
     _private: [u8; 0],
 }
 
-/// The Rust side of a ct_handle: the core handle behind a busy flag, and the detail of its
+/// The Rust side of a ct_handle: the core handle behind a state word, and the detail of its
 /// last error (readable from any thread, so a caller that changed threads still finds it).
 pub(crate) struct HandleBox {
-    busy: AtomicBool,
+    /// IDLE, BUSY (a call or a cursor holds the core handle) or CLOSE_PENDING (ct_close came
+    /// while it was held: the holder frees the handle when it lets go).
+    state: AtomicU8,
     core: UnsafeCell<Handle>,
     last_error: Mutex<(i32, CString)>,
+}
+
+const IDLE: u8 = 0;
+const BUSY: u8 = 1;
+const CLOSE_PENDING: u8 = 2;
+
+impl HandleBox {
+    /// The core handle; only its holder (see [`acquire`]) may use it.
+    pub(crate) fn core_ptr(&self) -> *mut Handle {
+        self.core.get()
+    }
+
+    /// Records `e` as the handle's last error.
+    fn record(&self, e: &Error) {
+        if let Ok(mut l) = self.last_error.lock() {
+            *l = (
+                e.errno.unwrap_or(0),
+                CString::new(e.message.replace('\0', " ")).unwrap_or_default(),
+            );
+        }
+    }
+}
+
+/// Takes the core handle behind `h` for one call, or for the life of a cursor; every
+/// acquire is followed by one [`release`].
+///
+/// # Safety
+/// `h` is NULL or a live handle from ct_open.
+pub(crate) unsafe fn acquire<'a>(h: *mut ct_handle) -> Result<&'a mut Handle, ct_status> {
+    let Some(b) = cast_ref(h as *const ct_handle) else {
+        return Err(null_arg("h"));
+    };
+    if b.state
+        .compare_exchange(IDLE, BUSY, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        let e = Error::new(
+            Kind::Internal,
+            "the handle is in use: by another thread, by the call whose callback this is, or \
+             by an open cursor (a ct_handle serves one call at a time)",
+        );
+        set_last_error(&e);
+        b.record(&e);
+        return Err(ct_status::CT_ERR_BUSY);
+    }
+    // SAFETY: the state word makes this the only live reference to the core handle.
+    Ok(&mut *b.core.get())
+}
+
+/// Gives back what [`acquire`] took, recording `r`'s error on the handle first; frees the
+/// handle if ct_close came meanwhile. Returns `r` with its error made a status.
+///
+/// # Safety
+/// `h` was acquired, and the core handle reference is no longer used.
+pub(crate) unsafe fn release<T>(h: *mut ct_handle, r: crate::Result<T>) -> Result<T, ct_status> {
+    let b = &*(h as *const HandleBox);
+    if let Err(e) = &r {
+        b.record(e);
+    }
+    if b.state
+        .compare_exchange(BUSY, IDLE, Ordering::Release, Ordering::Relaxed)
+        .is_err()
+    {
+        free_c(h);
+    }
+    r.map_err(|e| fail(&e))
 }
 
 impl Castable for ct_handle {
@@ -51,40 +119,16 @@ pub(crate) unsafe fn with_handle<T>(
     h: *mut ct_handle,
     f: impl FnOnce(&mut Handle) -> crate::Result<T>,
 ) -> Result<T, ct_status> {
-    let Some(b) = cast_ref(h as *const ct_handle) else {
-        return Err(null_arg("h"));
-    };
-    if b.busy.swap(true, Ordering::Acquire) {
-        let e = Error::new(
-            Kind::Internal,
-            "the handle is in use: by another thread, or by the call whose callback this is \
-             (a ct_handle serves one call at a time)",
-        );
-        set_last_error(&e);
-        if let Ok(mut l) = b.last_error.lock() {
-            *l = (0, CString::new(e.message).unwrap_or_default());
-        }
-        return Err(ct_status::CT_ERR_BUSY);
-    }
-    // SAFETY: the busy flag makes this the only live reference to the core handle.
-    let r = f(&mut *b.core.get());
-    b.busy.store(false, Ordering::Release);
-    r.map_err(|e| {
-        if let Ok(mut l) = b.last_error.lock() {
-            *l = (
-                e.errno.unwrap_or(0),
-                CString::new(e.message.replace('\0', " ")).unwrap_or_default(),
-            );
-        }
-        fail(&e)
-    })
+    let core = acquire(h)?;
+    let r = f(core);
+    release(h, r)
 }
 
 fn opened(r: crate::Result<Handle>, h_out: *mut *mut ct_handle) -> ct_status {
     match r {
         Ok(core) => {
             let b = HandleBox {
-                busy: AtomicBool::new(false),
+                state: AtomicU8::new(IDLE),
                 core: UnsafeCell::new(core),
                 last_error: Mutex::new((0, CString::default())),
             };
@@ -129,11 +173,37 @@ pub unsafe extern "C" fn ct_open_netns(
     })
 }
 
-/// Closes `h` and frees it. Passing NULL does nothing; closing the same handle twice is
-/// undefined.
+/// Closes `h` and frees it. Passing NULL does nothing. Closing a handle that is in use (from
+/// the callback of a call on it, or while a cursor on it is open) takes effect when that call
+/// returns or the cursor is freed. Using or closing a handle after it was closed is undefined.
 #[no_mangle]
 pub unsafe extern "C" fn ct_close(h: *mut ct_handle) {
-    boundary(|| free_c(h))
+    boundary(|| {
+        let Some(b) = cast_ref(h as *const ct_handle) else {
+            return;
+        };
+        loop {
+            let seen = b
+                .state
+                .compare_exchange(IDLE, BUSY, Ordering::Acquire, Ordering::Relaxed);
+            match seen {
+                Ok(_) => return free_c(h),
+                Err(BUSY) => {
+                    let pending = b.state.compare_exchange(
+                        BUSY,
+                        CLOSE_PENDING,
+                        Ordering::AcqRel,
+                        Ordering::Relaxed,
+                    );
+                    if pending.is_ok() {
+                        return;
+                    }
+                }
+                // Already closing.
+                Err(_) => return,
+            }
+        }
+    })
 }
 
 /// Sets the socket's receive buffer to about `bytes` (the kernel doubles the value and

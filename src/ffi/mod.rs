@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 
 pub mod batch;
+pub mod cursor;
 pub mod entry;
 pub mod events;
 pub mod expect;

@@ -1,0 +1,153 @@
+//! ct_cursor: a dump read one entry at a time.
+
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::entry::ct_entry;
+use super::filter::ct_filter;
+use super::handle::{acquire, ct_handle, release, HandleBox};
+use super::status::ct_status;
+use super::{boundary, cast_ref, fail, free_c, give, null_arg, set_last_error, Castable};
+use crate::cursor::Cursor;
+use crate::error::{Error, Kind};
+use crate::Entry;
+
+/// A dump in progress, read one entry at a time with ct_cursor_next. It holds its handle:
+/// until the dump ends (ct_cursor_next gives NULL or an error) or the cursor is freed, other
+/// calls on the handle answer CT_ERR_BUSY. A cursor is used by one thread at a time.
+pub struct ct_cursor {
+    _private: [u8; 0],
+}
+
+/// The Rust side of a ct_cursor.
+pub(crate) struct CursorBox {
+    /// The handle; held (acquired) while the cursor is Some.
+    handle: *mut ct_handle,
+    /// A call on the cursor is running (a second thread gets CT_ERR_BUSY).
+    busy: AtomicBool,
+    /// The dump; None once it ended and the handle was let go. Used only by the holder of
+    /// `busy` (or by ct_cursor_free).
+    cursor: UnsafeCell<Option<Cursor>>,
+}
+
+impl Castable for ct_cursor {
+    type Rust = CursorBox;
+}
+
+/// Ends the dump of `cursor` if it still runs (reading and dropping what is left) and gives
+/// `handle` back, recording `r`'s error on it.
+///
+/// # Safety
+/// `cursor` belongs to `handle`, which it holds while it is Some.
+unsafe fn finish(
+    handle: *mut ct_handle,
+    cursor: &mut Option<Cursor>,
+    r: crate::Result<()>,
+) -> ct_status {
+    let Some(c) = cursor.take() else {
+        return r.map_or_else(|e| fail(&e), |()| ct_status::CT_OK);
+    };
+    // SAFETY: held since ct_cursor_open, so the only reference to the core handle.
+    let core = &mut *(*(handle as *const HandleBox)).core_ptr();
+    core.cursor_close(c);
+    release(handle, r).map_or_else(|s| s, |()| ct_status::CT_OK)
+}
+
+/// Starts a dump of every entry matching `filter` (NULL: every entry), to be read with
+/// ct_cursor_next: memory stays that of one datagram's entries whatever the table's size,
+/// and the caller reads at its own pace. Like ct_dump (and unlike ct_list), an entry the
+/// kernel sends twice is passed on twice. On CT_OK, `*cursor_out` is a new cursor owned by
+/// the caller; free it with ct_cursor_free. CT_ERR_BUSY when the handle is in use.
+/// `filter` is borrowed for the call only.
+#[no_mangle]
+pub unsafe extern "C" fn ct_cursor_open(
+    h: *mut ct_handle,
+    filter: *const ct_filter,
+    cursor_out: *mut *mut ct_cursor,
+) -> ct_status {
+    boundary(|| {
+        if cursor_out.is_null() {
+            return null_arg("cursor_out");
+        }
+        let core = match acquire(h) {
+            Ok(core) => core,
+            Err(s) => return s,
+        };
+        match core.cursor(cast_ref(filter)) {
+            Ok(cursor) => {
+                let b = CursorBox {
+                    handle: h,
+                    busy: AtomicBool::new(false),
+                    cursor: UnsafeCell::new(Some(cursor)),
+                };
+                give::<ct_cursor>(cursor_out, "cursor_out", b)
+            }
+            Err(e) => release::<()>(h, Err(e)).map_or_else(|s| s, |()| ct_status::CT_OK),
+        }
+    })
+}
+
+/// Reads the next entry of the dump into `*entry_out`, or NULL at its end. The entry
+/// belongs to the cursor and lives until the next ct_cursor_next or ct_cursor_free (copy it
+/// with ct_entry_clone to keep it). At the end, or on an error, the cursor lets its handle
+/// go (the handle serves other calls again) and every later call gives NULL with CT_OK.
+/// CT_ERR_DUMP_INTERRUPTED when the kernel flagged the dump as inconsistent: run it again.
+#[no_mangle]
+pub unsafe extern "C" fn ct_cursor_next(
+    cursor: *mut ct_cursor,
+    entry_out: *mut *const ct_entry,
+) -> ct_status {
+    boundary(|| {
+        let Some(c) = cast_ref(cursor as *const ct_cursor) else {
+            return null_arg("cursor");
+        };
+        if entry_out.is_null() {
+            return null_arg("entry_out");
+        }
+        if c.busy.swap(true, Ordering::Acquire) {
+            set_last_error(&Error::new(
+                Kind::Internal,
+                "the cursor is in use by another thread (a ct_cursor serves one thread at a time)",
+            ));
+            return ct_status::CT_ERR_BUSY;
+        }
+        // SAFETY: the busy flag makes this the only live reference to the cursor's state.
+        let state = &mut *c.cursor.get();
+        let status = match state.as_mut() {
+            None => {
+                entry_out.write(std::ptr::null());
+                ct_status::CT_OK
+            }
+            Some(cur) => {
+                // SAFETY: the handle is held by this cursor.
+                let core = &mut *(*(c.handle as *const HandleBox)).core_ptr();
+                match core.cursor_next(cur) {
+                    Ok(Some(e)) => {
+                        entry_out.write(e as *const Entry as *const ct_entry);
+                        ct_status::CT_OK
+                    }
+                    Ok(None) => {
+                        entry_out.write(std::ptr::null());
+                        finish(c.handle, state, Ok(()))
+                    }
+                    Err(e) => finish(c.handle, state, Err(e)),
+                }
+            }
+        };
+        c.busy.store(false, Ordering::Release);
+        status
+    })
+}
+
+/// Frees `cursor`, ending its dump if it is still running (what is left is read and
+/// dropped) and letting its handle go. Passing NULL does nothing; freeing twice is undefined.
+#[no_mangle]
+pub unsafe extern "C" fn ct_cursor_free(cursor: *mut ct_cursor) {
+    boundary(|| {
+        if let Some(c) = cast_ref(cursor as *const ct_cursor) {
+            // SAFETY: freeing is the cursor's last use: no other call on it runs.
+            finish(c.handle, &mut *c.cursor.get(), Ok(()));
+            free_c(cursor);
+        }
+    })
+}
