@@ -191,6 +191,9 @@ _PROTOTYPES = {
     "ct_entry_list_len": (size_t, [P]),
     "ct_entry_list_get": (P, [P, size_t]),
     "ct_entry_list_free": (None, [P]),
+    "ct_cursor_open": (status_t, [P, P, PP]),
+    "ct_cursor_next": (status_t, [P, PP]),
+    "ct_cursor_free": (None, [P]),
     # expectations
     "ct_expect_new": (status_t, [PP]),
     "ct_expect_free": (None, [P]),

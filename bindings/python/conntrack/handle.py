@@ -81,13 +81,30 @@ class Conntrack:
         iteration ends, when the iterator is closed (``close()``, ``with``) or collected,
         so stopping early is fine, and the handle is free during the iteration (deleting
         the entries being iterated is allowed). For a dump that never holds the table in
-        memory use dump_each(callback).
+        memory use stream() or dump_each(callback).
         """
         h = self._handle()
         out = ctypes.c_void_p()
         with c_filter(filter) as fp:
             check(lib.ct_list(h, fp, ctypes.byref(out)))
         return EntryIterator(out.value)
+
+    def stream(self, filter=None):
+        """An iterator over the entries matching `filter` (None: every entry), read from
+        the kernel as the iteration goes (ct_cursor): memory stays that of a few hundred
+        entries whatever the table's size.
+
+        The handle is busy until the iteration ends or the iterator is closed
+        (``close()``, ``with``, or collected): its other methods raise BusyError meanwhile,
+        so delete what you find through another handle, or collect it first with dump().
+        Like dump_each (and unlike dump), an entry the kernel sends twice while the table
+        changes is yielded twice.
+        """
+        h = self._handle()
+        out = ctypes.c_void_p()
+        with c_filter(filter) as fp:
+            check(lib.ct_cursor_open(h, fp, ctypes.byref(out)))
+        return CursorIterator(out.value, self)
 
     def dump_each(self, callback, filter=None):
         """Streams every entry matching `filter` to ``callback(entry)`` through ct_dump,
@@ -353,6 +370,54 @@ class EntryIterator:
     def close(self):
         """Frees the C list now; the iteration ends."""
         ptr, self._list = self._list, None
+        if ptr:
+            self._free(ptr)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def __del__(self):
+        self.close()
+
+
+class CursorIterator:
+    """Iterates a C cursor made by ct_cursor_open, making each Entry when it is read; frees
+    the cursor (and lets its handle go) at the end, on close() or when collected. Also a
+    context manager."""
+
+    _free = lib.ct_cursor_free
+
+    def __init__(self, cursor_ptr, owner):
+        self._cursor = cursor_ptr
+        self._owner = owner  # the Conntrack, kept while the cursor holds its handle
+        self._reader = Reader()
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self._cursor is None:
+            raise StopIteration
+        ptr = ctypes.c_void_p()
+        rc = lib.ct_cursor_next(self._cursor, ctypes.byref(ptr))
+        if rc != _lib.CT_OK:
+            failure = last_error(rc)
+            self.close()
+            raise failure
+        if not ptr.value:
+            self.close()
+            raise StopIteration
+        return self._reader.read_kept(ptr.value)
+
+    def close(self):
+        """Frees the cursor now (the rest of the dump is read and dropped); the iteration
+        ends and the handle serves other calls again."""
+        ptr, self._cursor = self._cursor, None
+        self._owner = None
         if ptr:
             self._free(ptr)
 

@@ -330,6 +330,33 @@ def test_dump_each_streams_and_stops(ct, netns):
     assert len(netns.lines()) == 49
 
 
+def test_stream_reads_as_it_goes(ct, netns):
+    # More entries than one datagram holds, so the stream reads the kernel several times.
+    netns.run("sh", "-c", "for i in $(seq 1 600); do echo \"-I -p udp -s 10.0.0.1 -d 10.0.0.2 "
+              "--sport $i --dport 1 -t 1000\"; done | conntrack -R -")
+    assert sorted(e.orig_sport for e in ct.stream()) == list(range(1, 601))
+    assert [e.orig_sport for e in ct.stream(Filter(orig_sport=7))] == [7]
+
+    # While a stream is open the handle is busy; closing it (early) frees the handle.
+    it = ct.stream()
+    assert next(it).proto == conntrack.PROTO_UDP
+    with pytest.raises(conntrack.BusyError):
+        ct.count()
+    it.close()
+    assert list(it) == []
+    assert ct.count()[0] == 600
+    with ct.stream() as it:
+        assert next(it) is not None
+    assert len(ct.list()) == 600
+
+    # Another handle may change the table while the stream runs.
+    with conntrack.Conntrack(netns=netns.name) as other:
+        for e in ct.stream():
+            if e.orig_sport % 3 == 0:
+                other.delete(e)
+    assert len(netns.lines()) == 400
+
+
 # -- batches -----------------------------------------------------------------------------
 
 def udp(sport, **kw):
