@@ -334,7 +334,8 @@ typedef struct ct_batch ct_batch;
 /**
  * A dump in progress, read one entry at a time with ct_cursor_next. It holds its handle:
  * until the dump ends (ct_cursor_next gives NULL or an error) or the cursor is freed, other
- * calls on the handle answer CT_ERR_BUSY. A cursor is used by one thread at a time.
+ * calls on the handle answer CT_ERR_BUSY. A cursor is used by one thread at a time (a
+ * second thread's ct_cursor_next gets CT_ERR_BUSY).
  */
 typedef struct ct_cursor ct_cursor;
 
@@ -601,6 +602,8 @@ ct_status ct_cursor_next(ct_cursor *cursor, const ct_entry **entry_out);
 /**
  * Frees `cursor`, ending its dump if it is still running (what is left is read and
  * dropped) and letting its handle go. Passing NULL does nothing; freeing twice is undefined.
+ * Freed while another thread is in ct_cursor_next on it, it goes when that call returns
+ * (which then gives NULL and CT_ERR_BUSY).
  */
 void ct_cursor_free(ct_cursor *cursor);
 
@@ -1117,9 +1120,10 @@ ct_status ct_open(ct_handle **h_out);
 ct_status ct_open_netns(const char *netns, ct_handle **h_out);
 
 /**
- * Closes `h` and frees it. Passing NULL does nothing. Closing a handle that is in use (from
- * the callback of a call on it, or while a cursor on it is open) takes effect when that call
- * returns or the cursor is freed. Using or closing a handle after it was closed is undefined.
+ * Closes `h` and frees it. Passing NULL does nothing. Closing a handle from the callback of
+ * a call on it, or while a cursor on it is open, takes effect when that call returns (a dump
+ * stops at its next entry) or the cursor ends. Using or closing a handle after it was
+ * closed is undefined, and so is closing it while another thread may still call it.
  */
 void ct_close(ct_handle *h);
 

@@ -22,8 +22,10 @@ pub(crate) struct Cursor {
     /// How many of `entries` hold entries of the last datagram, and which one is next.
     len: usize,
     next: usize,
-    /// The dump is over (ended, failed, or its error was returned).
+    /// The dump is over (ended or failed).
     done: bool,
+    /// How it failed, returned once the entries read before the failure are.
+    error: Option<Error>,
 }
 
 impl Handle {
@@ -41,17 +43,22 @@ impl Handle {
             len: 0,
             next: 0,
             done: false,
+            error: None,
         })
     }
 
     /// The next entry of `c`'s dump, or None at its end. The entry lives in the cursor until
-    /// the next call. An error ends the dump (the rest is read and dropped); the calls after
-    /// it return None. A dump the kernel flags as interrupted ends in `Kind::DumpInterrupted`.
+    /// the next call. An error ends the dump (the rest is read and dropped), and comes after
+    /// the entries read before it; the calls after it return None. A dump the kernel flags as
+    /// interrupted ends in `Kind::DumpInterrupted`.
     pub(crate) fn cursor_next<'c>(&mut self, c: &'c mut Cursor) -> Result<Option<&'c Entry>> {
         if c.portid != self.port_id() {
             return Err(Error::invalid("the cursor belongs to another handle"));
         }
         while c.next == c.len {
+            if let Some(e) = c.error.take() {
+                return Err(e);
+            }
             if c.done {
                 return Ok(None);
             }
@@ -81,9 +88,8 @@ impl Handle {
                 }
                 Err(e) => {
                     c.done = true;
-                    c.len = 0;
                     c.dump.finish(self);
-                    return Err(e);
+                    c.error = Some(e);
                 }
             }
         }

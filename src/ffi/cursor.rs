@@ -1,11 +1,11 @@
 //! ct_cursor: a dump read one entry at a time.
 
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use super::entry::ct_entry;
 use super::filter::ct_filter;
-use super::handle::{acquire, ct_handle, release, HandleBox};
+use super::handle::{acquire, ct_handle, release, HandleBox, Held};
 use super::status::ct_status;
 use super::{boundary, cast_ref, fail, free_c, give, null_arg, set_last_error, Castable};
 use crate::cursor::Cursor;
@@ -14,7 +14,8 @@ use crate::Entry;
 
 /// A dump in progress, read one entry at a time with ct_cursor_next. It holds its handle:
 /// until the dump ends (ct_cursor_next gives NULL or an error) or the cursor is freed, other
-/// calls on the handle answer CT_ERR_BUSY. A cursor is used by one thread at a time.
+/// calls on the handle answer CT_ERR_BUSY. A cursor is used by one thread at a time (a
+/// second thread's ct_cursor_next gets CT_ERR_BUSY).
 pub struct ct_cursor {
     _private: [u8; 0],
 }
@@ -23,15 +24,31 @@ pub struct ct_cursor {
 pub(crate) struct CursorBox {
     /// The handle; held (acquired) while the cursor is Some.
     handle: *mut ct_handle,
-    /// A call on the cursor is running (a second thread gets CT_ERR_BUSY).
-    busy: AtomicBool,
-    /// The dump; None once it ended and the handle was let go. Used only by the holder of
-    /// `busy` (or by ct_cursor_free).
+    /// IDLE, BUSY (a ct_cursor_next runs; a second thread gets CT_ERR_BUSY) or FREE_PENDING
+    /// (ct_cursor_free came meanwhile: the running call frees the cursor when it ends).
+    state: AtomicU8,
+    /// The dump; None once it ended and the handle was let go. Used only by whoever moved
+    /// `state` from IDLE to BUSY.
     cursor: UnsafeCell<Option<Cursor>>,
 }
 
 impl Castable for ct_cursor {
     type Rust = CursorBox;
+}
+
+const IDLE: u8 = 0;
+const BUSY: u8 = 1;
+const FREE_PENDING: u8 = 2;
+
+/// Ends the cursor's dump, lets its handle go and frees it.
+///
+/// # Safety
+/// The caller moved the cursor's state to BUSY (or saw FREE_PENDING as the running call);
+/// nothing uses `cursor` after this.
+unsafe fn free_now(cursor: *mut ct_cursor) {
+    let c = &*(cursor as *const CursorBox);
+    finish(c.handle, &mut *c.cursor.get(), Ok(()));
+    free_c(cursor);
 }
 
 /// Ends the dump of `cursor` if it still runs (reading and dropping what is left) and gives
@@ -73,11 +90,14 @@ pub unsafe extern "C" fn ct_cursor_open(
             Ok(core) => core,
             Err(s) => return s,
         };
-        match core.cursor(cast_ref(filter)) {
+        let held = Held::new(h);
+        let r = core.cursor(cast_ref(filter));
+        held.disarm();
+        match r {
             Ok(cursor) => {
                 let b = CursorBox {
                     handle: h,
-                    busy: AtomicBool::new(false),
+                    state: AtomicU8::new(IDLE),
                     cursor: UnsafeCell::new(Some(cursor)),
                 };
                 give::<ct_cursor>(cursor_out, "cursor_out", b)
@@ -104,7 +124,10 @@ pub unsafe extern "C" fn ct_cursor_next(
         if entry_out.is_null() {
             return null_arg("entry_out");
         }
-        if c.busy.swap(true, Ordering::Acquire) {
+        if c.state
+            .compare_exchange(IDLE, BUSY, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
             set_last_error(&Error::new(
                 Kind::Internal,
                 "the cursor is in use by another thread (a ct_cursor serves one thread at a time)",
@@ -134,20 +157,54 @@ pub unsafe extern "C" fn ct_cursor_next(
                 }
             }
         };
-        c.busy.store(false, Ordering::Release);
-        status
+        match c
+            .state
+            .compare_exchange(BUSY, IDLE, Ordering::Release, Ordering::Acquire)
+        {
+            Ok(_) => status,
+            Err(_) => {
+                // ct_cursor_free came from another thread meanwhile: the entry goes with it.
+                entry_out.write(std::ptr::null());
+                free_now(cursor);
+                set_last_error(&Error::new(
+                    Kind::Internal,
+                    "the cursor was freed by another thread during the call",
+                ));
+                ct_status::CT_ERR_BUSY
+            }
+        }
     })
 }
 
 /// Frees `cursor`, ending its dump if it is still running (what is left is read and
 /// dropped) and letting its handle go. Passing NULL does nothing; freeing twice is undefined.
+/// Freed while another thread is in ct_cursor_next on it, it goes when that call returns
+/// (which then gives NULL and CT_ERR_BUSY).
 #[no_mangle]
 pub unsafe extern "C" fn ct_cursor_free(cursor: *mut ct_cursor) {
     boundary(|| {
-        if let Some(c) = cast_ref(cursor as *const ct_cursor) {
-            // SAFETY: freeing is the cursor's last use: no other call on it runs.
-            finish(c.handle, &mut *c.cursor.get(), Ok(()));
-            free_c(cursor);
+        let Some(c) = cast_ref(cursor as *const ct_cursor) else {
+            return;
+        };
+        loop {
+            match c
+                .state
+                .compare_exchange(IDLE, BUSY, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => return free_now(cursor),
+                Err(BUSY) => {
+                    let pending = c.state.compare_exchange(
+                        BUSY,
+                        FREE_PENDING,
+                        Ordering::AcqRel,
+                        Ordering::Relaxed,
+                    );
+                    if pending.is_ok() {
+                        return;
+                    }
+                }
+                Err(_) => return,
+            }
         }
     })
 }

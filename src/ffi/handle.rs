@@ -91,13 +91,48 @@ pub(crate) unsafe fn release<T>(h: *mut ct_handle, r: crate::Result<T>) -> Resul
     if let Err(e) = &r {
         b.record(e);
     }
-    if b.state
-        .compare_exchange(BUSY, IDLE, Ordering::Release, Ordering::Relaxed)
-        .is_err()
-    {
-        free_c(h);
-    }
+    let_go(h);
     r.map_err(|e| fail(&e))
+}
+
+/// Marks an acquired handle idle again, or frees it if ct_close came while it was held.
+///
+/// # Safety
+/// `h` was acquired and is not used after this.
+unsafe fn let_go(h: *mut ct_handle) {
+    let b = &*(h as *const HandleBox);
+    match b
+        .state
+        .compare_exchange(BUSY, IDLE, Ordering::Release, Ordering::Acquire)
+    {
+        Ok(_) => {}
+        Err(CLOSE_PENDING) => free_c(h),
+        Err(_) => debug_assert!(false, "a handle let go that was not held"),
+    }
+}
+
+/// Lets an acquired handle go if dropped while armed: when a panic unwinds out of the code
+/// that held it (the boundary turns the panic into CT_ERR_INTERNAL; the handle stays usable
+/// and closable).
+pub(crate) struct Held(*mut ct_handle);
+
+impl Held {
+    /// Guards the acquired handle `h`.
+    pub(crate) fn new(h: *mut ct_handle) -> Held {
+        Held(h)
+    }
+
+    /// The holder lets the handle go itself.
+    pub(crate) fn disarm(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        // SAFETY: armed only between acquire and the holder's own release.
+        unsafe { let_go(self.0) }
+    }
 }
 
 impl Castable for ct_handle {
@@ -120,7 +155,9 @@ pub(crate) unsafe fn with_handle<T>(
     f: impl FnOnce(&mut Handle) -> crate::Result<T>,
 ) -> Result<T, ct_status> {
     let core = acquire(h)?;
+    let held = Held::new(h);
     let r = f(core);
+    held.disarm();
     release(h, r)
 }
 
@@ -173,9 +210,10 @@ pub unsafe extern "C" fn ct_open_netns(
     })
 }
 
-/// Closes `h` and frees it. Passing NULL does nothing. Closing a handle that is in use (from
-/// the callback of a call on it, or while a cursor on it is open) takes effect when that call
-/// returns or the cursor is freed. Using or closing a handle after it was closed is undefined.
+/// Closes `h` and frees it. Passing NULL does nothing. Closing a handle from the callback of
+/// a call on it, or while a cursor on it is open, takes effect when that call returns (a dump
+/// stops at its next entry) or the cursor ends. Using or closing a handle after it was
+/// closed is undefined, and so is closing it while another thread may still call it.
 #[no_mangle]
 pub unsafe extern "C" fn ct_close(h: *mut ct_handle) {
     boundary(|| {
@@ -262,11 +300,16 @@ pub unsafe extern "C" fn ct_dump(
     boundary(|| {
         let Some(cb) = cb else { return null_arg("cb") };
         let f = cast_ref(filter);
+        let closing = || {
+            cast_ref(h as *const ct_handle)
+                .is_some_and(|b| b.state.load(Ordering::Acquire) == CLOSE_PENDING)
+        };
         let r = with_handle(h, |core| {
             core.dump_entries(f, |e| {
                 // SAFETY: the entry lives until the callback returns, as documented.
                 let rc = cb(e as *const Entry as *const ct_entry, user_data);
-                if rc == 0 {
+                // The callback closed the handle: the rest of the dump is of no use.
+                if rc == 0 && !closing() {
                     ControlFlow::Continue(())
                 } else {
                     ControlFlow::Break(())

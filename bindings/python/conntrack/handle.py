@@ -2,6 +2,7 @@
 
 import ctypes
 import dataclasses
+import threading
 
 from . import _lib
 from ._lib import lib
@@ -349,26 +350,33 @@ class EntryIterator:
         self._len = lib.ct_entry_list_len(list_ptr)
         self._next = 0
         self._reader = Reader()
+        # Threads may share the iterator: the list is not freed under an entry being read.
+        self._lock = threading.Lock()
 
     def __iter__(self):
         return self
 
     def __next__(self):
-        if self._list is None or self._next >= self._len:
-            self.close()
-            raise StopIteration
-        ptr = lib.ct_entry_list_get(self._list, self._next)
-        self._next += 1
-        if not ptr:  # cannot happen for an index below the length
-            self.close()
-            raise StopIteration
-        return self._reader.read_kept(ptr)
+        with self._lock:
+            if self._list is None or self._next >= self._len:
+                self._close_locked()
+                raise StopIteration
+            ptr = lib.ct_entry_list_get(self._list, self._next)
+            self._next += 1
+            if not ptr:  # cannot happen for an index below the length
+                self._close_locked()
+                raise StopIteration
+            return self._reader.read_kept(ptr)
 
     def __length_hint__(self):
         return 0 if self._list is None else self._len - self._next
 
     def close(self):
         """Frees the C list now; the iteration ends."""
+        with self._lock:
+            self._close_locked()
+
+    def _close_locked(self):
         ptr, self._list = self._list, None
         if ptr:
             self._free(ptr)
@@ -387,7 +395,8 @@ class EntryIterator:
 class CursorIterator:
     """Iterates a C cursor made by ct_cursor_open, making each Entry when it is read; frees
     the cursor (and lets its handle go) at the end, on close() or when collected. Also a
-    context manager."""
+    context manager. Threads may share it: a lock keeps the cursor (and the entry being
+    read from it) whole until each call is done with it."""
 
     _free = lib.ct_cursor_free
 
@@ -395,31 +404,37 @@ class CursorIterator:
         self._cursor = cursor_ptr
         self._owner = owner  # the Conntrack, kept while the cursor holds its handle
         self._reader = Reader()
+        self._lock = threading.Lock()
 
     def __iter__(self):
         return self
 
     def __next__(self):
-        if self._cursor is None:
-            raise StopIteration
-        ptr = ctypes.c_void_p()
-        rc = lib.ct_cursor_next(self._cursor, ctypes.byref(ptr))
-        if rc != _lib.CT_OK:
-            failure = last_error(rc)
-            self.close()
-            raise failure
-        if not ptr.value:
-            self.close()
-            raise StopIteration
-        return self._reader.read_kept(ptr.value)
+        with self._lock:
+            if self._cursor is None:
+                raise StopIteration
+            ptr = ctypes.c_void_p()
+            rc = lib.ct_cursor_next(self._cursor, ctypes.byref(ptr))
+            if rc != _lib.CT_OK:
+                failure = last_error(rc)
+                self._close_locked()
+                raise failure
+            if not ptr.value:
+                self._close_locked()
+                raise StopIteration
+            return self._reader.read_kept(ptr.value)
 
     def close(self):
         """Frees the cursor now (the rest of the dump is read and dropped); the iteration
         ends and the handle serves other calls again."""
+        with self._lock:
+            self._close_locked()
+
+    def _close_locked(self):
         ptr, self._cursor = self._cursor, None
-        self._owner = None
         if ptr:
             self._free(ptr)
+        self._owner = None
 
     def __enter__(self):
         return self
@@ -429,7 +444,9 @@ class CursorIterator:
         return False
 
     def __del__(self):
-        self.close()
+        lock = getattr(self, "_lock", None)
+        if lock is not None:
+            self.close()
 
 
 class Batch:
