@@ -548,12 +548,18 @@ static bool test_cursor(void) {
         CHECK_OK(ct_cursor_next(c, &e));
         if (e == NULL) break;
         CHECK(seen < 2000);
-        /* The same entry (kernel id), with the same fields but for the ticking timeout. */
+        /* The same entry (kernel id), with the same fields but for the ticking timeout and
+         * the reference count (older kernels, 6.1 among them, hold the entry a part of a dump
+         * stopped at, so it can show use=2 in the next part). */
         CHECK_OK(ct_entry_get_id(e, &id_a));
         CHECK_OK(ct_entry_get_id(ct_entry_list_get(list, seen), &id_b));
         CHECK(id_a == id_b);
         CHECK_OK(ct_entry_format(e, 0, a, sizeof a, NULL));
         CHECK_OK(ct_entry_format(ct_entry_list_get(list, seen), 0, b, sizeof b, NULL));
+        char *a_use = strstr(a, " use="), *b_use = strstr(b, " use=");
+        CHECK(a_use != NULL && b_use != NULL);
+        *a_use = *b_use = 0;
+        if (strcmp(strstr(a, " src="), strstr(b, " src=")) != 0) fprintf(stderr, "    cursor: %s\n    list:   %s\n", a, b);
         CHECK(strcmp(strstr(a, " src="), strstr(b, " src=")) == 0);
         seen++;
     }
