@@ -1,13 +1,12 @@
 //! ct_cursor: a dump read one entry at a time.
 
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicU8, Ordering};
 
 use super::entry::ct_entry;
 use super::filter::ct_filter;
 use super::handle::{acquire, ct_handle, release, HandleBox, Held};
 use super::status::ct_status;
-use super::{boundary, cast_ref, fail, free_c, give, null_arg, set_last_error, Castable};
+use super::{boundary, cast_ref, fail, free_c, give, null_arg, set_last_error, Castable, Guard};
 use crate::cursor::Cursor;
 use crate::error::{Error, Kind};
 use crate::Entry;
@@ -24,9 +23,9 @@ pub struct ct_cursor {
 pub(crate) struct CursorBox {
     /// The handle; held (acquired) while the cursor is Some.
     handle: *mut ct_handle,
-    /// IDLE, BUSY (a ct_cursor_next runs; a second thread gets CT_ERR_BUSY) or FREE_PENDING
-    /// (ct_cursor_free came meanwhile: the running call frees the cursor when it ends).
-    state: AtomicU8,
+    /// Held by a running ct_cursor_next (a second thread gets CT_ERR_BUSY); a ct_cursor_free
+    /// meanwhile waits for it.
+    state: Guard,
     /// The dump; None once it ended and the handle was let go. Used only by whoever moved
     /// `state` from IDLE to BUSY.
     cursor: UnsafeCell<Option<Cursor>>,
@@ -36,14 +35,10 @@ impl Castable for ct_cursor {
     type Rust = CursorBox;
 }
 
-const IDLE: u8 = 0;
-const BUSY: u8 = 1;
-const FREE_PENDING: u8 = 2;
-
 /// Ends the cursor's dump, lets its handle go and frees it.
 ///
 /// # Safety
-/// The caller moved the cursor's state to BUSY (or saw FREE_PENDING as the running call);
+/// The caller holds the cursor's state (took it, or gave it back to find a free pending);
 /// nothing uses `cursor` after this.
 unsafe fn free_now(cursor: *mut ct_cursor) {
     let c = &*(cursor as *const CursorBox);
@@ -97,7 +92,7 @@ pub unsafe extern "C" fn ct_cursor_open(
             Ok(cursor) => {
                 let b = CursorBox {
                     handle: h,
-                    state: AtomicU8::new(IDLE),
+                    state: Guard::new(),
                     cursor: UnsafeCell::new(Some(cursor)),
                 };
                 give::<ct_cursor>(cursor_out, "cursor_out", b)
@@ -124,10 +119,7 @@ pub unsafe extern "C" fn ct_cursor_next(
         if entry_out.is_null() {
             return null_arg("entry_out");
         }
-        if c.state
-            .compare_exchange(IDLE, BUSY, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
+        if !c.state.take() {
             set_last_error(&Error::new(
                 Kind::Internal,
                 "the cursor is in use by another thread (a ct_cursor serves one thread at a time)",
@@ -157,22 +149,17 @@ pub unsafe extern "C" fn ct_cursor_next(
                 }
             }
         };
-        match c
-            .state
-            .compare_exchange(BUSY, IDLE, Ordering::Release, Ordering::Acquire)
-        {
-            Ok(_) => status,
-            Err(_) => {
-                // ct_cursor_free came from another thread meanwhile: the entry goes with it.
-                entry_out.write(std::ptr::null());
-                free_now(cursor);
-                set_last_error(&Error::new(
-                    Kind::Internal,
-                    "the cursor was freed by another thread during the call",
-                ));
-                ct_status::CT_ERR_BUSY
-            }
+        if !c.state.give_back() {
+            return status;
         }
+        // ct_cursor_free came from another thread meanwhile: the entry goes with the cursor.
+        entry_out.write(std::ptr::null());
+        free_now(cursor);
+        set_last_error(&Error::new(
+            Kind::Internal,
+            "the cursor was freed by another thread during the call",
+        ));
+        ct_status::CT_ERR_BUSY
     })
 }
 
@@ -183,27 +170,9 @@ pub unsafe extern "C" fn ct_cursor_next(
 #[no_mangle]
 pub unsafe extern "C" fn ct_cursor_free(cursor: *mut ct_cursor) {
     boundary(|| {
-        let Some(c) = cast_ref(cursor as *const ct_cursor) else {
-            return;
-        };
-        loop {
-            match c
-                .state
-                .compare_exchange(IDLE, BUSY, Ordering::Acquire, Ordering::Relaxed)
-            {
-                Ok(_) => return free_now(cursor),
-                Err(BUSY) => {
-                    let pending = c.state.compare_exchange(
-                        BUSY,
-                        FREE_PENDING,
-                        Ordering::AcqRel,
-                        Ordering::Relaxed,
-                    );
-                    if pending.is_ok() {
-                        return;
-                    }
-                }
-                Err(_) => return,
+        if let Some(c) = cast_ref(cursor as *const ct_cursor) {
+            if c.state.take_for_free() {
+                free_now(cursor);
             }
         }
     })

@@ -3,7 +3,6 @@
 use std::cell::UnsafeCell;
 use std::ffi::{c_char, c_void, CString};
 use std::ops::ControlFlow;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Mutex;
 
 use super::entry::ct_entry;
@@ -12,6 +11,7 @@ use super::list::ct_entry_list;
 use super::status::ct_status;
 use super::{
     boundary, cast_ref, fail, free_c, give, null_arg, set_last_error, str_arg, write_out, Castable,
+    Guard,
 };
 use crate::error::{Error, Kind};
 use crate::{Entry, Handle};
@@ -27,16 +27,11 @@ pub struct ct_handle {
 /// The Rust side of a ct_handle: the core handle behind a state word, and the detail of its
 /// last error (readable from any thread, so a caller that changed threads still finds it).
 pub(crate) struct HandleBox {
-    /// IDLE, BUSY (a call or a cursor holds the core handle) or CLOSE_PENDING (ct_close came
-    /// while it was held: the holder frees the handle when it lets go).
-    state: AtomicU8,
+    /// Held by a call or a cursor; a ct_close meanwhile waits for the holder to let go.
+    state: Guard,
     core: UnsafeCell<Handle>,
     last_error: Mutex<(i32, CString)>,
 }
-
-const IDLE: u8 = 0;
-const BUSY: u8 = 1;
-const CLOSE_PENDING: u8 = 2;
 
 impl HandleBox {
     /// The core handle; only its holder (see [`acquire`]) may use it.
@@ -64,10 +59,7 @@ pub(crate) unsafe fn acquire<'a>(h: *mut ct_handle) -> Result<&'a mut Handle, ct
     let Some(b) = cast_ref(h as *const ct_handle) else {
         return Err(null_arg("h"));
     };
-    if b.state
-        .compare_exchange(IDLE, BUSY, Ordering::Acquire, Ordering::Relaxed)
-        .is_err()
-    {
+    if !b.state.take() {
         let e = Error::new(
             Kind::Internal,
             "the handle is in use: by another thread, by the call whose callback this is, or \
@@ -100,14 +92,8 @@ pub(crate) unsafe fn release<T>(h: *mut ct_handle, r: crate::Result<T>) -> Resul
 /// # Safety
 /// `h` was acquired and is not used after this.
 unsafe fn let_go(h: *mut ct_handle) {
-    let b = &*(h as *const HandleBox);
-    match b
-        .state
-        .compare_exchange(BUSY, IDLE, Ordering::Release, Ordering::Acquire)
-    {
-        Ok(_) => {}
-        Err(CLOSE_PENDING) => free_c(h),
-        Err(_) => debug_assert!(false, "a handle let go that was not held"),
+    if (*(h as *const HandleBox)).state.give_back() {
+        free_c(h);
     }
 }
 
@@ -165,7 +151,7 @@ fn opened(r: crate::Result<Handle>, h_out: *mut *mut ct_handle) -> ct_status {
     match r {
         Ok(core) => {
             let b = HandleBox {
-                state: AtomicU8::new(IDLE),
+                state: Guard::new(),
                 core: UnsafeCell::new(core),
                 last_error: Mutex::new((0, CString::default())),
             };
@@ -217,28 +203,9 @@ pub unsafe extern "C" fn ct_open_netns(
 #[no_mangle]
 pub unsafe extern "C" fn ct_close(h: *mut ct_handle) {
     boundary(|| {
-        let Some(b) = cast_ref(h as *const ct_handle) else {
-            return;
-        };
-        loop {
-            let seen = b
-                .state
-                .compare_exchange(IDLE, BUSY, Ordering::Acquire, Ordering::Relaxed);
-            match seen {
-                Ok(_) => return free_c(h),
-                Err(BUSY) => {
-                    let pending = b.state.compare_exchange(
-                        BUSY,
-                        CLOSE_PENDING,
-                        Ordering::AcqRel,
-                        Ordering::Relaxed,
-                    );
-                    if pending.is_ok() {
-                        return;
-                    }
-                }
-                // Already closing.
-                Err(_) => return,
+        if let Some(b) = cast_ref(h as *const ct_handle) {
+            if b.state.take_for_free() {
+                free_c(h);
             }
         }
     })
@@ -300,10 +267,7 @@ pub unsafe extern "C" fn ct_dump(
     boundary(|| {
         let Some(cb) = cb else { return null_arg("cb") };
         let f = cast_ref(filter);
-        let closing = || {
-            cast_ref(h as *const ct_handle)
-                .is_some_and(|b| b.state.load(Ordering::Acquire) == CLOSE_PENDING)
-        };
+        let closing = || cast_ref(h as *const ct_handle).is_some_and(|b| b.state.free_pending());
         let r = with_handle(h, |core| {
             core.dump_entries(f, |e| {
                 // SAFETY: the entry lives until the callback returns, as documented.

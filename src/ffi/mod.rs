@@ -27,6 +27,7 @@ pub mod version;
 use std::cell::RefCell;
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use crate::error::{Error, Kind};
 pub use status::ct_status;
@@ -152,6 +153,68 @@ pub(crate) unsafe fn cast_ref<'a, C: Castable>(p: *const C) -> Option<&'a C::Rus
 /// As [`cast_ref`], and no other reference to the value is live.
 pub(crate) unsafe fn cast_mut<'a, C: Castable>(p: *mut C) -> Option<&'a mut C::Rust> {
     (p as *mut C::Rust).as_mut()
+}
+
+/// The state word of an object that one call holds at a time and whose free may have to wait
+/// for the holder: a handle during a call or a cursor's life, a cursor during
+/// ct_cursor_next. The free then happens when the holder gives the object back.
+pub(crate) struct Guard(AtomicU8);
+
+const IDLE: u8 = 0;
+const BUSY: u8 = 1;
+const FREE_PENDING: u8 = 2;
+
+impl Guard {
+    /// Free to take.
+    pub(crate) fn new() -> Guard {
+        Guard(AtomicU8::new(IDLE))
+    }
+
+    /// Takes the object; false when someone holds it (or it is being freed).
+    pub(crate) fn take(&self) -> bool {
+        self.0
+            .compare_exchange(IDLE, BUSY, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// Gives the object back; true when a free came meanwhile, which the caller now does.
+    pub(crate) fn give_back(&self) -> bool {
+        match self
+            .0
+            .compare_exchange(BUSY, IDLE, Ordering::Release, Ordering::Acquire)
+        {
+            Ok(_) => false,
+            Err(FREE_PENDING) => true,
+            Err(_) => {
+                debug_assert!(false, "an object given back that was not held");
+                false
+            }
+        }
+    }
+
+    /// For a free function: true when the caller took the object and frees it now; false
+    /// when its holder will, on giving it back (or a free is already pending).
+    pub(crate) fn take_for_free(&self) -> bool {
+        loop {
+            if self.take() {
+                return true;
+            }
+            match self
+                .0
+                .compare_exchange(BUSY, FREE_PENDING, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => return false,
+                Err(FREE_PENDING) => return false,
+                // Given back meanwhile: try to take it again.
+                Err(_) => continue,
+            }
+        }
+    }
+
+    /// Whether a free waits for the holder.
+    pub(crate) fn free_pending(&self) -> bool {
+        self.0.load(Ordering::Acquire) == FREE_PENDING
+    }
 }
 
 /// Moves `v` to the heap and hands it to C.

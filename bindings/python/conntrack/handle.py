@@ -339,114 +339,101 @@ def _u32(value, what):
     return value
 
 
-class EntryIterator:
+class _CIterator:
+    """An iterator over a C object that it frees at the end, on close() or when collected;
+    also a context manager. Threads may share it: a lock keeps the C object (and the entry
+    being read from it) alive until each call is done with it. Subclasses keep the object
+    in ``_ptr`` and say how to read the next entry (``_next_locked``) and how to free it
+    (``_free``)."""
+
+    _ptr = None
+
+    def __init__(self, ptr):
+        self._ptr = ptr
+        self._reader = Reader()
+        self._lock = threading.Lock()
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        with self._lock:
+            if self._ptr is None:
+                raise StopIteration
+            try:
+                entry_ptr = self._next_locked()
+            except BaseException:
+                self._close_locked()
+                raise
+            if not entry_ptr:
+                self._close_locked()
+                raise StopIteration
+            return self._reader.read_kept(entry_ptr)
+
+    def close(self):
+        """Frees the C object now; the iteration ends."""
+        with self._lock:
+            self._close_locked()
+
+    def _close_locked(self):
+        ptr, self._ptr = self._ptr, None
+        if ptr:
+            type(self)._free(ptr)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def __del__(self):
+        if getattr(self, "_lock", None) is not None:
+            self.close()
+
+
+class EntryIterator(_CIterator):
     """Iterates a C entry list made by ct_list, making each Entry when reached; frees the
-    list at the end, on close() or when collected. Also a context manager."""
+    list at the end, on close() or when collected."""
 
     _free = lib.ct_entry_list_free
 
     def __init__(self, list_ptr):
-        self._list = list_ptr
+        super().__init__(list_ptr)
         self._len = lib.ct_entry_list_len(list_ptr)
         self._next = 0
-        self._reader = Reader()
-        # Threads may share the iterator: the list is not freed under an entry being read.
-        self._lock = threading.Lock()
 
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        with self._lock:
-            if self._list is None or self._next >= self._len:
-                self._close_locked()
-                raise StopIteration
-            ptr = lib.ct_entry_list_get(self._list, self._next)
-            self._next += 1
-            if not ptr:  # cannot happen for an index below the length
-                self._close_locked()
-                raise StopIteration
-            return self._reader.read_kept(ptr)
+    def _next_locked(self):
+        if self._next >= self._len:
+            return None
+        self._next += 1
+        return lib.ct_entry_list_get(self._ptr, self._next - 1)
 
     def __length_hint__(self):
-        return 0 if self._list is None else self._len - self._next
-
-    def close(self):
-        """Frees the C list now; the iteration ends."""
-        with self._lock:
-            self._close_locked()
-
-    def _close_locked(self):
-        ptr, self._list = self._list, None
-        if ptr:
-            self._free(ptr)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
-
-    def __del__(self):
-        self.close()
+        return 0 if self._ptr is None else self._len - self._next
 
 
-class CursorIterator:
+class CursorIterator(_CIterator):
     """Iterates a C cursor made by ct_cursor_open, making each Entry when it is read; frees
-    the cursor (and lets its handle go) at the end, on close() or when collected. Also a
-    context manager. Threads may share it: a lock keeps the cursor (and the entry being
-    read from it) whole until each call is done with it."""
+    the cursor (which lets its handle go; what is left of the dump is read and dropped) at
+    the end, on close() or when collected."""
 
     _free = lib.ct_cursor_free
 
     def __init__(self, cursor_ptr, owner):
-        self._cursor = cursor_ptr
+        super().__init__(cursor_ptr)
         self._owner = owner  # the Conntrack, kept while the cursor holds its handle
-        self._reader = Reader()
-        self._lock = threading.Lock()
 
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        with self._lock:
-            if self._cursor is None:
-                raise StopIteration
-            ptr = ctypes.c_void_p()
-            rc = lib.ct_cursor_next(self._cursor, ctypes.byref(ptr))
-            if rc != _lib.CT_OK:
-                failure = last_error(rc)
-                self._close_locked()
-                raise failure
-            if not ptr.value:
-                self._close_locked()
-                raise StopIteration
-            return self._reader.read_kept(ptr.value)
-
-    def close(self):
-        """Frees the cursor now (the rest of the dump is read and dropped); the iteration
-        ends and the handle serves other calls again."""
-        with self._lock:
-            self._close_locked()
+    def _next_locked(self):
+        ptr = ctypes.c_void_p()
+        rc = lib.ct_cursor_next(self._ptr, ctypes.byref(ptr))
+        if rc != _lib.CT_OK:
+            raise last_error(rc)
+        return ptr.value
 
     def _close_locked(self):
-        ptr, self._cursor = self._cursor, None
-        if ptr:
-            self._free(ptr)
+        super()._close_locked()
         self._owner = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
-
-    def __del__(self):
-        lock = getattr(self, "_lock", None)
-        if lock is not None:
-            self.close()
 
 
 class Batch:

@@ -100,7 +100,7 @@ def list_entries(zone, netns=None):
             # Read only the fields the tuples need, straight from the C list.
             lib = _lib.lib
             for i in range(it._len):
-                t = _tuple_of(reader, lib.ct_entry_list_get(it._list, i), zone)
+                t = _tuple_of(reader, lib.ct_entry_list_get(it._ptr, i), zone)
                 by_version[t[0]].append(t)
         finally:
             it.close()
