@@ -72,21 +72,26 @@ pub unsafe extern "C" fn ct_labelmap_bit(
     name: *const c_char,
     bit_out: *mut u32,
 ) -> ct_status {
-    boundary(|| {
-        let Some(m) = cast_ref(map) else {
-            return null_arg("map");
-        };
-        let n = match str_arg(name, "name") {
-            Ok(n) => n,
-            Err(s) => return s,
-        };
-        match m.map.bit(n) {
-            Some(b) => write_out(bit_out, "bit_out", b),
-            None => fail(&Error::new(
-                Kind::NotFound,
-                format!("no label is named '{n}'"),
-            )),
-        }
+    boundary(|| match bit_named(map, name) {
+        Ok(b) => write_out(bit_out, "bit_out", b),
+        Err(s) => s,
+    })
+}
+
+/// The bit `map` gives the label `name`: CT_ERR_NOT_FOUND when it names none.
+///
+/// # Safety
+/// As the arguments of ct_labelmap_bit.
+unsafe fn bit_named(map: *const ct_labelmap, name: *const c_char) -> Result<u32, ct_status> {
+    let Some(m) = cast_ref(map) else {
+        return Err(null_arg("map"));
+    };
+    let n = str_arg(name, "name")?;
+    m.map.bit(n).ok_or_else(|| {
+        fail(&Error::new(
+            Kind::NotFound,
+            format!("no label is named '{n}'"),
+        ))
     })
 }
 
@@ -112,18 +117,9 @@ pub unsafe extern "C" fn ct_entry_set_label_name(
     on: bool,
 ) -> ct_status {
     boundary(|| {
-        let Some(m) = cast_ref(map) else {
-            return null_arg("map");
-        };
-        let n = match str_arg(name, "name") {
-            Ok(n) => n,
+        let bit = match bit_named(map, name) {
+            Ok(b) => b,
             Err(s) => return s,
-        };
-        let Some(bit) = m.map.bit(n) else {
-            return fail(&Error::new(
-                Kind::NotFound,
-                format!("no label is named '{n}'"),
-            ));
         };
         if cast_mut(entry).is_none() {
             return null_arg("entry");
