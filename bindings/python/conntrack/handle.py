@@ -137,12 +137,7 @@ class Conntrack:
         with c_filter(filter) as fp:
             rc = lib.ct_dump(h, fp, cb, None)
             failure = last_error(rc) if rc != _lib.CT_OK else None
-        if state["error"] is not None:
-            error = state["error"]
-            state["error"] = None
-            raise error
-        if failure is not None:
-            raise failure
+        _raise_after_callbacks(state, failure)
         return state["count"]
 
     def list(self, filter=None):
@@ -248,12 +243,7 @@ class Conntrack:
         cb = _lib.EXPECT_CB(trampoline)  # kept alive by this frame for the whole call
         rc = lib.ct_expect_dump(h, cb, None)
         failure = last_error(rc) if rc != _lib.CT_OK else None
-        if state["error"] is not None:
-            error = state["error"]
-            state["error"] = None
-            raise error
-        if failure is not None:
-            raise failure
+        _raise_after_callbacks(state, failure)
         return got
 
     def create_expectation(self, expectation):
@@ -329,6 +319,16 @@ class Stats:
     @classmethod
     def _from_c(cls, s):
         return cls(**{name: getattr(s, name) for name, _ in _lib.CtStats._fields_})
+
+
+def _raise_after_callbacks(state, failure):
+    """After a C call that ran Python callbacks: raises what a callback raised (it stopped
+    the call), else the call's own failure (None: it succeeded)."""
+    error, state["error"] = state["error"], None
+    if error is not None:
+        raise error
+    if failure is not None:
+        raise failure
 
 
 def _u32(value, what):
