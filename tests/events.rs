@@ -1,46 +1,20 @@
 //! The event listener against the real kernel, each test in a network namespace of its own,
 //! with the `conntrack` tool making the events.
 
-use std::process::Command;
-
 use conntrack::batch::{Batch, Op};
 use conntrack::entry::{proto, Dir, Side};
 use conntrack::events::{Listener, EVENT_ALL, EVENT_DESTROY, EVENT_NEW, EVENT_UPDATE};
 use conntrack::{Entry, Filter, Handle, Kind};
 
-struct Netns(String);
+mod common;
+use common::Netns;
 
 impl Netns {
-    fn new(tag: &str) -> Netns {
-        let name = format!("cte-{}-{tag}", std::process::id());
-        assert!(Command::new("ip")
-            .args(["netns", "add", &name])
-            .status()
-            .unwrap()
-            .success());
-        let ns = Netns(name);
-        // Events on in this namespace whatever the kernel's default for a new one is.
+    /// A namespace with events on, whatever the kernel's default for a new one is.
+    fn make(tag: &str) -> Netns {
+        let ns = Netns::new("cte", tag);
         ns.sh("conntrack -L >/dev/null 2>&1; sysctl -qw net.netfilter.nf_conntrack_events=1");
         ns
-    }
-
-    fn sh(&self, script: &str) -> String {
-        let out = Command::new("ip")
-            .args(["netns", "exec", &self.0, "sh", "-c", script])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{script}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
     }
 }
 
@@ -66,7 +40,7 @@ fn collect(l: &mut Listener, n: usize) -> Vec<(u32, Entry)> {
 
 #[test]
 fn new_update_destroy_arrive_with_every_field() {
-    let ns = Netns::new("nud");
+    let ns = Netns::make("nud");
     let mut l = Listener::open_netns(&ns.0, EVENT_ALL).unwrap();
     // (conntrack -U takes no zone, so this entry lives in zone 0.)
     ns.sh("conntrack -I -p tcp -s 1.1.1.1 -d 2.2.2.2 --sport 1 --dport 2 --state ESTABLISHED -t 1234 -m 5");
@@ -93,7 +67,7 @@ fn new_update_destroy_arrive_with_every_field() {
 
 #[test]
 fn a_filtered_listener_sees_only_what_matches() {
-    let ns = Netns::new("filt");
+    let ns = Netns::make("filt");
     let mut l = Listener::open_netns(&ns.0, EVENT_NEW | EVENT_DESTROY).unwrap();
     let mut f = Filter::new();
     f.set_zone(5).unwrap();
@@ -116,7 +90,7 @@ fn a_filtered_listener_sees_only_what_matches() {
 
 #[test]
 fn the_descriptor_wakes_for_events_and_times_out_without() {
-    let ns = Netns::new("poll");
+    let ns = Netns::make("poll");
     let mut l = Listener::open_netns(&ns.0, EVENT_NEW).unwrap();
     let poll = |fd: i32, ms: i32| {
         let mut p = libc::pollfd {
@@ -144,7 +118,7 @@ fn the_descriptor_wakes_for_events_and_times_out_without() {
 
 #[test]
 fn a_tiny_buffer_under_a_burst_reports_an_overrun_and_keeps_working() {
-    let ns = Netns::new("ovr");
+    let ns = Netns::make("ovr");
     let mut l = Listener::open_netns(&ns.0, EVENT_NEW).unwrap();
     l.set_receive_buffer(4096).unwrap();
     let mut h = Handle::open_netns(&ns.0).unwrap();
@@ -196,7 +170,7 @@ fn a_tiny_buffer_under_a_burst_reports_an_overrun_and_keeps_working() {
 fn events_arrive_in_autodetect_mode() {
     // nf_conntrack_events=2 records events only while a listener exists (the default of a
     // new namespace on Debian 12's 6.1): entries made after subscribing still report.
-    let ns = Netns::new("auto");
+    let ns = Netns::make("auto");
     ns.sh("sysctl -qw net.netfilter.nf_conntrack_events=2");
     let mut l = Listener::open_netns(&ns.0, EVENT_NEW | EVENT_DESTROY).unwrap();
     ns.sh("conntrack -I -p udp -s 1.1.1.1 -d 2.2.2.2 --sport 1 --dport 2 -t 100 && conntrack -D");
@@ -206,7 +180,7 @@ fn events_arrive_in_autodetect_mode() {
 
 #[test]
 fn the_socket_filter_drops_by_family_mark_and_protocol_in_the_kernel() {
-    let ns = Netns::new("bpf");
+    let ns = Netns::make("bpf");
     let mut l = Listener::open_netns(&ns.0, EVENT_NEW).unwrap();
     let mut f = Filter::new();
     f.set_family(2).unwrap();
@@ -238,7 +212,7 @@ fn the_socket_filter_drops_by_family_mark_and_protocol_in_the_kernel() {
 
 #[test]
 fn a_callback_that_stops_leaves_the_rest_for_the_next_call() {
-    let ns = Netns::new("stop");
+    let ns = Netns::make("stop");
     let mut l = Listener::open_netns(&ns.0, EVENT_NEW).unwrap();
     ns.sh(
         "for p in 1 2 3; do echo \"-I -p udp -s 1.1.1.1 -d 2.2.2.2 --sport $p --dport 9 -t 100\"; done \

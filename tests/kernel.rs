@@ -9,40 +9,16 @@ use conntrack::entry::{proto, Dir, Side};
 use conntrack::filter::Cidr;
 use conntrack::{Entry, Filter, Handle, Kind};
 
-struct Netns(String);
+mod common;
+use common::Netns;
 
 impl Netns {
-    fn new(tag: &str) -> Netns {
-        let name = format!("ctr-{}-{tag}", std::process::id());
-        let ok = Command::new("ip")
-            .args(["netns", "add", &name])
-            .status()
-            .unwrap();
-        assert!(ok.success(), "ip netns add {name}");
-        Netns(name)
-    }
-
-    fn sh(&self, script: &str) -> String {
-        let out = Command::new("ip")
-            .args(["netns", "exec", &self.0, "sh", "-c", script])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{script}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+    fn make(tag: &str) -> Netns {
+        Netns::new("ctr", tag)
     }
 
     fn open(&self) -> Handle {
         Handle::open_netns(&self.0).unwrap()
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
     }
 }
 
@@ -62,7 +38,7 @@ fn udp(src: &str, sport: u16, zone: u32) -> Entry {
 
 #[test]
 fn create_get_update_delete_roundtrip() {
-    let ns = Netns::new("crud");
+    let ns = Netns::make("crud");
     let mut h = ns.open();
     let mut e = udp("10.0.0.1", 1000, 4);
     h.create(&e).unwrap();
@@ -89,7 +65,7 @@ fn create_get_update_delete_roundtrip() {
 
 #[test]
 fn delete_matching_many_entries_in_batches() {
-    let ns = Netns::new("many");
+    let ns = Netns::make("many");
     let mut h = ns.open();
     // More entries than one batch chunk holds, in two zones.
     let n = 6000u32;
@@ -117,7 +93,7 @@ fn delete_matching_many_entries_in_batches() {
 
 #[test]
 fn batch_reports_every_outcome_in_order() {
-    let ns = Netns::new("batch");
+    let ns = Netns::make("batch");
     let mut h = ns.open();
     let a = udp("10.0.0.1", 1, 0);
     h.create(&a).unwrap();
@@ -169,7 +145,7 @@ fn batch_reports_every_outcome_in_order() {
 
 #[test]
 fn dump_filters_agree_between_kernel_and_library() {
-    let ns = Netns::new("filt");
+    let ns = Netns::make("filt");
     ns.sh(
         "conntrack -I -p udp -s 10.1.0.1 -d 10.2.0.1 --sport 1 --dport 53 -t 100 -m 0x10 -w 1 && \
          conntrack -I -p udp -s 10.1.0.2 -d 10.2.0.1 --sport 2 --dport 53 -t 100 -m 0x11 -w 2 && \
@@ -206,7 +182,7 @@ fn dump_filters_agree_between_kernel_and_library() {
 
 #[test]
 fn stopping_a_dump_leaves_the_handle_clean() {
-    let ns = Netns::new("stop");
+    let ns = Netns::make("stop");
     // One conntrack process for all 500 (and a long timeout): under emulation 500 processes
     // take longer than a short timeout lasts.
     ns.sh("for i in $(seq 1 500); do echo \"-I -p udp -s 10.0.0.1 -d 10.0.0.2 --sport $i --dport 1 -t 3600\"; done | conntrack -R - 2>/dev/null");
@@ -228,7 +204,7 @@ fn stopping_a_dump_leaves_the_handle_clean() {
 
 #[test]
 fn separate_handles_work_from_many_threads() {
-    let spaces: Vec<Netns> = (0..4).map(|i| Netns::new(&format!("thr{i}"))).collect();
+    let spaces: Vec<Netns> = (0..4).map(|i| Netns::make(&format!("thr{i}"))).collect();
     std::thread::scope(|s| {
         for ns in &spaces {
             s.spawn(move || {
@@ -259,7 +235,7 @@ fn unknown_netns_is_a_netns_error() {
 
 #[test]
 fn the_kernel_does_the_filtering_it_can() {
-    let ns = Netns::new("kfilt");
+    let ns = Netns::make("kfilt");
     let mut h = ns.open();
     for i in 0..50u16 {
         h.create(&udp("10.0.0.1", 1000 + i, u32::from(i % 5)))
@@ -302,7 +278,7 @@ fn the_kernel_does_the_filtering_it_can() {
 fn messages_from_anyone_but_the_kernel_are_dropped() {
     use conntrack::codec::{self, msg, Purpose, SUBSYS_CTNETLINK};
     use netlink_sys::{protocols::NETLINK_NETFILTER, Socket, SocketAddr};
-    let ns = Netns::new("forge");
+    let ns = Netns::make("forge");
     let mut h = ns.open();
     h.create(&udp("10.0.0.1", 1, 0)).unwrap();
     // Another socket in the same namespace (made by a thread that enters it, so nothing is
@@ -340,7 +316,7 @@ fn messages_from_anyone_but_the_kernel_are_dropped() {
 #[test]
 fn kernel_answers_to_other_sequence_numbers_are_dropped() {
     use conntrack::codec::{self, msg, Purpose, SUBSYS_CTNETLINK};
-    let ns = Netns::new("seq");
+    let ns = Netns::make("seq");
     let mut h = ns.open();
     h.create(&udp("10.0.0.1", 1, 0)).unwrap();
     h.create(&udp("10.0.0.2", 2, 0)).unwrap();
@@ -395,7 +371,7 @@ fn kernel_answers_to_other_sequence_numbers_are_dropped() {
 
 #[test]
 fn a_dump_left_running_is_drained_after_the_error_it_causes() {
-    let ns = Netns::new("busy");
+    let ns = Netns::make("busy");
     let mut h = ns.open();
     let mut b = Batch::new();
     for i in 0..3000u32 {
@@ -424,7 +400,7 @@ fn a_dump_left_running_is_drained_after_the_error_it_causes() {
 
 #[test]
 fn entries_read_one_at_a_time_agree_with_a_list() {
-    let ns = Netns::new("cursor");
+    let ns = Netns::make("cursor");
     let mut h = ns.open();
     let mut b = Batch::new();
     for i in 0..1500u16 {
@@ -458,7 +434,7 @@ fn entries_read_one_at_a_time_agree_with_a_list() {
 
 #[test]
 fn sequence_numbers_wrap_around_without_losing_an_answer() {
-    let ns = Netns::new("wrap");
+    let ns = Netns::make("wrap");
     let mut h = ns.open();
     // Single requests across the wrap (0 is skipped).
     for (i, last) in [u32::MAX - 1, u32::MAX].into_iter().enumerate() {
@@ -511,7 +487,7 @@ fn a_full_table_during_a_batch_of_creates() {
         max <= 1000,
         "nf_conntrack_max is {max}: lower it first (a VM, not a host)"
     );
-    let ns = Netns::new("full");
+    let ns = Netns::make("full");
     let mut h = ns.open();
     // Assured entries: the kernel may not evict them to make room (early drop).
     let entry = |i: u32| {
@@ -565,7 +541,7 @@ fn a_full_table_during_a_batch_of_creates() {
 
 #[test]
 fn flush_and_delete_matching_remove_exactly_the_matches_on_both_paths() {
-    let ns = Netns::new("flushm");
+    let ns = Netns::make("flushm");
     let mut h = ns.open();
     let fill = |h: &mut Handle| {
         let mut b = Batch::new();
@@ -660,7 +636,7 @@ fn flush_and_delete_matching_remove_exactly_the_matches_on_both_paths() {
 /// A batch of `n` mixed requests where every third create already exists and every fifth
 /// delete targets nothing; checks each outcome and the table the tool sees afterwards.
 fn mixed_batch(n: u32, rcvbuf: Option<usize>) {
-    let ns = Netns::new(&format!("mix{n}{}", rcvbuf.is_some() as u8));
+    let ns = Netns::make(&format!("mix{n}{}", rcvbuf.is_some() as u8));
     let mut h = ns.open();
     if let Some(b) = rcvbuf {
         h.set_receive_buffer(b).unwrap();
@@ -733,7 +709,7 @@ fn batch_with_a_small_receive_buffer_loses_nothing() {
 
 #[test]
 fn delete_matching_a_hundred_thousand_across_zones() {
-    let ns = Netns::new("dm100k");
+    let ns = Netns::make("dm100k");
     let mut h = ns.open();
     let mut b = Batch::new();
     for i in 0..100_000u32 {
@@ -767,7 +743,7 @@ fn delete_matching_a_hundred_thousand_across_zones() {
 
 #[test]
 fn a_dump_of_a_hundred_thousand_agrees_with_the_tool() {
-    let ns = Netns::new("d100k");
+    let ns = Netns::make("d100k");
     let mut h = ns.open();
     let mut b = Batch::new();
     for i in 0..100_000u32 {
@@ -823,7 +799,7 @@ fn a_dump_of_a_hundred_thousand_agrees_with_the_tool() {
 #[test]
 fn expectations_roundtrip_with_the_tool() {
     use conntrack::expect::Expectation;
-    let ns = Netns::new("expect");
+    let ns = Netns::make("expect");
     let mut h = ns.open();
     // A master connection with the FTP helper.
     let mut master = Entry::new();
@@ -902,7 +878,7 @@ fn expectations_roundtrip_with_the_tool() {
 fn a_handle_outlives_the_name_of_its_namespace() {
     // `ip netns del` removes the name; the namespace lives on while the handle's socket holds
     // it, so the handle keeps working on the same table (and the name cannot be reopened).
-    let ns = Netns::new("gone");
+    let ns = Netns::make("gone");
     let mut h = ns.open();
     h.create(&udp("10.0.0.1", 1, 0)).unwrap();
     let ok = Command::new("ip")
@@ -966,7 +942,7 @@ fn a_dump_while_another_process_deletes_completes_without_repeats() {
 /// the number it deleted) and lists the table while it runs: every entry listed once, and
 /// the table afterwards holds exactly what was not deleted.
 fn dump_while_deleting(tag: &str, deleter: impl FnOnce(&str) -> Box<dyn FnOnce() -> u64>) {
-    let ns = Netns::new(tag);
+    let ns = Netns::make(tag);
     let mut h = ns.open();
     let mut b = Batch::new();
     for i in 0..20_000u32 {
