@@ -1039,7 +1039,10 @@ ct_status ct_expect_create(ct_handle *h, const ct_expect *expect);
 
 /**
  * Deletes the expectation with `expect`'s expected tuple and zone (and id, when it holds
- * one). CT_ERR_NOT_FOUND when there is none.
+ * one, as an expectation from `ct_expect_dump` does). CT_ERR_NOT_FOUND when there is none.
+ * The id is checked on every kernel, including those whose own id lookup fails (5.10
+ * before its stable fix): there the library reads the expectation by tuple, compares the
+ * id and deletes by tuple.
  */
 ct_status ct_expect_delete(ct_handle *h, const ct_expect *expect);
 

@@ -7,7 +7,7 @@ use crate::codec::attrs::{walk, Bad, Writer};
 use crate::codec::decode::{be16, be32, string, tuple};
 use crate::codec::{self, Request, SUBSYS_CTNETLINK_EXP};
 use crate::entry::{Tuple, AF_INET, AF_INET6};
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 use crate::handle::Handle;
 
 const EXP_NEW: u8 = 0;
@@ -199,15 +199,73 @@ impl Handle {
     }
 
     /// Deletes the expectation with `x`'s expected tuple and zone (and id, when set).
+    ///
+    /// With an id, the delete goes to the kernel with it first. Kernels without the stable fix
+    /// "use helper function to calculate expect ID" (5.10.223, for one) compare that id with
+    /// the object's address instead of the id their dumps report, and answer NotFound; then
+    /// the expectation is read by tuple and zone, its id compared here, and deleted by tuple.
     pub fn delete_expectation(&mut self, x: &Expectation) -> Result<()> {
+        let first = self.delete_expectation_once(x, x.id);
+        match (first, x.id) {
+            (Err(e), Some(id)) if e.kind == Kind::NotFound => {
+                let current = self.get_expectation(&Expectation {
+                    id: None,
+                    ..x.clone()
+                })?;
+                if current.id != Some(id) {
+                    return Err(e);
+                }
+                self.delete_expectation_once(x, None)
+            }
+            (result, _) => result,
+        }
+    }
+
+    fn delete_expectation_once(&mut self, x: &Expectation, id: Option<u32>) -> Result<()> {
         let req = Request {
             msg_type: EXP_DELETE,
             family: family(x)?,
             version: 0,
             flags: 0,
-            attrs: encode(x, false)?,
+            attrs: encode(&Expectation { id, ..x.clone() }, false)?,
         };
         self.request("delete expectation", SUBSYS_CTNETLINK_EXP, req, |_| Ok(()))
+    }
+
+    /// Reads the expectation with `x`'s expected tuple and zone. When `x` has an id, an
+    /// expectation with another id is NotFound (checked here, not by the kernel, for the
+    /// kernels whose id lookup is broken: see `delete_expectation`).
+    pub fn get_expectation(&mut self, x: &Expectation) -> Result<Expectation> {
+        let req = Request {
+            msg_type: EXP_GET,
+            family: family(x)?,
+            version: 0,
+            flags: 0,
+            attrs: encode(
+                &Expectation {
+                    id: None,
+                    ..x.clone()
+                },
+                false,
+            )?,
+        };
+        let mut found = None;
+        self.request("get expectation", SUBSYS_CTNETLINK_EXP, req, |m| {
+            if found.is_none() && (m.msg_type & 0xff) as u8 == EXP_NEW {
+                found = Some(decode_expectation(m.payload)?);
+            }
+            Ok(())
+        })?;
+        match found {
+            Some(f) if x.id.is_none() || f.id == x.id => Ok(f),
+            Some(_) => Err(Error::new(
+                Kind::NotFound,
+                "get expectation: the expectation with this tuple has another id",
+            )),
+            None => Err(Error::malformed(
+                "get expectation: the kernel acknowledged without sending the expectation",
+            )),
+        }
     }
 
     /// Empties the expectation table.

@@ -846,6 +846,21 @@ fn expectations_roundtrip_with_the_tool() {
     // (The helper's policy sets the timeout: FTP gives 300 s whatever was asked.)
     assert!(listed[0].timeout.is_some_and(|t| t > 0));
     assert_eq!(h.create_expectation(&x).unwrap_err().kind, Kind::Exists);
+    // Read back by tuple, with and without the id the dump reported.
+    assert_eq!(h.get_expectation(&listed[0]).unwrap().id, listed[0].id);
+    let mut by_tuple = listed[0].clone();
+    by_tuple.id = None;
+    assert_eq!(h.get_expectation(&by_tuple).unwrap().id, listed[0].id);
+    // Another id names nothing, and deleting by it leaves the expectation (on every kernel,
+    // including those whose own id check is broken).
+    let mut wrong = listed[0].clone();
+    wrong.id = listed[0].id.map(|id| id.wrapping_add(1));
+    assert_eq!(h.get_expectation(&wrong).unwrap_err().kind, Kind::NotFound);
+    assert_eq!(
+        h.delete_expectation(&wrong).unwrap_err().kind,
+        Kind::NotFound
+    );
+    assert_eq!(h.expectations().unwrap().len(), 1);
     h.delete_expectation(&listed[0]).unwrap();
     assert_eq!(
         h.delete_expectation(&listed[0]).unwrap_err().kind,

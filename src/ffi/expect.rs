@@ -319,7 +319,10 @@ pub unsafe extern "C" fn ct_expect_create(
 }
 
 /// Deletes the expectation with `expect`'s expected tuple and zone (and id, when it holds
-/// one). CT_ERR_NOT_FOUND when there is none.
+/// one, as an expectation from `ct_expect_dump` does). CT_ERR_NOT_FOUND when there is none.
+/// The id is checked on every kernel, including those whose own id lookup fails (5.10
+/// before its stable fix): there the library reads the expectation by tuple, compares the
+/// id and deletes by tuple.
 #[no_mangle]
 pub unsafe extern "C" fn ct_expect_delete(
     h: *mut ct_handle,
