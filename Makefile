@@ -53,22 +53,23 @@ c-tests: lib | $(BUILD)
 	  nm $(BUILD)/$$t-asan | grep -q __asan_init || { echo "$$t-asan lacks AddressSanitizer"; exit 1; }; \
 	done
 
-# The benchmark program (same arguments and output as ../shared/anchors/nfct_anchor.c) and
-# the side-by-side comparison with libnetfilter_conntrack and the raw floor.
+# The benchmark program and the side-by-side comparison (root; bench/README.md): the same
+# workloads through libnetfilter_conntrack, the raw ctnetlink floor and vishvananda/netlink
+# (Go), built from bench/anchors into build/anchors, run in a private network namespace.
 N       ?= 200000
 REPEATS ?= 3
 bench: lib | $(BUILD)
 	$(CC) $(CT_CFLAGS) -o $(BUILD)/ct-bench bench/ct-bench.c $(CT_LDLIBS)
 
 compare: bench
-	../shared/anchors/compare.sh $(BUILD)/ct-bench $(N) $(REPEATS)
+	./bench/compare.sh $(BUILD)/ct-bench $(N) $(REPEATS)
 
 # An event burst (EVENTS_N creates, then as many deletes) heard by the project's listener and
-# libnetfilter_conntrack's side by side.
+# libnetfilter_conntrack's side by side, for EVENTS_SECS seconds (root).
 EVENTS_N    ?= 1000000
 EVENTS_SECS ?= 25
 compare-events: bench
-	../shared/anchors/compare-events.sh $(BUILD)/ct-bench $(EVENTS_N) $(EVENTS_SECS)
+	./bench/compare-events.sh $(BUILD)/ct-bench $(EVENTS_N) $(EVENTS_SECS)
 
 # Soak: a million mixed operations and the events they make through one handle and one
 # listener, in a private namespace; fails if resident memory grows. Not part of `make test`.

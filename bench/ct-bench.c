@@ -1,5 +1,5 @@
-/* The project's benchmark program: the same workloads and output line as the anchors in
- * ../shared/anchors (nfct_anchor.c), on libconntrack.
+/* The project's benchmark program: the same workloads and output line as the comparison
+ * programs in bench/anchors (nfct-bench.c on libnetfilter_conntrack), on libconntrack.
  *   create N ZONE   create N UDP entries 10.0.x.y:1024+(i%1024) -> 10.200.0.1:53 in ZONE
  *   dump [ZONE]     dump the table, count the entries (only those in ZONE if given)
  *   delete N ZONE   delete those same N entries by tuple and zone
@@ -42,7 +42,7 @@ static int die(const char *what, ct_status rc) {
     return 1;
 }
 
-/* Fills `e` with entry number i of the workload (both directions, as the anchors do). */
+/* Fills `e` with entry number i of the workload (the same entries as bench/anchors). */
 static ct_status fill(ct_entry *e, unsigned i, unsigned zone) {
     uint32_t s = (10u << 24) | ((i >> 10) + 1);
     uint8_t src[4] = {(uint8_t)(s >> 24), (uint8_t)(s >> 16), (uint8_t)(s >> 8), (uint8_t)s};
