@@ -32,15 +32,18 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 ip netns add "$ns"
 run() { ip netns exec "$ns" "$@"; }
 # Events for every entry, whether or not a listener existed when it was made (kernels whose
 # default is 2 make them only while one does).
 run sysctl -qw net.netfilter.nf_conntrack_events=1 2>/dev/null || true
 
-run "$bench" events "$secs" >"$tmp/project" 2>&1 &
+# Not through run(): a function in the background is a subshell, and $! must be the listener.
+ip netns exec "$ns" "$bench" events "$secs" >"$tmp/project" 2>&1 &
 listeners+=($!)
-run "$bin/nfct-bench" events "$secs" >"$tmp/nfct" 2>&1 &
+ip netns exec "$ns" "$bin/nfct-bench" events "$secs" >"$tmp/nfct" 2>&1 &
 listeners+=($!)
 
 # The burst starts once both listeners have joined a conntrack event group: the namespace's

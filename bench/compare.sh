@@ -27,6 +27,8 @@ if [ "$max" -lt $((n * 2)) ]; then sysctl -qw net.netfilter.nf_conntrack_max=$((
 ns=ctcmp$$
 ip netns add "$ns"
 trap 'ip netns del "$ns"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 run() { ip netns exec "$ns" "$@"; }
 table_count() { run cat /proc/sys/net/netfilter/nf_conntrack_count; }
 # field NAME LINE: the value of NAME=... in an "op=..." line
