@@ -222,11 +222,12 @@ impl Filter {
             orig: self.tuple_filter(Dir::Orig),
             reply: self.tuple_filter(Dir::Reply),
         };
+        // An IPv6 address has no trustworthy kernel form (see `tuple_filter`).
         let addrs_exact = self
             .addrs
             .iter()
             .flatten()
-            .all(|c| c.prefix == c.max_prefix());
+            .all(|c| c.prefix == c.max_prefix() && c.addr.is_ipv4());
         let ports_exact = self.proto.is_some() || self.ports.iter().all(Option::is_none);
         let has_tuple = d.orig != TupleFilter::default() || d.reply != TupleFilter::default();
         // A protocol alone is a tuple filter too; the kernel needs the family for any of them.
@@ -238,7 +239,13 @@ impl Filter {
 
     /// The exact parts of one direction of the filter, for the kernel.
     fn tuple_filter(&self, dir: Dir) -> TupleFilter {
-        let exact = |c: &Option<Cidr>| c.filter(|c| c.prefix == c.max_prefix()).map(|c| c.addr);
+        // IPv6 addresses never go to the kernel: its CTA_FILTER match compares them inverted
+        // (`!ipv6_addr_cmp`, 5.8 through 6.18 at least), so a dump would get every other
+        // entry and a filtered flush would delete every other entry.
+        let exact = |c: &Option<Cidr>| {
+            c.filter(|c| c.prefix == c.max_prefix() && c.addr.is_ipv4())
+                .map(|c| c.addr)
+        };
         TupleFilter {
             src: exact(&self.addrs[slot(dir, Side::Src)]),
             dst: exact(&self.addrs[slot(dir, Side::Dst)]),

@@ -554,17 +554,25 @@ fn flush_and_delete_matching_remove_exactly_the_matches_on_both_paths() {
             e.mark = Some(i % 4);
             b.add(Op::Create, &e);
         }
-        let mut v6 = Entry::new();
-        v6.set_proto(proto::UDP).unwrap();
-        v6.set_addr(Dir::Orig, Side::Src, "fd00::1".parse().unwrap())
-            .unwrap();
-        v6.set_addr(Dir::Orig, Side::Dst, "fd00::2".parse().unwrap())
-            .unwrap();
-        v6.set_port(Dir::Orig, Side::Src, 1003).unwrap();
-        v6.set_port(Dir::Orig, Side::Dst, 53).unwrap();
-        v6.set_zone(1).unwrap();
-        v6.timeout = Some(600);
-        b.add(Op::Create, &v6);
+        // IPv6 entries, several: an exact IPv6 address filter must neither miss its entry
+        // nor take the others (kernels compare IPv6 addresses of CTA_FILTER inverted).
+        for (src, dst) in [
+            ("fd00::1", "fd00::2"),
+            ("fd00::3", "fd00::2"),
+            ("fd00::4", "fd00::5"),
+        ] {
+            let mut v6 = Entry::new();
+            v6.set_proto(proto::UDP).unwrap();
+            v6.set_addr(Dir::Orig, Side::Src, src.parse().unwrap())
+                .unwrap();
+            v6.set_addr(Dir::Orig, Side::Dst, dst.parse().unwrap())
+                .unwrap();
+            v6.set_port(Dir::Orig, Side::Src, 1003).unwrap();
+            v6.set_port(Dir::Orig, Side::Dst, 53).unwrap();
+            v6.set_zone(1).unwrap();
+            v6.timeout = Some(600);
+            b.add(Op::Create, &v6);
+        }
         h.send_batch("fill", &mut b).unwrap();
         assert_eq!(b.failed(), 0);
     };
@@ -592,6 +600,21 @@ fn flush_and_delete_matching_remove_exactly_the_matches_on_both_paths() {
     f.set_addr(Dir::Orig, Side::Src, Cidr::parse("10.0.2.0/24").unwrap())
         .unwrap();
     cases.push((f, "-s 10.0.2.0/24"));
+    let mut f = Filter::new();
+    f.set_addr(Dir::Orig, Side::Src, Cidr::parse("fd00::1").unwrap())
+        .unwrap();
+    cases.push((f, "-f ipv6 -s fd00::1"));
+    let mut f = Filter::new();
+    f.set_family(10).unwrap();
+    f.set_addr(Dir::Orig, Side::Dst, Cidr::parse("fd00::2").unwrap())
+        .unwrap();
+    cases.push((f, "-f ipv6 -d fd00::2"));
+    let mut f = Filter::new();
+    f.set_family(10).unwrap();
+    f.proto = Some(proto::UDP);
+    f.set_addr(Dir::Reply, Side::Src, Cidr::parse("fd00::5").unwrap())
+        .unwrap();
+    cases.push((f, "-f ipv6 -p udp -r fd00::5"));
     let mut f = Filter::new();
     f.proto = Some(proto::UDP);
     f.set_family(2).unwrap();
