@@ -761,9 +761,10 @@ pub fn encode_entry_filter(input: &EncodeInput) {
 
 /// The exact (kernel-side) tuple of one direction of `f`, and its CTA_FILTER flags.
 fn exact_tuple(f: &Filter, dir: Dir) -> (Tuple, u32) {
+    // IPv6 addresses are never sent: the kernel matches them inverted.
     let exact = |side| {
         f.addrs[slot(dir, side)]
-            .filter(|c| c.prefix == c.max_prefix())
+            .filter(|c| c.prefix == c.max_prefix() && c.addr.is_ipv4())
             .map(|c| c.addr)
     };
     let t = Tuple {
