@@ -112,6 +112,40 @@ pub const DCCP_STATES: [&str; 10] = [
     "INVALID",
 ];
 
+/// A helper name the kernel can take whole: 1 to 15 bytes (16 with the NUL), no NUL inside.
+/// Anything else is refused rather than cut, so the kernel never looks up another helper.
+pub fn check_helper_name(h: &str) -> Result<()> {
+    if h.is_empty() || h.len() > 15 || h.contains('\0') {
+        return Err(Error::invalid(format!(
+            "helper name {h:?}: 1 to 15 bytes without NUL"
+        )));
+    }
+    Ok(())
+}
+
+/// The groups of fields [`Entry::unset`] removes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    /// The kernel id.
+    Id,
+    /// The mark.
+    Mark,
+    /// The status bits.
+    Status,
+    /// The timeout.
+    Timeout,
+    /// The zone (an entry without one is in zone 0).
+    Zone,
+    /// The labels, and which of them an update changes.
+    Labels,
+    /// The TCP, SCTP and DCCP protocol states.
+    ProtoState,
+    /// The reply tuple (a create then uses the inverse of the original).
+    Reply,
+    /// The helper name.
+    Helper,
+}
+
 /// Direction of a tuple.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dir {
@@ -580,19 +614,72 @@ impl Entry {
         Ok(())
     }
 
-    /// Sets or clears label `bit` (0..127).
+    /// Sets the SCTP state; refused for an unknown state or a non-SCTP entry.
+    pub fn set_sctp_state(&mut self, state: u8) -> Result<()> {
+        if usize::from(state) >= SCTP_STATES.len() {
+            return Err(Error::invalid(format!(
+                "SCTP state {state} is unknown (0..9)"
+            )));
+        }
+        if let Some(p) = self.proto().filter(|p| *p != proto::SCTP) {
+            return Err(Error::invalid(format!("protocol {p} is not SCTP")));
+        }
+        self.sctp_state = Some(state);
+        Ok(())
+    }
+
+    /// Sets or clears label `bit` (0..127). An update then changes only the bits touched
+    /// this way (they go into the label mask); the kernel's other bits keep their value.
     pub fn set_label(&mut self, bit: u32, on: bool) -> Result<()> {
         if bit >= 128 {
             return Err(Error::invalid(format!("label bit {bit} is over 127")));
         }
-        let l = self.extra.get_mut().labels.get_or_insert([0; 16]);
+        let x = self.extra.get_mut();
         let (byte, mask) = ((bit / 8) as usize, 1u8 << (bit % 8));
+        let l = x.labels.get_or_insert([0; 16]);
         if on {
             l[byte] |= mask;
         } else {
             l[byte] &= !mask;
         }
+        x.labels_mask.get_or_insert([0; 16])[byte] |= mask;
         Ok(())
+    }
+
+    /// Sets all 128 label bits at once; an update then replaces every bit.
+    pub fn set_labels(&mut self, labels: Labels) {
+        let x = self.extra.get_mut();
+        x.labels = Some(labels);
+        x.labels_mask = None;
+    }
+
+    /// Sets the name of the helper to attach at creation; see [`check_helper_name`].
+    pub fn set_helper(&mut self, name: &str) -> Result<()> {
+        check_helper_name(name)?;
+        self.extra.get_mut().helper = Some(name.to_string());
+        Ok(())
+    }
+
+    /// Removes the fields of `field`, so requests no longer carry them.
+    pub fn unset(&mut self, field: Field) {
+        match field {
+            Field::Id => self.id = None,
+            Field::Mark => self.mark = None,
+            Field::Status => self.status = None,
+            Field::Timeout => self.timeout = None,
+            Field::Zone => self.zone = None,
+            Field::Labels => self.extra.unset(|x| {
+                x.labels = None;
+                x.labels_mask = None;
+            }),
+            Field::ProtoState => {
+                self.tcp_state = None;
+                self.sctp_state = None;
+                self.dccp_state = None;
+            }
+            Field::Reply => self.reply = Tuple::default(),
+            Field::Helper => self.extra.unset(|x| x.helper = None),
+        }
     }
 
     /// The reply tuple to send when creating: as set, else the inverse of the original.
@@ -703,6 +790,43 @@ mod tests {
         e.set_label(3, true).unwrap();
         assert_ne!(e, Entry::new());
         assert!(e.clone().label(3));
+    }
+
+    #[test]
+    fn protocol_states_helper_and_unset_follow_one_rule() {
+        let mut e = Entry::new();
+        e.set_proto(proto::SCTP).unwrap();
+        assert!(e.set_sctp_state(10).is_err());
+        assert!(e.set_tcp_state(3).is_err());
+        e.set_sctp_state(4).unwrap();
+        let mut t = Entry::new();
+        t.set_proto(proto::TCP).unwrap();
+        assert!(t.set_sctp_state(4).is_err());
+        assert!(e.set_helper("").is_err());
+        assert!(e.set_helper("sixteen-chars-xx").is_err());
+        assert!(e.set_helper("a\0b").is_err());
+        e.set_helper("ftp").unwrap();
+        e.id = Some(9);
+        e.set_label(1, true).unwrap();
+        e.unset(Field::ProtoState);
+        e.unset(Field::Helper);
+        e.unset(Field::Id);
+        e.unset(Field::Labels);
+        let mut want = Entry::new();
+        want.set_proto(proto::SCTP).unwrap();
+        assert_eq!(e, want);
+    }
+
+    #[test]
+    fn set_label_records_the_update_mask_and_set_labels_replaces_all() {
+        let mut e = Entry::new();
+        e.set_label(9, true).unwrap();
+        e.set_label(3, false).unwrap();
+        let x = e.extra.get();
+        assert_eq!(x.labels.unwrap()[1], 2);
+        assert_eq!(x.labels_mask.unwrap()[..2], [8, 2]);
+        e.set_labels([1; 16]);
+        assert_eq!(e.extra.get().labels_mask, None);
     }
 
     #[test]

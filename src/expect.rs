@@ -51,6 +51,21 @@ pub struct Expectation {
 }
 
 impl Expectation {
+    /// Sets the zone; refused above 65535.
+    pub fn set_zone(&mut self, zone: u32) -> Result<()> {
+        let z = u16::try_from(zone)
+            .map_err(|_| Error::invalid(format!("zone {zone} is over 65535")))?;
+        self.zone = Some(z);
+        Ok(())
+    }
+
+    /// Sets the helper name, by the rule of [`crate::entry::check_helper_name`].
+    pub fn set_helper(&mut self, name: &str) -> Result<()> {
+        crate::entry::check_helper_name(name)?;
+        self.helper = Some(name.to_string());
+        Ok(())
+    }
+
     /// The family: as set, else from the expected tuple's or the master's address.
     pub fn family(&self) -> Option<u8> {
         self.family.or_else(|| {
@@ -111,7 +126,7 @@ fn complete(t: &Tuple, what: &str) -> Result<()> {
 fn encode(x: &Expectation, full: bool) -> Result<Vec<u8>> {
     complete(&x.tuple, "expected tuple")?;
     if let Some(h) = x.helper.as_deref().filter(|_| full) {
-        codec::check_helper_name(h)?;
+        crate::entry::check_helper_name(h)?;
     }
     if full {
         complete(&x.master, "master tuple")?;

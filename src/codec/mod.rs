@@ -182,19 +182,8 @@ fn check(e: &Entry, purpose: Purpose) -> Result<()> {
             return Err(Error::invalid("create needs a timeout"));
         }
         if let Some(h) = &e.extra.get().helper {
-            check_helper_name(h)?;
+            crate::entry::check_helper_name(h)?;
         }
-    }
-    Ok(())
-}
-
-/// A helper name the kernel can take whole: 1 to 15 bytes (16 with the NUL), no NUL inside.
-/// Anything else is refused rather than cut, so the kernel never looks up another helper.
-pub fn check_helper_name(h: &str) -> Result<()> {
-    if h.is_empty() || h.len() > 15 || h.contains('\0') {
-        return Err(Error::invalid(format!(
-            "helper name {h:?}: 1 to 15 bytes without NUL"
-        )));
     }
     Ok(())
 }

@@ -12,7 +12,7 @@ use super::{
     boundary, cast_mut, cast_ref, copy_text, fail, free_c, give, null_arg, status_of, str_arg,
     write_out, Castable,
 };
-use crate::entry::{Dir, Side};
+use crate::entry::{Dir, Field, Side};
 use crate::error::{Error, Kind};
 use crate::Entry;
 
@@ -172,29 +172,23 @@ pub const CT_FIELD_HELPER: u32 = 9;
 #[no_mangle]
 pub unsafe extern "C" fn ct_entry_unset(entry: *mut ct_entry, field: u32) -> ct_status {
     set(entry, |e| {
-        match field {
-            CT_FIELD_ID => e.id = None,
-            CT_FIELD_MARK => e.mark = None,
-            CT_FIELD_STATUS => e.status = None,
-            CT_FIELD_TIMEOUT => e.timeout = None,
-            CT_FIELD_ZONE => e.zone = None,
-            CT_FIELD_LABELS => e.extra.unset(|x| {
-                x.labels = None;
-                x.labels_mask = None;
-            }),
-            CT_FIELD_PROTO_STATE => {
-                e.tcp_state = None;
-                e.sctp_state = None;
-                e.dccp_state = None;
-            }
-            CT_FIELD_REPLY => e.reply = Default::default(),
-            CT_FIELD_HELPER => e.extra.unset(|x| x.helper = None),
+        let f = match field {
+            CT_FIELD_ID => Field::Id,
+            CT_FIELD_MARK => Field::Mark,
+            CT_FIELD_STATUS => Field::Status,
+            CT_FIELD_TIMEOUT => Field::Timeout,
+            CT_FIELD_ZONE => Field::Zone,
+            CT_FIELD_LABELS => Field::Labels,
+            CT_FIELD_PROTO_STATE => Field::ProtoState,
+            CT_FIELD_REPLY => Field::Reply,
+            CT_FIELD_HELPER => Field::Helper,
             _ => {
                 return Err(Error::invalid(format!(
                     "field {field} is not a CT_FIELD_* value"
                 )))
             }
-        }
+        };
+        e.unset(f);
         Ok(())
     })
 }
@@ -552,18 +546,7 @@ pub unsafe extern "C" fn ct_entry_get_tcp_state(
 /// Sets the SCTP state (the kernel's SCTP_CONNTRACK_* numbering, 0..9).
 #[no_mangle]
 pub unsafe extern "C" fn ct_entry_set_sctp_state(entry: *mut ct_entry, state: u8) -> ct_status {
-    set(entry, |e| {
-        if state > 9 {
-            return Err(Error::invalid(format!(
-                "SCTP state {state} is unknown (0..9)"
-            )));
-        }
-        if let Some(p) = e.proto().filter(|p| *p != crate::entry::proto::SCTP) {
-            return Err(Error::invalid(format!("protocol {p} is not SCTP")));
-        }
-        e.sctp_state = Some(state);
-        Ok(())
-    })
+    set(entry, |e| e.set_sctp_state(state))
 }
 
 /// Gets the SCTP state.
@@ -663,12 +646,7 @@ pub unsafe extern "C" fn ct_entry_get_timestamp_stop(
 /// touched this way change on the kernel's entry; the others keep their value.
 #[no_mangle]
 pub unsafe extern "C" fn ct_entry_set_label(entry: *mut ct_entry, bit: u32, on: bool) -> ct_status {
-    set(entry, |e| {
-        e.set_label(bit, on)?;
-        let m = e.extra.get_mut().labels_mask.get_or_insert([0; 16]);
-        m[(bit / 8) as usize] |= 1 << (bit % 8);
-        Ok(())
-    })
+    set(entry, |e| e.set_label(bit, on))
 }
 
 /// Gets label bit `bit` (0..127) into `*on_out`. CT_ERR_NOT_SET when the entry carries no
@@ -709,8 +687,7 @@ pub unsafe extern "C" fn ct_entry_set_labels(
             l[..len].copy_from_slice(std::slice::from_raw_parts(bytes, len));
         }
         set(entry, |e| {
-            e.extra.get_mut().labels = Some(l);
-            e.extra.get_mut().labels_mask = None;
+            e.set_labels(l);
             Ok(())
         })
     })
@@ -761,13 +738,7 @@ pub unsafe extern "C" fn ct_entry_set_helper(
             Ok(n) => n,
             Err(s) => return s,
         };
-        set(entry, |e| {
-            if n.is_empty() || n.len() > 15 {
-                return Err(Error::invalid("a helper name has 1 to 15 characters"));
-            }
-            e.extra.get_mut().helper = Some(n.to_string());
-            Ok(())
-        })
+        set(entry, |e| e.set_helper(n))
     })
 }
 

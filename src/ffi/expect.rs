@@ -143,11 +143,7 @@ pub unsafe extern "C" fn ct_expect_set_timeout(expect: *mut ct_expect, seconds: 
 #[no_mangle]
 pub unsafe extern "C" fn ct_expect_set_zone(expect: *mut ct_expect, zone: u32) -> ct_status {
     boundary(|| match cast_mut(expect) {
-        Some(x) => status_of(
-            u16::try_from(zone)
-                .map(|z| x.zone = Some(z))
-                .map_err(|_| Error::invalid(format!("zone {zone} is over 65535"))),
-        ),
+        Some(x) => status_of(x.set_zone(zone)),
         None => null_arg("expect"),
     })
 }
@@ -165,9 +161,7 @@ pub unsafe extern "C" fn ct_expect_set_helper(
             Err(s) => return s,
         };
         match cast_mut(expect) {
-            Some(x) => status_of(crate::codec::check_helper_name(n).map(|()| {
-                x.helper = Some(n.to_string());
-            })),
+            Some(x) => status_of(x.set_helper(n)),
             None => null_arg("expect"),
         }
     })
