@@ -123,6 +123,14 @@ pub fn check_helper_name(h: &str) -> Result<()> {
     Ok(())
 }
 
+/// Refuses a label bit over 127 (there are 128).
+pub fn check_label_bit(bit: u32) -> Result<()> {
+    if bit >= 128 {
+        return Err(Error::invalid(format!("label bit {bit} is over 127")));
+    }
+    Ok(())
+}
+
 /// The groups of fields [`Entry::unset`] removes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Field {
@@ -631,9 +639,7 @@ impl Entry {
     /// Sets or clears label `bit` (0..127). An update then changes only the bits touched
     /// this way (they go into the label mask); the kernel's other bits keep their value.
     pub fn set_label(&mut self, bit: u32, on: bool) -> Result<()> {
-        if bit >= 128 {
-            return Err(Error::invalid(format!("label bit {bit} is over 127")));
-        }
+        check_label_bit(bit)?;
         let x = self.extra.get_mut();
         let (byte, mask) = ((bit / 8) as usize, 1u8 << (bit % 8));
         let l = x.labels.get_or_insert([0; 16]);
@@ -646,11 +652,27 @@ impl Entry {
         Ok(())
     }
 
-    /// Sets all 128 label bits at once; an update then replaces every bit.
-    pub fn set_labels(&mut self, labels: Labels) {
+    /// Sets all 128 label bits from at most 16 bytes (missing bytes are 0); an update then
+    /// replaces every bit.
+    pub fn set_labels(&mut self, bytes: &[u8]) -> Result<()> {
+        if bytes.len() > 16 {
+            return Err(Error::invalid(format!(
+                "labels have at most 16 bytes, not {}",
+                bytes.len()
+            )));
+        }
+        let mut l = [0u8; 16];
+        l[..bytes.len()].copy_from_slice(bytes);
         let x = self.extra.get_mut();
-        x.labels = Some(labels);
+        x.labels = Some(l);
         x.labels_mask = None;
+        Ok(())
+    }
+
+    /// Label `bit` (0..127; refused above): None when the entry carries no labels at all.
+    pub fn label_bit(&self, bit: u32) -> Result<Option<bool>> {
+        check_label_bit(bit)?;
+        Ok(self.extra.get().labels.map(|_| self.label(bit)))
     }
 
     /// Sets the name of the helper to attach at creation; see [`check_helper_name`].
@@ -825,8 +847,11 @@ mod tests {
         let x = e.extra.get();
         assert_eq!(x.labels.unwrap()[1], 2);
         assert_eq!(x.labels_mask.unwrap()[..2], [8, 2]);
-        e.set_labels([1; 16]);
+        e.set_labels(&[1; 16]).unwrap();
         assert_eq!(e.extra.get().labels_mask, None);
+        assert!(e.set_labels(&[0; 17]).is_err());
+        assert_eq!(e.label_bit(0).unwrap(), Some(true));
+        assert!(e.label_bit(128).is_err());
     }
 
     #[test]

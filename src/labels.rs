@@ -56,6 +56,12 @@ impl LabelMap {
             .map(|b| b as u32)
     }
 
+    /// The bit named `name`; NotFound when no bit has that name.
+    pub fn bit_named(&self, name: &str) -> Result<u32> {
+        self.bit(name)
+            .ok_or_else(|| Error::new(Kind::NotFound, format!("no label is named '{name}'")))
+    }
+
     /// The name of `bit`, if it has one.
     pub fn name(&self, bit: u32) -> Option<&str> {
         self.names

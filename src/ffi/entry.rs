@@ -8,10 +8,7 @@ use std::ffi::c_char;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::status::ct_status;
-use super::{
-    boundary, cast_mut, cast_ref, copy_text, fail, free_c, give, null_arg, status_of, str_arg,
-    write_out, Castable,
-};
+use super::{answer, copy_text, fail, free_c, give, status_of, write_opt, Castable};
 use crate::entry::{Dir, Field, Side};
 use crate::error::{Error, Kind};
 use crate::Entry;
@@ -83,13 +80,13 @@ pub const CT_FORMAT_TIMESTAMP: u32 = 4;
 /// Size that holds any address as text, NUL included (INET6_ADDRSTRLEN).
 pub const CT_ADDR_TEXT_MAX: usize = 46;
 
-fn dir_of(dir: u32) -> Result<Dir, ct_status> {
+fn dir_of(dir: u32) -> crate::Result<Dir> {
     match dir {
         CT_DIR_ORIG => Ok(Dir::Orig),
         CT_DIR_REPLY => Ok(Dir::Reply),
-        _ => Err(fail(&Error::invalid(format!(
+        _ => Err(Error::invalid(format!(
             "direction {dir} is neither CT_DIR_ORIG (0) nor CT_DIR_REPLY (1)"
-        )))),
+        ))),
     }
 }
 
@@ -106,45 +103,11 @@ pub(crate) fn selector(which: u32) -> crate::Result<(Dir, Side)> {
     }
 }
 
-fn which_of(which: u32) -> Result<(Dir, Side), ct_status> {
-    selector(which).map_err(|e| fail(&e))
-}
-
-/// Runs a setter on the entry behind `entry`; the entry is unchanged when it fails.
-unsafe fn set(entry: *mut ct_entry, f: impl FnOnce(&mut Entry) -> crate::Result<()>) -> ct_status {
-    boundary(|| match cast_mut(entry) {
-        Some(e) => status_of(f(e)),
-        None => null_arg("entry"),
-    })
-}
-
-/// Reads a field into `out`: CT_ERR_NOT_SET when absent. "Absent" is an answer, not a
-/// failure: it leaves ct_last_error_message alone (and costs no formatting).
-unsafe fn get<T>(
-    entry: *const ct_entry,
-    out: *mut T,
-    _what: &str,
-    f: impl FnOnce(&Entry) -> Option<T>,
-) -> ct_status {
-    boundary(|| {
-        let Some(e) = cast_ref(entry) else {
-            return null_arg("entry");
-        };
-        if out.is_null() {
-            return null_arg("value_out");
-        }
-        match f(e) {
-            Some(v) => write_out(out, "value_out", v),
-            None => ct_status::CT_ERR_NOT_SET,
-        }
-    })
-}
-
 /// Makes an empty entry. On CT_OK, `*entry_out` is a new entry owned by the caller; free it
 /// with ct_entry_free. On error `*entry_out` is unchanged.
 #[no_mangle]
 pub unsafe extern "C" fn ct_entry_new(entry_out: *mut *mut ct_entry) -> ct_status {
-    boundary(|| give::<ct_entry>(entry_out, "entry_out", Entry::new()))
+    ffi_fn! { give::<ct_entry>(entry_out, "entry_out", Entry::new()) }
 }
 
 /// Fields ct_entry_unset can clear.
@@ -171,26 +134,26 @@ pub const CT_FIELD_HELPER: u32 = 9;
 /// tuple now. CT_ERR_INVALID_ARGUMENT for an unknown field.
 #[no_mangle]
 pub unsafe extern "C" fn ct_entry_unset(entry: *mut ct_entry, field: u32) -> ct_status {
-    set(entry, |e| {
+    ffi_fn! {
         let f = match field {
-            CT_FIELD_ID => Field::Id,
-            CT_FIELD_MARK => Field::Mark,
-            CT_FIELD_STATUS => Field::Status,
-            CT_FIELD_TIMEOUT => Field::Timeout,
-            CT_FIELD_ZONE => Field::Zone,
-            CT_FIELD_LABELS => Field::Labels,
-            CT_FIELD_PROTO_STATE => Field::ProtoState,
-            CT_FIELD_REPLY => Field::Reply,
-            CT_FIELD_HELPER => Field::Helper,
-            _ => {
-                return Err(Error::invalid(format!(
-                    "field {field} is not a CT_FIELD_* value"
-                )))
-            }
+            CT_FIELD_ID => Some(Field::Id),
+            CT_FIELD_MARK => Some(Field::Mark),
+            CT_FIELD_STATUS => Some(Field::Status),
+            CT_FIELD_TIMEOUT => Some(Field::Timeout),
+            CT_FIELD_ZONE => Some(Field::Zone),
+            CT_FIELD_LABELS => Some(Field::Labels),
+            CT_FIELD_PROTO_STATE => Some(Field::ProtoState),
+            CT_FIELD_REPLY => Some(Field::Reply),
+            CT_FIELD_HELPER => Some(Field::Helper),
+            _ => None,
         };
+        let e = arg_mut!(entry);
+        let f = ok!(f.ok_or_else(|| Error::invalid(format!(
+            "field {field} is not a CT_FIELD_* value"
+        ))));
         e.unset(f);
-        Ok(())
-    })
+        ct_status::CT_OK
+    }
 }
 
 /// Copies `entry` (for example one handed to a dump callback). On CT_OK, `*entry_out` is a
@@ -200,24 +163,21 @@ pub unsafe extern "C" fn ct_entry_clone(
     entry: *const ct_entry,
     entry_out: *mut *mut ct_entry,
 ) -> ct_status {
-    boundary(|| match cast_ref(entry) {
-        Some(e) => give::<ct_entry>(entry_out, "entry_out", e.clone()),
-        None => null_arg("entry"),
-    })
+    ffi_fn! { give::<ct_entry>(entry_out, "entry_out", arg_ref!(entry).clone()) }
 }
 
 /// Frees an entry made by ct_entry_new, ct_entry_clone or ct_get. Passing NULL does
 /// nothing; freeing the same entry twice, or one that belongs to a list, is undefined.
 #[no_mangle]
 pub unsafe extern "C" fn ct_entry_free(entry: *mut ct_entry) {
-    boundary(|| free_c(entry))
+    ffi_fn! { free_c(entry) }
 }
 
 /// Sets the layer-3 family: CT_FAMILY_IPV4 or CT_FAMILY_IPV6. Setting an address also sets
 /// it. CT_ERR_INVALID_ARGUMENT for another number or one that contradicts an address.
 #[no_mangle]
 pub unsafe extern "C" fn ct_entry_set_family(entry: *mut ct_entry, family: u8) -> ct_status {
-    set(entry, |e| e.set_family(family))
+    ffi_fn! { status_of(arg_mut!(entry).set_family(family)) }
 }
 
 /// Gets the layer-3 family (as set, or implied by an address).
@@ -226,7 +186,11 @@ pub unsafe extern "C" fn ct_entry_get_family(
     entry: *const ct_entry,
     family_out: *mut u8,
 ) -> ct_status {
-    get(entry, family_out, "family", |e| e.family())
+    ffi_fn! {
+        let e = arg_ref!(entry);
+        arg_out!(family_out);
+        answer(family_out, e.family())
+    }
 }
 
 /// Sets the layer-4 protocol number (CT_PROTO_TCP, ... or any other number) of both
@@ -234,7 +198,7 @@ pub unsafe extern "C" fn ct_entry_get_family(
 /// ICMP on IPv6 (use ICMPv6) and the reverse.
 #[no_mangle]
 pub unsafe extern "C" fn ct_entry_set_proto(entry: *mut ct_entry, proto: u8) -> ct_status {
-    set(entry, |e| e.set_proto(proto))
+    ffi_fn! { status_of(arg_mut!(entry).set_proto(proto)) }
 }
 
 /// Gets the layer-4 protocol number.
@@ -243,7 +207,11 @@ pub unsafe extern "C" fn ct_entry_get_proto(
     entry: *const ct_entry,
     proto_out: *mut u8,
 ) -> ct_status {
-    get(entry, proto_out, "protocol", |e| e.proto())
+    ffi_fn! {
+        let e = arg_ref!(entry);
+        arg_out!(proto_out);
+        answer(proto_out, e.proto())
+    }
 }
 
 /// Sets an address from text ("1.1.1.1", "fe80::1"). `which` is CT_ORIG_SRC, CT_ORIG_DST,
@@ -255,22 +223,15 @@ pub unsafe extern "C" fn ct_entry_set_addr(
     which: u32,
     addr: *const c_char,
 ) -> ct_status {
-    boundary(|| {
-        let text = match str_arg(addr, "addr") {
-            Ok(t) => t,
-            Err(s) => return s,
-        };
-        let (dir, side) = match which_of(which) {
-            Ok(w) => w,
-            Err(s) => return s,
-        };
-        set(entry, |e| {
-            let a: IpAddr = text
-                .parse()
-                .map_err(|_| Error::invalid(format!("'{text}' is not an IPv4 or IPv6 address")))?;
-            e.set_addr(dir, side, a)
-        })
-    })
+    ffi_fn! {
+        let text = arg_str!(addr);
+        let (dir, side) = ok!(selector(which));
+        let e = arg_mut!(entry);
+        let a: IpAddr = ok!(text
+            .parse()
+            .map_err(|_| Error::invalid(format!("'{text}' is not an IPv4 or IPv6 address"))));
+        status_of(e.set_addr(dir, side, a))
+    }
 }
 
 /// Sets an address from raw bytes in network order: 4 bytes for IPv4, 16 for IPv6.
@@ -282,28 +243,18 @@ pub unsafe extern "C" fn ct_entry_set_addr_bytes(
     bytes: *const u8,
     len: usize,
 ) -> ct_status {
-    boundary(|| {
-        if bytes.is_null() {
-            return null_arg("bytes");
-        }
-        let (dir, side) = match which_of(which) {
-            Ok(w) => w,
-            Err(s) => return s,
-        };
+    ffi_fn! {
+        arg_out!(bytes);
+        let (dir, side) = ok!(selector(which));
+        let e = arg_mut!(entry);
         let b = std::slice::from_raw_parts(bytes, len);
-        set(entry, |e| {
-            let a = match len {
-                4 => IpAddr::V4(Ipv4Addr::new(b[0], b[1], b[2], b[3])),
-                16 => IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(b).unwrap_or([0; 16]))),
-                _ => {
-                    return Err(Error::invalid(format!(
-                        "an address has 4 or 16 bytes, not {len}"
-                    )))
-                }
-            };
-            e.set_addr(dir, side, a)
-        })
-    })
+        let a = match len {
+            4 => IpAddr::V4(Ipv4Addr::new(b[0], b[1], b[2], b[3])),
+            16 => IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(b).unwrap_or([0; 16]))),
+            _ => return fail(&Error::invalid(format!("an address has 4 or 16 bytes, not {len}"))),
+        };
+        status_of(e.set_addr(dir, side, a))
+    }
 }
 
 /// Writes an address as text into `buf` (`len` bytes, NUL included; CT_ADDR_TEXT_MAX
@@ -316,22 +267,15 @@ pub unsafe extern "C" fn ct_entry_get_addr(
     buf: *mut c_char,
     len: usize,
 ) -> ct_status {
-    boundary(|| {
-        if buf.is_null() && len > 0 {
-            return null_arg("buf");
-        }
-        let Some(e) = cast_ref(entry) else {
-            return null_arg("entry");
-        };
-        let (dir, side) = match which_of(which) {
-            Ok(w) => w,
-            Err(s) => return s,
-        };
+    ffi_fn! {
+        arg_out!(buf if len > 0);
+        let e = arg_ref!(entry);
+        let (dir, side) = ok!(selector(which));
         match e.tuple(dir).addr(side) {
             Some(a) => copy_text(&a.to_string(), buf, len),
             None => ct_status::CT_ERR_NOT_SET,
         }
-    })
+    }
 }
 
 /// Writes an address as raw bytes in network order into `buf` (`len` >= 16 always
@@ -344,20 +288,11 @@ pub unsafe extern "C" fn ct_entry_get_addr_bytes(
     len: usize,
     len_out: *mut usize,
 ) -> ct_status {
-    boundary(|| {
-        let Some(e) = cast_ref(entry) else {
-            return null_arg("entry");
-        };
-        if buf.is_null() {
-            return null_arg("buf");
-        }
-        if len_out.is_null() {
-            return null_arg("len_out");
-        }
-        let (dir, side) = match which_of(which) {
-            Ok(w) => w,
-            Err(s) => return s,
-        };
+    ffi_fn! {
+        let e = arg_ref!(entry);
+        arg_out!(buf);
+        arg_out!(len_out);
+        let (dir, side) = ok!(selector(which));
         let octets: Vec<u8> = match e.tuple(dir).addr(side) {
             Some(IpAddr::V4(a)) => a.octets().to_vec(),
             Some(IpAddr::V6(a)) => a.octets().to_vec(),
@@ -370,8 +305,9 @@ pub unsafe extern "C" fn ct_entry_get_addr_bytes(
             ));
         }
         std::ptr::copy_nonoverlapping(octets.as_ptr(), buf, octets.len());
-        write_out(len_out, "len_out", octets.len())
-    })
+        len_out.write(octets.len());
+        ct_status::CT_OK
+    }
 }
 
 /// Sets a port (host order; GRE: the key) selected by `which` (CT_ORIG_SRC...).
@@ -382,11 +318,10 @@ pub unsafe extern "C" fn ct_entry_set_port(
     which: u32,
     port: u16,
 ) -> ct_status {
-    let (dir, side) = match which_of(which) {
-        Ok(w) => w,
-        Err(s) => return s,
-    };
-    set(entry, |e| e.set_port(dir, side, port))
+    ffi_fn! {
+        let (dir, side) = ok!(selector(which));
+        status_of(arg_mut!(entry).set_port(dir, side, port))
+    }
 }
 
 /// Gets a port (host order) selected by `which`.
@@ -396,11 +331,12 @@ pub unsafe extern "C" fn ct_entry_get_port(
     which: u32,
     port_out: *mut u16,
 ) -> ct_status {
-    let (dir, side) = match which_of(which) {
-        Ok(w) => w,
-        Err(s) => return s,
-    };
-    get(entry, port_out, "such port", |e| e.tuple(dir).port(side))
+    ffi_fn! {
+        let (dir, side) = ok!(selector(which));
+        let e = arg_ref!(entry);
+        arg_out!(port_out);
+        answer(port_out, e.tuple(dir).port(side))
+    }
 }
 
 /// Sets the ICMP or ICMPv6 type, code and id (host order) of the tuple of `dir`
@@ -414,11 +350,10 @@ pub unsafe extern "C" fn ct_entry_set_icmp(
     code: u8,
     id: u16,
 ) -> ct_status {
-    let d = match dir_of(dir) {
-        Ok(d) => d,
-        Err(s) => return s,
-    };
-    set(entry, |e| e.set_icmp(d, icmp_type, code, id))
+    ffi_fn! {
+        let d = ok!(dir_of(dir));
+        status_of(arg_mut!(entry).set_icmp(d, icmp_type, code, id))
+    }
 }
 
 /// Gets the ICMP or ICMPv6 type, code and id of the tuple of `dir`; every out-parameter is
@@ -431,34 +366,29 @@ pub unsafe extern "C" fn ct_entry_get_icmp(
     code_out: *mut u8,
     id_out: *mut u16,
 ) -> ct_status {
-    boundary(|| {
-        let d = match dir_of(dir) {
-            Ok(d) => d,
-            Err(s) => return s,
-        };
-        if type_out.is_null() || code_out.is_null() || id_out.is_null() {
-            return null_arg("type_out/code_out/id_out");
-        }
-        let Some(e) = cast_ref(entry) else {
-            return null_arg("entry");
-        };
-        let t = e.tuple(d);
+    ffi_fn! {
+        let d = ok!(dir_of(dir));
+        arg_out!(type_out);
+        arg_out!(code_out);
+        arg_out!(id_out);
+        let t = arg_ref!(entry).tuple(d);
         match (t.icmp_type, t.icmp_code, t.icmp_id) {
             (Some(ty), Some(c), Some(i)) => {
-                write_out(type_out, "type_out", ty);
-                write_out(code_out, "code_out", c);
-                write_out(id_out, "id_out", i)
+                type_out.write(ty);
+                code_out.write(c);
+                id_out.write(i);
+                ct_status::CT_OK
             }
             _ => ct_status::CT_ERR_NOT_SET,
         }
-    })
+    }
 }
 
 /// Sets the zone (0..65535; CT_ERR_INVALID_ARGUMENT above). Operations on an entry without
 /// a zone use zone 0.
 #[no_mangle]
 pub unsafe extern "C" fn ct_entry_set_zone(entry: *mut ct_entry, zone: u32) -> ct_status {
-    set(entry, |e| e.set_zone(zone))
+    ffi_fn! { status_of(arg_mut!(entry).set_zone(zone)) }
 }
 
 /// Gets the zone. The kernel omits zone 0, so an entry read from the kernel without a zone
@@ -468,16 +398,20 @@ pub unsafe extern "C" fn ct_entry_get_zone(
     entry: *const ct_entry,
     zone_out: *mut u16,
 ) -> ct_status {
-    get(entry, zone_out, "zone", |e| e.zone)
+    ffi_fn! {
+        let e = arg_ref!(entry);
+        arg_out!(zone_out);
+        answer(zone_out, e.zone)
+    }
 }
 
 /// Sets the connection mark.
 #[no_mangle]
 pub unsafe extern "C" fn ct_entry_set_mark(entry: *mut ct_entry, mark: u32) -> ct_status {
-    set(entry, |e| {
-        e.mark = Some(mark);
-        Ok(())
-    })
+    ffi_fn! {
+        arg_mut!(entry).mark = Some(mark);
+        ct_status::CT_OK
+    }
 }
 
 /// Gets the connection mark.
@@ -486,7 +420,11 @@ pub unsafe extern "C" fn ct_entry_get_mark(
     entry: *const ct_entry,
     mark_out: *mut u32,
 ) -> ct_status {
-    get(entry, mark_out, "mark", |e| e.mark)
+    ffi_fn! {
+        let e = arg_ref!(entry);
+        arg_out!(mark_out);
+        answer(mark_out, e.mark)
+    }
 }
 
 /// Sets the status bits (CT_STATUS_*; the kernel's IPS_* numbering). Create and update
@@ -494,10 +432,10 @@ pub unsafe extern "C" fn ct_entry_get_mark(
 /// only the bits it lets user space change (ASSURED, SEEN_REPLY, NAT bits).
 #[no_mangle]
 pub unsafe extern "C" fn ct_entry_set_status(entry: *mut ct_entry, status: u32) -> ct_status {
-    set(entry, |e| {
-        e.status = Some(status);
-        Ok(())
-    })
+    ffi_fn! {
+        arg_mut!(entry).status = Some(status);
+        ct_status::CT_OK
+    }
 }
 
 /// Gets the status bits.
@@ -506,16 +444,20 @@ pub unsafe extern "C" fn ct_entry_get_status(
     entry: *const ct_entry,
     status_out: *mut u32,
 ) -> ct_status {
-    get(entry, status_out, "status", |e| e.status)
+    ffi_fn! {
+        let e = arg_ref!(entry);
+        arg_out!(status_out);
+        answer(status_out, e.status)
+    }
 }
 
 /// Sets the timeout in seconds.
 #[no_mangle]
 pub unsafe extern "C" fn ct_entry_set_timeout(entry: *mut ct_entry, seconds: u32) -> ct_status {
-    set(entry, |e| {
-        e.timeout = Some(seconds);
-        Ok(())
-    })
+    ffi_fn! {
+        arg_mut!(entry).timeout = Some(seconds);
+        ct_status::CT_OK
+    }
 }
 
 /// Gets the seconds left before the entry expires.
@@ -524,14 +466,18 @@ pub unsafe extern "C" fn ct_entry_get_timeout(
     entry: *const ct_entry,
     seconds_out: *mut u32,
 ) -> ct_status {
-    get(entry, seconds_out, "timeout", |e| e.timeout)
+    ffi_fn! {
+        let e = arg_ref!(entry);
+        arg_out!(seconds_out);
+        answer(seconds_out, e.timeout)
+    }
 }
 
 /// Sets the TCP state (0 NONE .. 9 SYN_SENT2, the kernel's TCP_CONNTRACK_* numbering).
 /// CT_ERR_INVALID_ARGUMENT for another number or a protocol other than TCP.
 #[no_mangle]
 pub unsafe extern "C" fn ct_entry_set_tcp_state(entry: *mut ct_entry, state: u8) -> ct_status {
-    set(entry, |e| e.set_tcp_state(state))
+    ffi_fn! { status_of(arg_mut!(entry).set_tcp_state(state)) }
 }
 
 /// Gets the TCP state.
@@ -540,13 +486,17 @@ pub unsafe extern "C" fn ct_entry_get_tcp_state(
     entry: *const ct_entry,
     state_out: *mut u8,
 ) -> ct_status {
-    get(entry, state_out, "TCP state", |e| e.tcp_state)
+    ffi_fn! {
+        let e = arg_ref!(entry);
+        arg_out!(state_out);
+        answer(state_out, e.tcp_state)
+    }
 }
 
 /// Sets the SCTP state (the kernel's SCTP_CONNTRACK_* numbering, 0..9).
 #[no_mangle]
 pub unsafe extern "C" fn ct_entry_set_sctp_state(entry: *mut ct_entry, state: u8) -> ct_status {
-    set(entry, |e| e.set_sctp_state(state))
+    ffi_fn! { status_of(arg_mut!(entry).set_sctp_state(state)) }
 }
 
 /// Gets the SCTP state.
@@ -555,7 +505,11 @@ pub unsafe extern "C" fn ct_entry_get_sctp_state(
     entry: *const ct_entry,
     state_out: *mut u8,
 ) -> ct_status {
-    get(entry, state_out, "SCTP state", |e| e.sctp_state)
+    ffi_fn! {
+        let e = arg_ref!(entry);
+        arg_out!(state_out);
+        answer(state_out, e.sctp_state)
+    }
 }
 
 /// Gets the DCCP state (the kernel's CT_DCCP_* numbering).
@@ -564,28 +518,40 @@ pub unsafe extern "C" fn ct_entry_get_dccp_state(
     entry: *const ct_entry,
     state_out: *mut u8,
 ) -> ct_status {
-    get(entry, state_out, "DCCP state", |e| e.dccp_state)
+    ffi_fn! {
+        let e = arg_ref!(entry);
+        arg_out!(state_out);
+        answer(state_out, e.dccp_state)
+    }
 }
 
 /// Sets the kernel id: a delete then removes the entry only if its id still matches.
 #[no_mangle]
 pub unsafe extern "C" fn ct_entry_set_id(entry: *mut ct_entry, id: u32) -> ct_status {
-    set(entry, |e| {
-        e.id = Some(id);
-        Ok(())
-    })
+    ffi_fn! {
+        arg_mut!(entry).id = Some(id);
+        ct_status::CT_OK
+    }
 }
 
 /// Gets the kernel id of the entry.
 #[no_mangle]
 pub unsafe extern "C" fn ct_entry_get_id(entry: *const ct_entry, id_out: *mut u32) -> ct_status {
-    get(entry, id_out, "id", |e| e.id)
+    ffi_fn! {
+        let e = arg_ref!(entry);
+        arg_out!(id_out);
+        answer(id_out, e.id)
+    }
 }
 
 /// Gets the reference count the kernel reported.
 #[no_mangle]
 pub unsafe extern "C" fn ct_entry_get_use(entry: *const ct_entry, use_out: *mut u32) -> ct_status {
-    get(entry, use_out, "use count", |e| e.use_count)
+    ffi_fn! {
+        let e = arg_ref!(entry);
+        arg_out!(use_out);
+        answer(use_out, e.use_count)
+    }
 }
 
 /// Gets the packet and byte counters of direction `dir` (present when the namespace has
@@ -597,26 +563,21 @@ pub unsafe extern "C" fn ct_entry_get_counters(
     packets_out: *mut u64,
     bytes_out: *mut u64,
 ) -> ct_status {
-    let d = match dir_of(dir) {
-        Ok(d) => d,
-        Err(s) => return s,
-    };
-    if bytes_out.is_null() {
-        return null_arg("bytes_out");
-    }
-    let mut bytes = 0;
-    let rc = get(entry, packets_out, "counters", |e| {
+    ffi_fn! {
+        let d = ok!(dir_of(dir));
+        arg_out!(bytes_out);
+        let e = arg_ref!(entry);
+        arg_out!(packets_out);
+        let x = e.extra.get();
         let c = match d {
-            Dir::Orig => e.extra.get().counters_orig,
-            Dir::Reply => e.extra.get().counters_reply,
-        }?;
-        bytes = c.bytes;
-        Some(c.packets)
-    });
-    if rc == ct_status::CT_OK {
-        bytes_out.write(bytes);
+            Dir::Orig => x.counters_orig,
+            Dir::Reply => x.counters_reply,
+        };
+        if let Some(c) = c {
+            bytes_out.write(c.bytes);
+        }
+        answer(packets_out, c.map(|c| c.packets))
     }
-    rc
 }
 
 /// Gets the start timestamp, nanoseconds since the epoch (present when the namespace has
@@ -626,9 +587,11 @@ pub unsafe extern "C" fn ct_entry_get_timestamp_start(
     entry: *const ct_entry,
     ns_out: *mut u64,
 ) -> ct_status {
-    get(entry, ns_out, "start timestamp", |e| {
-        e.extra.get().timestamp_start
-    })
+    ffi_fn! {
+        let e = arg_ref!(entry);
+        arg_out!(ns_out);
+        answer(ns_out, e.extra.get().timestamp_start)
+    }
 }
 
 /// Gets the stop timestamp, nanoseconds since the epoch (destroy events only).
@@ -637,16 +600,18 @@ pub unsafe extern "C" fn ct_entry_get_timestamp_stop(
     entry: *const ct_entry,
     ns_out: *mut u64,
 ) -> ct_status {
-    get(entry, ns_out, "stop timestamp", |e| {
-        e.extra.get().timestamp_stop
-    })
+    ffi_fn! {
+        let e = arg_ref!(entry);
+        arg_out!(ns_out);
+        answer(ns_out, e.extra.get().timestamp_stop)
+    }
 }
 
 /// Sets (`on` true) or clears label bit `bit` (0..127). For ct_update, only the bits
 /// touched this way change on the kernel's entry; the others keep their value.
 #[no_mangle]
 pub unsafe extern "C" fn ct_entry_set_label(entry: *mut ct_entry, bit: u32, on: bool) -> ct_status {
-    set(entry, |e| e.set_label(bit, on))
+    ffi_fn! { status_of(arg_mut!(entry).set_label(bit, on)) }
 }
 
 /// Gets label bit `bit` (0..127) into `*on_out`. CT_ERR_NOT_SET when the entry carries no
@@ -657,12 +622,12 @@ pub unsafe extern "C" fn ct_entry_get_label(
     bit: u32,
     on_out: *mut bool,
 ) -> ct_status {
-    if bit >= 128 {
-        return fail(&Error::invalid(format!("label bit {bit} is over 127")));
+    ffi_fn! {
+        ok!(crate::entry::check_label_bit(bit));
+        let e = arg_ref!(entry);
+        arg_out!(on_out);
+        answer(on_out, ok!(e.label_bit(bit)))
     }
-    get(entry, on_out, "labels", |e| {
-        e.extra.get().labels.map(|_| e.label(bit))
-    })
 }
 
 /// Sets all 128 label bits from `len` bytes (at most 16; missing bytes are 0): bit n is
@@ -673,24 +638,11 @@ pub unsafe extern "C" fn ct_entry_set_labels(
     bytes: *const u8,
     len: usize,
 ) -> ct_status {
-    boundary(|| {
-        if bytes.is_null() && len > 0 {
-            return null_arg("bytes");
-        }
-        if len > 16 {
-            return fail(&Error::invalid(format!(
-                "labels have at most 16 bytes, not {len}"
-            )));
-        }
-        let mut l = [0u8; 16];
-        if len > 0 {
-            l[..len].copy_from_slice(std::slice::from_raw_parts(bytes, len));
-        }
-        set(entry, |e| {
-            e.set_labels(l);
-            Ok(())
-        })
-    })
+    ffi_fn! {
+        arg_out!(bytes if len > 0);
+        let b = if len == 0 { &[][..] } else { std::slice::from_raw_parts(bytes, len) };
+        status_of(arg_mut!(entry).set_labels(b))
+    }
 }
 
 /// Copies the 16 label bytes into `buf` (`len` >= 16). CT_ERR_NOT_SET without labels.
@@ -700,13 +652,9 @@ pub unsafe extern "C" fn ct_entry_get_labels(
     buf: *mut u8,
     len: usize,
 ) -> ct_status {
-    boundary(|| {
-        let Some(e) = cast_ref(entry) else {
-            return null_arg("entry");
-        };
-        if buf.is_null() {
-            return null_arg("buf");
-        }
+    ffi_fn! {
+        let e = arg_ref!(entry);
+        arg_out!(buf);
         let Some(l) = e.extra.get().labels else {
             return ct_status::CT_ERR_NOT_SET;
         };
@@ -715,7 +663,7 @@ pub unsafe extern "C" fn ct_entry_get_labels(
         }
         std::ptr::copy_nonoverlapping(l.as_ptr(), buf, 16);
         ct_status::CT_OK
-    })
+    }
 }
 
 /// Gets the SELinux secmark.
@@ -724,7 +672,11 @@ pub unsafe extern "C" fn ct_entry_get_secmark(
     entry: *const ct_entry,
     secmark_out: *mut u32,
 ) -> ct_status {
-    get(entry, secmark_out, "secmark", |e| e.extra.get().secmark)
+    ffi_fn! {
+        let e = arg_ref!(entry);
+        arg_out!(secmark_out);
+        answer(secmark_out, e.extra.get().secmark)
+    }
 }
 
 /// Sets the name of the helper to attach at creation ("ftp", "sip", ...). `name` is copied.
@@ -733,13 +685,10 @@ pub unsafe extern "C" fn ct_entry_set_helper(
     entry: *mut ct_entry,
     name: *const c_char,
 ) -> ct_status {
-    boundary(|| {
-        let n = match str_arg(name, "name") {
-            Ok(n) => n,
-            Err(s) => return s,
-        };
-        set(entry, |e| e.set_helper(n))
-    })
+    ffi_fn! {
+        let n = arg_str!(name);
+        status_of(arg_mut!(entry).set_helper(n))
+    }
 }
 
 /// Writes the helper name into `buf` (`len` bytes, NUL included; 16 always suffices).
@@ -749,18 +698,14 @@ pub unsafe extern "C" fn ct_entry_get_helper(
     buf: *mut c_char,
     len: usize,
 ) -> ct_status {
-    boundary(|| {
-        if buf.is_null() && len > 0 {
-            return null_arg("buf");
-        }
-        let Some(e) = cast_ref(entry) else {
-            return null_arg("entry");
-        };
+    ffi_fn! {
+        arg_out!(buf if len > 0);
+        let e = arg_ref!(entry);
         match &e.extra.get().helper {
             Some(h) => copy_text(h, buf, len),
             None => ct_status::CT_ERR_NOT_SET,
         }
-    })
+    }
 }
 
 /// Writes `entry` as one line of `conntrack -L` text (no newline) into `buf`, `len` bytes
@@ -777,28 +722,22 @@ pub unsafe extern "C" fn ct_entry_format(
     len: usize,
     needed_out: *mut usize,
 ) -> ct_status {
-    boundary(|| {
-        let Some(e) = cast_ref(entry) else {
-            return null_arg("entry");
-        };
-        if let Err(s) = check_format_flags(flags) {
-            return s;
-        }
+    ffi_fn! {
+        let e = arg_ref!(entry);
+        ok!(check_format_flags(flags));
         let text = crate::format::format_entry(e, flags);
-        if !needed_out.is_null() {
-            needed_out.write(text.len());
-        }
+        write_opt(needed_out, text.len());
         copy_text(&text, buf, len)
-    })
+    }
 }
 
 /// Refuses format flags the library does not know.
-pub(crate) fn check_format_flags(flags: u32) -> Result<(), ct_status> {
+pub(crate) fn check_format_flags(flags: u32) -> crate::Result<()> {
     let known = CT_FORMAT_EXTENDED | CT_FORMAT_ID | CT_FORMAT_TIMESTAMP;
     if flags & !known != 0 {
-        return Err(fail(&Error::invalid(format!(
+        return Err(Error::invalid(format!(
             "format flags {flags:#x} hold bits the library does not know"
-        ))));
+        )));
     }
     Ok(())
 }

@@ -9,10 +9,7 @@ use super::entry::ct_entry;
 use super::filter::ct_filter;
 use super::list::ct_entry_list;
 use super::status::ct_status;
-use super::{
-    boundary, cast_ref, fail, free_c, give, null_arg, set_last_error, str_arg, write_out, Castable,
-    Guard,
-};
+use super::{cast_ref, fail, free_c, give, null_arg, set_last_error, write_opt, Castable, Guard};
 use crate::error::{Error, Kind};
 use crate::{Entry, Handle};
 
@@ -147,18 +144,12 @@ pub(crate) unsafe fn with_handle<T>(
     release(h, r)
 }
 
-fn opened(r: crate::Result<Handle>, h_out: *mut *mut ct_handle) -> ct_status {
-    match r {
-        Ok(core) => {
-            let b = HandleBox {
-                state: Guard::new(),
-                core: UnsafeCell::new(core),
-                last_error: Mutex::new((0, CString::default())),
-            };
-            // SAFETY: h_out was checked non-NULL by the caller.
-            unsafe { give::<ct_handle>(h_out, "h_out", b) }
-        }
-        Err(e) => fail(&e),
+/// The C side of a newly opened core handle.
+fn boxed(core: Handle) -> HandleBox {
+    HandleBox {
+        state: Guard::new(),
+        core: UnsafeCell::new(core),
+        last_error: Mutex::new((0, CString::default())),
     }
 }
 
@@ -166,12 +157,10 @@ fn opened(r: crate::Result<Handle>, h_out: *mut *mut ct_handle) -> ct_status {
 /// handle owned by the caller; close it with ct_close. On error `*h_out` is unchanged.
 #[no_mangle]
 pub unsafe extern "C" fn ct_open(h_out: *mut *mut ct_handle) -> ct_status {
-    boundary(|| {
-        if h_out.is_null() {
-            return null_arg("h_out");
-        }
-        opened(Handle::open(), h_out)
-    })
+    ffi_fn! {
+        arg_out!(h_out);
+        give::<ct_handle>(h_out, "h_out", boxed(ok!(Handle::open())))
+    }
 }
 
 /// Opens a ctnetlink socket inside the network namespace `netns`: a name under /run/netns
@@ -184,16 +173,11 @@ pub unsafe extern "C" fn ct_open_netns(
     netns: *const c_char,
     h_out: *mut *mut ct_handle,
 ) -> ct_status {
-    boundary(|| {
-        let name = match str_arg(netns, "netns") {
-            Ok(s) => s,
-            Err(s) => return s,
-        };
-        if h_out.is_null() {
-            return null_arg("h_out");
-        }
-        opened(Handle::open_netns(name), h_out)
-    })
+    ffi_fn! {
+        let name = arg_str!(netns);
+        arg_out!(h_out);
+        give::<ct_handle>(h_out, "h_out", boxed(ok!(Handle::open_netns(name))))
+    }
 }
 
 /// Closes `h` and frees it. Passing NULL does nothing. Closing a handle from the callback of
@@ -202,13 +186,13 @@ pub unsafe extern "C" fn ct_open_netns(
 /// closed is undefined, and so is closing it while another thread may still call it.
 #[no_mangle]
 pub unsafe extern "C" fn ct_close(h: *mut ct_handle) {
-    boundary(|| {
-        if let Some(b) = cast_ref(h as *const ct_handle) {
+    ffi_fn! {
+        if let Some(b) = cast_ref(h) {
             if b.state.take_for_free() {
                 free_c(h);
             }
         }
-    })
+    }
 }
 
 /// Sets the socket's receive buffer to about `bytes` (the kernel doubles the value and
@@ -220,10 +204,10 @@ pub unsafe extern "C" fn ct_handle_set_receive_buffer(
     h: *mut ct_handle,
     bytes: usize,
 ) -> ct_status {
-    boundary(|| {
-        with_handle(h, |core| core.set_receive_buffer(bytes))
-            .map_or_else(|s| s, |()| ct_status::CT_OK)
-    })
+    ffi_fn! {
+        ok!(with_handle(h, |core| core.set_receive_buffer(bytes)));
+        ct_status::CT_OK
+    }
 }
 
 /// The detail of the last error of an operation on `h` (same text as
@@ -232,24 +216,26 @@ pub unsafe extern "C" fn ct_handle_set_receive_buffer(
 /// handle. The string belongs to `h` and stays valid until the next failed call on `h`.
 #[no_mangle]
 pub unsafe extern "C" fn ct_handle_last_error(h: *const ct_handle) -> *const c_char {
-    boundary(|| match cast_ref(h) {
-        Some(b) => b
-            .last_error
-            .lock()
-            .map(|l| l.1.as_ptr())
-            .unwrap_or(std::ptr::null()),
-        None => std::ptr::null(),
-    })
+    ffi_fn! {
+        match cast_ref(h) {
+            Some(b) => b
+                .last_error
+                .lock()
+                .map(|l| l.1.as_ptr())
+                .unwrap_or(std::ptr::null()),
+            None => std::ptr::null(),
+        }
+    }
 }
 
 /// The errno of the last failed operation on `h` (0 when none, or for a NULL handle).
 #[no_mangle]
 pub unsafe extern "C" fn ct_handle_last_errno(h: *const ct_handle) -> i32 {
-    boundary(|| {
+    ffi_fn! {
         cast_ref(h)
             .and_then(|b| b.last_error.lock().ok())
             .map_or(0, |l| l.0)
-    })
+    }
 }
 
 /// Streams every entry matching `filter` (NULL: every entry) to `cb`, without keeping the
@@ -264,11 +250,11 @@ pub unsafe extern "C" fn ct_dump(
     cb: ct_dump_cb,
     user_data: *mut c_void,
 ) -> ct_status {
-    boundary(|| {
-        let Some(cb) = cb else { return null_arg("cb") };
+    ffi_fn! {
+        let cb = arg_cb!(cb);
         let f = cast_ref(filter);
-        let closing = || cast_ref(h as *const ct_handle).is_some_and(|b| b.state.free_pending());
-        let r = with_handle(h, |core| {
+        let closing = || cast_ref(h).is_some_and(|b| b.state.free_pending());
+        ok!(with_handle(h, |core| {
             core.dump_entries(f, |e| {
                 // SAFETY: the entry lives until the callback returns, as documented.
                 let rc = cb(e as *const Entry as *const ct_entry, user_data);
@@ -279,9 +265,9 @@ pub unsafe extern "C" fn ct_dump(
                     ControlFlow::Break(())
                 }
             })
-        });
-        r.map_or_else(|s| s, |()| ct_status::CT_OK)
-    })
+        }));
+        ct_status::CT_OK
+    }
 }
 
 /// Collects every entry matching `filter` (NULL: every entry). On CT_OK, `*list_out` is a
@@ -296,16 +282,12 @@ pub unsafe extern "C" fn ct_list(
     filter: *const ct_filter,
     list_out: *mut *mut ct_entry_list,
 ) -> ct_status {
-    boundary(|| {
-        if list_out.is_null() {
-            return null_arg("list_out");
-        }
+    ffi_fn! {
+        arg_out!(list_out);
         let f = cast_ref(filter);
-        match with_handle(h, |core| core.list(f)) {
-            Ok(v) => give::<ct_entry_list>(list_out, "list_out", v),
-            Err(s) => s,
-        }
-    })
+        let v = ok!(with_handle(h, |core| core.list(f)));
+        give::<ct_entry_list>(list_out, "list_out", v)
+    }
 }
 
 /// Reads the entry whose original tuple (or, when `key` has only a reply tuple, reply
@@ -317,30 +299,12 @@ pub unsafe extern "C" fn ct_get(
     key: *const ct_entry,
     entry_out: *mut *mut ct_entry,
 ) -> ct_status {
-    boundary(|| {
-        let Some(k) = cast_ref(key) else {
-            return null_arg("key");
-        };
-        if entry_out.is_null() {
-            return null_arg("entry_out");
-        }
-        match with_handle(h, |core| core.get(k)) {
-            Ok(e) => give::<ct_entry>(entry_out, "entry_out", e),
-            Err(s) => s,
-        }
-    })
-}
-
-/// One operation that takes an entry and returns nothing.
-unsafe fn entry_op(
-    h: *mut ct_handle,
-    entry: *const ct_entry,
-    op: fn(&mut Handle, &Entry) -> crate::Result<()>,
-) -> ct_status {
-    let Some(e) = cast_ref(entry) else {
-        return null_arg("entry");
-    };
-    with_handle(h, |core| op(core, e)).map_or_else(|s| s, |()| ct_status::CT_OK)
+    ffi_fn! {
+        let k = arg_ref!(key);
+        arg_out!(entry_out);
+        let e = ok!(with_handle(h, |core| core.get(k)));
+        give::<ct_entry>(entry_out, "entry_out", e)
+    }
 }
 
 /// Creates `entry`. It needs the original tuple (addresses, protocol, ports or ICMP type,
@@ -349,30 +313,43 @@ unsafe fn entry_op(
 /// has no room for it (nf_conntrack_max reached).
 #[no_mangle]
 pub unsafe extern "C" fn ct_create(h: *mut ct_handle, entry: *const ct_entry) -> ct_status {
-    boundary(|| entry_op(h, entry, Handle::create))
+    ffi_fn! {
+        let e = arg_ref!(entry);
+        ok!(with_handle(h, |core| core.create(e)));
+        ct_status::CT_OK
+    }
 }
 
 /// Updates the entry with `entry`'s tuple and zone: the timeout, mark, status, labels and
 /// protocol state that `entry` holds. CT_ERR_NOT_FOUND when there is no such entry.
 #[no_mangle]
 pub unsafe extern "C" fn ct_update(h: *mut ct_handle, entry: *const ct_entry) -> ct_status {
-    boundary(|| entry_op(h, entry, Handle::update))
+    ffi_fn! {
+        let e = arg_ref!(entry);
+        ok!(with_handle(h, |core| core.update(e)));
+        ct_status::CT_OK
+    }
 }
 
 /// Deletes the entry with `entry`'s tuple and zone (0 when unset); when `entry` holds an
 /// id, only an entry with that id. CT_ERR_NOT_FOUND when there is none.
 #[no_mangle]
 pub unsafe extern "C" fn ct_delete(h: *mut ct_handle, entry: *const ct_entry) -> ct_status {
-    boundary(|| entry_op(h, entry, Handle::delete))
+    ffi_fn! {
+        let e = arg_ref!(entry);
+        ok!(with_handle(h, |core| core.delete(e)));
+        ct_status::CT_OK
+    }
 }
 
 /// Deletes the entry whose kernel id is `id` (it is looked up by a dump first).
 /// CT_ERR_NOT_FOUND when there is none.
 #[no_mangle]
 pub unsafe extern "C" fn ct_delete_by_id(h: *mut ct_handle, id: u32) -> ct_status {
-    boundary(|| {
-        with_handle(h, |core| core.delete_by_id(id)).map_or_else(|s| s, |()| ct_status::CT_OK)
-    })
+    ffi_fn! {
+        ok!(with_handle(h, |core| core.delete_by_id(id)));
+        ct_status::CT_OK
+    }
 }
 
 /// Deletes every entry matching `filter` (which must not be NULL: use ct_flush for all).
@@ -383,22 +360,21 @@ pub unsafe extern "C" fn ct_delete_matching(
     filter: *const ct_filter,
     deleted_out: *mut u64,
 ) -> ct_status {
-    boundary(|| {
-        let Some(f) = cast_ref(filter) else {
-            return null_arg("filter");
-        };
-        match with_handle(h, |core| core.delete_matching(f)) {
-            Ok(_) if deleted_out.is_null() => ct_status::CT_OK,
-            Ok(n) => write_out(deleted_out, "deleted_out", n),
-            Err(s) => s,
-        }
-    })
+    ffi_fn! {
+        let f = arg_ref!(filter);
+        let n = ok!(with_handle(h, |core| core.delete_matching(f)));
+        write_opt(deleted_out, n);
+        ct_status::CT_OK
+    }
 }
 
 /// Empties the whole table of the handle's namespace (IPv4 and IPv6, every zone).
 #[no_mangle]
 pub unsafe extern "C" fn ct_flush(h: *mut ct_handle) -> ct_status {
-    boundary(|| with_handle(h, |core| core.flush()).map_or_else(|s| s, |()| ct_status::CT_OK))
+    ffi_fn! {
+        ok!(with_handle(h, |core| core.flush()));
+        ct_status::CT_OK
+    }
 }
 
 /// Flushes every entry matching `filter` (not NULL), by the fastest means that removes
@@ -414,16 +390,12 @@ pub unsafe extern "C" fn ct_flush_matching(
     filter: *const ct_filter,
     flushed_out: *mut u64,
 ) -> ct_status {
-    boundary(|| {
-        let Some(f) = cast_ref(filter) else {
-            return null_arg("filter");
-        };
-        match with_handle(h, |core| core.flush_matching(f)) {
-            Ok(_) if flushed_out.is_null() => ct_status::CT_OK,
-            Ok(n) => write_out(flushed_out, "flushed_out", n.unwrap_or(CT_COUNT_UNKNOWN)),
-            Err(s) => s,
-        }
-    })
+    ffi_fn! {
+        let f = arg_ref!(filter);
+        let n = ok!(with_handle(h, |core| core.flush_matching(f)));
+        write_opt(flushed_out, n.unwrap_or(CT_COUNT_UNKNOWN));
+        ct_status::CT_OK
+    }
 }
 
 /// The count ct_flush_matching reports when the kernel removed the entries itself and did
@@ -460,27 +432,20 @@ pub unsafe extern "C" fn ct_kernel_features(
     h: *mut ct_handle,
     features_out: *mut ct_features,
 ) -> ct_status {
-    boundary(|| {
-        if features_out.is_null() {
-            return null_arg("features_out");
-        }
-        match with_handle(h, |core| Ok(core.kernel)) {
-            Ok(k) => write_out(
-                features_out,
-                "features_out",
-                ct_features {
-                    version_major: k.version.0,
-                    version_minor: k.version.1,
-                    zone_dump_filter: k.zone_dump_filter(),
-                    tuple_dump_filter: k.tuple_dump_filter(),
-                    reply_tuple_dump_filter: k.reply_tuple_dump_filter(),
-                    status_dump_filter: k.status_dump_filter(),
-                    filtered_flush: k.filtered_flush(),
-                },
-            ),
-            Err(s) => s,
-        }
-    })
+    ffi_fn! {
+        arg_out!(features_out);
+        let k = ok!(with_handle(h, |core| Ok(core.kernel)));
+        features_out.write(ct_features {
+            version_major: k.version.0,
+            version_minor: k.version.1,
+            zone_dump_filter: k.zone_dump_filter(),
+            tuple_dump_filter: k.tuple_dump_filter(),
+            reply_tuple_dump_filter: k.reply_tuple_dump_filter(),
+            status_dump_filter: k.status_dump_filter(),
+            filtered_flush: k.filtered_flush(),
+        });
+        ct_status::CT_OK
+    }
 }
 
 /// The same as text, one "feature: yes|no" line each ("zone filter: no" on a 6.1 kernel),
@@ -492,13 +457,9 @@ pub unsafe extern "C" fn ct_kernel_features_text(
     len: usize,
     needed_out: *mut usize,
 ) -> ct_status {
-    boundary(|| match with_handle(h, |core| Ok(core.kernel.report())) {
-        Ok(text) => {
-            if !needed_out.is_null() {
-                needed_out.write(text.len());
-            }
-            super::copy_text(&text, buf, len)
-        }
-        Err(s) => s,
-    })
+    ffi_fn! {
+        let text = ok!(with_handle(h, |core| Ok(core.kernel.report())));
+        write_opt(needed_out, text.len());
+        super::copy_text(&text, buf, len)
+    }
 }
