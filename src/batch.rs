@@ -2,12 +2,9 @@
 //! sent in as few sendmsg calls as the receive buffer can answer, with an outcome per
 //! request.
 
-use crate::codec::{self, msg, Purpose, Request, SUBSYS_CTNETLINK};
+use crate::codec::{self, msg, Purpose, Request, NLM_F_CREATE, NLM_F_EXCL, SUBSYS_CTNETLINK};
 use crate::entry::Entry;
 use crate::error::{Error, Result};
-
-const NLM_F_CREATE: u16 = 0x400;
-const NLM_F_EXCL: u16 = 0x200;
 
 /// What a request of a batch does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -12,7 +12,7 @@ use std::os::fd::AsRawFd;
 
 use netlink_sys::{protocols::NETLINK_NETFILTER, Socket};
 
-use crate::codec::{self, msg};
+use crate::codec;
 use crate::entry::Entry;
 use crate::error::{Error, Kind, Result};
 use crate::filter::Filter;
@@ -34,8 +34,6 @@ const GROUP_DESTROY: u32 = 3;
 const NETLINK_BROADCAST_ERROR: i32 = 4;
 const NETLINK_NO_ENOBUFS: i32 = 5;
 const SOL_NETLINK: i32 = 270;
-const NLM_F_CREATE: u16 = 0x400;
-const NLM_F_EXCL: u16 = 0x200;
 /// Default receive buffer: room for a burst of about 100,000 events.
 pub const DEFAULT_EVENT_BUFFER: usize = 64 << 20;
 /// Datagrams read per receive call at most, so a busy stream still returns to the caller.
@@ -109,7 +107,14 @@ impl Listener {
     /// it surely cannot match (family, zone, mark, protocol) through a socket filter; the
     /// library checks every event that gets through.
     pub fn set_filter(&mut self, filter: Option<Filter>) -> Result<()> {
-        let prog = filter.as_ref().and_then(crate::bpf::event_filter);
+        let prog = filter.as_ref().filter(|f| !f.userspace_only).and_then(|f| {
+            codec::bpf::event_filter(&codec::bpf::EventMatch {
+                family: f.family,
+                zone: f.zone,
+                mark: f.mark,
+                proto: f.proto,
+            })
+        });
         sys::attach_filter(self.sock.as_raw_fd(), prog.as_deref())?;
         self.filter = filter;
         Ok(())
@@ -226,10 +231,10 @@ impl Listener {
             if !codec::is_ct_message(m.msg_type) {
                 continue;
             }
-            let kind = match (m.msg_type & 0xff) as u8 {
-                msg::CT_DELETE => EVENT_DESTROY,
-                _ if m.flags & (NLM_F_CREATE | NLM_F_EXCL) != 0 => EVENT_NEW,
-                _ => EVENT_UPDATE,
+            let kind = match codec::event_kind(&m) {
+                codec::EventKind::Destroy => EVENT_DESTROY,
+                codec::EventKind::New => EVENT_NEW,
+                codec::EventKind::Update => EVENT_UPDATE,
             };
             self.received += 1;
             if kind & self.types == 0 {

@@ -4,7 +4,6 @@
 //! `format`) knows nothing of C; `ffi` is the thin boundary that exports it.
 
 pub mod batch;
-pub mod bpf;
 pub mod codec;
 pub mod cursor;
 pub mod entry;
