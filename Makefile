@@ -18,7 +18,7 @@ C_TESTS    := $(patsubst c-tests/%.c,%,$(wildcard c-tests/test_*.c))
 EXAMPLES   := ct-list demo
 
 .PHONY: all lib header examples c-tests demo test deps test-rust test-c test-examples \
-	test-readme test-install test-python test-go test-oldkernel install uninstall clean bench compare compare-events soak soak-valgrind fuzz
+	test-readme test-install test-python test-go test-oldkernel test-symbols install uninstall clean bench compare compare-events soak soak-valgrind fuzz
 
 all: lib examples
 
@@ -95,7 +95,7 @@ demo: deps examples
 deps:
 	./scripts/install-deps.sh
 
-test: deps test-rust test-c test-examples test-readme test-install test-python test-go test-oldkernel
+test: deps test-rust test-symbols test-c test-examples test-readme test-install test-python test-go test-oldkernel
 
 test-rust:
 	$(CARGO) fmt --check
@@ -103,6 +103,10 @@ test-rust:
 	$(CARGO) test
 	# The corpus recorder is built only when corpora are re-recorded: keep it compiling.
 	$(CARGO) check --manifest-path fuzz/capture/Cargo.toml
+
+# Every exported symbol is a function of the header, versioned LIBCONNTRACK_0 (readelf).
+test-symbols: lib
+	./scripts/check-symbols.sh $(LIBDIR)/libconntrack.so.$(VERSION) include/conntrack.h
 
 test-c: c-tests
 	./scripts/run-c-tests.sh $(BUILD) $(C_TESTS)

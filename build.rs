@@ -11,6 +11,12 @@ fn main() {
     let minor = env::var("CARGO_PKG_VERSION_MINOR").unwrap();
     let patch = env::var("CARGO_PKG_VERSION_PATCH").unwrap();
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libconntrack.so.{major}");
+    // Every exported symbol gets the version node LIBCONNTRACK_0 (conntrack.map).
+    println!(
+        "cargo:rustc-cdylib-link-arg=-Wl,--version-script={}",
+        dir.join("conntrack.map").display()
+    );
+    println!("cargo:rerun-if-changed=conntrack.map");
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-changed=include/conntrack.h");
