@@ -59,15 +59,98 @@ pub const CT_REPLY_SRC: u32 = 2;
 /// Address/port selector: destination of the reply tuple.
 pub const CT_REPLY_DST: u32 = 3;
 
+/// Status bit: an expected connection (a helper's expectation matched).
+pub const CT_STATUS_EXPECTED: u32 = 1 << 0;
 /// Status bit: packets were seen in both directions.
 pub const CT_STATUS_SEEN_REPLY: u32 = 1 << 1;
 /// Status bit: assured (never early-dropped).
 pub const CT_STATUS_ASSURED: u32 = 1 << 2;
 /// Status bit: confirmed (in the table).
 pub const CT_STATUS_CONFIRMED: u32 = 1 << 3;
-
+/// Status bit: source NAT applies.
+pub const CT_STATUS_SRC_NAT: u32 = 1 << 4;
+/// Status bit: destination NAT applies.
+pub const CT_STATUS_DST_NAT: u32 = 1 << 5;
+/// Status bit: TCP sequence numbers are adjusted (a helper changed the payload).
+pub const CT_STATUS_SEQ_ADJUST: u32 = 1 << 6;
+/// Status bit: source NAT set up.
+pub const CT_STATUS_SRC_NAT_DONE: u32 = 1 << 7;
+/// Status bit: destination NAT set up.
+pub const CT_STATUS_DST_NAT_DONE: u32 = 1 << 8;
+/// Status bit: being destroyed.
+pub const CT_STATUS_DYING: u32 = 1 << 9;
+/// Status bit: the timeout is fixed (not refreshed by traffic).
+pub const CT_STATUS_FIXED_TIMEOUT: u32 = 1 << 10;
+/// Status bit: a template, not a connection.
+pub const CT_STATUS_TEMPLATE: u32 = 1 << 11;
+/// Status bit: untracked (notrack).
+pub const CT_STATUS_UNTRACKED: u32 = 1 << 12;
+/// Status bit: a helper was attached explicitly.
+pub const CT_STATUS_HELPER: u32 = 1 << 13;
+/// Status bit: offloaded to a flowtable.
+pub const CT_STATUS_OFFLOAD: u32 = 1 << 14;
+/// Status bit: offloaded to hardware.
+pub const CT_STATUS_HW_OFFLOAD: u32 = 1 << 15;
+/// TCP state NONE (the kernel's TCP_CONNTRACK_NONE).
+pub const CT_TCP_STATE_NONE: u8 = 0;
+/// TCP state SYN_SENT (the kernel's TCP_CONNTRACK_SYN_SENT).
+pub const CT_TCP_STATE_SYN_SENT: u8 = 1;
+/// TCP state SYN_RECV (the kernel's TCP_CONNTRACK_SYN_RECV).
+pub const CT_TCP_STATE_SYN_RECV: u8 = 2;
 /// TCP state ESTABLISHED (the kernel's TCP_CONNTRACK_ESTABLISHED).
 pub const CT_TCP_STATE_ESTABLISHED: u8 = 3;
+/// TCP state FIN_WAIT (the kernel's TCP_CONNTRACK_FIN_WAIT).
+pub const CT_TCP_STATE_FIN_WAIT: u8 = 4;
+/// TCP state CLOSE_WAIT (the kernel's TCP_CONNTRACK_CLOSE_WAIT).
+pub const CT_TCP_STATE_CLOSE_WAIT: u8 = 5;
+/// TCP state LAST_ACK (the kernel's TCP_CONNTRACK_LAST_ACK).
+pub const CT_TCP_STATE_LAST_ACK: u8 = 6;
+/// TCP state TIME_WAIT (the kernel's TCP_CONNTRACK_TIME_WAIT).
+pub const CT_TCP_STATE_TIME_WAIT: u8 = 7;
+/// TCP state CLOSE (the kernel's TCP_CONNTRACK_CLOSE).
+pub const CT_TCP_STATE_CLOSE: u8 = 8;
+/// TCP state SYN_SENT2 (the kernel's TCP_CONNTRACK_SYN_SENT2).
+pub const CT_TCP_STATE_SYN_SENT2: u8 = 9;
+/// SCTP state NONE (the kernel's SCTP_CONNTRACK_NONE).
+pub const CT_SCTP_STATE_NONE: u8 = 0;
+/// SCTP state CLOSED (the kernel's SCTP_CONNTRACK_CLOSED).
+pub const CT_SCTP_STATE_CLOSED: u8 = 1;
+/// SCTP state COOKIE_WAIT (the kernel's SCTP_CONNTRACK_COOKIE_WAIT).
+pub const CT_SCTP_STATE_COOKIE_WAIT: u8 = 2;
+/// SCTP state COOKIE_ECHOED (the kernel's SCTP_CONNTRACK_COOKIE_ECHOED).
+pub const CT_SCTP_STATE_COOKIE_ECHOED: u8 = 3;
+/// SCTP state ESTABLISHED (the kernel's SCTP_CONNTRACK_ESTABLISHED).
+pub const CT_SCTP_STATE_ESTABLISHED: u8 = 4;
+/// SCTP state SHUTDOWN_SENT (the kernel's SCTP_CONNTRACK_SHUTDOWN_SENT).
+pub const CT_SCTP_STATE_SHUTDOWN_SENT: u8 = 5;
+/// SCTP state SHUTDOWN_RECD (the kernel's SCTP_CONNTRACK_SHUTDOWN_RECD).
+pub const CT_SCTP_STATE_SHUTDOWN_RECD: u8 = 6;
+/// SCTP state SHUTDOWN_ACK_SENT (the kernel's SCTP_CONNTRACK_SHUTDOWN_ACK_SENT).
+pub const CT_SCTP_STATE_SHUTDOWN_ACK_SENT: u8 = 7;
+/// SCTP state HEARTBEAT_SENT (the kernel's SCTP_CONNTRACK_HEARTBEAT_SENT).
+pub const CT_SCTP_STATE_HEARTBEAT_SENT: u8 = 8;
+/// SCTP state HEARTBEAT_ACKED (the kernel's SCTP_CONNTRACK_HEARTBEAT_ACKED).
+pub const CT_SCTP_STATE_HEARTBEAT_ACKED: u8 = 9;
+/// DCCP state NONE (the kernel's CT_DCCP_NONE).
+pub const CT_DCCP_STATE_NONE: u8 = 0;
+/// DCCP state REQUEST (the kernel's CT_DCCP_REQUEST).
+pub const CT_DCCP_STATE_REQUEST: u8 = 1;
+/// DCCP state RESPOND (the kernel's CT_DCCP_RESPOND).
+pub const CT_DCCP_STATE_RESPOND: u8 = 2;
+/// DCCP state PARTOPEN (the kernel's CT_DCCP_PARTOPEN).
+pub const CT_DCCP_STATE_PARTOPEN: u8 = 3;
+/// DCCP state OPEN (the kernel's CT_DCCP_OPEN).
+pub const CT_DCCP_STATE_OPEN: u8 = 4;
+/// DCCP state CLOSEREQ (the kernel's CT_DCCP_CLOSEREQ).
+pub const CT_DCCP_STATE_CLOSEREQ: u8 = 5;
+/// DCCP state CLOSING (the kernel's CT_DCCP_CLOSING).
+pub const CT_DCCP_STATE_CLOSING: u8 = 6;
+/// DCCP state TIMEWAIT (the kernel's CT_DCCP_TIMEWAIT).
+pub const CT_DCCP_STATE_TIMEWAIT: u8 = 7;
+/// DCCP state IGNORE (the kernel's CT_DCCP_IGNORE).
+pub const CT_DCCP_STATE_IGNORE: u8 = 8;
+/// DCCP state INVALID (the kernel's CT_DCCP_INVALID).
+pub const CT_DCCP_STATE_INVALID: u8 = 9;
 
 /// Text option of ct_entry_format: the `-o extended` form (layer-3 columns first).
 pub const CT_FORMAT_EXTENDED: u32 = 1;
@@ -740,4 +823,54 @@ pub(crate) fn check_format_flags(flags: u32) -> crate::Result<()> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::{status, DCCP_STATES, SCTP_STATES, TCP_STATES};
+
+    #[test]
+    fn c_names_are_the_kernels_numbers() {
+        assert_eq!(
+            [
+                CT_STATUS_EXPECTED,
+                CT_STATUS_SEEN_REPLY,
+                CT_STATUS_ASSURED,
+                CT_STATUS_CONFIRMED
+            ],
+            [
+                status::EXPECTED,
+                status::SEEN_REPLY,
+                status::ASSURED,
+                status::CONFIRMED
+            ]
+        );
+        assert_eq!(
+            [
+                CT_STATUS_SRC_NAT_DONE,
+                CT_STATUS_DYING,
+                CT_STATUS_HW_OFFLOAD
+            ],
+            [status::SRC_NAT_DONE, status::DYING, status::HW_OFFLOAD]
+        );
+        assert_eq!(
+            TCP_STATES[usize::from(CT_TCP_STATE_ESTABLISHED)],
+            "ESTABLISHED"
+        );
+        assert_eq!(TCP_STATES[usize::from(CT_TCP_STATE_SYN_SENT2)], "SYN_SENT2");
+        assert_eq!(
+            SCTP_STATES[usize::from(CT_SCTP_STATE_HEARTBEAT_ACKED)],
+            "HEARTBEAT_ACKED"
+        );
+        assert_eq!(DCCP_STATES[usize::from(CT_DCCP_STATE_INVALID)], "INVALID");
+        assert_eq!(
+            (CT_PROTO_TCP, CT_PROTO_SCTP, CT_PROTO_UDPLITE),
+            (
+                crate::entry::proto::TCP,
+                crate::entry::proto::SCTP,
+                crate::entry::proto::UDPLITE
+            )
+        );
+    }
 }

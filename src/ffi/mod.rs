@@ -99,6 +99,7 @@ pub mod filter;
 pub mod handle;
 pub mod labels;
 pub mod list;
+pub mod ops;
 pub mod stats;
 pub mod status;
 pub mod version;
