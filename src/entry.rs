@@ -6,6 +6,7 @@
 use std::net::IpAddr;
 
 use crate::error::{Error, Result};
+use crate::types::{DccpState, Protocol, SctpState, Status, TcpState};
 
 /// Address families, as the kernel numbers them (AF_INET, AF_INET6).
 pub const AF_INET: u8 = 2;
@@ -279,7 +280,30 @@ pub struct SeqAdj {
 /// The 128 connection-label bits, as the kernel stores them (bit n is bit n%8 of byte n/8).
 pub type Labels = [u8; 16];
 
-/// A conntrack entry.
+/// A conntrack entry: what the kernel reports of one connection, or what a request asks
+/// for. Fields the kernel may omit are `Option`s; the setters check what they are given
+/// (a port on ICMP, an IPv6 address on an IPv4 entry and a zone over 65535 are refused, and
+/// the entry stays as it was).
+///
+/// ```
+/// use conntrack::{Dir, Entry, Protocol, Side, TcpState};
+///
+/// # fn main() -> conntrack::Result<()> {
+/// let mut e = Entry::new();
+/// e.set_protocol(Protocol::Tcp)?;
+/// e.set_addr(Dir::Orig, Side::Src, "10.0.0.1".parse().unwrap())?;
+/// e.set_addr(Dir::Orig, Side::Dst, "10.0.0.2".parse().unwrap())?;
+/// e.set_port(Dir::Orig, Side::Src, 1001)?;
+/// e.set_port(Dir::Orig, Side::Dst, 80)?;
+/// e.set_tcp_state(TcpState::Established.into())?;
+/// e.timeout = Some(120);
+/// assert!(e.set_icmp(Dir::Orig, 8, 0, 1).is_err(), "TCP has no ICMP fields");
+/// assert_eq!(e.tcp_state(), Some(TcpState::Established));
+/// assert_eq!(e.family(), Some(conntrack::entry::AF_INET));
+/// // Handle::create(&e) would now create it.
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Entry {
     /// Layer-3 family: [`AF_INET`] or [`AF_INET6`].
@@ -489,6 +513,42 @@ impl Entry {
             (Some(l), true) => l[(bit / 8) as usize] & (1 << (bit % 8)) != 0,
             _ => false,
         }
+    }
+
+    /// The layer-4 protocol, typed.
+    pub fn protocol(&self) -> Option<Protocol> {
+        self.proto().map(Protocol::from)
+    }
+
+    /// Sets the layer-4 protocol of both tuples, as [`Entry::set_proto`] does.
+    pub fn set_protocol(&mut self, p: Protocol) -> Result<()> {
+        self.set_proto(p.into())
+    }
+
+    /// The status bits, typed; see [`Entry::set_status`].
+    pub fn status(&self) -> Option<Status> {
+        self.status.map(Status::from_bits_retain)
+    }
+
+    /// Sets the status bits. Create and update always send [`Status::CONFIRMED`] with them,
+    /// as the kernel requires; the kernel changes only the bits it lets user space change.
+    pub fn set_status(&mut self, s: Status) {
+        self.status = Some(s.bits());
+    }
+
+    /// The TCP state, typed (None also for a number the library does not know).
+    pub fn tcp_state(&self) -> Option<TcpState> {
+        self.tcp_state.and_then(|s| TcpState::try_from(s).ok())
+    }
+
+    /// The SCTP state, typed.
+    pub fn sctp_state(&self) -> Option<SctpState> {
+        self.sctp_state.and_then(|s| SctpState::try_from(s).ok())
+    }
+
+    /// The DCCP state, typed.
+    pub fn dccp_state(&self) -> Option<DccpState> {
+        self.dccp_state.and_then(|s| DccpState::try_from(s).ok())
     }
 
     /// Sets the layer-3 family. Refused when an address of the other family is set.

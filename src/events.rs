@@ -39,7 +39,24 @@ pub const DEFAULT_EVENT_BUFFER: usize = 64 << 20;
 /// Datagrams read per receive call at most, so a busy stream still returns to the caller.
 const MAX_DATAGRAMS_PER_CALL: usize = 256;
 
-/// A subscription to conntrack events.
+/// A subscription to conntrack events. When the kernel drops events (the receive buffer
+/// was full), [`Listener::receive`] fails with `Kind::Overrun` and the listener goes on:
+/// dump the table to resynchronise.
+///
+/// ```no_run
+/// use conntrack::{EventType, Listener};
+///
+/// # fn main() -> conntrack::Result<()> {
+/// let mut l = Listener::open(EventType::ALL)?;
+/// loop {
+///     // Up to one second; the callback returns false to stop this call.
+///     l.receive(1000, |kind, e| {
+///         println!("{:?} {}", EventType::from_bit(kind), conntrack::format::format_entry(e, 0));
+///         true
+///     })?;
+/// }
+/// # }
+/// ```
 pub struct Listener {
     sock: Socket,
     rbuf: Vec<u8>,
@@ -93,7 +110,7 @@ impl Listener {
         })
     }
 
-    /// Subscribes inside the network namespace `name` (see [`sys::in_netns`]).
+    /// Subscribes inside the network namespace `name` (a name under /run/netns or a path; the calling thread never moves).
     pub fn open_netns(name: &str, types: u32) -> Result<Listener> {
         sys::in_netns(name, move || Listener::open(types))
     }

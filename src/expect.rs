@@ -9,7 +9,16 @@ use crate::entry::{Tuple, AF_INET, AF_INET6};
 use crate::error::{Error, Kind, Result};
 use crate::handle::Handle;
 
-/// An expectation.
+/// An expectation: a connection a helper (FTP, SIP, ...) expects, tied to its master.
+///
+/// ```no_run
+/// # fn main() -> conntrack::Result<()> {
+/// for x in conntrack::Handle::open()?.expectations()? {
+///     println!("{:?} expects {:?} (helper {:?})", x.master, x.tuple, x.helper);
+/// }
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Expectation {
     /// Layer-3 family.

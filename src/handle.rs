@@ -27,7 +27,35 @@ const NETLINK_EXT_ACK: i32 = 11;
 const NETLINK_CAP_ACK: i32 = 10;
 const SOL_NETLINK: i32 = 270;
 
-/// An open ctnetlink socket.
+/// An open ctnetlink socket in one network namespace: every operation on the table goes
+/// through one. A handle serves one call at a time (`&mut self`); open several to work in
+/// parallel.
+///
+/// ```no_run
+/// use std::ops::ControlFlow;
+/// use conntrack::{Filter, Handle};
+///
+/// # fn main() -> conntrack::Result<()> {
+/// let mut h = Handle::open()?;
+/// let (count, max) = h.count()?;
+/// println!("{count} of {max} entries");
+///
+/// // Stream the TCP entries without keeping the table in memory.
+/// let mut tcp = Filter::new();
+/// tcp.proto = Some(6);
+/// h.dump_entries(Some(&tcp), |e| {
+///     println!("{}", conntrack::format::format_entry(e, 0));
+///     ControlFlow::Continue(())
+/// })?;
+///
+/// // Or read them one at a time, at the caller's pace.
+/// for e in h.entries(None)? {
+///     let e = e?;
+///     println!("{:?} {:?}", e.protocol(), e.tcp_state());
+/// }
+/// # Ok(())
+/// # }
+/// ```
 pub struct Handle {
     sock: Socket,
     portid: u32,

@@ -1,11 +1,11 @@
 //! The C boundary: every exported function, and the plumbing they share. It converts and
 //! nothing more: what an entry, filter or expectation may hold is decided by the core.
 //!
-//! Every exported body is one [`ffi_fn!`] block, which runs it inside [`boundary`]: a panic
+//! Every exported body is one `ffi_fn!` block, which runs it inside `boundary`: a panic
 //! becomes `CT_ERR_INTERNAL` (or the return type's neutral value) and never unwinds into C.
-//! Pointer arguments become references only through [`arg_ref!`], [`arg_mut!`], [`arg_str!`],
-//! [`arg_cb!`] and [`arg_out!`], which answer NULL with `CT_ERR_NULL_POINTER` and a message
-//! naming the argument; [`ok!`] turns a failure into its status. A test
+//! Pointer arguments become references only through `arg_ref!`, `arg_mut!`, `arg_str!`,
+//! `arg_cb!` and `arg_out!`, which answer NULL with `CT_ERR_NULL_POINTER` and a message
+//! naming the argument; `ok!` turns a failure into its status. A test
 //! (`every_exported_function_runs_inside_ffi_fn`) fails when an exported function's body is
 //! anything else. No raw pointer is dereferenced anywhere else in the crate.
 #![allow(non_camel_case_types)]
