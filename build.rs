@@ -86,6 +86,7 @@ fn main() {
     println!("cargo:rerun-if-changed=include/conntrack.h");
     println!("cargo:rerun-if-env-changed=CT_UPDATE_HEADER");
 
+    readme_example(&dir);
     let fresh = header(&dir, &major, &minor, &patch);
     let committed_path = dir.join("include/conntrack.h");
     let committed = std::fs::read(&committed_path).unwrap_or_default();
@@ -102,6 +103,21 @@ fn main() {
             );
         }
     }
+}
+
+/// The README's Rust example, as a doc comment `cargo test` compiles (src/lib.rs).
+fn readme_example(dir: &Path) {
+    println!("cargo:rerun-if-changed=README.md");
+    let readme = std::fs::read_to_string(dir.join("README.md")).unwrap_or_default();
+    let code = readme
+        .split("```rust\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .unwrap_or("");
+    // Run it would need root and a kernel: compiling it is the test.
+    let doc = format!("```no_run\n{code}```\n");
+    let out = PathBuf::from(env::var("OUT_DIR").unwrap()).join("readme_rust.md");
+    std::fs::write(out, doc).expect("write the README example");
 }
 
 /// The whole header: cbindgen.toml's preamble and guard around the sections.

@@ -84,3 +84,8 @@ pub use kernel::Kernel;
 pub use labels::LabelMap;
 pub use stats::CpuStats;
 pub use types::{DccpState, EventType, Protocol, SctpState, Status, TcpState};
+
+/// The README's Rust example, compiled by `cargo test` (extracted by build.rs).
+#[cfg(doctest)]
+#[doc = include_str!(concat!(env!("OUT_DIR"), "/readme_rust.md"))]
+struct ReadmeFromRust;
