@@ -269,11 +269,7 @@ pub unsafe extern "C" fn ct_entry_get_family(
     entry: *const ct_entry,
     family_out: *mut u8,
 ) -> ct_status {
-    ffi_fn! {
-        let e = arg_ref!(entry);
-        arg_out!(family_out);
-        answer(family_out, e.family())
-    }
+    ffi_fn! { get!(entry, family_out, |e| e.family()) }
 }
 
 /// Sets the layer-4 protocol number (CT_PROTO_TCP, ... or any other number) of both
@@ -290,11 +286,7 @@ pub unsafe extern "C" fn ct_entry_get_proto(
     entry: *const ct_entry,
     proto_out: *mut u8,
 ) -> ct_status {
-    ffi_fn! {
-        let e = arg_ref!(entry);
-        arg_out!(proto_out);
-        answer(proto_out, e.proto())
-    }
+    ffi_fn! { get!(entry, proto_out, |e| e.proto()) }
 }
 
 /// Sets an address from text ("1.1.1.1", "fe80::1"). `which` is CT_ORIG_SRC, CT_ORIG_DST,
@@ -481,11 +473,7 @@ pub unsafe extern "C" fn ct_entry_get_zone(
     entry: *const ct_entry,
     zone_out: *mut u16,
 ) -> ct_status {
-    ffi_fn! {
-        let e = arg_ref!(entry);
-        arg_out!(zone_out);
-        answer(zone_out, e.zone)
-    }
+    ffi_fn! { get!(entry, zone_out, |e| e.zone) }
 }
 
 /// Sets the connection mark.
@@ -503,11 +491,7 @@ pub unsafe extern "C" fn ct_entry_get_mark(
     entry: *const ct_entry,
     mark_out: *mut u32,
 ) -> ct_status {
-    ffi_fn! {
-        let e = arg_ref!(entry);
-        arg_out!(mark_out);
-        answer(mark_out, e.mark)
-    }
+    ffi_fn! { get!(entry, mark_out, |e| e.mark) }
 }
 
 /// Sets the status bits (CT_STATUS_*; the kernel's IPS_* numbering). Create and update
@@ -527,11 +511,7 @@ pub unsafe extern "C" fn ct_entry_get_status(
     entry: *const ct_entry,
     status_out: *mut u32,
 ) -> ct_status {
-    ffi_fn! {
-        let e = arg_ref!(entry);
-        arg_out!(status_out);
-        answer(status_out, e.status)
-    }
+    ffi_fn! { get!(entry, status_out, |e| e.status) }
 }
 
 /// Sets the timeout in seconds.
@@ -549,11 +529,7 @@ pub unsafe extern "C" fn ct_entry_get_timeout(
     entry: *const ct_entry,
     seconds_out: *mut u32,
 ) -> ct_status {
-    ffi_fn! {
-        let e = arg_ref!(entry);
-        arg_out!(seconds_out);
-        answer(seconds_out, e.timeout)
-    }
+    ffi_fn! { get!(entry, seconds_out, |e| e.timeout) }
 }
 
 /// Sets the TCP state (0 NONE .. 9 SYN_SENT2, the kernel's TCP_CONNTRACK_* numbering).
@@ -569,11 +545,7 @@ pub unsafe extern "C" fn ct_entry_get_tcp_state(
     entry: *const ct_entry,
     state_out: *mut u8,
 ) -> ct_status {
-    ffi_fn! {
-        let e = arg_ref!(entry);
-        arg_out!(state_out);
-        answer(state_out, e.tcp_state)
-    }
+    ffi_fn! { get!(entry, state_out, |e| e.tcp_state) }
 }
 
 /// Sets the SCTP state (the kernel's SCTP_CONNTRACK_* numbering, 0..9).
@@ -588,11 +560,7 @@ pub unsafe extern "C" fn ct_entry_get_sctp_state(
     entry: *const ct_entry,
     state_out: *mut u8,
 ) -> ct_status {
-    ffi_fn! {
-        let e = arg_ref!(entry);
-        arg_out!(state_out);
-        answer(state_out, e.sctp_state)
-    }
+    ffi_fn! { get!(entry, state_out, |e| e.sctp_state) }
 }
 
 /// Gets the DCCP state (the kernel's CT_DCCP_* numbering).
@@ -601,11 +569,7 @@ pub unsafe extern "C" fn ct_entry_get_dccp_state(
     entry: *const ct_entry,
     state_out: *mut u8,
 ) -> ct_status {
-    ffi_fn! {
-        let e = arg_ref!(entry);
-        arg_out!(state_out);
-        answer(state_out, e.dccp_state)
-    }
+    ffi_fn! { get!(entry, state_out, |e| e.dccp_state) }
 }
 
 /// Sets the kernel id: a delete then removes the entry only if its id still matches.
@@ -620,21 +584,13 @@ pub unsafe extern "C" fn ct_entry_set_id(entry: *mut ct_entry, id: u32) -> ct_st
 /// Gets the kernel id of the entry.
 #[no_mangle]
 pub unsafe extern "C" fn ct_entry_get_id(entry: *const ct_entry, id_out: *mut u32) -> ct_status {
-    ffi_fn! {
-        let e = arg_ref!(entry);
-        arg_out!(id_out);
-        answer(id_out, e.id)
-    }
+    ffi_fn! { get!(entry, id_out, |e| e.id) }
 }
 
 /// Gets the reference count the kernel reported.
 #[no_mangle]
 pub unsafe extern "C" fn ct_entry_get_use(entry: *const ct_entry, use_out: *mut u32) -> ct_status {
-    ffi_fn! {
-        let e = arg_ref!(entry);
-        arg_out!(use_out);
-        answer(use_out, e.use_count)
-    }
+    ffi_fn! { get!(entry, use_out, |e| e.use_count) }
 }
 
 /// Gets the packet and byte counters of direction `dir` (present when the namespace has
@@ -670,11 +626,7 @@ pub unsafe extern "C" fn ct_entry_get_timestamp_start(
     entry: *const ct_entry,
     ns_out: *mut u64,
 ) -> ct_status {
-    ffi_fn! {
-        let e = arg_ref!(entry);
-        arg_out!(ns_out);
-        answer(ns_out, e.extra.get().timestamp_start)
-    }
+    ffi_fn! { get!(entry, ns_out, |e| e.extra.get().timestamp_start) }
 }
 
 /// Gets the stop timestamp, nanoseconds since the epoch (destroy events only).
@@ -683,11 +635,7 @@ pub unsafe extern "C" fn ct_entry_get_timestamp_stop(
     entry: *const ct_entry,
     ns_out: *mut u64,
 ) -> ct_status {
-    ffi_fn! {
-        let e = arg_ref!(entry);
-        arg_out!(ns_out);
-        answer(ns_out, e.extra.get().timestamp_stop)
-    }
+    ffi_fn! { get!(entry, ns_out, |e| e.extra.get().timestamp_stop) }
 }
 
 /// Sets (`on` true) or clears label bit `bit` (0..127). For ct_update, only the bits
@@ -755,11 +703,7 @@ pub unsafe extern "C" fn ct_entry_get_secmark(
     entry: *const ct_entry,
     secmark_out: *mut u32,
 ) -> ct_status {
-    ffi_fn! {
-        let e = arg_ref!(entry);
-        arg_out!(secmark_out);
-        answer(secmark_out, e.extra.get().secmark)
-    }
+    ffi_fn! { get!(entry, secmark_out, |e| e.extra.get().secmark) }
 }
 
 /// Sets the name of the helper to attach at creation ("ftp", "sip", ...). `name` is copied.

@@ -7,7 +7,7 @@ use std::ops::ControlFlow;
 use super::entry::ct_entry;
 use super::handle::{ct_handle, with_handle};
 use super::status::ct_status;
-use super::{answer, copy_text, free_c, give, status_of, Castable};
+use super::{copy_text, free_c, give, status_of, Castable};
 use crate::error::Error;
 use crate::expect::Expectation;
 use crate::Entry;
@@ -148,11 +148,7 @@ pub unsafe extern "C" fn ct_expect_get_timeout(
     expect: *const ct_expect,
     seconds_out: *mut u32,
 ) -> ct_status {
-    ffi_fn! {
-        let x = arg_ref!(expect);
-        arg_out!(seconds_out);
-        answer(seconds_out, x.timeout)
-    }
+    ffi_fn! { get!(expect, seconds_out, |x| x.timeout) }
 }
 
 /// Gets the zone (CT_ERR_NOT_SET: zone 0).
@@ -161,11 +157,7 @@ pub unsafe extern "C" fn ct_expect_get_zone(
     expect: *const ct_expect,
     zone_out: *mut u32,
 ) -> ct_status {
-    ffi_fn! {
-        let x = arg_ref!(expect);
-        arg_out!(zone_out);
-        answer(zone_out, x.zone.map(u32::from))
-    }
+    ffi_fn! { get!(expect, zone_out, |x| x.zone.map(u32::from)) }
 }
 
 /// Gets the helper's expectation class.
@@ -174,11 +166,7 @@ pub unsafe extern "C" fn ct_expect_get_class(
     expect: *const ct_expect,
     class_out: *mut u32,
 ) -> ct_status {
-    ffi_fn! {
-        let x = arg_ref!(expect);
-        arg_out!(class_out);
-        answer(class_out, x.class)
-    }
+    ffi_fn! { get!(expect, class_out, |x| x.class) }
 }
 
 /// Gets the flags (the kernel's NF_CT_EXPECT_*).
@@ -187,21 +175,13 @@ pub unsafe extern "C" fn ct_expect_get_flags(
     expect: *const ct_expect,
     flags_out: *mut u32,
 ) -> ct_status {
-    ffi_fn! {
-        let x = arg_ref!(expect);
-        arg_out!(flags_out);
-        answer(flags_out, x.flags)
-    }
+    ffi_fn! { get!(expect, flags_out, |x| x.flags) }
 }
 
 /// Gets the kernel's id of the expectation.
 #[no_mangle]
 pub unsafe extern "C" fn ct_expect_get_id(expect: *const ct_expect, id_out: *mut u32) -> ct_status {
-    ffi_fn! {
-        let x = arg_ref!(expect);
-        arg_out!(id_out);
-        answer(id_out, x.id)
-    }
+    ffi_fn! { get!(expect, id_out, |x| x.id) }
 }
 
 /// Writes the helper name into `buf` (`len` bytes with the NUL; 16 always suffices).

@@ -80,6 +80,16 @@ macro_rules! arg_out {
     };
 }
 
+/// A getter's body: the field `$get` reads from the object behind `$obj` into `*$out`, or
+/// CT_ERR_NOT_SET when it is absent (an answer, not a failure: the last error stays).
+macro_rules! get {
+    ($obj:ident, $out:ident, |$x:ident| $get:expr) => {{
+        let $x = arg_ref!($obj);
+        arg_out!($out);
+        $crate::ffi::answer($out, $get)
+    }};
+}
+
 /// The value of a `Result`, or return its failure as a status (recording the core's error).
 macro_rules! ok {
     ($e:expr) => {
