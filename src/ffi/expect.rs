@@ -5,7 +5,7 @@ use std::ffi::{c_char, c_void};
 use std::ops::ControlFlow;
 
 use super::entry::ct_entry;
-use super::handle::{ct_handle, with_handle};
+use super::handle::{ct_handle, run, with_handle};
 use super::status::ct_status;
 use super::{copy_text, free_c, give, status_of, Castable};
 use crate::error::Error;
@@ -233,8 +233,7 @@ pub unsafe extern "C" fn ct_expect_create(
 ) -> ct_status {
     ffi_fn! {
         let x = arg_ref!(expect);
-        ok!(with_handle(h, |core| core.create_expectation(x)));
-        ct_status::CT_OK
+        run(h, |core| core.create_expectation(x))
     }
 }
 
@@ -250,8 +249,7 @@ pub unsafe extern "C" fn ct_expect_delete(
 ) -> ct_status {
     ffi_fn! {
         let x = arg_ref!(expect);
-        ok!(with_handle(h, |core| core.delete_expectation(x)));
-        ct_status::CT_OK
+        run(h, |core| core.delete_expectation(x))
     }
 }
 
@@ -259,7 +257,6 @@ pub unsafe extern "C" fn ct_expect_delete(
 #[no_mangle]
 pub unsafe extern "C" fn ct_expect_flush(h: *mut ct_handle) -> ct_status {
     ffi_fn! {
-        ok!(with_handle(h, |core| core.flush_expectations()));
-        ct_status::CT_OK
+        run(h, |core| core.flush_expectations())
     }
 }

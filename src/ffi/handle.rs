@@ -135,6 +135,18 @@ pub(crate) unsafe fn with_handle<T>(
 }
 
 /// The C side of a newly opened core handle.
+/// Runs `f` on the core handle behind `h`: CT_OK, or the status of its failure (recorded on
+/// the thread and on the handle).
+///
+/// # Safety
+/// `h` is NULL or a live handle from ct_open.
+pub(crate) unsafe fn run(
+    h: *mut ct_handle,
+    f: impl FnOnce(&mut Handle) -> crate::Result<()>,
+) -> ct_status {
+    with_handle(h, f).map_or_else(|s| s, |()| ct_status::CT_OK)
+}
+
 fn boxed(core: Handle) -> HandleBox {
     HandleBox {
         state: Guard::new(),
@@ -195,8 +207,7 @@ pub unsafe extern "C" fn ct_handle_set_receive_buffer(
     bytes: usize,
 ) -> ct_status {
     ffi_fn! {
-        ok!(with_handle(h, |core| core.set_receive_buffer(bytes)));
-        ct_status::CT_OK
+        run(h, |core| core.set_receive_buffer(bytes))
     }
 }
 

@@ -5,7 +5,7 @@ use std::ops::ControlFlow;
 
 use super::entry::ct_entry;
 use super::filter::ct_filter;
-use super::handle::{ct_handle, with_handle};
+use super::handle::{ct_handle, run, with_handle};
 use super::list::ct_entry_list;
 use super::status::ct_status;
 use super::{cast_ref, give, write_opt};
@@ -94,8 +94,7 @@ pub unsafe extern "C" fn ct_get(
 pub unsafe extern "C" fn ct_create(h: *mut ct_handle, entry: *const ct_entry) -> ct_status {
     ffi_fn! {
         let e = arg_ref!(entry);
-        ok!(with_handle(h, |core| core.create(e)));
-        ct_status::CT_OK
+        run(h, |core| core.create(e))
     }
 }
 
@@ -105,8 +104,7 @@ pub unsafe extern "C" fn ct_create(h: *mut ct_handle, entry: *const ct_entry) ->
 pub unsafe extern "C" fn ct_update(h: *mut ct_handle, entry: *const ct_entry) -> ct_status {
     ffi_fn! {
         let e = arg_ref!(entry);
-        ok!(with_handle(h, |core| core.update(e)));
-        ct_status::CT_OK
+        run(h, |core| core.update(e))
     }
 }
 
@@ -116,8 +114,7 @@ pub unsafe extern "C" fn ct_update(h: *mut ct_handle, entry: *const ct_entry) ->
 pub unsafe extern "C" fn ct_delete(h: *mut ct_handle, entry: *const ct_entry) -> ct_status {
     ffi_fn! {
         let e = arg_ref!(entry);
-        ok!(with_handle(h, |core| core.delete(e)));
-        ct_status::CT_OK
+        run(h, |core| core.delete(e))
     }
 }
 
@@ -126,8 +123,7 @@ pub unsafe extern "C" fn ct_delete(h: *mut ct_handle, entry: *const ct_entry) ->
 #[no_mangle]
 pub unsafe extern "C" fn ct_delete_by_id(h: *mut ct_handle, id: u32) -> ct_status {
     ffi_fn! {
-        ok!(with_handle(h, |core| core.delete_by_id(id)));
-        ct_status::CT_OK
+        run(h, |core| core.delete_by_id(id))
     }
 }
 
@@ -151,8 +147,7 @@ pub unsafe extern "C" fn ct_delete_matching(
 #[no_mangle]
 pub unsafe extern "C" fn ct_flush(h: *mut ct_handle) -> ct_status {
     ffi_fn! {
-        ok!(with_handle(h, |core| core.flush()));
-        ct_status::CT_OK
+        run(h, |core| core.flush())
     }
 }
 
