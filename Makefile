@@ -17,8 +17,8 @@ SAN        := -fsanitize=address,undefined -fno-omit-frame-pointer
 C_TESTS    := $(patsubst c-tests/%.c,%,$(wildcard c-tests/test_*.c))
 EXAMPLES   := ct-list demo
 
-.PHONY: all lib header examples c-tests demo test deps test-rust test-c test-examples \
-	test-readme test-install test-python test-go test-oldkernel install uninstall clean bench compare compare-events soak soak-valgrind fuzz
+.PHONY: all lib package header examples c-tests demo test deps test-rust test-c test-examples \
+	test-readme test-install test-python test-go test-oldkernel test-symbols install uninstall clean bench compare compare-events soak soak-valgrind fuzz
 
 all: lib examples
 
@@ -35,6 +35,12 @@ lib:
 	ln -sf libconntrack.so.$(MAJOR) $(LIBDIR)/libconntrack.so
 	cp -f target/release/libconntrack.a $(LIBDIR)/.libconntrack.a.new
 	mv -f $(LIBDIR)/.libconntrack.a.new $(LIBDIR)/libconntrack.a
+
+# The crate as the registry would take it (built and checked in a target directory of its
+# own: the packaged copy has the same name and version, so it would share the tree's
+# fingerprints and leave them pointing at the copy).
+package:
+	CARGO_TARGET_DIR=target/package-check $(CARGO) package --allow-dirty
 
 # Rewrites include/conntrack.h from the Rust sources (an ordinary build only checks it).
 header:
@@ -95,7 +101,7 @@ demo: deps examples
 deps:
 	./scripts/install-deps.sh
 
-test: deps test-rust test-c test-examples test-readme test-install test-python test-go test-oldkernel
+test: deps test-rust test-symbols test-c test-examples test-readme test-install test-python test-go test-oldkernel
 
 test-rust:
 	$(CARGO) fmt --check
@@ -103,6 +109,10 @@ test-rust:
 	$(CARGO) test
 	# The corpus recorder is built only when corpora are re-recorded: keep it compiling.
 	$(CARGO) check --manifest-path fuzz/capture/Cargo.toml
+
+# Every exported symbol is a function of the header, versioned LIBCONNTRACK_0 (readelf).
+test-symbols: lib
+	./scripts/check-symbols.sh $(LIBDIR)/libconntrack.so.$(VERSION) include/conntrack.h
 
 test-c: c-tests
 	./scripts/run-c-tests.sh $(BUILD) $(C_TESTS)

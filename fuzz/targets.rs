@@ -23,7 +23,7 @@ use conntrack::codec::{self, Purpose};
 use conntrack::entry::{proto, status, Dir, Side, Tuple, AF_INET, AF_INET6};
 use conntrack::filter::{slot, Cidr};
 use conntrack::kernel::Kernel;
-use conntrack::{expect, format, stats, Entry, Filter};
+use conntrack::{format, stats, Entry, Filter};
 
 /// The fuzz targets, by name (the corpus directories are named after them).
 pub const TARGETS: [&str; 3] = ["decode_message", "decode_attrs", "encode_entry_filter"];
@@ -71,10 +71,10 @@ pub fn decode_message(data: &[u8]) {
         if let Ok(e) = codec::decode_entry(m.payload) {
             exercise_entry(&e);
         }
-        if let Ok(x) = expect::decode_expectation(m.payload) {
+        if let Ok(x) = codec::expect::decode_expectation(m.payload) {
             let _ = x.family();
         }
-        if let Ok(s) = stats::decode_cpu_stats(m.payload) {
+        if let Ok(s) = codec::stats::decode_cpu_stats(m.payload) {
             let mut sum = stats::CpuStats::default();
             sum.add(&s);
             sum.add(&s);
@@ -156,8 +156,8 @@ pub fn decode_attrs(data: &[u8]) {
         exercise_entry(&e);
     }
     // The other decoders take the same payload shape.
-    let _ = expect::decode_expectation(data);
-    let _ = stats::decode_cpu_stats(data);
+    let _ = codec::expect::decode_expectation(data);
+    let _ = codec::stats::decode_cpu_stats(data);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -28,214 +28,9 @@
 #define CT_VERSION_MINOR 1
 #define CT_VERSION_PATCH 0
 
-
-/**
- * Address family IPv4 (AF_INET).
- */
-#define CT_FAMILY_IPV4 2
-
-/**
- * Address family IPv6 (AF_INET6).
- */
-#define CT_FAMILY_IPV6 10
-
-/**
- * Protocol number of ICMP.
- */
-#define CT_PROTO_ICMP 1
-
-/**
- * Protocol number of TCP.
- */
-#define CT_PROTO_TCP 6
-
-/**
- * Protocol number of UDP.
- */
-#define CT_PROTO_UDP 17
-
-/**
- * Protocol number of DCCP.
- */
-#define CT_PROTO_DCCP 33
-
-/**
- * Protocol number of GRE.
- */
-#define CT_PROTO_GRE 47
-
-/**
- * Protocol number of ICMPv6.
- */
-#define CT_PROTO_ICMPV6 58
-
-/**
- * Protocol number of SCTP.
- */
-#define CT_PROTO_SCTP 132
-
-/**
- * Protocol number of UDP-Lite.
- */
-#define CT_PROTO_UDPLITE 136
-
-/**
- * Direction selector: the original tuple.
- */
-#define CT_DIR_ORIG 0
-
-/**
- * Direction selector: the reply tuple.
- */
-#define CT_DIR_REPLY 1
-
-/**
- * Address/port selector: source of the original tuple.
- */
-#define CT_ORIG_SRC 0
-
-/**
- * Address/port selector: destination of the original tuple.
- */
-#define CT_ORIG_DST 1
-
-/**
- * Address/port selector: source of the reply tuple.
- */
-#define CT_REPLY_SRC 2
-
-/**
- * Address/port selector: destination of the reply tuple.
- */
-#define CT_REPLY_DST 3
-
-/**
- * Status bit: packets were seen in both directions.
- */
-#define CT_STATUS_SEEN_REPLY (1 << 1)
-
-/**
- * Status bit: assured (never early-dropped).
- */
-#define CT_STATUS_ASSURED (1 << 2)
-
-/**
- * Status bit: confirmed (in the table).
- */
-#define CT_STATUS_CONFIRMED (1 << 3)
-
-/**
- * TCP state ESTABLISHED (the kernel's TCP_CONNTRACK_ESTABLISHED).
- */
-#define CT_TCP_STATE_ESTABLISHED 3
-
-/**
- * Text option of ct_entry_format: the `-o extended` form (layer-3 columns first).
- */
-#define CT_FORMAT_EXTENDED 1
-
-/**
- * Text option of ct_entry_format: append the kernel id as `-o id` does.
- */
-#define CT_FORMAT_ID 2
-
-/**
- * Text option of ct_entry_format: the start/stop timestamps as `-o ktimestamp` does
- * (conntrack's `-o timestamp` only stamps event lines).
- */
-#define CT_FORMAT_TIMESTAMP 4
-
-/**
- * Size that holds any address as text, NUL included (INET6_ADDRSTRLEN).
- */
-#define CT_ADDR_TEXT_MAX 46
-
-/**
- * Fields ct_entry_unset can clear.
- */
-#define CT_FIELD_ID 1
-
-/**
- * The mark.
- */
-#define CT_FIELD_MARK 2
-
-/**
- * The status bits.
- */
-#define CT_FIELD_STATUS 3
-
-/**
- * The timeout.
- */
-#define CT_FIELD_TIMEOUT 4
-
-/**
- * The zone (an entry without one is in zone 0).
- */
-#define CT_FIELD_ZONE 5
-
-/**
- * The labels (and which of them an update changes).
- */
-#define CT_FIELD_LABELS 6
-
-/**
- * The TCP, SCTP and DCCP protocol states.
- */
-#define CT_FIELD_PROTO_STATE 7
-
-/**
- * The reply tuple (a create then uses the inverse of the original).
- */
-#define CT_FIELD_REPLY 8
-
-/**
- * The helper name.
- */
-#define CT_FIELD_HELPER 9
-
-/**
- * Event type: a new entry.
- */
-#define CT_EVENT_NEW 1
-
-/**
- * Event type: an entry changed (state, mark, timeout refresh by the tool, ...).
- */
-#define CT_EVENT_UPDATE 2
-
-/**
- * Event type: an entry was destroyed.
- */
-#define CT_EVENT_DESTROY 4
-
-/**
- * Every event type.
- */
-#define CT_EVENT_ALL 7
-
-/**
- * Tuple selector: the original tuple of the master connection.
- */
-#define CT_EXPECT_MASTER 0
-
-/**
- * Tuple selector: the expected connection's tuple.
- */
-#define CT_EXPECT_TUPLE 1
-
-/**
- * Tuple selector: the mask over the expected tuple (addresses and ports as bit masks).
- */
-#define CT_EXPECT_MASK 2
-
-/**
- * The count ct_flush_matching reports when the kernel removed the entries itself and did
- * not say how many.
- */
-#define CT_COUNT_UNKNOWN UINT64_MAX
-
+/* Status codes and errors ===================================================
+ * Every fallible function returns a ct_status. The detail of a failure (errno, and the
+ * kernel's extended-ack text) is kept per thread and per handle. */
 /**
  * The result of every fallible function. CT_OK is 0; the other numbers never change
  * meaning and are never reused.
@@ -325,61 +120,42 @@ typedef int32_t ct_status;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
-/**
- * A batch of requests. Plain data owned by the caller; it may be sent on any handle and
- * reused (ct_batch_clear, or adding after a send starts a new batch).
- */
-typedef struct ct_batch ct_batch;
+#ifdef __cplusplus
+extern "C" {
+#endif // __cplusplus
 
 /**
- * A dump in progress, read one entry at a time with ct_cursor_next. It holds its handle:
- * until the dump ends (ct_cursor_next gives NULL or an error) or the cursor is freed, other
- * calls on the handle answer CT_ERR_BUSY. A cursor is used by one thread at a time (a
- * second thread's ct_cursor_next gets CT_ERR_BUSY).
+ * A sentence describing `status`. Returns a static string, never NULL ("unknown status"
+ * for a number the library does not know); do not free it.
  */
-typedef struct ct_cursor ct_cursor;
+const char *ct_strerror(int32_t status);
 
 /**
- * A conntrack entry: plain data owned by whoever made it (ct_entry_new, ct_entry_clone,
- * ct_get) or by the list or callback that hands it out.
+ * The detail of the calling thread's most recent failed ct_ call: what was done, the
+ * system's text for the errno, and the kernel's extended-ack message when it sent one.
+ * Success does not clear it. Returns "" before any failure, never NULL. The string
+ * belongs to the library and stays valid until the next failure on this thread.
  */
-typedef struct ct_entry ct_entry;
+const char *ct_last_error_message(void);
 
 /**
- * A list of entries made by ct_list and owned by the caller. Its entries belong to it.
+ * The errno of the calling thread's most recent failed ct_ call (positive, e.g. ENOENT),
+ * or 0 when that failure had none.
  */
-typedef struct ct_entry_list ct_entry_list;
+int32_t ct_last_errno(void);
 
 /**
- * A subscription to conntrack events in one network namespace. Used by one thread at a
- * time; separate listeners are independent.
- *
- * Loss: the kernel queues events in the socket's receive buffer (64 MiB by default, set with
- * ct_events_set_receive_buffer) and drops them when it is full. The next ct_events_receive
- * then returns CT_ERR_OVERRUN and ct_events_overruns counts it; the listener keeps working.
- * The report comes ahead of the events still queued from before the loss: drain them, then
- * dump the table to resynchronise. With ct_events_set_reliable the kernel instead keeps destroy
- * events it could not deliver and retries them (new and update events are still dropped,
- * silently), and no overrun is reported.
- *
- * net.netfilter.nf_conntrack_events = 2 (the default of a new namespace on some kernels
- * between 5.19 and 6.10) means the kernel records events only while a listener exists:
- * entries created before the first listener subscribed never report events, not even their
- * destroy. Dump after subscribing to learn about them.
+ * The library's version as text ("0.1.0"); the header's CT_VERSION_* give the version it
+ * was compiled against. Returns a static string; do not free it.
  */
-typedef struct ct_events ct_events;
+const char *ct_version(void);
 
-/**
- * An expectation: plain data owned by whoever made it, or by the dump callback that hands it
- * out.
- */
-typedef struct ct_expect ct_expect;
+#ifdef __cplusplus
+}  // extern "C"
+#endif  // __cplusplus
 
-/**
- * A filter: every field left unset matches everything. Plain data owned by the caller.
- */
-typedef struct ct_filter ct_filter;
-
+/* Handle ====================================================================
+ * A ctnetlink socket in one network namespace, and what its kernel supports. */
 /**
  * An open ctnetlink socket in one network namespace. A ct_handle is used by one thread at
  * a time; separate handles are independent and may be used from different threads at
@@ -387,32 +163,6 @@ typedef struct ct_filter ct_filter;
  * CT_ERR_BUSY instead of corrupting it.
  */
 typedef struct ct_handle ct_handle;
-
-/**
- * The names of the 128 label bits, read from a connlabel.conf file. Plain data owned by the
- * caller; read-only use may be shared between threads.
- */
-typedef struct ct_labelmap ct_labelmap;
-
-/**
- * Called for each event: `type` is one CT_EVENT_* value; `entry` is valid until the
- * callback returns (keep a copy with ct_entry_clone); `user_data` is what the caller passed.
- * Return 0 to go on, anything else to stop this receive call.
- */
-typedef int32_t (*ct_event_cb)(uint32_t event_type, const ct_entry *entry, void *user_data);
-
-/**
- * Called for each expectation of a dump: `expect` is valid until the callback returns (copy
- * it with ct_expect_clone). Return 0 to go on, anything else to stop.
- */
-typedef int32_t (*ct_expect_cb)(const ct_expect *expect, void *user_data);
-
-/**
- * Called for each entry of a dump. `entry` is valid until the callback returns (keep a
- * copy with ct_entry_clone); `user_data` is what the caller passed to ct_dump. Return 0
- * to go on, anything else to stop the dump.
- */
-typedef int32_t (*ct_dump_cb)(const ct_entry *entry, void *user_data);
 
 /**
  * What the library found the handle's kernel to accept. Version numbers are a floor, not
@@ -452,160 +202,456 @@ typedef struct {
   bool filtered_flush;
 } ct_features;
 
-/**
- * Per-CPU conntrack statistics, as `conntrack -S` prints them. A plain struct the caller
- * owns. Counters the running kernel does not send read 0.
- */
-typedef struct {
-  /**
-   * The CPU these counters belong to (unused in the sum of ct_stats_total).
-   */
-  uint32_t cpu;
-  /**
-   * Lookups that found an entry.
-   */
-  uint32_t found;
-  /**
-   * Packets conntrack could not track.
-   */
-  uint32_t invalid;
-  /**
-   * Entries inserted.
-   */
-  uint32_t insert;
-  /**
-   * Inserts that failed.
-   */
-  uint32_t insert_failed;
-  /**
-   * Packets dropped.
-   */
-  uint32_t drop;
-  /**
-   * Entries dropped early to make room.
-   */
-  uint32_t early_drop;
-  /**
-   * Errors.
-   */
-  uint32_t error;
-  /**
-   * Lookups restarted.
-   */
-  uint32_t search_restart;
-  /**
-   * Clashes resolved.
-   */
-  uint32_t clash_resolve;
-  /**
-   * Hash chains found too long.
-   */
-  uint32_t chaintoolong;
-} ct_stats;
-
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
 
 /**
- * Makes an empty batch. On CT_OK, `*batch_out` is a new batch owned by the caller; free it
- * with ct_batch_free.
+ * Opens a ctnetlink socket in the caller's network namespace. On CT_OK, `*h_out` is a new
+ * handle owned by the caller; close it with ct_close. On error `*h_out` is unchanged.
  */
-ct_status ct_batch_new(ct_batch **batch_out);
+ct_status ct_open(ct_handle **h_out);
 
 /**
- * Frees `batch`. Passing NULL does nothing; freeing twice is undefined.
+ * Opens a ctnetlink socket inside the network namespace `netns`: a name under /run/netns
+ * (as `ip netns add` makes) or a path such as /proc/PID/ns/net. The calling thread never
+ * changes namespace (a helper thread makes the socket). CT_ERR_NETNS when the namespace
+ * cannot be opened or entered. On CT_OK, `*h_out` is a new handle owned by the caller;
+ * close it with ct_close. `netns` is borrowed for the call only.
  */
-void ct_batch_free(ct_batch *batch);
+ct_status ct_open_netns(const char *netns, ct_handle **h_out);
 
 /**
- * Queues the creation of `entry` (copied; the caller keeps it). The request takes the next
- * index (0, 1, ...). An entry lacking what a create needs still takes its index, and its
- * outcome after ct_batch_send is the reason (CT_ERR_INVALID_ARGUMENT); it is never sent.
- * Adding to a batch that was sent starts a new batch.
+ * Closes `h` and frees it. Passing NULL does nothing. Closing a handle from the callback of
+ * a call on it, or while a cursor on it is open, takes effect when that call returns (a dump
+ * stops at its next entry) or the cursor ends. Using or closing a handle after it was
+ * closed is undefined, and so is closing it while another thread may still call it.
  */
-ct_status ct_batch_add_create(ct_batch *batch, const ct_entry *entry);
+void ct_close(ct_handle *h);
 
 /**
- * Queues an update of the entry with `entry`'s tuple and zone (see ct_update); indexes and
- * refused entries as for ct_batch_add_create.
+ * Sets the socket's receive buffer to about `bytes` (the kernel doubles the value and
+ * applies its own minimum; without CAP_NET_ADMIN, net.core.rmem_max caps it). The default is
+ * 8 MiB. Batches size each sendmsg to what this buffer can answer, so a small buffer costs
+ * more system calls, never lost outcomes.
  */
-ct_status ct_batch_add_update(ct_batch *batch, const ct_entry *entry);
+ct_status ct_handle_set_receive_buffer(ct_handle *h, size_t bytes);
 
 /**
- * Queues the deletion of the entry with `entry`'s tuple and zone, and id when set (see
- * ct_delete); indexes and refused entries as for ct_batch_add_create.
+ * The detail of the last error of an operation on `h` (same text as
+ * ct_last_error_message gave on the thread that made the call), or "" when none failed.
+ * Use it when the caller may have changed threads (Go). Returns NULL only for a NULL
+ * handle. The string belongs to `h` and stays valid until the next failed call on `h`.
  */
-ct_status ct_batch_add_delete(ct_batch *batch, const ct_entry *entry);
+const char *ct_handle_last_error(const ct_handle *h);
 
 /**
- * The number of requests in `batch` (0 for NULL).
+ * The errno of the last failed operation on `h` (0 when none, or for a NULL handle).
  */
-size_t ct_batch_len(const ct_batch *batch);
+int32_t ct_handle_last_errno(const ct_handle *h);
 
 /**
- * Removes every request and outcome from `batch`, keeping its memory for reuse.
+ * What the handle's kernel accepts, into `*features_out`.
  */
-ct_status ct_batch_clear(ct_batch *batch);
+ct_status ct_kernel_features(ct_handle *h, ct_features *features_out);
 
 /**
- * Sends every request of `batch` on `h`, packed into as few sendmsg calls as the socket's
- * receive buffer can answer, and records each request's outcome (read them with
- * ct_batch_result). Requests are independent: one failing does not stop the others, and
- * they are applied in order. Returns CT_OK when every request was sent and answered, even
- * if some failed; `*failed_out` (may be NULL) then holds how many failed. Another status
- * means the batch could not be sent as a whole (the outcomes of requests already answered
- * stand; the rest read CT_ERR_OVERRUN or are unknown).
+ * The same as text, one "feature: yes|no" line each ("zone filter: no" on a 6.1 kernel),
+ * for logs and bug reports; snprintf-style sizing as ct_entry_format.
  */
-ct_status ct_batch_send(ct_handle *h, ct_batch *batch, size_t *failed_out);
+ct_status ct_kernel_features_text(ct_handle *h, char *buf, size_t len, size_t *needed_out);
+
+#ifdef __cplusplus
+}  // extern "C"
+#endif  // __cplusplus
+
+/* Entry =====================================================================
+ * A conntrack entry: make it, set and read its fields, write it as text. */
+/**
+ * Address family IPv4 (AF_INET).
+ */
+#define CT_FAMILY_IPV4 2
 
 /**
- * The outcome of request `index` of a sent batch: `*status_out` is CT_OK or the request's
- * error (CT_ERR_EXISTS, CT_ERR_NOT_FOUND, CT_ERR_TABLE_FULL for a create the kernel had no
- * room for, CT_ERR_OVERRUN when its answer was lost, ...)
- * and `*errno_out` (may be NULL) its errno or 0. Returns CT_ERR_INVALID_ARGUMENT when
- * `index` is out of range or the batch has not been sent; after a ct_batch_send that failed
- * as a whole, the batch counts as not sent (the requests answered before the failure took
- * effect in the kernel; dump to learn the state).
+ * Address family IPv6 (AF_INET6).
  */
-ct_status ct_batch_result(const ct_batch *batch,
-                          size_t index,
-                          ct_status *status_out,
-                          int32_t *errno_out);
+#define CT_FAMILY_IPV6 10
 
 /**
- * The error message of request `index` of a sent batch, or NULL when it succeeded, is out
- * of range or the batch was not sent. The string belongs to `batch` and stays valid until
- * the next call of this function on it, or until it is cleared, changed or freed.
+ * Protocol number of ICMP.
  */
-const char *ct_batch_result_message(const ct_batch *batch, size_t index);
+#define CT_PROTO_ICMP 1
 
 /**
- * Starts a dump of every entry matching `filter` (NULL: every entry), to be read with
- * ct_cursor_next: memory stays that of one datagram's entries whatever the table's size,
- * and the caller reads at its own pace. Like ct_dump (and unlike ct_list), an entry the
- * kernel sends twice is passed on twice. On CT_OK, `*cursor_out` is a new cursor owned by
- * the caller; free it with ct_cursor_free. CT_ERR_BUSY when the handle is in use.
- * `filter` is borrowed for the call only.
+ * Protocol number of TCP.
  */
-ct_status ct_cursor_open(ct_handle *h, const ct_filter *filter, ct_cursor **cursor_out);
+#define CT_PROTO_TCP 6
 
 /**
- * Reads the next entry of the dump into `*entry_out`, or NULL at its end. The entry
- * belongs to the cursor and lives until the next ct_cursor_next or ct_cursor_free (copy it
- * with ct_entry_clone to keep it). At the end, or on an error, the cursor lets its handle
- * go (the handle serves other calls again) and every later call gives NULL with CT_OK.
- * CT_ERR_DUMP_INTERRUPTED when the kernel flagged the dump as inconsistent: run it again.
+ * Protocol number of UDP.
  */
-ct_status ct_cursor_next(ct_cursor *cursor, const ct_entry **entry_out);
+#define CT_PROTO_UDP 17
 
 /**
- * Frees `cursor`, ending its dump if it is still running (what is left is read and
- * dropped) and letting its handle go. Passing NULL does nothing; freeing twice is undefined.
- * Freed while another thread is in ct_cursor_next on it, it goes when that call returns
- * (which then gives NULL and CT_ERR_BUSY).
+ * Protocol number of DCCP.
  */
-void ct_cursor_free(ct_cursor *cursor);
+#define CT_PROTO_DCCP 33
+
+/**
+ * Protocol number of GRE.
+ */
+#define CT_PROTO_GRE 47
+
+/**
+ * Protocol number of ICMPv6.
+ */
+#define CT_PROTO_ICMPV6 58
+
+/**
+ * Protocol number of SCTP.
+ */
+#define CT_PROTO_SCTP 132
+
+/**
+ * Protocol number of UDP-Lite.
+ */
+#define CT_PROTO_UDPLITE 136
+
+/**
+ * Direction selector: the original tuple.
+ */
+#define CT_DIR_ORIG 0
+
+/**
+ * Direction selector: the reply tuple.
+ */
+#define CT_DIR_REPLY 1
+
+/**
+ * Address/port selector: source of the original tuple.
+ */
+#define CT_ORIG_SRC 0
+
+/**
+ * Address/port selector: destination of the original tuple.
+ */
+#define CT_ORIG_DST 1
+
+/**
+ * Address/port selector: source of the reply tuple.
+ */
+#define CT_REPLY_SRC 2
+
+/**
+ * Address/port selector: destination of the reply tuple.
+ */
+#define CT_REPLY_DST 3
+
+/**
+ * Status bit: an expected connection (a helper's expectation matched).
+ */
+#define CT_STATUS_EXPECTED (1 << 0)
+
+/**
+ * Status bit: packets were seen in both directions.
+ */
+#define CT_STATUS_SEEN_REPLY (1 << 1)
+
+/**
+ * Status bit: assured (never early-dropped).
+ */
+#define CT_STATUS_ASSURED (1 << 2)
+
+/**
+ * Status bit: confirmed (in the table).
+ */
+#define CT_STATUS_CONFIRMED (1 << 3)
+
+/**
+ * Status bit: source NAT applies.
+ */
+#define CT_STATUS_SRC_NAT (1 << 4)
+
+/**
+ * Status bit: destination NAT applies.
+ */
+#define CT_STATUS_DST_NAT (1 << 5)
+
+/**
+ * Status bit: TCP sequence numbers are adjusted (a helper changed the payload).
+ */
+#define CT_STATUS_SEQ_ADJUST (1 << 6)
+
+/**
+ * Status bit: source NAT set up.
+ */
+#define CT_STATUS_SRC_NAT_DONE (1 << 7)
+
+/**
+ * Status bit: destination NAT set up.
+ */
+#define CT_STATUS_DST_NAT_DONE (1 << 8)
+
+/**
+ * Status bit: being destroyed.
+ */
+#define CT_STATUS_DYING (1 << 9)
+
+/**
+ * Status bit: the timeout is fixed (not refreshed by traffic).
+ */
+#define CT_STATUS_FIXED_TIMEOUT (1 << 10)
+
+/**
+ * Status bit: a template, not a connection.
+ */
+#define CT_STATUS_TEMPLATE (1 << 11)
+
+/**
+ * Status bit: untracked (notrack).
+ */
+#define CT_STATUS_UNTRACKED (1 << 12)
+
+/**
+ * Status bit: a helper was attached explicitly.
+ */
+#define CT_STATUS_HELPER (1 << 13)
+
+/**
+ * Status bit: offloaded to a flowtable.
+ */
+#define CT_STATUS_OFFLOAD (1 << 14)
+
+/**
+ * Status bit: offloaded to hardware.
+ */
+#define CT_STATUS_HW_OFFLOAD (1 << 15)
+
+/**
+ * TCP state NONE (the kernel's TCP_CONNTRACK_NONE).
+ */
+#define CT_TCP_STATE_NONE 0
+
+/**
+ * TCP state SYN_SENT (the kernel's TCP_CONNTRACK_SYN_SENT).
+ */
+#define CT_TCP_STATE_SYN_SENT 1
+
+/**
+ * TCP state SYN_RECV (the kernel's TCP_CONNTRACK_SYN_RECV).
+ */
+#define CT_TCP_STATE_SYN_RECV 2
+
+/**
+ * TCP state ESTABLISHED (the kernel's TCP_CONNTRACK_ESTABLISHED).
+ */
+#define CT_TCP_STATE_ESTABLISHED 3
+
+/**
+ * TCP state FIN_WAIT (the kernel's TCP_CONNTRACK_FIN_WAIT).
+ */
+#define CT_TCP_STATE_FIN_WAIT 4
+
+/**
+ * TCP state CLOSE_WAIT (the kernel's TCP_CONNTRACK_CLOSE_WAIT).
+ */
+#define CT_TCP_STATE_CLOSE_WAIT 5
+
+/**
+ * TCP state LAST_ACK (the kernel's TCP_CONNTRACK_LAST_ACK).
+ */
+#define CT_TCP_STATE_LAST_ACK 6
+
+/**
+ * TCP state TIME_WAIT (the kernel's TCP_CONNTRACK_TIME_WAIT).
+ */
+#define CT_TCP_STATE_TIME_WAIT 7
+
+/**
+ * TCP state CLOSE (the kernel's TCP_CONNTRACK_CLOSE).
+ */
+#define CT_TCP_STATE_CLOSE 8
+
+/**
+ * TCP state SYN_SENT2 (the kernel's TCP_CONNTRACK_SYN_SENT2).
+ */
+#define CT_TCP_STATE_SYN_SENT2 9
+
+/**
+ * SCTP state NONE (the kernel's SCTP_CONNTRACK_NONE).
+ */
+#define CT_SCTP_STATE_NONE 0
+
+/**
+ * SCTP state CLOSED (the kernel's SCTP_CONNTRACK_CLOSED).
+ */
+#define CT_SCTP_STATE_CLOSED 1
+
+/**
+ * SCTP state COOKIE_WAIT (the kernel's SCTP_CONNTRACK_COOKIE_WAIT).
+ */
+#define CT_SCTP_STATE_COOKIE_WAIT 2
+
+/**
+ * SCTP state COOKIE_ECHOED (the kernel's SCTP_CONNTRACK_COOKIE_ECHOED).
+ */
+#define CT_SCTP_STATE_COOKIE_ECHOED 3
+
+/**
+ * SCTP state ESTABLISHED (the kernel's SCTP_CONNTRACK_ESTABLISHED).
+ */
+#define CT_SCTP_STATE_ESTABLISHED 4
+
+/**
+ * SCTP state SHUTDOWN_SENT (the kernel's SCTP_CONNTRACK_SHUTDOWN_SENT).
+ */
+#define CT_SCTP_STATE_SHUTDOWN_SENT 5
+
+/**
+ * SCTP state SHUTDOWN_RECD (the kernel's SCTP_CONNTRACK_SHUTDOWN_RECD).
+ */
+#define CT_SCTP_STATE_SHUTDOWN_RECD 6
+
+/**
+ * SCTP state SHUTDOWN_ACK_SENT (the kernel's SCTP_CONNTRACK_SHUTDOWN_ACK_SENT).
+ */
+#define CT_SCTP_STATE_SHUTDOWN_ACK_SENT 7
+
+/**
+ * SCTP state HEARTBEAT_SENT (the kernel's SCTP_CONNTRACK_HEARTBEAT_SENT).
+ */
+#define CT_SCTP_STATE_HEARTBEAT_SENT 8
+
+/**
+ * SCTP state HEARTBEAT_ACKED (the kernel's SCTP_CONNTRACK_HEARTBEAT_ACKED).
+ */
+#define CT_SCTP_STATE_HEARTBEAT_ACKED 9
+
+/**
+ * DCCP state NONE (the kernel's CT_DCCP_NONE).
+ */
+#define CT_DCCP_STATE_NONE 0
+
+/**
+ * DCCP state REQUEST (the kernel's CT_DCCP_REQUEST).
+ */
+#define CT_DCCP_STATE_REQUEST 1
+
+/**
+ * DCCP state RESPOND (the kernel's CT_DCCP_RESPOND).
+ */
+#define CT_DCCP_STATE_RESPOND 2
+
+/**
+ * DCCP state PARTOPEN (the kernel's CT_DCCP_PARTOPEN).
+ */
+#define CT_DCCP_STATE_PARTOPEN 3
+
+/**
+ * DCCP state OPEN (the kernel's CT_DCCP_OPEN).
+ */
+#define CT_DCCP_STATE_OPEN 4
+
+/**
+ * DCCP state CLOSEREQ (the kernel's CT_DCCP_CLOSEREQ).
+ */
+#define CT_DCCP_STATE_CLOSEREQ 5
+
+/**
+ * DCCP state CLOSING (the kernel's CT_DCCP_CLOSING).
+ */
+#define CT_DCCP_STATE_CLOSING 6
+
+/**
+ * DCCP state TIMEWAIT (the kernel's CT_DCCP_TIMEWAIT).
+ */
+#define CT_DCCP_STATE_TIMEWAIT 7
+
+/**
+ * DCCP state IGNORE (the kernel's CT_DCCP_IGNORE).
+ */
+#define CT_DCCP_STATE_IGNORE 8
+
+/**
+ * DCCP state INVALID (the kernel's CT_DCCP_INVALID).
+ */
+#define CT_DCCP_STATE_INVALID 9
+
+/**
+ * Text option of ct_entry_format: the `-o extended` form (layer-3 columns first).
+ */
+#define CT_FORMAT_EXTENDED 1
+
+/**
+ * Text option of ct_entry_format: append the kernel id as `-o id` does.
+ */
+#define CT_FORMAT_ID 2
+
+/**
+ * Text option of ct_entry_format: the start/stop timestamps as `-o ktimestamp` does
+ * (conntrack's `-o timestamp` only stamps event lines).
+ */
+#define CT_FORMAT_TIMESTAMP 4
+
+/**
+ * Size that holds any address as text, NUL included (INET6_ADDRSTRLEN).
+ */
+#define CT_ADDR_TEXT_MAX 46
+
+/**
+ * Fields ct_entry_unset can clear.
+ */
+#define CT_FIELD_ID 1
+
+/**
+ * The mark.
+ */
+#define CT_FIELD_MARK 2
+
+/**
+ * The status bits.
+ */
+#define CT_FIELD_STATUS 3
+
+/**
+ * The timeout.
+ */
+#define CT_FIELD_TIMEOUT 4
+
+/**
+ * The zone (an entry without one is in zone 0).
+ */
+#define CT_FIELD_ZONE 5
+
+/**
+ * The labels (and which of them an update changes).
+ */
+#define CT_FIELD_LABELS 6
+
+/**
+ * The TCP, SCTP and DCCP protocol states.
+ */
+#define CT_FIELD_PROTO_STATE 7
+
+/**
+ * The reply tuple (a create then uses the inverse of the original).
+ */
+#define CT_FIELD_REPLY 8
+
+/**
+ * The helper name.
+ */
+#define CT_FIELD_HELPER 9
+
+/**
+ * A conntrack entry: plain data owned by whoever made it (ct_entry_new, ct_entry_clone,
+ * ct_get) or by the list or callback that hands it out.
+ */
+typedef struct ct_entry ct_entry;
+
+#ifdef __cplusplus
+extern "C" {
+#endif // __cplusplus
 
 /**
  * Makes an empty entry. On CT_OK, `*entry_out` is a new entry owned by the caller; free it
@@ -877,6 +923,376 @@ ct_status ct_entry_format(const ct_entry *entry,
                           size_t len,
                           size_t *needed_out);
 
+#ifdef __cplusplus
+}  // extern "C"
+#endif  // __cplusplus
+
+/* Filter ====================================================================
+ * Which entries a dump, delete, flush or event listener concerns. */
+/**
+ * A filter: every field left unset matches everything. Plain data owned by the caller.
+ */
+typedef struct ct_filter ct_filter;
+
+#ifdef __cplusplus
+extern "C" {
+#endif // __cplusplus
+
+/**
+ * Makes an empty filter (matches every entry). On CT_OK, `*filter_out` is a new filter
+ * owned by the caller; free it with ct_filter_free.
+ */
+ct_status ct_filter_new(ct_filter **filter_out);
+
+/**
+ * Frees `filter`. Passing NULL does nothing; freeing twice is undefined.
+ */
+void ct_filter_free(ct_filter *filter);
+
+/**
+ * Matches only entries of `family` (CT_FAMILY_IPV4 or CT_FAMILY_IPV6); the kernel filters it.
+ */
+ct_status ct_filter_set_family(ct_filter *filter, uint8_t family);
+
+/**
+ * Matches only entries of layer-4 protocol `proto`.
+ */
+ct_status ct_filter_set_proto(ct_filter *filter, uint8_t proto);
+
+/**
+ * Matches only entries of zone `zone` (0..65535; entries without a zone are in zone 0).
+ * The kernel filters it from 6.8 on; the library checks it on every kernel.
+ */
+ct_status ct_filter_set_zone(ct_filter *filter, uint32_t zone);
+
+/**
+ * Matches entries whose mark ANDed with `mask` equals `mark` ANDed with `mask` (mask
+ * 0xffffffff: the exact mark). The kernel filters it.
+ */
+ct_status ct_filter_set_mark(ct_filter *filter, uint32_t mark, uint32_t mask);
+
+/**
+ * Matches entries whose status bits ANDed with `mask` equal `status` ANDed with `mask`.
+ */
+ct_status ct_filter_set_status(ct_filter *filter, uint32_t status, uint32_t mask);
+
+/**
+ * Matches entries whose address selected by `which` (CT_ORIG_SRC, ...) is `addr`, an
+ * address ("10.0.0.1") or a prefix ("10.0.0.0/8", "fe80::/64"). `addr` is copied.
+ * CT_ERR_INVALID_ARGUMENT for text that is neither, or a family other than the filter's.
+ */
+ct_status ct_filter_set_addr(ct_filter *filter, uint32_t which, const char *addr);
+
+/**
+ * Matches entries whose port selected by `which` is `port` (host order).
+ */
+ct_status ct_filter_set_port(ct_filter *filter, uint32_t which, uint16_t port);
+
+/**
+ * With `enabled` false, nothing is asked of the kernel and every field is matched in the
+ * library: the fallback path of older kernels, for tests and benchmarks. Default true.
+ */
+ct_status ct_filter_set_kernel_filtering(ct_filter *filter, bool enabled);
+
+#ifdef __cplusplus
+}  // extern "C"
+#endif  // __cplusplus
+
+/* Operations ================================================================
+ * Dump, list, read one entry at a time, get, create, update, delete and flush. */
+/**
+ * The count ct_flush_matching reports when the kernel removed the entries itself and did
+ * not say how many.
+ */
+#define CT_COUNT_UNKNOWN UINT64_MAX
+
+/**
+ * A dump in progress, read one entry at a time with ct_cursor_next. It holds its handle:
+ * until the dump ends (ct_cursor_next gives NULL or an error) or the cursor is freed, other
+ * calls on the handle answer CT_ERR_BUSY. A cursor is used by one thread at a time (a
+ * second thread's ct_cursor_next gets CT_ERR_BUSY).
+ */
+typedef struct ct_cursor ct_cursor;
+
+/**
+ * A list of entries made by ct_list and owned by the caller. Its entries belong to it.
+ */
+typedef struct ct_entry_list ct_entry_list;
+
+/**
+ * Called for each entry of a dump. `entry` is valid until the callback returns (keep a
+ * copy with ct_entry_clone); `user_data` is what the caller passed to ct_dump. Return 0
+ * to go on, anything else to stop the dump.
+ */
+typedef int32_t (*ct_dump_cb)(const ct_entry *entry, void *user_data);
+
+#ifdef __cplusplus
+extern "C" {
+#endif // __cplusplus
+
+/**
+ * Streams every entry matching `filter` (NULL: every entry) to `cb`, without keeping the
+ * table in memory. Filters the kernel cannot apply are applied by the library, with the
+ * same result on every kernel. Returns CT_OK when the dump ended or the callback stopped
+ * it; CT_ERR_DUMP_INTERRUPTED if the kernel flagged the dump as inconsistent (entries
+ * already delivered stand; run it again for a complete view).
+ */
+ct_status ct_dump(ct_handle *h, const ct_filter *filter, ct_dump_cb cb, void *user_data);
+
+/**
+ * Collects every entry matching `filter` (NULL: every entry). On CT_OK, `*list_out` is a
+ * new list owned by the caller; free it with ct_entry_list_free. On error it is unchanged.
+ * A dump is not a snapshot: when entries die or the table resizes while it runs, the kernel
+ * can send an entry twice, and ct_list drops such repeats (same id, tuple and zone); an
+ * entry created or moved during the dump can still be missed, by any dump (ct_dump passes
+ * repeats on as they come).
+ */
+ct_status ct_list(ct_handle *h, const ct_filter *filter, ct_entry_list **list_out);
+
+/**
+ * Reads the entry whose original tuple (or, when `key` has only a reply tuple, reply
+ * tuple) and zone (0 when unset) are those of `key`. CT_ERR_NOT_FOUND when there is none.
+ * On CT_OK, `*entry_out` is a new entry owned by the caller; free it with ct_entry_free.
+ */
+ct_status ct_get(ct_handle *h, const ct_entry *key, ct_entry **entry_out);
+
+/**
+ * Creates `entry`. It needs the original tuple (addresses, protocol, ports or ICMP type,
+ * code and id) and a timeout; the reply tuple defaults to the inverse of the original.
+ * CT_ERR_EXISTS when the tuple is taken in that zone; CT_ERR_TABLE_FULL when the kernel
+ * has no room for it (nf_conntrack_max reached).
+ */
+ct_status ct_create(ct_handle *h, const ct_entry *entry);
+
+/**
+ * Updates the entry with `entry`'s tuple and zone: the timeout, mark, status, labels and
+ * protocol state that `entry` holds. CT_ERR_NOT_FOUND when there is no such entry.
+ */
+ct_status ct_update(ct_handle *h, const ct_entry *entry);
+
+/**
+ * Deletes the entry with `entry`'s tuple and zone (0 when unset); when `entry` holds an
+ * id, only an entry with that id. CT_ERR_NOT_FOUND when there is none.
+ */
+ct_status ct_delete(ct_handle *h, const ct_entry *entry);
+
+/**
+ * Deletes the entry whose kernel id is `id` (it is looked up by a dump first).
+ * CT_ERR_NOT_FOUND when there is none.
+ */
+ct_status ct_delete_by_id(ct_handle *h, uint32_t id);
+
+/**
+ * Deletes every entry matching `filter` (which must not be NULL: use ct_flush for all).
+ * On CT_OK, `*deleted_out` (may be NULL) holds how many entries this call deleted.
+ */
+ct_status ct_delete_matching(ct_handle *h, const ct_filter *filter, uint64_t *deleted_out);
+
+/**
+ * Empties the whole table of the handle's namespace (IPv4 and IPv6, every zone).
+ */
+ct_status ct_flush(ct_handle *h);
+
+/**
+ * Flushes every entry matching `filter` (not NULL), by the fastest means that removes
+ * exactly the matching entries on the running kernel: one filtered flush request where the
+ * kernel supports it for every field of the filter (6.12 and later; not for address prefixes
+ * or ports without a protocol), otherwise a dump of what matches and batched deletes. It never
+ * sends a request whose meaning differs on an older kernel. On CT_OK, `*flushed_out` (may be
+ * NULL) holds how many entries went, or CT_COUNT_UNKNOWN when the kernel flushed them itself
+ * (use ct_delete_matching when the count matters).
+ */
+ct_status ct_flush_matching(ct_handle *h, const ct_filter *filter, uint64_t *flushed_out);
+
+/**
+ * The number of entries in `list` (0 for NULL).
+ */
+size_t ct_entry_list_len(const ct_entry_list *list);
+
+/**
+ * Entry `index` of `list`, or NULL when `index` is out of range or `list` is NULL. The
+ * entry belongs to `list` and lives until ct_entry_list_free(list); do not free it (copy
+ * it with ct_entry_clone to keep it longer).
+ */
+const ct_entry *ct_entry_list_get(const ct_entry_list *list, size_t index);
+
+/**
+ * Frees `list` and its entries. Passing NULL does nothing; freeing twice is undefined.
+ */
+void ct_entry_list_free(ct_entry_list *list);
+
+/**
+ * Starts a dump of every entry matching `filter` (NULL: every entry), to be read with
+ * ct_cursor_next: memory stays that of one datagram's entries whatever the table's size,
+ * and the caller reads at its own pace. Like ct_dump (and unlike ct_list), an entry the
+ * kernel sends twice is passed on twice. On CT_OK, `*cursor_out` is a new cursor owned by
+ * the caller; free it with ct_cursor_free. CT_ERR_BUSY when the handle is in use.
+ * `filter` is borrowed for the call only.
+ */
+ct_status ct_cursor_open(ct_handle *h, const ct_filter *filter, ct_cursor **cursor_out);
+
+/**
+ * Reads the next entry of the dump into `*entry_out`, or NULL at its end. The entry
+ * belongs to the cursor and lives until the next ct_cursor_next or ct_cursor_free (copy it
+ * with ct_entry_clone to keep it). At the end, or on an error, the cursor lets its handle
+ * go (the handle serves other calls again) and every later call gives NULL with CT_OK.
+ * CT_ERR_DUMP_INTERRUPTED when the kernel flagged the dump as inconsistent: run it again.
+ */
+ct_status ct_cursor_next(ct_cursor *cursor, const ct_entry **entry_out);
+
+/**
+ * Frees `cursor`, ending its dump if it is still running (what is left is read and
+ * dropped) and letting its handle go. Passing NULL does nothing; freeing twice is undefined.
+ * Freed while another thread is in ct_cursor_next on it, it goes when that call returns
+ * (which then gives NULL and CT_ERR_BUSY).
+ */
+void ct_cursor_free(ct_cursor *cursor);
+
+#ifdef __cplusplus
+}  // extern "C"
+#endif  // __cplusplus
+
+/* Batches ===================================================================
+ * Many creates, updates and deletes sent together, with an outcome per request. */
+/**
+ * A batch of requests. Plain data owned by the caller; it may be sent on any handle and
+ * reused (ct_batch_clear, or adding after a send starts a new batch).
+ */
+typedef struct ct_batch ct_batch;
+
+#ifdef __cplusplus
+extern "C" {
+#endif // __cplusplus
+
+/**
+ * Makes an empty batch. On CT_OK, `*batch_out` is a new batch owned by the caller; free it
+ * with ct_batch_free.
+ */
+ct_status ct_batch_new(ct_batch **batch_out);
+
+/**
+ * Frees `batch`. Passing NULL does nothing; freeing twice is undefined.
+ */
+void ct_batch_free(ct_batch *batch);
+
+/**
+ * Queues the creation of `entry` (copied; the caller keeps it). The request takes the next
+ * index (0, 1, ...). An entry lacking what a create needs still takes its index, and its
+ * outcome after ct_batch_send is the reason (CT_ERR_INVALID_ARGUMENT); it is never sent.
+ * Adding to a batch that was sent starts a new batch.
+ */
+ct_status ct_batch_add_create(ct_batch *batch, const ct_entry *entry);
+
+/**
+ * Queues an update of the entry with `entry`'s tuple and zone (see ct_update); indexes and
+ * refused entries as for ct_batch_add_create.
+ */
+ct_status ct_batch_add_update(ct_batch *batch, const ct_entry *entry);
+
+/**
+ * Queues the deletion of the entry with `entry`'s tuple and zone, and id when set (see
+ * ct_delete); indexes and refused entries as for ct_batch_add_create.
+ */
+ct_status ct_batch_add_delete(ct_batch *batch, const ct_entry *entry);
+
+/**
+ * The number of requests in `batch` (0 for NULL).
+ */
+size_t ct_batch_len(const ct_batch *batch);
+
+/**
+ * Removes every request and outcome from `batch`, keeping its memory for reuse.
+ */
+ct_status ct_batch_clear(ct_batch *batch);
+
+/**
+ * Sends every request of `batch` on `h`, packed into as few sendmsg calls as the socket's
+ * receive buffer can answer, and records each request's outcome (read them with
+ * ct_batch_result). Requests are independent: one failing does not stop the others, and
+ * they are applied in order. Returns CT_OK when every request was sent and answered, even
+ * if some failed; `*failed_out` (may be NULL) then holds how many failed. Another status
+ * means the batch could not be sent as a whole (the outcomes of requests already answered
+ * stand; the rest read CT_ERR_OVERRUN or are unknown).
+ */
+ct_status ct_batch_send(ct_handle *h, ct_batch *batch, size_t *failed_out);
+
+/**
+ * The outcome of request `index` of a sent batch: `*status_out` is CT_OK or the request's
+ * error (CT_ERR_EXISTS, CT_ERR_NOT_FOUND, CT_ERR_TABLE_FULL for a create the kernel had no
+ * room for, CT_ERR_OVERRUN when its answer was lost, ...)
+ * and `*errno_out` (may be NULL) its errno or 0. Returns CT_ERR_INVALID_ARGUMENT when
+ * `index` is out of range or the batch has not been sent; after a ct_batch_send that failed
+ * as a whole, the batch counts as not sent (the requests answered before the failure took
+ * effect in the kernel; dump to learn the state).
+ */
+ct_status ct_batch_result(const ct_batch *batch,
+                          size_t index,
+                          ct_status *status_out,
+                          int32_t *errno_out);
+
+/**
+ * The error message of request `index` of a sent batch, or NULL when it succeeded, is out
+ * of range or the batch was not sent. The string belongs to `batch` and stays valid until
+ * the next call of this function on it, or until it is cleared, changed or freed.
+ */
+const char *ct_batch_result_message(const ct_batch *batch, size_t index);
+
+#ifdef __cplusplus
+}  // extern "C"
+#endif  // __cplusplus
+
+/* Events ====================================================================
+ * A subscription to the table's changes. */
+/**
+ * Event type: a new entry.
+ */
+#define CT_EVENT_NEW 1
+
+/**
+ * Event type: an entry changed (state, mark, timeout refresh by the tool, ...).
+ */
+#define CT_EVENT_UPDATE 2
+
+/**
+ * Event type: an entry was destroyed.
+ */
+#define CT_EVENT_DESTROY 4
+
+/**
+ * Every event type.
+ */
+#define CT_EVENT_ALL 7
+
+/**
+ * A subscription to conntrack events in one network namespace. Used by one thread at a
+ * time; separate listeners are independent.
+ *
+ * Loss: the kernel queues events in the socket's receive buffer (64 MiB by default, set with
+ * ct_events_set_receive_buffer) and drops them when it is full. The next ct_events_receive
+ * then returns CT_ERR_OVERRUN and ct_events_overruns counts it; the listener keeps working.
+ * The report comes ahead of the events still queued from before the loss: drain them, then
+ * dump the table to resynchronise. With ct_events_set_reliable the kernel instead keeps destroy
+ * events it could not deliver and retries them (new and update events are still dropped,
+ * silently), and no overrun is reported.
+ *
+ * net.netfilter.nf_conntrack_events = 2 (the default of a new namespace on some kernels
+ * between 5.19 and 6.10) means the kernel records events only while a listener exists:
+ * entries created before the first listener subscribed never report events, not even their
+ * destroy. Dump after subscribing to learn about them.
+ */
+typedef struct ct_events ct_events;
+
+/**
+ * Called for each event: `type` is one CT_EVENT_* value; `entry` is valid until the
+ * callback returns (keep a copy with ct_entry_clone); `user_data` is what the caller passed.
+ * Return 0 to go on, anything else to stop this receive call.
+ */
+typedef int32_t (*ct_event_cb)(uint32_t event_type, const ct_entry *entry, void *user_data);
+
+#ifdef __cplusplus
+extern "C" {
+#endif // __cplusplus
+
 /**
  * Subscribes, in the caller's network namespace, to the event types in `types` (an OR of
  * CT_EVENT_*). On CT_OK, `*events_out` is a new listener owned by the caller; close it with
@@ -943,6 +1359,123 @@ ct_status ct_events_receive(ct_events *events,
  * reported since it was opened. 0 for NULL.
  */
 uint64_t ct_events_overruns(const ct_events *events);
+
+#ifdef __cplusplus
+}  // extern "C"
+#endif  // __cplusplus
+
+/* Statistics ================================================================
+ * The table's size and per-CPU counters (conntrack -C, conntrack -S). */
+/**
+ * Per-CPU conntrack statistics, as `conntrack -S` prints them. A plain struct the caller
+ * owns. Counters the running kernel does not send read 0.
+ */
+typedef struct {
+  /**
+   * The CPU these counters belong to (unused in the sum of ct_stats_total).
+   */
+  uint32_t cpu;
+  /**
+   * Lookups that found an entry.
+   */
+  uint32_t found;
+  /**
+   * Packets conntrack could not track.
+   */
+  uint32_t invalid;
+  /**
+   * Entries inserted.
+   */
+  uint32_t insert;
+  /**
+   * Inserts that failed.
+   */
+  uint32_t insert_failed;
+  /**
+   * Packets dropped.
+   */
+  uint32_t drop;
+  /**
+   * Entries dropped early to make room.
+   */
+  uint32_t early_drop;
+  /**
+   * Errors.
+   */
+  uint32_t error;
+  /**
+   * Lookups restarted.
+   */
+  uint32_t search_restart;
+  /**
+   * Clashes resolved.
+   */
+  uint32_t clash_resolve;
+  /**
+   * Hash chains found too long.
+   */
+  uint32_t chaintoolong;
+} ct_stats;
+
+#ifdef __cplusplus
+extern "C" {
+#endif // __cplusplus
+
+/**
+ * The number of entries in the handle's table (`conntrack -C`) into `*count_out`, and the
+ * table's limit (net.netfilter.nf_conntrack_max) into `*max_out` (may be NULL).
+ */
+ct_status ct_count(ct_handle *h, uint32_t *count_out, uint32_t *max_out);
+
+/**
+ * The statistics of each CPU into `stats[0..len]`, one per CPU in the kernel's order;
+ * `*n_out` receives how many CPUs there are. CT_ERR_BUFFER_TOO_SMALL (with `*n_out` set and
+ * the first `len` written) when `len` is smaller; `stats` may be NULL when `len` is 0, to
+ * ask for the number.
+ */
+ct_status ct_stats_per_cpu(ct_handle *h, ct_stats *stats, size_t len, size_t *n_out);
+
+/**
+ * The statistics summed over every CPU into `*total_out` (its `cpu` field is 0).
+ */
+ct_status ct_stats_total(ct_handle *h, ct_stats *total_out);
+
+#ifdef __cplusplus
+}  // extern "C"
+#endif  // __cplusplus
+
+/* Expectations ==============================================================
+ * The expectation table: connections a helper (FTP, SIP, ...) expects. */
+/**
+ * Tuple selector: the original tuple of the master connection.
+ */
+#define CT_EXPECT_MASTER 0
+
+/**
+ * Tuple selector: the expected connection's tuple.
+ */
+#define CT_EXPECT_TUPLE 1
+
+/**
+ * Tuple selector: the mask over the expected tuple (addresses and ports as bit masks).
+ */
+#define CT_EXPECT_MASK 2
+
+/**
+ * An expectation: plain data owned by whoever made it, or by the dump callback that hands it
+ * out.
+ */
+typedef struct ct_expect ct_expect;
+
+/**
+ * Called for each expectation of a dump: `expect` is valid until the callback returns (copy
+ * it with ct_expect_clone). Return 0 to go on, anything else to stop.
+ */
+typedef int32_t (*ct_expect_cb)(const ct_expect *expect, void *user_data);
+
+#ifdef __cplusplus
+extern "C" {
+#endif // __cplusplus
 
 /**
  * Makes an empty expectation. On CT_OK, `*expect_out` is owned by the caller; free it with
@@ -1051,190 +1584,21 @@ ct_status ct_expect_delete(ct_handle *h, const ct_expect *expect);
  */
 ct_status ct_expect_flush(ct_handle *h);
 
-/**
- * Makes an empty filter (matches every entry). On CT_OK, `*filter_out` is a new filter
- * owned by the caller; free it with ct_filter_free.
- */
-ct_status ct_filter_new(ct_filter **filter_out);
+#ifdef __cplusplus
+}  // extern "C"
+#endif  // __cplusplus
 
+/* Labels ====================================================================
+ * Label names from connlabel.conf, to set and show labels by name. */
 /**
- * Frees `filter`. Passing NULL does nothing; freeing twice is undefined.
+ * The names of the 128 label bits, read from a connlabel.conf file. Plain data owned by the
+ * caller; read-only use may be shared between threads.
  */
-void ct_filter_free(ct_filter *filter);
+typedef struct ct_labelmap ct_labelmap;
 
-/**
- * Matches only entries of `family` (CT_FAMILY_IPV4 or CT_FAMILY_IPV6); the kernel filters it.
- */
-ct_status ct_filter_set_family(ct_filter *filter, uint8_t family);
-
-/**
- * Matches only entries of layer-4 protocol `proto`.
- */
-ct_status ct_filter_set_proto(ct_filter *filter, uint8_t proto);
-
-/**
- * Matches only entries of zone `zone` (0..65535; entries without a zone are in zone 0).
- * The kernel filters it from 6.8 on; the library checks it on every kernel.
- */
-ct_status ct_filter_set_zone(ct_filter *filter, uint32_t zone);
-
-/**
- * Matches entries whose mark ANDed with `mask` equals `mark` ANDed with `mask` (mask
- * 0xffffffff: the exact mark). The kernel filters it.
- */
-ct_status ct_filter_set_mark(ct_filter *filter, uint32_t mark, uint32_t mask);
-
-/**
- * Matches entries whose status bits ANDed with `mask` equal `status` ANDed with `mask`.
- */
-ct_status ct_filter_set_status(ct_filter *filter, uint32_t status, uint32_t mask);
-
-/**
- * Matches entries whose address selected by `which` (CT_ORIG_SRC, ...) is `addr`, an
- * address ("10.0.0.1") or a prefix ("10.0.0.0/8", "fe80::/64"). `addr` is copied.
- * CT_ERR_INVALID_ARGUMENT for text that is neither, or a family other than the filter's.
- */
-ct_status ct_filter_set_addr(ct_filter *filter, uint32_t which, const char *addr);
-
-/**
- * Matches entries whose port selected by `which` is `port` (host order).
- */
-ct_status ct_filter_set_port(ct_filter *filter, uint32_t which, uint16_t port);
-
-/**
- * With `enabled` false, nothing is asked of the kernel and every field is matched in the
- * library: the fallback path of older kernels, for tests and benchmarks. Default true.
- */
-ct_status ct_filter_set_kernel_filtering(ct_filter *filter, bool enabled);
-
-/**
- * Opens a ctnetlink socket in the caller's network namespace. On CT_OK, `*h_out` is a new
- * handle owned by the caller; close it with ct_close. On error `*h_out` is unchanged.
- */
-ct_status ct_open(ct_handle **h_out);
-
-/**
- * Opens a ctnetlink socket inside the network namespace `netns`: a name under /run/netns
- * (as `ip netns add` makes) or a path such as /proc/PID/ns/net. The calling thread never
- * changes namespace (a helper thread makes the socket). CT_ERR_NETNS when the namespace
- * cannot be opened or entered. On CT_OK, `*h_out` is a new handle owned by the caller;
- * close it with ct_close. `netns` is borrowed for the call only.
- */
-ct_status ct_open_netns(const char *netns, ct_handle **h_out);
-
-/**
- * Closes `h` and frees it. Passing NULL does nothing. Closing a handle from the callback of
- * a call on it, or while a cursor on it is open, takes effect when that call returns (a dump
- * stops at its next entry) or the cursor ends. Using or closing a handle after it was
- * closed is undefined, and so is closing it while another thread may still call it.
- */
-void ct_close(ct_handle *h);
-
-/**
- * Sets the socket's receive buffer to about `bytes` (the kernel doubles the value and
- * applies its own minimum; without CAP_NET_ADMIN, net.core.rmem_max caps it). The default is
- * 8 MiB. Batches size each sendmsg to what this buffer can answer, so a small buffer costs
- * more system calls, never lost outcomes.
- */
-ct_status ct_handle_set_receive_buffer(ct_handle *h, size_t bytes);
-
-/**
- * The detail of the last error of an operation on `h` (same text as
- * ct_last_error_message gave on the thread that made the call), or "" when none failed.
- * Use it when the caller may have changed threads (Go). Returns NULL only for a NULL
- * handle. The string belongs to `h` and stays valid until the next failed call on `h`.
- */
-const char *ct_handle_last_error(const ct_handle *h);
-
-/**
- * The errno of the last failed operation on `h` (0 when none, or for a NULL handle).
- */
-int32_t ct_handle_last_errno(const ct_handle *h);
-
-/**
- * Streams every entry matching `filter` (NULL: every entry) to `cb`, without keeping the
- * table in memory. Filters the kernel cannot apply are applied by the library, with the
- * same result on every kernel. Returns CT_OK when the dump ended or the callback stopped
- * it; CT_ERR_DUMP_INTERRUPTED if the kernel flagged the dump as inconsistent (entries
- * already delivered stand; run it again for a complete view).
- */
-ct_status ct_dump(ct_handle *h, const ct_filter *filter, ct_dump_cb cb, void *user_data);
-
-/**
- * Collects every entry matching `filter` (NULL: every entry). On CT_OK, `*list_out` is a
- * new list owned by the caller; free it with ct_entry_list_free. On error it is unchanged.
- * A dump is not a snapshot: when entries die or the table resizes while it runs, the kernel
- * can send an entry twice, and ct_list drops such repeats (same id, tuple and zone); an
- * entry created or moved during the dump can still be missed, by any dump (ct_dump passes
- * repeats on as they come).
- */
-ct_status ct_list(ct_handle *h, const ct_filter *filter, ct_entry_list **list_out);
-
-/**
- * Reads the entry whose original tuple (or, when `key` has only a reply tuple, reply
- * tuple) and zone (0 when unset) are those of `key`. CT_ERR_NOT_FOUND when there is none.
- * On CT_OK, `*entry_out` is a new entry owned by the caller; free it with ct_entry_free.
- */
-ct_status ct_get(ct_handle *h, const ct_entry *key, ct_entry **entry_out);
-
-/**
- * Creates `entry`. It needs the original tuple (addresses, protocol, ports or ICMP type,
- * code and id) and a timeout; the reply tuple defaults to the inverse of the original.
- * CT_ERR_EXISTS when the tuple is taken in that zone; CT_ERR_TABLE_FULL when the kernel
- * has no room for it (nf_conntrack_max reached).
- */
-ct_status ct_create(ct_handle *h, const ct_entry *entry);
-
-/**
- * Updates the entry with `entry`'s tuple and zone: the timeout, mark, status, labels and
- * protocol state that `entry` holds. CT_ERR_NOT_FOUND when there is no such entry.
- */
-ct_status ct_update(ct_handle *h, const ct_entry *entry);
-
-/**
- * Deletes the entry with `entry`'s tuple and zone (0 when unset); when `entry` holds an
- * id, only an entry with that id. CT_ERR_NOT_FOUND when there is none.
- */
-ct_status ct_delete(ct_handle *h, const ct_entry *entry);
-
-/**
- * Deletes the entry whose kernel id is `id` (it is looked up by a dump first).
- * CT_ERR_NOT_FOUND when there is none.
- */
-ct_status ct_delete_by_id(ct_handle *h, uint32_t id);
-
-/**
- * Deletes every entry matching `filter` (which must not be NULL: use ct_flush for all).
- * On CT_OK, `*deleted_out` (may be NULL) holds how many entries this call deleted.
- */
-ct_status ct_delete_matching(ct_handle *h, const ct_filter *filter, uint64_t *deleted_out);
-
-/**
- * Empties the whole table of the handle's namespace (IPv4 and IPv6, every zone).
- */
-ct_status ct_flush(ct_handle *h);
-
-/**
- * Flushes every entry matching `filter` (not NULL), by the fastest means that removes
- * exactly the matching entries on the running kernel: one filtered flush request where the
- * kernel supports it for every field of the filter (6.12 and later; not for address prefixes
- * or ports without a protocol), otherwise a dump of what matches and batched deletes. It never
- * sends a request whose meaning differs on an older kernel. On CT_OK, `*flushed_out` (may be
- * NULL) holds how many entries went, or CT_COUNT_UNKNOWN when the kernel flushed them itself
- * (use ct_delete_matching when the count matters).
- */
-ct_status ct_flush_matching(ct_handle *h, const ct_filter *filter, uint64_t *flushed_out);
-
-/**
- * What the handle's kernel accepts, into `*features_out`.
- */
-ct_status ct_kernel_features(ct_handle *h, ct_features *features_out);
-
-/**
- * The same as text, one "feature: yes|no" line each ("zone filter: no" on a 6.1 kernel),
- * for logs and bug reports; snprintf-style sizing as ct_entry_format.
- */
-ct_status ct_kernel_features_text(ct_handle *h, char *buf, size_t len, size_t *needed_out);
+#ifdef __cplusplus
+extern "C" {
+#endif // __cplusplus
 
 /**
  * Reads label names from `path` (NULL: /etc/xtables/connlabel.conf, where `conntrack -l`
@@ -1278,68 +1642,6 @@ ct_status ct_entry_format_labels(const ct_entry *entry,
                                  char *buf,
                                  size_t len,
                                  size_t *needed_out);
-
-/**
- * The number of entries in `list` (0 for NULL).
- */
-size_t ct_entry_list_len(const ct_entry_list *list);
-
-/**
- * Entry `index` of `list`, or NULL when `index` is out of range or `list` is NULL. The
- * entry belongs to `list` and lives until ct_entry_list_free(list); do not free it (copy
- * it with ct_entry_clone to keep it longer).
- */
-const ct_entry *ct_entry_list_get(const ct_entry_list *list, size_t index);
-
-/**
- * Frees `list` and its entries. Passing NULL does nothing; freeing twice is undefined.
- */
-void ct_entry_list_free(ct_entry_list *list);
-
-/**
- * The number of entries in the handle's table (`conntrack -C`) into `*count_out`, and the
- * table's limit (net.netfilter.nf_conntrack_max) into `*max_out` (may be NULL).
- */
-ct_status ct_count(ct_handle *h, uint32_t *count_out, uint32_t *max_out);
-
-/**
- * The statistics of each CPU into `stats[0..len]`, one per CPU in the kernel's order;
- * `*n_out` receives how many CPUs there are. CT_ERR_BUFFER_TOO_SMALL (with `*n_out` set and
- * the first `len` written) when `len` is smaller; `stats` may be NULL when `len` is 0, to
- * ask for the number.
- */
-ct_status ct_stats_per_cpu(ct_handle *h, ct_stats *stats, size_t len, size_t *n_out);
-
-/**
- * The statistics summed over every CPU into `*total_out` (its `cpu` field is 0).
- */
-ct_status ct_stats_total(ct_handle *h, ct_stats *total_out);
-
-/**
- * A sentence describing `status`. Returns a static string, never NULL ("unknown status"
- * for a number the library does not know); do not free it.
- */
-const char *ct_strerror(int32_t status);
-
-/**
- * The detail of the calling thread's most recent failed ct_ call: what was done, the
- * system's text for the errno, and the kernel's extended-ack message when it sent one.
- * Success does not clear it. Returns "" before any failure, never NULL. The string
- * belongs to the library and stays valid until the next failure on this thread.
- */
-const char *ct_last_error_message(void);
-
-/**
- * The errno of the calling thread's most recent failed ct_ call (positive, e.g. ENOENT),
- * or 0 when that failure had none.
- */
-int32_t ct_last_errno(void);
-
-/**
- * The library's version as text ("0.1.0"); the header's CT_VERSION_* give the version it
- * was compiled against. Returns a static string; do not free it.
- */
-const char *ct_version(void);
 
 #ifdef __cplusplus
 }  // extern "C"

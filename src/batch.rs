@@ -2,12 +2,9 @@
 //! sent in as few sendmsg calls as the receive buffer can answer, with an outcome per
 //! request.
 
-use crate::codec::{self, msg, Purpose, Request, SUBSYS_CTNETLINK};
+use crate::codec::{self, msg, Purpose, Request, NLM_F_CREATE, NLM_F_EXCL, SUBSYS_CTNETLINK};
 use crate::entry::Entry;
 use crate::error::{Error, Result};
-
-const NLM_F_CREATE: u16 = 0x400;
-const NLM_F_EXCL: u16 = 0x200;
 
 /// What a request of a batch does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,7 +28,27 @@ impl Op {
     }
 }
 
-/// Requests encoded and waiting to be sent, then their outcomes.
+/// Requests encoded and waiting to be sent, then their outcomes: many creates, updates and
+/// deletes in few system calls, each with its own result.
+///
+/// ```no_run
+/// use conntrack::{Batch, Entry, Handle, Op};
+///
+/// # fn main() -> conntrack::Result<()> {
+/// # let entries: Vec<Entry> = Vec::new();
+/// let mut b = Batch::new();
+/// for e in &entries {
+///     b.add(Op::Delete, e);
+/// }
+/// Handle::open()?.send_batch("delete", &mut b)?;
+/// for i in 0..b.len() {
+///     if let Some(Err(e)) = b.outcome(i) {
+///         eprintln!("request {i}: {e}");
+///     }
+/// }
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Default)]
 pub struct Batch {
     /// The encoded messages, back to back (sequence numbers are set when sent).

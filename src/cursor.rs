@@ -136,6 +136,19 @@ impl Entries<'_> {
     }
 }
 
+/// Each entry as an owned copy; an error is the last item.
+impl Iterator for Entries<'_> {
+    type Item = Result<Entry>;
+
+    fn next(&mut self) -> Option<Result<Entry>> {
+        match self.next_entry() {
+            Ok(Some(e)) => Some(Ok(e.clone())),
+            Ok(None) => None,
+            Err(e) => Some(Err(e)),
+        }
+    }
+}
+
 impl Drop for Entries<'_> {
     fn drop(&mut self) {
         if let Some(c) = self.cursor.take() {

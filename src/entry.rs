@@ -6,6 +6,7 @@
 use std::net::IpAddr;
 
 use crate::error::{Error, Result};
+use crate::types::{DccpState, Protocol, SctpState, Status, TcpState};
 
 /// Address families, as the kernel numbers them (AF_INET, AF_INET6).
 pub const AF_INET: u8 = 2;
@@ -111,6 +112,48 @@ pub const DCCP_STATES: [&str; 10] = [
     "NONE", "REQUEST", "RESPOND", "PARTOPEN", "OPEN", "CLOSEREQ", "CLOSING", "TIMEWAIT", "IGNORE",
     "INVALID",
 ];
+
+/// A helper name the kernel can take whole: 1 to 15 bytes (16 with the NUL), no NUL inside.
+/// Anything else is refused rather than cut, so the kernel never looks up another helper.
+pub fn check_helper_name(h: &str) -> Result<()> {
+    if h.is_empty() || h.len() > 15 || h.contains('\0') {
+        return Err(Error::invalid(format!(
+            "helper name {h:?}: 1 to 15 bytes without NUL"
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses a label bit over 127 (there are 128).
+pub fn check_label_bit(bit: u32) -> Result<()> {
+    if bit >= 128 {
+        return Err(Error::invalid(format!("label bit {bit} is over 127")));
+    }
+    Ok(())
+}
+
+/// The groups of fields [`Entry::unset`] removes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    /// The kernel id.
+    Id,
+    /// The mark.
+    Mark,
+    /// The status bits.
+    Status,
+    /// The timeout.
+    Timeout,
+    /// The zone (an entry without one is in zone 0).
+    Zone,
+    /// The labels, and which of them an update changes.
+    Labels,
+    /// The TCP, SCTP and DCCP protocol states.
+    ProtoState,
+    /// The reply tuple (a create then uses the inverse of the original).
+    Reply,
+    /// The helper name.
+    Helper,
+}
 
 /// Direction of a tuple.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -237,7 +280,30 @@ pub struct SeqAdj {
 /// The 128 connection-label bits, as the kernel stores them (bit n is bit n%8 of byte n/8).
 pub type Labels = [u8; 16];
 
-/// A conntrack entry.
+/// A conntrack entry: what the kernel reports of one connection, or what a request asks
+/// for. Fields the kernel may omit are `Option`s; the setters check what they are given
+/// (a port on ICMP, an IPv6 address on an IPv4 entry and a zone over 65535 are refused, and
+/// the entry stays as it was).
+///
+/// ```
+/// use conntrack::{Dir, Entry, Protocol, Side, TcpState};
+///
+/// # fn main() -> conntrack::Result<()> {
+/// let mut e = Entry::new();
+/// e.set_protocol(Protocol::Tcp)?;
+/// e.set_addr(Dir::Orig, Side::Src, "10.0.0.1".parse().unwrap())?;
+/// e.set_addr(Dir::Orig, Side::Dst, "10.0.0.2".parse().unwrap())?;
+/// e.set_port(Dir::Orig, Side::Src, 1001)?;
+/// e.set_port(Dir::Orig, Side::Dst, 80)?;
+/// e.set_tcp_state(TcpState::Established.into())?;
+/// e.timeout = Some(120);
+/// assert!(e.set_icmp(Dir::Orig, 8, 0, 1).is_err(), "TCP has no ICMP fields");
+/// assert_eq!(e.tcp_state(), Some(TcpState::Established));
+/// assert_eq!(e.family(), Some(conntrack::entry::AF_INET));
+/// // Handle::create(&e) would now create it.
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Entry {
     /// Layer-3 family: [`AF_INET`] or [`AF_INET6`].
@@ -449,6 +515,42 @@ impl Entry {
         }
     }
 
+    /// The layer-4 protocol, typed.
+    pub fn protocol(&self) -> Option<Protocol> {
+        self.proto().map(Protocol::from)
+    }
+
+    /// Sets the layer-4 protocol of both tuples, as [`Entry::set_proto`] does.
+    pub fn set_protocol(&mut self, p: Protocol) -> Result<()> {
+        self.set_proto(p.into())
+    }
+
+    /// The status bits, typed; see [`Entry::set_status`].
+    pub fn status(&self) -> Option<Status> {
+        self.status.map(Status::from_bits_retain)
+    }
+
+    /// Sets the status bits. Create and update always send [`Status::CONFIRMED`] with them,
+    /// as the kernel requires; the kernel changes only the bits it lets user space change.
+    pub fn set_status(&mut self, s: Status) {
+        self.status = Some(s.bits());
+    }
+
+    /// The TCP state, typed (None also for a number the library does not know).
+    pub fn tcp_state(&self) -> Option<TcpState> {
+        self.tcp_state.and_then(|s| TcpState::try_from(s).ok())
+    }
+
+    /// The SCTP state, typed.
+    pub fn sctp_state(&self) -> Option<SctpState> {
+        self.sctp_state.and_then(|s| SctpState::try_from(s).ok())
+    }
+
+    /// The DCCP state, typed.
+    pub fn dccp_state(&self) -> Option<DccpState> {
+        self.dccp_state.and_then(|s| DccpState::try_from(s).ok())
+    }
+
     /// Sets the layer-3 family. Refused when an address of the other family is set.
     pub fn set_family(&mut self, family: u8) -> Result<()> {
         if family != AF_INET && family != AF_INET6 {
@@ -580,19 +682,86 @@ impl Entry {
         Ok(())
     }
 
-    /// Sets or clears label `bit` (0..127).
-    pub fn set_label(&mut self, bit: u32, on: bool) -> Result<()> {
-        if bit >= 128 {
-            return Err(Error::invalid(format!("label bit {bit} is over 127")));
+    /// Sets the SCTP state; refused for an unknown state or a non-SCTP entry.
+    pub fn set_sctp_state(&mut self, state: u8) -> Result<()> {
+        if usize::from(state) >= SCTP_STATES.len() {
+            return Err(Error::invalid(format!(
+                "SCTP state {state} is unknown (0..9)"
+            )));
         }
-        let l = self.extra.get_mut().labels.get_or_insert([0; 16]);
+        if let Some(p) = self.proto().filter(|p| *p != proto::SCTP) {
+            return Err(Error::invalid(format!("protocol {p} is not SCTP")));
+        }
+        self.sctp_state = Some(state);
+        Ok(())
+    }
+
+    /// Sets or clears label `bit` (0..127). An update then changes only the bits touched
+    /// this way (they go into the label mask); the kernel's other bits keep their value.
+    pub fn set_label(&mut self, bit: u32, on: bool) -> Result<()> {
+        check_label_bit(bit)?;
+        let x = self.extra.get_mut();
         let (byte, mask) = ((bit / 8) as usize, 1u8 << (bit % 8));
+        let l = x.labels.get_or_insert([0; 16]);
         if on {
             l[byte] |= mask;
         } else {
             l[byte] &= !mask;
         }
+        x.labels_mask.get_or_insert([0; 16])[byte] |= mask;
         Ok(())
+    }
+
+    /// Sets all 128 label bits from at most 16 bytes (missing bytes are 0); an update then
+    /// replaces every bit.
+    pub fn set_labels(&mut self, bytes: &[u8]) -> Result<()> {
+        if bytes.len() > 16 {
+            return Err(Error::invalid(format!(
+                "labels have at most 16 bytes, not {}",
+                bytes.len()
+            )));
+        }
+        let mut l = [0u8; 16];
+        l[..bytes.len()].copy_from_slice(bytes);
+        let x = self.extra.get_mut();
+        x.labels = Some(l);
+        x.labels_mask = None;
+        Ok(())
+    }
+
+    /// Label `bit` (0..127; refused above): None when the entry carries no labels at all.
+    pub fn label_bit(&self, bit: u32) -> Result<Option<bool>> {
+        check_label_bit(bit)?;
+        Ok(self.extra.get().labels.map(|_| self.label(bit)))
+    }
+
+    /// Sets the name of the helper to attach at creation; see [`check_helper_name`].
+    pub fn set_helper(&mut self, name: &str) -> Result<()> {
+        check_helper_name(name)?;
+        self.extra.get_mut().helper = Some(name.to_string());
+        Ok(())
+    }
+
+    /// Removes the fields of `field`, so requests no longer carry them.
+    pub fn unset(&mut self, field: Field) {
+        match field {
+            Field::Id => self.id = None,
+            Field::Mark => self.mark = None,
+            Field::Status => self.status = None,
+            Field::Timeout => self.timeout = None,
+            Field::Zone => self.zone = None,
+            Field::Labels => self.extra.unset(|x| {
+                x.labels = None;
+                x.labels_mask = None;
+            }),
+            Field::ProtoState => {
+                self.tcp_state = None;
+                self.sctp_state = None;
+                self.dccp_state = None;
+            }
+            Field::Reply => self.reply = Tuple::default(),
+            Field::Helper => self.extra.unset(|x| x.helper = None),
+        }
     }
 
     /// The reply tuple to send when creating: as set, else the inverse of the original.
@@ -703,6 +872,46 @@ mod tests {
         e.set_label(3, true).unwrap();
         assert_ne!(e, Entry::new());
         assert!(e.clone().label(3));
+    }
+
+    #[test]
+    fn protocol_states_helper_and_unset_follow_one_rule() {
+        let mut e = Entry::new();
+        e.set_proto(proto::SCTP).unwrap();
+        assert!(e.set_sctp_state(10).is_err());
+        assert!(e.set_tcp_state(3).is_err());
+        e.set_sctp_state(4).unwrap();
+        let mut t = Entry::new();
+        t.set_proto(proto::TCP).unwrap();
+        assert!(t.set_sctp_state(4).is_err());
+        assert!(e.set_helper("").is_err());
+        assert!(e.set_helper("sixteen-chars-xx").is_err());
+        assert!(e.set_helper("a\0b").is_err());
+        e.set_helper("ftp").unwrap();
+        e.id = Some(9);
+        e.set_label(1, true).unwrap();
+        e.unset(Field::ProtoState);
+        e.unset(Field::Helper);
+        e.unset(Field::Id);
+        e.unset(Field::Labels);
+        let mut want = Entry::new();
+        want.set_proto(proto::SCTP).unwrap();
+        assert_eq!(e, want);
+    }
+
+    #[test]
+    fn set_label_records_the_update_mask_and_set_labels_replaces_all() {
+        let mut e = Entry::new();
+        e.set_label(9, true).unwrap();
+        e.set_label(3, false).unwrap();
+        let x = e.extra.get();
+        assert_eq!(x.labels.unwrap()[1], 2);
+        assert_eq!(x.labels_mask.unwrap()[..2], [8, 2]);
+        e.set_labels(&[1; 16]).unwrap();
+        assert_eq!(e.extra.get().labels_mask, None);
+        assert!(e.set_labels(&[0; 17]).is_err());
+        assert_eq!(e.label_bit(0).unwrap(), Some(true));
+        assert!(e.label_bit(128).is_err());
     }
 
     #[test]

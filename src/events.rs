@@ -12,7 +12,7 @@ use std::os::fd::AsRawFd;
 
 use netlink_sys::{protocols::NETLINK_NETFILTER, Socket};
 
-use crate::codec::{self, msg};
+use crate::codec;
 use crate::entry::Entry;
 use crate::error::{Error, Kind, Result};
 use crate::filter::Filter;
@@ -34,14 +34,29 @@ const GROUP_DESTROY: u32 = 3;
 const NETLINK_BROADCAST_ERROR: i32 = 4;
 const NETLINK_NO_ENOBUFS: i32 = 5;
 const SOL_NETLINK: i32 = 270;
-const NLM_F_CREATE: u16 = 0x400;
-const NLM_F_EXCL: u16 = 0x200;
 /// Default receive buffer: room for a burst of about 100,000 events.
 pub const DEFAULT_EVENT_BUFFER: usize = 64 << 20;
 /// Datagrams read per receive call at most, so a busy stream still returns to the caller.
 const MAX_DATAGRAMS_PER_CALL: usize = 256;
 
-/// A subscription to conntrack events.
+/// A subscription to conntrack events. When the kernel drops events (the receive buffer
+/// was full), [`Listener::receive`] fails with `Kind::Overrun` and the listener goes on:
+/// dump the table to resynchronise.
+///
+/// ```no_run
+/// use conntrack::{EventType, Listener};
+///
+/// # fn main() -> conntrack::Result<()> {
+/// let mut l = Listener::open(EventType::ALL)?;
+/// loop {
+///     // Up to one second; the callback returns false to stop this call.
+///     l.receive(1000, |kind, e| {
+///         println!("{:?} {}", EventType::from_bit(kind), conntrack::format::format_entry(e, 0));
+///         true
+///     })?;
+/// }
+/// # }
+/// ```
 pub struct Listener {
     sock: Socket,
     rbuf: Vec<u8>,
@@ -95,7 +110,7 @@ impl Listener {
         })
     }
 
-    /// Subscribes inside the network namespace `name` (see [`sys::in_netns`]).
+    /// Subscribes inside the network namespace `name` (a name under /run/netns or a path; the calling thread never moves).
     pub fn open_netns(name: &str, types: u32) -> Result<Listener> {
         sys::in_netns(name, move || Listener::open(types))
     }
@@ -109,7 +124,14 @@ impl Listener {
     /// it surely cannot match (family, zone, mark, protocol) through a socket filter; the
     /// library checks every event that gets through.
     pub fn set_filter(&mut self, filter: Option<Filter>) -> Result<()> {
-        let prog = filter.as_ref().and_then(crate::bpf::event_filter);
+        let prog = filter.as_ref().filter(|f| !f.userspace_only).and_then(|f| {
+            codec::bpf::event_filter(&codec::bpf::EventMatch {
+                family: f.family,
+                zone: f.zone,
+                mark: f.mark,
+                proto: f.proto,
+            })
+        });
         sys::attach_filter(self.sock.as_raw_fd(), prog.as_deref())?;
         self.filter = filter;
         Ok(())
@@ -226,10 +248,10 @@ impl Listener {
             if !codec::is_ct_message(m.msg_type) {
                 continue;
             }
-            let kind = match (m.msg_type & 0xff) as u8 {
-                msg::CT_DELETE => EVENT_DESTROY,
-                _ if m.flags & (NLM_F_CREATE | NLM_F_EXCL) != 0 => EVENT_NEW,
-                _ => EVENT_UPDATE,
+            let kind = match codec::event_kind(&m) {
+                codec::EventKind::Destroy => EVENT_DESTROY,
+                codec::EventKind::New => EVENT_NEW,
+                codec::EventKind::Update => EVENT_UPDATE,
             };
             self.received += 1;
             if kind & self.types == 0 {

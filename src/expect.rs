@@ -3,29 +3,22 @@
 
 use std::ops::ControlFlow;
 
-use crate::codec::attrs::{walk, Bad, Writer};
-use crate::codec::decode::{be16, be32, string, tuple};
-use crate::codec::{self, Request, SUBSYS_CTNETLINK_EXP};
+use crate::codec::expect::{encode, is_expectation};
+use crate::codec::{self, msg, Request, NLM_F_CREATE, NLM_F_EXCL, SUBSYS_CTNETLINK_EXP};
 use crate::entry::{Tuple, AF_INET, AF_INET6};
 use crate::error::{Error, Kind, Result};
 use crate::handle::Handle;
 
-const EXP_NEW: u8 = 0;
-const EXP_GET: u8 = 1;
-const EXP_DELETE: u8 = 2;
-const CTA_EXPECT_MASTER: u16 = 1;
-const CTA_EXPECT_TUPLE: u16 = 2;
-const CTA_EXPECT_MASK: u16 = 3;
-const CTA_EXPECT_TIMEOUT: u16 = 4;
-const CTA_EXPECT_ID: u16 = 5;
-const CTA_EXPECT_HELP_NAME: u16 = 6;
-const CTA_EXPECT_ZONE: u16 = 7;
-const CTA_EXPECT_FLAGS: u16 = 8;
-const CTA_EXPECT_CLASS: u16 = 9;
-const NLM_F_CREATE: u16 = 0x400;
-const NLM_F_EXCL: u16 = 0x200;
-
-/// An expectation.
+/// An expectation: a connection a helper (FTP, SIP, ...) expects, tied to its master.
+///
+/// ```no_run
+/// # fn main() -> conntrack::Result<()> {
+/// for x in conntrack::Handle::open()?.expectations()? {
+///     println!("{:?} expects {:?} (helper {:?})", x.master, x.tuple, x.helper);
+/// }
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Expectation {
     /// Layer-3 family.
@@ -51,6 +44,35 @@ pub struct Expectation {
 }
 
 impl Expectation {
+    /// Checks that the expectation holds what a create (`full`) or a lookup or delete needs:
+    /// complete tuples (addresses and protocol) and a helper name the kernel can take.
+    pub fn check(&self, full: bool) -> Result<()> {
+        complete(&self.tuple, "expected tuple")?;
+        if !full {
+            return Ok(());
+        }
+        if let Some(h) = self.helper.as_deref() {
+            crate::entry::check_helper_name(h)?;
+        }
+        complete(&self.master, "master tuple")?;
+        complete(&self.mask, "mask")
+    }
+
+    /// Sets the zone; refused above 65535.
+    pub fn set_zone(&mut self, zone: u32) -> Result<()> {
+        let z = u16::try_from(zone)
+            .map_err(|_| Error::invalid(format!("zone {zone} is over 65535")))?;
+        self.zone = Some(z);
+        Ok(())
+    }
+
+    /// Sets the helper name, by the rule of [`crate::entry::check_helper_name`].
+    pub fn set_helper(&mut self, name: &str) -> Result<()> {
+        crate::entry::check_helper_name(name)?;
+        self.helper = Some(name.to_string());
+        Ok(())
+    }
+
     /// The family: as set, else from the expected tuple's or the master's address.
     pub fn family(&self) -> Option<u8> {
         self.family.or_else(|| {
@@ -63,41 +85,6 @@ impl Expectation {
     }
 }
 
-/// Decodes an expectation message's payload (nfgenmsg onward).
-pub fn decode_expectation(payload: &[u8]) -> Result<Expectation> {
-    let head = payload
-        .get(..4)
-        .ok_or_else(|| Error::malformed("expectation message without nfgenmsg header"))?;
-    let mut x = Expectation {
-        family: Some(head[0]).filter(|f| *f != 0),
-        ..Expectation::default()
-    };
-    let mut bad: Bad = None;
-    walk(
-        &payload[4..],
-        &mut bad,
-        "expectation",
-        |kind, v, bad| match kind {
-            CTA_EXPECT_MASTER => tuple(v, bad, &mut x.master),
-            CTA_EXPECT_TUPLE => tuple(v, bad, &mut x.tuple),
-            CTA_EXPECT_MASK => tuple(v, bad, &mut x.mask),
-            CTA_EXPECT_TIMEOUT => x.timeout = be32(v, bad, "CTA_EXPECT_TIMEOUT"),
-            CTA_EXPECT_ID => x.id = be32(v, bad, "CTA_EXPECT_ID"),
-            CTA_EXPECT_HELP_NAME => x.helper = Some(string(v)),
-            CTA_EXPECT_ZONE => x.zone = be16(v, bad, "CTA_EXPECT_ZONE"),
-            CTA_EXPECT_FLAGS => x.flags = be32(v, bad, "CTA_EXPECT_FLAGS"),
-            CTA_EXPECT_CLASS => x.class = be32(v, bad, "CTA_EXPECT_CLASS"),
-            _ => {}
-        },
-    );
-    match bad {
-        None => Ok(x),
-        Some(what) => Err(Error::malformed(format!(
-            "the kernel sent a malformed expectation (attribute {what})"
-        ))),
-    }
-}
-
 fn complete(t: &Tuple, what: &str) -> Result<()> {
     if t.src.is_none() || t.dst.is_none() || t.proto.is_none() {
         return Err(Error::invalid(format!(
@@ -105,45 +92,6 @@ fn complete(t: &Tuple, what: &str) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-/// The attributes of `x` for a create (`full`) or a lookup/delete.
-fn encode(x: &Expectation, full: bool) -> Result<Vec<u8>> {
-    complete(&x.tuple, "expected tuple")?;
-    if let Some(h) = x.helper.as_deref().filter(|_| full) {
-        codec::check_helper_name(h)?;
-    }
-    if full {
-        complete(&x.master, "master tuple")?;
-        complete(&x.mask, "mask")?;
-    }
-    let mut v = Vec::with_capacity(256);
-    let mut w = Writer::new(&mut v);
-    codec::put_tuple(&mut w, CTA_EXPECT_TUPLE, &x.tuple);
-    w.be16(CTA_EXPECT_ZONE, x.zone.unwrap_or(0));
-    if !full {
-        if let Some(id) = x.id {
-            w.be32(CTA_EXPECT_ID, id);
-        }
-        return Ok(v);
-    }
-    codec::put_tuple(&mut w, CTA_EXPECT_MASTER, &x.master);
-    codec::put_tuple(&mut w, CTA_EXPECT_MASK, &x.mask);
-    if let Some(t) = x.timeout {
-        w.be32(CTA_EXPECT_TIMEOUT, t);
-    }
-    if let Some(h) = &x.helper {
-        let mut name = h.as_bytes().to_vec();
-        name.push(0);
-        w.put(CTA_EXPECT_HELP_NAME, &name);
-    }
-    if let Some(c) = x.class {
-        w.be32(CTA_EXPECT_CLASS, c);
-    }
-    if let Some(f) = x.flags {
-        w.be32(CTA_EXPECT_FLAGS, f);
-    }
-    Ok(v)
 }
 
 fn family(x: &Expectation) -> Result<u8> {
@@ -158,19 +106,17 @@ impl Handle {
         mut f: impl FnMut(&Expectation) -> ControlFlow<()>,
     ) -> Result<()> {
         let req = Request {
-            msg_type: EXP_GET,
+            msg_type: msg::EXP_GET,
             family: 0,
             version: 0,
             flags: 0,
             attrs: Vec::new(),
         };
         self.dump("dump expectations", SUBSYS_CTNETLINK_EXP, req, |m| {
-            if m.msg_type >> 8 != u16::from(SUBSYS_CTNETLINK_EXP)
-                || (m.msg_type & 0xff) as u8 != EXP_NEW
-            {
+            if !is_expectation(m.msg_type) {
                 return Ok(true);
             }
-            let x = decode_expectation(m.payload)?;
+            let x = codec::expect::decode_expectation(m.payload)?;
             Ok(f(&x).is_continue())
         })
     }
@@ -189,7 +135,7 @@ impl Handle {
     /// NotFound when it does not.
     pub fn create_expectation(&mut self, x: &Expectation) -> Result<()> {
         let req = Request {
-            msg_type: EXP_NEW,
+            msg_type: msg::EXP_NEW,
             family: family(x)?,
             version: 0,
             flags: NLM_F_CREATE | NLM_F_EXCL,
@@ -223,7 +169,7 @@ impl Handle {
 
     fn delete_expectation_once(&mut self, x: &Expectation, id: Option<u32>) -> Result<()> {
         let req = Request {
-            msg_type: EXP_DELETE,
+            msg_type: msg::EXP_DELETE,
             family: family(x)?,
             version: 0,
             flags: 0,
@@ -237,7 +183,7 @@ impl Handle {
     /// kernels whose id lookup is broken: see `delete_expectation`).
     pub fn get_expectation(&mut self, x: &Expectation) -> Result<Expectation> {
         let req = Request {
-            msg_type: EXP_GET,
+            msg_type: msg::EXP_GET,
             family: family(x)?,
             version: 0,
             flags: 0,
@@ -251,8 +197,8 @@ impl Handle {
         };
         let mut found = None;
         self.request("get expectation", SUBSYS_CTNETLINK_EXP, req, |m| {
-            if found.is_none() && (m.msg_type & 0xff) as u8 == EXP_NEW {
-                found = Some(decode_expectation(m.payload)?);
+            if found.is_none() && is_expectation(m.msg_type) {
+                found = Some(codec::expect::decode_expectation(m.payload)?);
             }
             Ok(())
         })?;
@@ -271,55 +217,12 @@ impl Handle {
     /// Empties the expectation table.
     pub fn flush_expectations(&mut self) -> Result<()> {
         let req = Request {
-            msg_type: EXP_DELETE,
+            msg_type: msg::EXP_DELETE,
             family: 0,
             version: 0,
             flags: 0,
             attrs: Vec::new(),
         };
         self.request("flush expectations", SUBSYS_CTNETLINK_EXP, req, |_| Ok(()))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
-
-    /// An expectation dumped by a 6.18 kernel (`conntrack -I expect` under an FTP master).
-    const KERNEL_EXPECT: &str = "020000002400028014000180080001000101010108000200020202020c0002800500010030000000240003801400018008000100ffffffff08000200ffffffff0c00028005000100300000003400018014000180080001000101010108000200020202021c000280050001000600000006000200040100000600030000150000080004000000012b0800050029759c4b080008000000000008000900000000000800060066747000";
-
-    #[test]
-    fn decodes_a_kernel_expectation_and_encodes_it_back() {
-        let x = decode_expectation(&unhex(KERNEL_EXPECT)).unwrap();
-        assert_eq!(x.family, Some(AF_INET));
-        assert_eq!(x.master.src, Some("1.1.1.1".parse().unwrap()));
-        assert_eq!(
-            (x.master.proto, x.master.src_port, x.master.dst_port),
-            (Some(6), Some(1025), Some(21))
-        );
-        assert_eq!(x.tuple.dst, Some("2.2.2.2".parse().unwrap()));
-        assert_eq!(x.mask.src, Some("255.255.255.255".parse().unwrap()));
-        assert_eq!((x.timeout, x.class, x.flags), (Some(299), Some(0), Some(0)));
-        assert_eq!(x.helper.as_deref(), Some("ftp"));
-        assert_eq!(x.id, Some(0x2975_9c4b));
-        // Our encoding of the create carries the same tuples, byte for byte.
-        let ours = encode(&x, true).unwrap();
-        let kernel = unhex(KERNEL_EXPECT);
-        assert_eq!(&ours[..0x24], &kernel[4..4 + 0x24], "expected tuple");
-        for bad in 0..kernel.len() {
-            let _ = decode_expectation(&kernel[..bad]);
-        }
-        assert!(encode(&Expectation::default(), false).is_err());
-        // A helper name that would not fit its attribute is refused, never cut or wrapped.
-        let mut long = x.clone();
-        long.helper = Some("h".repeat(70_000));
-        assert!(encode(&long, true).is_err());
     }
 }

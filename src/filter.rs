@@ -89,7 +89,22 @@ pub fn slot(dir: Dir, side: Side) -> usize {
     }
 }
 
-/// A filter over entries. Every field left unset matches everything.
+/// A filter over entries. Every field left unset matches everything. The kernel applies
+/// what it can (which depends on its version) and the library checks every field again, so
+/// results are the same on every kernel.
+///
+/// ```no_run
+/// use conntrack::{Cidr, Dir, Filter, Handle, Side};
+///
+/// # fn main() -> conntrack::Result<()> {
+/// let mut f = Filter::new();
+/// f.set_zone(7)?;
+/// f.set_addr(Dir::Orig, Side::Src, Cidr::parse("10.0.0.0/8")?)?;
+/// let gone = Handle::open()?.delete_matching(&f)?;
+/// println!("{gone} entries deleted");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Filter {
     /// Layer-3 family.

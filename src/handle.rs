@@ -27,7 +27,35 @@ const NETLINK_EXT_ACK: i32 = 11;
 const NETLINK_CAP_ACK: i32 = 10;
 const SOL_NETLINK: i32 = 270;
 
-/// An open ctnetlink socket.
+/// An open ctnetlink socket in one network namespace: every operation on the table goes
+/// through one. A handle serves one call at a time (`&mut self`); open several to work in
+/// parallel.
+///
+/// ```no_run
+/// use std::ops::ControlFlow;
+/// use conntrack::{Filter, Handle};
+///
+/// # fn main() -> conntrack::Result<()> {
+/// let mut h = Handle::open()?;
+/// let (count, max) = h.count()?;
+/// println!("{count} of {max} entries");
+///
+/// // Stream the TCP entries without keeping the table in memory.
+/// let mut tcp = Filter::new();
+/// tcp.proto = Some(6);
+/// h.dump_entries(Some(&tcp), |e| {
+///     println!("{}", conntrack::format::format_entry(e, 0));
+///     ControlFlow::Continue(())
+/// })?;
+///
+/// // Or read them one at a time, at the caller's pace.
+/// for e in h.entries(None)? {
+///     let e = e?;
+///     println!("{:?} {:?}", e.protocol(), e.tcp_state());
+/// }
+/// # Ok(())
+/// # }
+/// ```
 pub struct Handle {
     sock: Socket,
     portid: u32,
@@ -184,7 +212,7 @@ impl Handle {
         req: Request,
         mut on_msg: impl FnMut(&RawMessage<'_>) -> Result<()>,
     ) -> Result<()> {
-        let seq = self.send_request(what, subsys, netlink_packet_core::NLM_F_ACK, &req)?;
+        let seq = self.send_request(what, subsys, codec::NLM_F_ACK, &req)?;
         let mut reader = RequestReader::new(what, Expect::one(seq, self.portid));
         let result = self.read_until(|datagram| reader.feed(datagram, &mut on_msg));
         self.dropped += reader.dropped;
@@ -234,7 +262,7 @@ impl Handle {
         subsys: u8,
         req: Request,
     ) -> Result<DumpStream<'a>> {
-        let seq = self.send_request(what, subsys, netlink_packet_core::NLM_F_DUMP, &req)?;
+        let seq = self.send_request(what, subsys, codec::NLM_F_DUMP, &req)?;
         Ok(DumpStream {
             reader: DumpReader::new(what, Expect::one(seq, self.portid)),
             over: false,
@@ -291,11 +319,6 @@ impl Handle {
     pub fn send_batch(&mut self, what: &str, b: &mut Batch) -> Result<()> {
         let per_chunk = (self.rcvbuf / RCVBUF_PER_ANSWER).clamp(1, 4096);
         let sent: Vec<usize> = (0..b.len()).filter(|&i| b.starts[i].is_some()).collect();
-        let msg_end = |buf: &[u8], start: usize| {
-            let len =
-                u32::from_ne_bytes([buf[start], buf[start + 1], buf[start + 2], buf[start + 3]]);
-            start + len as usize
-        };
         let mut k = 0;
         while k < sent.len() {
             let first = b.starts[sent[k]].unwrap_or(0) as usize;
@@ -303,7 +326,7 @@ impl Handle {
             let mut last_end = first;
             while end < sent.len() && end - k < per_chunk {
                 let start = b.starts[sent[end]].unwrap_or(0) as usize;
-                let stop = msg_end(&b.buf, start);
+                let stop = codec::message_end(&b.buf, start);
                 if end > k && stop - first > SEND_CHUNK {
                     break;
                 }
@@ -315,14 +338,8 @@ impl Handle {
             for (j, &i) in sent[k..end].iter().enumerate() {
                 let start = b.starts[i].unwrap_or(0) as usize;
                 let seq = first_seq + j as u32;
-                let mut flags = u16::from_ne_bytes([b.buf[start + 6], b.buf[start + 7]]);
-                flags &= !netlink_packet_core::NLM_F_ACK;
-                if k + j + 1 == end {
-                    // Only the last request asks for an ACK: it closes the chunk.
-                    flags |= netlink_packet_core::NLM_F_ACK;
-                }
-                b.buf[start + 6..start + 8].copy_from_slice(&flags.to_ne_bytes());
-                b.buf[start + 8..start + 12].copy_from_slice(&seq.to_ne_bytes());
+                // Only the last request asks for an ACK: it closes the chunk.
+                codec::renumber(&mut b.buf, start, seq, k + j + 1 == end);
             }
             self.send_bytes(what, &b.buf[first..last_end])?;
             let chunk = Chunk {

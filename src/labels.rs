@@ -6,7 +6,13 @@ use crate::error::{Error, Kind, Result};
 /// Where the system keeps its label names.
 pub const DEFAULT_PATH: &str = "/etc/xtables/connlabel.conf";
 
-/// The names of the 128 label bits.
+/// The names of the 128 label bits, as connlabel.conf gives them.
+///
+/// ```
+/// let map = conntrack::LabelMap::parse("0 web\n5 blocked\n");
+/// assert_eq!(map.bit("blocked"), Some(5));
+/// assert_eq!(map.name(0), Some("web"));
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LabelMap {
     names: Vec<String>,
@@ -54,6 +60,12 @@ impl LabelMap {
             .iter()
             .position(|n| !n.is_empty() && n == name)
             .map(|b| b as u32)
+    }
+
+    /// The bit named `name`; NotFound when no bit has that name.
+    pub fn bit_named(&self, name: &str) -> Result<u32> {
+        self.bit(name)
+            .ok_or_else(|| Error::new(Kind::NotFound, format!("no label is named '{name}'")))
     }
 
     /// The name of `bit`, if it has one.

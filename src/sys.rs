@@ -127,18 +127,10 @@ pub fn kernel_release() -> String {
 }
 
 /// Attaches a classic BPF socket filter (None: detaches any).
-pub fn attach_filter(fd: i32, prog: Option<&[crate::bpf::Insn]>) -> Result<()> {
+pub fn attach_filter(fd: i32, prog: Option<&[libc::sock_filter]>) -> Result<()> {
     let rc = match prog {
         Some(p) => {
-            let mut insns: Vec<libc::sock_filter> = p
-                .iter()
-                .map(|i| libc::sock_filter {
-                    code: i.code,
-                    jt: i.jt,
-                    jf: i.jf,
-                    k: i.k,
-                })
-                .collect();
+            let mut insns = p.to_vec();
             let fprog = libc::sock_fprog {
                 len: insns.len() as u16,
                 filter: insns.as_mut_ptr(),

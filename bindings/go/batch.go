@@ -112,10 +112,10 @@ func (b *Batch) Send(c *Conn) ([]error, error) {
 	}
 
 	var failed C.size_t
-	rc := C.gct_batch_send(h, cb, &failed, &detail)
+	rc := C.ct_batch_send(h, cb, &failed)
 	var sendErr error
 	if rc != C.CT_OK {
-		sendErr = newError("batch", rc, &detail)
+		sendErr = handleError("batch", h, rc)
 	}
 	status := make([]C.int32_t, len(sent))
 	errnos := make([]C.int32_t, len(sent))

@@ -216,9 +216,8 @@ func (c *Conn) DeleteByID(id uint32) error {
 	if err != nil {
 		return err
 	}
-	var detail C.gct_err
-	if rc := C.gct_delete_by_id(h, C.uint32_t(id), &detail); rc != C.CT_OK {
-		return newError("delete", rc, &detail)
+	if rc := C.ct_delete_by_id(h, C.uint32_t(id)); rc != C.CT_OK {
+		return handleError("delete", h, rc)
 	}
 	return nil
 }
@@ -269,9 +268,8 @@ func (c *Conn) Flush() error {
 	if err != nil {
 		return err
 	}
-	var detail C.gct_err
-	if rc := C.gct_flush(h, &detail); rc != C.CT_OK {
-		return newError("flush", rc, &detail)
+	if rc := C.ct_flush(h); rc != C.CT_OK {
+		return handleError("flush", h, rc)
 	}
 	return nil
 }
@@ -284,9 +282,8 @@ func (c *Conn) Count() (count, max uint32, err error) {
 		return 0, 0, err
 	}
 	var n, m C.uint32_t
-	var detail C.gct_err
-	if rc := C.gct_count(h, &n, &m, &detail); rc != C.CT_OK {
-		return 0, 0, newError("count", rc, &detail)
+	if rc := C.ct_count(h, &n, &m); rc != C.CT_OK {
+		return 0, 0, handleError("count", h, rc)
 	}
 	return uint32(n), uint32(m), nil
 }
@@ -302,9 +299,8 @@ func (c *Conn) SetReceiveBuffer(bytes int) error {
 	if bytes < 0 {
 		return invalid("set receive buffer", "negative size")
 	}
-	var detail C.gct_err
-	if rc := C.gct_set_receive_buffer(h, C.size_t(bytes), &detail); rc != C.CT_OK {
-		return newError("set receive buffer", rc, &detail)
+	if rc := C.ct_handle_set_receive_buffer(h, C.size_t(bytes)); rc != C.CT_OK {
+		return handleError("set receive buffer", h, rc)
 	}
 	return nil
 }
@@ -339,9 +335,8 @@ func (c *Conn) Stats() (Stats, error) {
 		return Stats{}, err
 	}
 	var s C.ct_stats
-	var detail C.gct_err
-	if rc := C.gct_stats_total(h, &s, &detail); rc != C.CT_OK {
-		return Stats{}, newError("stats", rc, &detail)
+	if rc := C.ct_stats_total(h, &s); rc != C.CT_OK {
+		return Stats{}, handleError("stats", h, rc)
 	}
 	return statsFromC(&s), nil
 }
@@ -355,14 +350,13 @@ func (c *Conn) StatsPerCPU() ([]Stats, error) {
 	buf := make([]C.ct_stats, 8)
 	for {
 		var n C.size_t
-		var detail C.gct_err
-		rc := C.gct_stats_per_cpu(h, &buf[0], C.size_t(len(buf)), &n, &detail)
+		rc := C.ct_stats_per_cpu(h, &buf[0], C.size_t(len(buf)), &n)
 		if rc == C.CT_ERR_BUFFER_TOO_SMALL && int(n) > len(buf) {
 			buf = make([]C.ct_stats, int(n))
 			continue
 		}
 		if rc != C.CT_OK {
-			return nil, newError("stats", rc, &detail)
+			return nil, handleError("stats", h, rc)
 		}
 		out := make([]Stats, int(n))
 		for i := range out {

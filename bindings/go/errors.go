@@ -135,6 +135,15 @@ func newError(op string, rc C.ct_status, detail *C.gct_err) error {
 	return e
 }
 
+// handleError is the error of a call on h that returned rc, with the detail the library
+// keeps on the handle (ct_handle_last_error): the same from any OS thread, so it may be read
+// in a cgo call of its own. A Conn serves one goroutine at a time, so no other call on h
+// can have replaced it.
+func handleError(op string, h *C.ct_handle, rc C.ct_status) error {
+	return &Error{Op: op, Code: Code(rc), Errno: syscall.Errno(C.ct_handle_last_errno(h)),
+		Message: C.GoString(C.ct_handle_last_error(h))}
+}
+
 // invalid makes an ErrInvalidArgument error found on the Go side.
 func invalid(op, msg string) error {
 	return &Error{Op: op, Code: CodeInvalidArgument, Message: msg}

@@ -160,9 +160,8 @@ func (c *Conn) FlushExpectations() error {
 	if err != nil {
 		return err
 	}
-	var detail C.gct_err
-	if rc := C.gct_expect_flush(h, &detail); rc != C.CT_OK {
-		return newError(op, rc, &detail)
+	if rc := C.ct_expect_flush(h); rc != C.CT_OK {
+		return handleError(op, h, rc)
 	}
 	return nil
 }

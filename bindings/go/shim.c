@@ -175,11 +175,7 @@ ct_status gct_get(ct_handle *h, const gct_flat *key, gct_flat *out, gct_err *err
     return rc;
 }
 
-ct_status gct_delete_by_id(ct_handle *h, uint32_t id, gct_err *err) {
-    return capture(ct_delete_by_id(h, id), err);
-}
 
-ct_status gct_flush(ct_handle *h, gct_err *err) { return capture(ct_flush(h), err); }
 
 /* Builds the filter `fs` describes; *out stays NULL when fs is NULL (every entry). */
 static ct_status filter_build(const gct_fspec *fs, ct_filter **out) {
@@ -270,23 +266,9 @@ ct_status gct_delete_matching(ct_handle *h, const gct_fspec *fs, int flush, uint
     return rc;
 }
 
-ct_status gct_count(ct_handle *h, uint32_t *count, uint32_t *max, gct_err *err) {
-    return capture(ct_count(h, count, max), err);
-}
 
-ct_status gct_set_receive_buffer(ct_handle *h, size_t bytes, gct_err *err) {
-    return capture(ct_handle_set_receive_buffer(h, bytes), err);
-}
 
-ct_status gct_stats_total(ct_handle *h, ct_stats *out, gct_err *err) {
-    return capture(ct_stats_total(h, out), err);
-}
 
-ct_status gct_stats_per_cpu(ct_handle *h, ct_stats *out, size_t len, size_t *n, gct_err *err) {
-    ct_status rc = ct_stats_per_cpu(h, out, len, n);
-    if (rc != CT_ERR_BUFFER_TOO_SMALL) capture(rc, err);
-    return rc;
-}
 
 ct_status gct_batch_new(ct_batch **out, gct_err *err) { return capture(ct_batch_new(out), err); }
 
@@ -308,9 +290,6 @@ ct_status gct_batch_fill(ct_batch *b, const int32_t *ops, const gct_flat *flats,
     return CT_OK;
 }
 
-ct_status gct_batch_send(ct_handle *h, ct_batch *b, size_t *failed, gct_err *err) {
-    return capture(ct_batch_send(h, b, failed), err);
-}
 
 void gct_batch_results(const ct_batch *b, size_t n, int32_t *status, int32_t *err_no) {
     for (size_t i = 0; i < n; i++) {
@@ -517,4 +496,3 @@ ct_status gct_expect_dump(ct_handle *h, uintptr_t user, gct_err *err) {
     return rc;
 }
 
-ct_status gct_expect_flush(ct_handle *h, gct_err *err) { return capture(ct_expect_flush(h), err); }

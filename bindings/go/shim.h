@@ -4,7 +4,9 @@
  * pointer to its own memory), and every operation builds its C objects, runs, copies the
  * error detail and frees them inside ONE C call: a goroutine may move to another OS thread
  * between two cgo calls, so the thread-local ct_last_error_message() is only ever read in
- * the call that failed. */
+ * the call that failed. Operations that take nothing but a handle and plain values are
+ * called directly from Go, which then reads the handle's own error (ct_handle_last_error),
+ * the same from any thread. */
 #ifndef CONNTRACK_GO_SHIM_H
 #define CONNTRACK_GO_SHIM_H
 
@@ -121,18 +123,11 @@ ct_status gct_roundtrip(const gct_flat *in, gct_flat *out, gct_err *err);
 ct_status gct_format(const gct_flat *f, uint32_t flags, char *buf, size_t len, size_t *needed, gct_err *err);
 ct_status gct_entry_op(ct_handle *h, int op, const gct_flat *f, gct_err *err);
 ct_status gct_get(ct_handle *h, const gct_flat *key, gct_flat *out, gct_err *err);
-ct_status gct_delete_by_id(ct_handle *h, uint32_t id, gct_err *err);
-ct_status gct_flush(ct_handle *h, gct_err *err);
 ct_status gct_dump(ct_handle *h, const gct_fspec *fs, uintptr_t user, gct_err *err);
 ct_status gct_list(ct_handle *h, const gct_fspec *fs, ct_entry_list **out, gct_err *err);
 ct_status gct_delete_matching(ct_handle *h, const gct_fspec *fs, int flush, uint64_t *n, gct_err *err);
-ct_status gct_count(ct_handle *h, uint32_t *count, uint32_t *max, gct_err *err);
-ct_status gct_set_receive_buffer(ct_handle *h, size_t bytes, gct_err *err);
-ct_status gct_stats_total(ct_handle *h, ct_stats *out, gct_err *err);
-ct_status gct_stats_per_cpu(ct_handle *h, ct_stats *out, size_t len, size_t *n, gct_err *err);
 ct_status gct_batch_new(ct_batch **out, gct_err *err);
 ct_status gct_batch_fill(ct_batch *b, const int32_t *ops, const gct_flat *flats, size_t n, int32_t *build_rc);
-ct_status gct_batch_send(ct_handle *h, ct_batch *b, size_t *failed, gct_err *err);
 void gct_batch_results(const ct_batch *b, size_t n, int32_t *status, int32_t *err_no);
 
 /* Presence bits of gct_xflat.has. */
@@ -162,7 +157,6 @@ typedef struct {
 
 ct_status gct_expect_op(ct_handle *h, int op, const gct_xflat *x, gct_err *err); /* GCT_OP_CREATE or GCT_OP_DELETE */
 ct_status gct_expect_dump(ct_handle *h, uintptr_t user, gct_err *err);
-ct_status gct_expect_flush(ct_handle *h, gct_err *err);
 
 ct_status gct_events_open(const char *netns, uint32_t types, ct_events **out, gct_err *err);
 ct_status gct_events_set_filter(ct_events *ev, const gct_fspec *fs, gct_err *err);

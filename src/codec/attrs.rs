@@ -37,6 +37,31 @@ pub const CTA_FILTER_F_PROTO_SRC_PORT: u32 = 1 << 4;
 pub const CTA_FILTER_F_PROTO_DST_PORT: u32 = 1 << 5;
 
 // Inside a tuple (enum ctattr_tuple, ctattr_ip, ctattr_l4proto).
+// Expectation attributes (CTA_EXPECT_*).
+pub const CTA_EXPECT_MASTER: u16 = 1;
+pub const CTA_EXPECT_TUPLE: u16 = 2;
+pub const CTA_EXPECT_MASK: u16 = 3;
+pub const CTA_EXPECT_TIMEOUT: u16 = 4;
+pub const CTA_EXPECT_ID: u16 = 5;
+pub const CTA_EXPECT_HELP_NAME: u16 = 6;
+pub const CTA_EXPECT_ZONE: u16 = 7;
+pub const CTA_EXPECT_FLAGS: u16 = 8;
+pub const CTA_EXPECT_CLASS: u16 = 9;
+
+// Statistics attributes: the table's (CTA_STATS_GLOBAL_*) and a CPU's (CTA_STATS_*).
+pub const CTA_STATS_GLOBAL_ENTRIES: u16 = 1;
+pub const CTA_STATS_GLOBAL_MAX_ENTRIES: u16 = 2;
+pub const CTA_STATS_FOUND: u16 = 2;
+pub const CTA_STATS_INVALID: u16 = 4;
+pub const CTA_STATS_INSERT: u16 = 8;
+pub const CTA_STATS_INSERT_FAILED: u16 = 9;
+pub const CTA_STATS_DROP: u16 = 10;
+pub const CTA_STATS_EARLY_DROP: u16 = 11;
+pub const CTA_STATS_ERROR: u16 = 12;
+pub const CTA_STATS_SEARCH_RESTART: u16 = 13;
+pub const CTA_STATS_CLASH_RESOLVE: u16 = 14;
+pub const CTA_STATS_CHAIN_TOOLONG: u16 = 15;
+
 pub const CTA_TUPLE_IP: u16 = 1;
 pub const CTA_TUPLE_PROTO: u16 = 2;
 pub const CTA_IP_V4_SRC: u16 = 1;

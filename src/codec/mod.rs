@@ -8,6 +8,9 @@
 //! in a profile, so they serve as the tests' oracle for the byte layout instead.
 
 pub mod attrs;
+pub mod bpf;
+pub mod expect;
+pub mod stats;
 
 use std::net::IpAddr;
 
@@ -35,7 +38,15 @@ pub mod msg {
     pub const CT_GET_STATS_CPU: u8 = 4;
     /// Global statistics.
     pub const CT_GET_STATS: u8 = 5;
+    /// Create an expectation (IPCTNL_MSG_EXP_NEW); also what an expectation dump answers.
+    pub const EXP_NEW: u8 = 0;
+    /// Get or dump expectations.
+    pub const EXP_GET: u8 = 1;
+    /// Delete an expectation, or flush them.
+    pub const EXP_DELETE: u8 = 2;
 }
+
+pub use netlink_packet_core::{NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL};
 
 /// Netlink control message types.
 pub const NLMSG_NOOP: u16 = 1;
@@ -53,8 +64,10 @@ pub const NLM_F_ACK_TLVS: u16 = 0x200;
 /// nlmsg flag on an error: the echoed request was cut to its header.
 pub const NLM_F_CAPPED: u16 = 0x100;
 const NLMSGERR_ATTR_MSG: u16 = 1;
-const NLMSG_HDRLEN: usize = 16;
-const NFGEN_HDRLEN: usize = 4;
+/// Bytes of the netlink header.
+pub const NLMSG_HDRLEN: usize = 16;
+/// Bytes of the nfgenmsg header that follows it.
+pub const NFGEN_HDRLEN: usize = 4;
 
 /// A request: message type, family, flags and its encoded attributes.
 pub struct Request {
@@ -89,6 +102,41 @@ pub fn begin_message(
     nl.set_sequence_number(seq);
     NetfilterHeader::new(family.into(), version, 0).emit(&mut out[start + NLMSG_HDRLEN..]);
     start
+}
+
+/// The end of the message that starts at `start` of `buf` (as its header's length says).
+pub fn message_end(buf: &[u8], start: usize) -> usize {
+    start + NetlinkBuffer::new(&buf[start..]).length() as usize
+}
+
+/// Gives the message that starts at `start` of `buf`, already encoded, the sequence number
+/// `seq` and asks for an acknowledgement or not (a batch renumbers its requests per chunk
+/// and acknowledges only the last of each).
+pub fn renumber(buf: &mut [u8], start: usize, seq: u32, ack: bool) {
+    let mut nl = NetlinkBuffer::new(&mut buf[start..]);
+    let flags = nl.flags() & !NLM_F_ACK;
+    nl.set_flags(if ack { flags | NLM_F_ACK } else { flags });
+    nl.set_sequence_number(seq);
+}
+
+/// The kind of change an event message reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    /// A new entry (IPCTNL_MSG_CT_NEW with NLM_F_CREATE or NLM_F_EXCL).
+    New,
+    /// A changed entry.
+    Update,
+    /// A destroyed entry (IPCTNL_MSG_CT_DELETE).
+    Destroy,
+}
+
+/// What the event `m` (a conntrack message) reports.
+pub fn event_kind(m: &RawMessage<'_>) -> EventKind {
+    match (m.msg_type & 0xff) as u8 {
+        msg::CT_DELETE => EventKind::Destroy,
+        _ if m.flags & (NLM_F_CREATE | NLM_F_EXCL) != 0 => EventKind::New,
+        _ => EventKind::Update,
+    }
 }
 
 /// Sets the length of the message begun at `mark`.
@@ -182,19 +230,8 @@ fn check(e: &Entry, purpose: Purpose) -> Result<()> {
             return Err(Error::invalid("create needs a timeout"));
         }
         if let Some(h) = &e.extra.get().helper {
-            check_helper_name(h)?;
+            crate::entry::check_helper_name(h)?;
         }
-    }
-    Ok(())
-}
-
-/// A helper name the kernel can take whole: 1 to 15 bytes (16 with the NUL), no NUL inside.
-/// Anything else is refused rather than cut, so the kernel never looks up another helper.
-pub fn check_helper_name(h: &str) -> Result<()> {
-    if h.is_empty() || h.len() > 15 || h.contains('\0') {
-        return Err(Error::invalid(format!(
-            "helper name {h:?}: 1 to 15 bytes without NUL"
-        )));
     }
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::ffi::{c_char, CString};
 use super::entry::ct_entry;
 use super::handle::{ct_handle, with_handle};
 use super::status::ct_status;
-use super::{boundary, cast_mut, cast_ref, free_c, give, null_arg, write_out, Castable};
+use super::{cast_ref, fail, free_c, give, write_opt, Castable};
 use crate::batch::{Batch, Op};
 
 /// A batch of requests. Plain data owned by the caller; it may be sent on any handle and
@@ -30,32 +30,25 @@ impl Castable for ct_batch {
 /// with ct_batch_free.
 #[no_mangle]
 pub unsafe extern "C" fn ct_batch_new(batch_out: *mut *mut ct_batch) -> ct_status {
-    boundary(|| {
+    ffi_fn! {
         let b = BatchBox {
             batch: Batch::new(),
             message: RefCell::new(CString::default()),
         };
         give::<ct_batch>(batch_out, "batch_out", b)
-    })
+    }
 }
 
 /// Frees `batch`. Passing NULL does nothing; freeing twice is undefined.
 #[no_mangle]
 pub unsafe extern "C" fn ct_batch_free(batch: *mut ct_batch) {
-    boundary(|| free_c(batch))
+    ffi_fn! { free_c(batch) }
 }
 
-unsafe fn add(batch: *mut ct_batch, entry: *const ct_entry, op: Op) -> ct_status {
-    boundary(|| {
-        let Some(b) = cast_mut(batch) else {
-            return null_arg("batch");
-        };
-        let Some(e) = cast_ref(entry) else {
-            return null_arg("entry");
-        };
-        b.batch.add(op, e);
-        ct_status::CT_OK
-    })
+/// Queues `op` on `entry`.
+fn add(b: &mut BatchBox, e: &crate::Entry, op: Op) -> ct_status {
+    b.batch.add(op, e);
+    ct_status::CT_OK
 }
 
 /// Queues the creation of `entry` (copied; the caller keeps it). The request takes the next
@@ -67,7 +60,7 @@ pub unsafe extern "C" fn ct_batch_add_create(
     batch: *mut ct_batch,
     entry: *const ct_entry,
 ) -> ct_status {
-    add(batch, entry, Op::Create)
+    ffi_fn! { add(arg_mut!(batch), arg_ref!(entry), Op::Create) }
 }
 
 /// Queues an update of the entry with `entry`'s tuple and zone (see ct_update); indexes and
@@ -77,7 +70,7 @@ pub unsafe extern "C" fn ct_batch_add_update(
     batch: *mut ct_batch,
     entry: *const ct_entry,
 ) -> ct_status {
-    add(batch, entry, Op::Update)
+    ffi_fn! { add(arg_mut!(batch), arg_ref!(entry), Op::Update) }
 }
 
 /// Queues the deletion of the entry with `entry`'s tuple and zone, and id when set (see
@@ -87,25 +80,22 @@ pub unsafe extern "C" fn ct_batch_add_delete(
     batch: *mut ct_batch,
     entry: *const ct_entry,
 ) -> ct_status {
-    add(batch, entry, Op::Delete)
+    ffi_fn! { add(arg_mut!(batch), arg_ref!(entry), Op::Delete) }
 }
 
 /// The number of requests in `batch` (0 for NULL).
 #[no_mangle]
 pub unsafe extern "C" fn ct_batch_len(batch: *const ct_batch) -> usize {
-    boundary(|| cast_ref(batch).map_or(0, |b| b.batch.len()))
+    ffi_fn! { cast_ref(batch).map_or(0, |b| b.batch.len()) }
 }
 
 /// Removes every request and outcome from `batch`, keeping its memory for reuse.
 #[no_mangle]
 pub unsafe extern "C" fn ct_batch_clear(batch: *mut ct_batch) -> ct_status {
-    boundary(|| match cast_mut(batch) {
-        Some(b) => {
-            b.batch.clear();
-            ct_status::CT_OK
-        }
-        None => null_arg("batch"),
-    })
+    ffi_fn! {
+        arg_mut!(batch).batch.clear();
+        ct_status::CT_OK
+    }
 }
 
 /// Sends every request of `batch` on `h`, packed into as few sendmsg calls as the socket's
@@ -121,16 +111,12 @@ pub unsafe extern "C" fn ct_batch_send(
     batch: *mut ct_batch,
     failed_out: *mut usize,
 ) -> ct_status {
-    boundary(|| {
-        let Some(b) = cast_mut(batch) else {
-            return null_arg("batch");
-        };
-        match with_handle(h, |core| core.send_batch("batch", &mut b.batch)) {
-            Ok(()) if failed_out.is_null() => ct_status::CT_OK,
-            Ok(()) => write_out(failed_out, "failed_out", b.batch.failed()),
-            Err(s) => s,
-        }
-    })
+    ffi_fn! {
+        let b = arg_mut!(batch);
+        ok!(with_handle(h, |core| core.send_batch("batch", &mut b.batch)));
+        write_opt(failed_out, b.batch.failed());
+        ct_status::CT_OK
+    }
 }
 
 /// The outcome of request `index` of a sent batch: `*status_out` is CT_OK or the request's
@@ -147,15 +133,11 @@ pub unsafe extern "C" fn ct_batch_result(
     status_out: *mut ct_status,
     errno_out: *mut i32,
 ) -> ct_status {
-    boundary(|| {
-        let Some(b) = cast_ref(batch) else {
-            return null_arg("batch");
-        };
-        if status_out.is_null() {
-            return null_arg("status_out");
-        }
+    ffi_fn! {
+        let b = arg_ref!(batch);
+        arg_out!(status_out);
         let Some(o) = b.batch.outcome(index) else {
-            return super::fail(&crate::Error::invalid(format!(
+            return fail(&crate::Error::invalid(format!(
                 "no outcome for request {index}: out of range or not sent"
             )));
         };
@@ -163,11 +145,10 @@ pub unsafe extern "C" fn ct_batch_result(
             Ok(()) => (ct_status::CT_OK, 0),
             Err(e) => (ct_status::from_kind(e.kind), e.errno.unwrap_or(0)),
         };
-        if !errno_out.is_null() {
-            errno_out.write(errno);
-        }
-        write_out(status_out, "status_out", status)
-    })
+        write_opt(errno_out, errno);
+        status_out.write(status);
+        ct_status::CT_OK
+    }
 }
 
 /// The error message of request `index` of a sent batch, or NULL when it succeeded, is out
@@ -178,7 +159,7 @@ pub unsafe extern "C" fn ct_batch_result_message(
     batch: *const ct_batch,
     index: usize,
 ) -> *const c_char {
-    boundary(|| {
+    ffi_fn! {
         let Some(b) = cast_ref(batch) else {
             return std::ptr::null();
         };
@@ -191,5 +172,5 @@ pub unsafe extern "C" fn ct_batch_result_message(
             }
             _ => std::ptr::null(),
         }
-    })
+    }
 }

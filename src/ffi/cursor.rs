@@ -6,7 +6,7 @@ use super::entry::ct_entry;
 use super::filter::ct_filter;
 use super::handle::{acquire, ct_handle, release, HandleBox, Held};
 use super::status::ct_status;
-use super::{boundary, cast_ref, fail, free_c, give, null_arg, set_last_error, Castable, Guard};
+use super::{cast_ref, fail, free_c, give, set_last_error, Castable, Guard};
 use crate::cursor::Cursor;
 use crate::error::{Error, Kind};
 use crate::Entry;
@@ -77,14 +77,9 @@ pub unsafe extern "C" fn ct_cursor_open(
     filter: *const ct_filter,
     cursor_out: *mut *mut ct_cursor,
 ) -> ct_status {
-    boundary(|| {
-        if cursor_out.is_null() {
-            return null_arg("cursor_out");
-        }
-        let core = match acquire(h) {
-            Ok(core) => core,
-            Err(s) => return s,
-        };
+    ffi_fn! {
+        arg_out!(cursor_out);
+        let core = ok!(acquire(h));
         let held = Held::new(h);
         let r = core.cursor(cast_ref(filter));
         held.disarm();
@@ -99,7 +94,7 @@ pub unsafe extern "C" fn ct_cursor_open(
             }
             Err(e) => release::<()>(h, Err(e)).map_or_else(|s| s, |()| ct_status::CT_OK),
         }
-    })
+    }
 }
 
 /// Reads the next entry of the dump into `*entry_out`, or NULL at its end. The entry
@@ -112,13 +107,9 @@ pub unsafe extern "C" fn ct_cursor_next(
     cursor: *mut ct_cursor,
     entry_out: *mut *const ct_entry,
 ) -> ct_status {
-    boundary(|| {
-        let Some(c) = cast_ref(cursor as *const ct_cursor) else {
-            return null_arg("cursor");
-        };
-        if entry_out.is_null() {
-            return null_arg("entry_out");
-        }
+    ffi_fn! {
+        let c = arg_ref!(cursor);
+        arg_out!(entry_out);
         if !c.state.take() {
             set_last_error(&Error::new(
                 Kind::Internal,
@@ -160,7 +151,7 @@ pub unsafe extern "C" fn ct_cursor_next(
             "the cursor was freed by another thread during the call",
         ));
         ct_status::CT_ERR_BUSY
-    })
+    }
 }
 
 /// Frees `cursor`, ending its dump if it is still running (what is left is read and
@@ -169,11 +160,11 @@ pub unsafe extern "C" fn ct_cursor_next(
 /// (which then gives NULL and CT_ERR_BUSY).
 #[no_mangle]
 pub unsafe extern "C" fn ct_cursor_free(cursor: *mut ct_cursor) {
-    boundary(|| {
-        if let Some(c) = cast_ref(cursor as *const ct_cursor) {
+    ffi_fn! {
+        if let Some(c) = cast_ref(cursor) {
             if c.state.take_for_free() {
                 free_now(cursor);
             }
         }
-    })
+    }
 }

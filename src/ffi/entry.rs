@@ -8,11 +8,8 @@ use std::ffi::c_char;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::status::ct_status;
-use super::{
-    boundary, cast_mut, cast_ref, copy_text, fail, free_c, give, null_arg, status_of, str_arg,
-    write_out, Castable,
-};
-use crate::entry::{Dir, Side};
+use super::{answer, copy_text, fail, free_c, give, status_of, write_opt, Castable};
+use crate::entry::{Dir, Field, Side};
 use crate::error::{Error, Kind};
 use crate::Entry;
 
@@ -62,15 +59,98 @@ pub const CT_REPLY_SRC: u32 = 2;
 /// Address/port selector: destination of the reply tuple.
 pub const CT_REPLY_DST: u32 = 3;
 
+/// Status bit: an expected connection (a helper's expectation matched).
+pub const CT_STATUS_EXPECTED: u32 = 1 << 0;
 /// Status bit: packets were seen in both directions.
 pub const CT_STATUS_SEEN_REPLY: u32 = 1 << 1;
 /// Status bit: assured (never early-dropped).
 pub const CT_STATUS_ASSURED: u32 = 1 << 2;
 /// Status bit: confirmed (in the table).
 pub const CT_STATUS_CONFIRMED: u32 = 1 << 3;
-
+/// Status bit: source NAT applies.
+pub const CT_STATUS_SRC_NAT: u32 = 1 << 4;
+/// Status bit: destination NAT applies.
+pub const CT_STATUS_DST_NAT: u32 = 1 << 5;
+/// Status bit: TCP sequence numbers are adjusted (a helper changed the payload).
+pub const CT_STATUS_SEQ_ADJUST: u32 = 1 << 6;
+/// Status bit: source NAT set up.
+pub const CT_STATUS_SRC_NAT_DONE: u32 = 1 << 7;
+/// Status bit: destination NAT set up.
+pub const CT_STATUS_DST_NAT_DONE: u32 = 1 << 8;
+/// Status bit: being destroyed.
+pub const CT_STATUS_DYING: u32 = 1 << 9;
+/// Status bit: the timeout is fixed (not refreshed by traffic).
+pub const CT_STATUS_FIXED_TIMEOUT: u32 = 1 << 10;
+/// Status bit: a template, not a connection.
+pub const CT_STATUS_TEMPLATE: u32 = 1 << 11;
+/// Status bit: untracked (notrack).
+pub const CT_STATUS_UNTRACKED: u32 = 1 << 12;
+/// Status bit: a helper was attached explicitly.
+pub const CT_STATUS_HELPER: u32 = 1 << 13;
+/// Status bit: offloaded to a flowtable.
+pub const CT_STATUS_OFFLOAD: u32 = 1 << 14;
+/// Status bit: offloaded to hardware.
+pub const CT_STATUS_HW_OFFLOAD: u32 = 1 << 15;
+/// TCP state NONE (the kernel's TCP_CONNTRACK_NONE).
+pub const CT_TCP_STATE_NONE: u8 = 0;
+/// TCP state SYN_SENT (the kernel's TCP_CONNTRACK_SYN_SENT).
+pub const CT_TCP_STATE_SYN_SENT: u8 = 1;
+/// TCP state SYN_RECV (the kernel's TCP_CONNTRACK_SYN_RECV).
+pub const CT_TCP_STATE_SYN_RECV: u8 = 2;
 /// TCP state ESTABLISHED (the kernel's TCP_CONNTRACK_ESTABLISHED).
 pub const CT_TCP_STATE_ESTABLISHED: u8 = 3;
+/// TCP state FIN_WAIT (the kernel's TCP_CONNTRACK_FIN_WAIT).
+pub const CT_TCP_STATE_FIN_WAIT: u8 = 4;
+/// TCP state CLOSE_WAIT (the kernel's TCP_CONNTRACK_CLOSE_WAIT).
+pub const CT_TCP_STATE_CLOSE_WAIT: u8 = 5;
+/// TCP state LAST_ACK (the kernel's TCP_CONNTRACK_LAST_ACK).
+pub const CT_TCP_STATE_LAST_ACK: u8 = 6;
+/// TCP state TIME_WAIT (the kernel's TCP_CONNTRACK_TIME_WAIT).
+pub const CT_TCP_STATE_TIME_WAIT: u8 = 7;
+/// TCP state CLOSE (the kernel's TCP_CONNTRACK_CLOSE).
+pub const CT_TCP_STATE_CLOSE: u8 = 8;
+/// TCP state SYN_SENT2 (the kernel's TCP_CONNTRACK_SYN_SENT2).
+pub const CT_TCP_STATE_SYN_SENT2: u8 = 9;
+/// SCTP state NONE (the kernel's SCTP_CONNTRACK_NONE).
+pub const CT_SCTP_STATE_NONE: u8 = 0;
+/// SCTP state CLOSED (the kernel's SCTP_CONNTRACK_CLOSED).
+pub const CT_SCTP_STATE_CLOSED: u8 = 1;
+/// SCTP state COOKIE_WAIT (the kernel's SCTP_CONNTRACK_COOKIE_WAIT).
+pub const CT_SCTP_STATE_COOKIE_WAIT: u8 = 2;
+/// SCTP state COOKIE_ECHOED (the kernel's SCTP_CONNTRACK_COOKIE_ECHOED).
+pub const CT_SCTP_STATE_COOKIE_ECHOED: u8 = 3;
+/// SCTP state ESTABLISHED (the kernel's SCTP_CONNTRACK_ESTABLISHED).
+pub const CT_SCTP_STATE_ESTABLISHED: u8 = 4;
+/// SCTP state SHUTDOWN_SENT (the kernel's SCTP_CONNTRACK_SHUTDOWN_SENT).
+pub const CT_SCTP_STATE_SHUTDOWN_SENT: u8 = 5;
+/// SCTP state SHUTDOWN_RECD (the kernel's SCTP_CONNTRACK_SHUTDOWN_RECD).
+pub const CT_SCTP_STATE_SHUTDOWN_RECD: u8 = 6;
+/// SCTP state SHUTDOWN_ACK_SENT (the kernel's SCTP_CONNTRACK_SHUTDOWN_ACK_SENT).
+pub const CT_SCTP_STATE_SHUTDOWN_ACK_SENT: u8 = 7;
+/// SCTP state HEARTBEAT_SENT (the kernel's SCTP_CONNTRACK_HEARTBEAT_SENT).
+pub const CT_SCTP_STATE_HEARTBEAT_SENT: u8 = 8;
+/// SCTP state HEARTBEAT_ACKED (the kernel's SCTP_CONNTRACK_HEARTBEAT_ACKED).
+pub const CT_SCTP_STATE_HEARTBEAT_ACKED: u8 = 9;
+/// DCCP state NONE (the kernel's CT_DCCP_NONE).
+pub const CT_DCCP_STATE_NONE: u8 = 0;
+/// DCCP state REQUEST (the kernel's CT_DCCP_REQUEST).
+pub const CT_DCCP_STATE_REQUEST: u8 = 1;
+/// DCCP state RESPOND (the kernel's CT_DCCP_RESPOND).
+pub const CT_DCCP_STATE_RESPOND: u8 = 2;
+/// DCCP state PARTOPEN (the kernel's CT_DCCP_PARTOPEN).
+pub const CT_DCCP_STATE_PARTOPEN: u8 = 3;
+/// DCCP state OPEN (the kernel's CT_DCCP_OPEN).
+pub const CT_DCCP_STATE_OPEN: u8 = 4;
+/// DCCP state CLOSEREQ (the kernel's CT_DCCP_CLOSEREQ).
+pub const CT_DCCP_STATE_CLOSEREQ: u8 = 5;
+/// DCCP state CLOSING (the kernel's CT_DCCP_CLOSING).
+pub const CT_DCCP_STATE_CLOSING: u8 = 6;
+/// DCCP state TIMEWAIT (the kernel's CT_DCCP_TIMEWAIT).
+pub const CT_DCCP_STATE_TIMEWAIT: u8 = 7;
+/// DCCP state IGNORE (the kernel's CT_DCCP_IGNORE).
+pub const CT_DCCP_STATE_IGNORE: u8 = 8;
+/// DCCP state INVALID (the kernel's CT_DCCP_INVALID).
+pub const CT_DCCP_STATE_INVALID: u8 = 9;
 
 /// Text option of ct_entry_format: the `-o extended` form (layer-3 columns first).
 pub const CT_FORMAT_EXTENDED: u32 = 1;
@@ -83,13 +163,13 @@ pub const CT_FORMAT_TIMESTAMP: u32 = 4;
 /// Size that holds any address as text, NUL included (INET6_ADDRSTRLEN).
 pub const CT_ADDR_TEXT_MAX: usize = 46;
 
-fn dir_of(dir: u32) -> Result<Dir, ct_status> {
+fn dir_of(dir: u32) -> crate::Result<Dir> {
     match dir {
         CT_DIR_ORIG => Ok(Dir::Orig),
         CT_DIR_REPLY => Ok(Dir::Reply),
-        _ => Err(fail(&Error::invalid(format!(
+        _ => Err(Error::invalid(format!(
             "direction {dir} is neither CT_DIR_ORIG (0) nor CT_DIR_REPLY (1)"
-        )))),
+        ))),
     }
 }
 
@@ -106,45 +186,11 @@ pub(crate) fn selector(which: u32) -> crate::Result<(Dir, Side)> {
     }
 }
 
-fn which_of(which: u32) -> Result<(Dir, Side), ct_status> {
-    selector(which).map_err(|e| fail(&e))
-}
-
-/// Runs a setter on the entry behind `entry`; the entry is unchanged when it fails.
-unsafe fn set(entry: *mut ct_entry, f: impl FnOnce(&mut Entry) -> crate::Result<()>) -> ct_status {
-    boundary(|| match cast_mut(entry) {
-        Some(e) => status_of(f(e)),
-        None => null_arg("entry"),
-    })
-}
-
-/// Reads a field into `out`: CT_ERR_NOT_SET when absent. "Absent" is an answer, not a
-/// failure: it leaves ct_last_error_message alone (and costs no formatting).
-unsafe fn get<T>(
-    entry: *const ct_entry,
-    out: *mut T,
-    _what: &str,
-    f: impl FnOnce(&Entry) -> Option<T>,
-) -> ct_status {
-    boundary(|| {
-        let Some(e) = cast_ref(entry) else {
-            return null_arg("entry");
-        };
-        if out.is_null() {
-            return null_arg("value_out");
-        }
-        match f(e) {
-            Some(v) => write_out(out, "value_out", v),
-            None => ct_status::CT_ERR_NOT_SET,
-        }
-    })
-}
-
 /// Makes an empty entry. On CT_OK, `*entry_out` is a new entry owned by the caller; free it
 /// with ct_entry_free. On error `*entry_out` is unchanged.
 #[no_mangle]
 pub unsafe extern "C" fn ct_entry_new(entry_out: *mut *mut ct_entry) -> ct_status {
-    boundary(|| give::<ct_entry>(entry_out, "entry_out", Entry::new()))
+    ffi_fn! { give::<ct_entry>(entry_out, "entry_out", Entry::new()) }
 }
 
 /// Fields ct_entry_unset can clear.
@@ -171,32 +217,26 @@ pub const CT_FIELD_HELPER: u32 = 9;
 /// tuple now. CT_ERR_INVALID_ARGUMENT for an unknown field.
 #[no_mangle]
 pub unsafe extern "C" fn ct_entry_unset(entry: *mut ct_entry, field: u32) -> ct_status {
-    set(entry, |e| {
-        match field {
-            CT_FIELD_ID => e.id = None,
-            CT_FIELD_MARK => e.mark = None,
-            CT_FIELD_STATUS => e.status = None,
-            CT_FIELD_TIMEOUT => e.timeout = None,
-            CT_FIELD_ZONE => e.zone = None,
-            CT_FIELD_LABELS => e.extra.unset(|x| {
-                x.labels = None;
-                x.labels_mask = None;
-            }),
-            CT_FIELD_PROTO_STATE => {
-                e.tcp_state = None;
-                e.sctp_state = None;
-                e.dccp_state = None;
-            }
-            CT_FIELD_REPLY => e.reply = Default::default(),
-            CT_FIELD_HELPER => e.extra.unset(|x| x.helper = None),
-            _ => {
-                return Err(Error::invalid(format!(
-                    "field {field} is not a CT_FIELD_* value"
-                )))
-            }
-        }
-        Ok(())
-    })
+    ffi_fn! {
+        let f = match field {
+            CT_FIELD_ID => Some(Field::Id),
+            CT_FIELD_MARK => Some(Field::Mark),
+            CT_FIELD_STATUS => Some(Field::Status),
+            CT_FIELD_TIMEOUT => Some(Field::Timeout),
+            CT_FIELD_ZONE => Some(Field::Zone),
+            CT_FIELD_LABELS => Some(Field::Labels),
+            CT_FIELD_PROTO_STATE => Some(Field::ProtoState),
+            CT_FIELD_REPLY => Some(Field::Reply),
+            CT_FIELD_HELPER => Some(Field::Helper),
+            _ => None,
+        };
+        let e = arg_mut!(entry);
+        let f = ok!(f.ok_or_else(|| Error::invalid(format!(
+            "field {field} is not a CT_FIELD_* value"
+        ))));
+        e.unset(f);
+        ct_status::CT_OK
+    }
 }
 
 /// Copies `entry` (for example one handed to a dump callback). On CT_OK, `*entry_out` is a
@@ -206,24 +246,21 @@ pub unsafe extern "C" fn ct_entry_clone(
     entry: *const ct_entry,
     entry_out: *mut *mut ct_entry,
 ) -> ct_status {
-    boundary(|| match cast_ref(entry) {
-        Some(e) => give::<ct_entry>(entry_out, "entry_out", e.clone()),
-        None => null_arg("entry"),
-    })
+    ffi_fn! { give::<ct_entry>(entry_out, "entry_out", arg_ref!(entry).clone()) }
 }
 
 /// Frees an entry made by ct_entry_new, ct_entry_clone or ct_get. Passing NULL does
 /// nothing; freeing the same entry twice, or one that belongs to a list, is undefined.
 #[no_mangle]
 pub unsafe extern "C" fn ct_entry_free(entry: *mut ct_entry) {
-    boundary(|| free_c(entry))
+    ffi_fn! { free_c(entry) }
 }
 
 /// Sets the layer-3 family: CT_FAMILY_IPV4 or CT_FAMILY_IPV6. Setting an address also sets
 /// it. CT_ERR_INVALID_ARGUMENT for another number or one that contradicts an address.
 #[no_mangle]
 pub unsafe extern "C" fn ct_entry_set_family(entry: *mut ct_entry, family: u8) -> ct_status {
-    set(entry, |e| e.set_family(family))
+    ffi_fn! { status_of(arg_mut!(entry).set_family(family)) }
 }
 
 /// Gets the layer-3 family (as set, or implied by an address).
@@ -232,7 +269,7 @@ pub unsafe extern "C" fn ct_entry_get_family(
     entry: *const ct_entry,
     family_out: *mut u8,
 ) -> ct_status {
-    get(entry, family_out, "family", |e| e.family())
+    ffi_fn! { get!(entry, family_out, |e| e.family()) }
 }
 
 /// Sets the layer-4 protocol number (CT_PROTO_TCP, ... or any other number) of both
@@ -240,7 +277,7 @@ pub unsafe extern "C" fn ct_entry_get_family(
 /// ICMP on IPv6 (use ICMPv6) and the reverse.
 #[no_mangle]
 pub unsafe extern "C" fn ct_entry_set_proto(entry: *mut ct_entry, proto: u8) -> ct_status {
-    set(entry, |e| e.set_proto(proto))
+    ffi_fn! { status_of(arg_mut!(entry).set_proto(proto)) }
 }
 
 /// Gets the layer-4 protocol number.
@@ -249,7 +286,7 @@ pub unsafe extern "C" fn ct_entry_get_proto(
     entry: *const ct_entry,
     proto_out: *mut u8,
 ) -> ct_status {
-    get(entry, proto_out, "protocol", |e| e.proto())
+    ffi_fn! { get!(entry, proto_out, |e| e.proto()) }
 }
 
 /// Sets an address from text ("1.1.1.1", "fe80::1"). `which` is CT_ORIG_SRC, CT_ORIG_DST,
@@ -261,22 +298,15 @@ pub unsafe extern "C" fn ct_entry_set_addr(
     which: u32,
     addr: *const c_char,
 ) -> ct_status {
-    boundary(|| {
-        let text = match str_arg(addr, "addr") {
-            Ok(t) => t,
-            Err(s) => return s,
-        };
-        let (dir, side) = match which_of(which) {
-            Ok(w) => w,
-            Err(s) => return s,
-        };
-        set(entry, |e| {
-            let a: IpAddr = text
-                .parse()
-                .map_err(|_| Error::invalid(format!("'{text}' is not an IPv4 or IPv6 address")))?;
-            e.set_addr(dir, side, a)
-        })
-    })
+    ffi_fn! {
+        let text = arg_str!(addr);
+        let (dir, side) = ok!(selector(which));
+        let e = arg_mut!(entry);
+        let a: IpAddr = ok!(text
+            .parse()
+            .map_err(|_| Error::invalid(format!("'{text}' is not an IPv4 or IPv6 address"))));
+        status_of(e.set_addr(dir, side, a))
+    }
 }
 
 /// Sets an address from raw bytes in network order: 4 bytes for IPv4, 16 for IPv6.
@@ -288,28 +318,18 @@ pub unsafe extern "C" fn ct_entry_set_addr_bytes(
     bytes: *const u8,
     len: usize,
 ) -> ct_status {
-    boundary(|| {
-        if bytes.is_null() {
-            return null_arg("bytes");
-        }
-        let (dir, side) = match which_of(which) {
-            Ok(w) => w,
-            Err(s) => return s,
-        };
+    ffi_fn! {
+        arg_out!(bytes);
+        let (dir, side) = ok!(selector(which));
+        let e = arg_mut!(entry);
         let b = std::slice::from_raw_parts(bytes, len);
-        set(entry, |e| {
-            let a = match len {
-                4 => IpAddr::V4(Ipv4Addr::new(b[0], b[1], b[2], b[3])),
-                16 => IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(b).unwrap_or([0; 16]))),
-                _ => {
-                    return Err(Error::invalid(format!(
-                        "an address has 4 or 16 bytes, not {len}"
-                    )))
-                }
-            };
-            e.set_addr(dir, side, a)
-        })
-    })
+        let a = match len {
+            4 => IpAddr::V4(Ipv4Addr::new(b[0], b[1], b[2], b[3])),
+            16 => IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(b).unwrap_or([0; 16]))),
+            _ => return fail(&Error::invalid(format!("an address has 4 or 16 bytes, not {len}"))),
+        };
+        status_of(e.set_addr(dir, side, a))
+    }
 }
 
 /// Writes an address as text into `buf` (`len` bytes, NUL included; CT_ADDR_TEXT_MAX
@@ -322,22 +342,15 @@ pub unsafe extern "C" fn ct_entry_get_addr(
     buf: *mut c_char,
     len: usize,
 ) -> ct_status {
-    boundary(|| {
-        if buf.is_null() && len > 0 {
-            return null_arg("buf");
-        }
-        let Some(e) = cast_ref(entry) else {
-            return null_arg("entry");
-        };
-        let (dir, side) = match which_of(which) {
-            Ok(w) => w,
-            Err(s) => return s,
-        };
+    ffi_fn! {
+        arg_out!(buf if len > 0);
+        let e = arg_ref!(entry);
+        let (dir, side) = ok!(selector(which));
         match e.tuple(dir).addr(side) {
             Some(a) => copy_text(&a.to_string(), buf, len),
             None => ct_status::CT_ERR_NOT_SET,
         }
-    })
+    }
 }
 
 /// Writes an address as raw bytes in network order into `buf` (`len` >= 16 always
@@ -350,20 +363,11 @@ pub unsafe extern "C" fn ct_entry_get_addr_bytes(
     len: usize,
     len_out: *mut usize,
 ) -> ct_status {
-    boundary(|| {
-        let Some(e) = cast_ref(entry) else {
-            return null_arg("entry");
-        };
-        if buf.is_null() {
-            return null_arg("buf");
-        }
-        if len_out.is_null() {
-            return null_arg("len_out");
-        }
-        let (dir, side) = match which_of(which) {
-            Ok(w) => w,
-            Err(s) => return s,
-        };
+    ffi_fn! {
+        let e = arg_ref!(entry);
+        arg_out!(buf);
+        arg_out!(len_out);
+        let (dir, side) = ok!(selector(which));
         let octets: Vec<u8> = match e.tuple(dir).addr(side) {
             Some(IpAddr::V4(a)) => a.octets().to_vec(),
             Some(IpAddr::V6(a)) => a.octets().to_vec(),
@@ -376,8 +380,9 @@ pub unsafe extern "C" fn ct_entry_get_addr_bytes(
             ));
         }
         std::ptr::copy_nonoverlapping(octets.as_ptr(), buf, octets.len());
-        write_out(len_out, "len_out", octets.len())
-    })
+        len_out.write(octets.len());
+        ct_status::CT_OK
+    }
 }
 
 /// Sets a port (host order; GRE: the key) selected by `which` (CT_ORIG_SRC...).
@@ -388,11 +393,10 @@ pub unsafe extern "C" fn ct_entry_set_port(
     which: u32,
     port: u16,
 ) -> ct_status {
-    let (dir, side) = match which_of(which) {
-        Ok(w) => w,
-        Err(s) => return s,
-    };
-    set(entry, |e| e.set_port(dir, side, port))
+    ffi_fn! {
+        let (dir, side) = ok!(selector(which));
+        status_of(arg_mut!(entry).set_port(dir, side, port))
+    }
 }
 
 /// Gets a port (host order) selected by `which`.
@@ -402,11 +406,12 @@ pub unsafe extern "C" fn ct_entry_get_port(
     which: u32,
     port_out: *mut u16,
 ) -> ct_status {
-    let (dir, side) = match which_of(which) {
-        Ok(w) => w,
-        Err(s) => return s,
-    };
-    get(entry, port_out, "such port", |e| e.tuple(dir).port(side))
+    ffi_fn! {
+        let (dir, side) = ok!(selector(which));
+        let e = arg_ref!(entry);
+        arg_out!(port_out);
+        answer(port_out, e.tuple(dir).port(side))
+    }
 }
 
 /// Sets the ICMP or ICMPv6 type, code and id (host order) of the tuple of `dir`
@@ -420,11 +425,10 @@ pub unsafe extern "C" fn ct_entry_set_icmp(
     code: u8,
     id: u16,
 ) -> ct_status {
-    let d = match dir_of(dir) {
-        Ok(d) => d,
-        Err(s) => return s,
-    };
-    set(entry, |e| e.set_icmp(d, icmp_type, code, id))
+    ffi_fn! {
+        let d = ok!(dir_of(dir));
+        status_of(arg_mut!(entry).set_icmp(d, icmp_type, code, id))
+    }
 }
 
 /// Gets the ICMP or ICMPv6 type, code and id of the tuple of `dir`; every out-parameter is
@@ -437,34 +441,29 @@ pub unsafe extern "C" fn ct_entry_get_icmp(
     code_out: *mut u8,
     id_out: *mut u16,
 ) -> ct_status {
-    boundary(|| {
-        let d = match dir_of(dir) {
-            Ok(d) => d,
-            Err(s) => return s,
-        };
-        if type_out.is_null() || code_out.is_null() || id_out.is_null() {
-            return null_arg("type_out/code_out/id_out");
-        }
-        let Some(e) = cast_ref(entry) else {
-            return null_arg("entry");
-        };
-        let t = e.tuple(d);
+    ffi_fn! {
+        let d = ok!(dir_of(dir));
+        arg_out!(type_out);
+        arg_out!(code_out);
+        arg_out!(id_out);
+        let t = arg_ref!(entry).tuple(d);
         match (t.icmp_type, t.icmp_code, t.icmp_id) {
             (Some(ty), Some(c), Some(i)) => {
-                write_out(type_out, "type_out", ty);
-                write_out(code_out, "code_out", c);
-                write_out(id_out, "id_out", i)
+                type_out.write(ty);
+                code_out.write(c);
+                id_out.write(i);
+                ct_status::CT_OK
             }
             _ => ct_status::CT_ERR_NOT_SET,
         }
-    })
+    }
 }
 
 /// Sets the zone (0..65535; CT_ERR_INVALID_ARGUMENT above). Operations on an entry without
 /// a zone use zone 0.
 #[no_mangle]
 pub unsafe extern "C" fn ct_entry_set_zone(entry: *mut ct_entry, zone: u32) -> ct_status {
-    set(entry, |e| e.set_zone(zone))
+    ffi_fn! { status_of(arg_mut!(entry).set_zone(zone)) }
 }
 
 /// Gets the zone. The kernel omits zone 0, so an entry read from the kernel without a zone
@@ -474,16 +473,16 @@ pub unsafe extern "C" fn ct_entry_get_zone(
     entry: *const ct_entry,
     zone_out: *mut u16,
 ) -> ct_status {
-    get(entry, zone_out, "zone", |e| e.zone)
+    ffi_fn! { get!(entry, zone_out, |e| e.zone) }
 }
 
 /// Sets the connection mark.
 #[no_mangle]
 pub unsafe extern "C" fn ct_entry_set_mark(entry: *mut ct_entry, mark: u32) -> ct_status {
-    set(entry, |e| {
-        e.mark = Some(mark);
-        Ok(())
-    })
+    ffi_fn! {
+        arg_mut!(entry).mark = Some(mark);
+        ct_status::CT_OK
+    }
 }
 
 /// Gets the connection mark.
@@ -492,7 +491,7 @@ pub unsafe extern "C" fn ct_entry_get_mark(
     entry: *const ct_entry,
     mark_out: *mut u32,
 ) -> ct_status {
-    get(entry, mark_out, "mark", |e| e.mark)
+    ffi_fn! { get!(entry, mark_out, |e| e.mark) }
 }
 
 /// Sets the status bits (CT_STATUS_*; the kernel's IPS_* numbering). Create and update
@@ -500,10 +499,10 @@ pub unsafe extern "C" fn ct_entry_get_mark(
 /// only the bits it lets user space change (ASSURED, SEEN_REPLY, NAT bits).
 #[no_mangle]
 pub unsafe extern "C" fn ct_entry_set_status(entry: *mut ct_entry, status: u32) -> ct_status {
-    set(entry, |e| {
-        e.status = Some(status);
-        Ok(())
-    })
+    ffi_fn! {
+        arg_mut!(entry).status = Some(status);
+        ct_status::CT_OK
+    }
 }
 
 /// Gets the status bits.
@@ -512,16 +511,16 @@ pub unsafe extern "C" fn ct_entry_get_status(
     entry: *const ct_entry,
     status_out: *mut u32,
 ) -> ct_status {
-    get(entry, status_out, "status", |e| e.status)
+    ffi_fn! { get!(entry, status_out, |e| e.status) }
 }
 
 /// Sets the timeout in seconds.
 #[no_mangle]
 pub unsafe extern "C" fn ct_entry_set_timeout(entry: *mut ct_entry, seconds: u32) -> ct_status {
-    set(entry, |e| {
-        e.timeout = Some(seconds);
-        Ok(())
-    })
+    ffi_fn! {
+        arg_mut!(entry).timeout = Some(seconds);
+        ct_status::CT_OK
+    }
 }
 
 /// Gets the seconds left before the entry expires.
@@ -530,14 +529,14 @@ pub unsafe extern "C" fn ct_entry_get_timeout(
     entry: *const ct_entry,
     seconds_out: *mut u32,
 ) -> ct_status {
-    get(entry, seconds_out, "timeout", |e| e.timeout)
+    ffi_fn! { get!(entry, seconds_out, |e| e.timeout) }
 }
 
 /// Sets the TCP state (0 NONE .. 9 SYN_SENT2, the kernel's TCP_CONNTRACK_* numbering).
 /// CT_ERR_INVALID_ARGUMENT for another number or a protocol other than TCP.
 #[no_mangle]
 pub unsafe extern "C" fn ct_entry_set_tcp_state(entry: *mut ct_entry, state: u8) -> ct_status {
-    set(entry, |e| e.set_tcp_state(state))
+    ffi_fn! { status_of(arg_mut!(entry).set_tcp_state(state)) }
 }
 
 /// Gets the TCP state.
@@ -546,24 +545,13 @@ pub unsafe extern "C" fn ct_entry_get_tcp_state(
     entry: *const ct_entry,
     state_out: *mut u8,
 ) -> ct_status {
-    get(entry, state_out, "TCP state", |e| e.tcp_state)
+    ffi_fn! { get!(entry, state_out, |e| e.tcp_state) }
 }
 
 /// Sets the SCTP state (the kernel's SCTP_CONNTRACK_* numbering, 0..9).
 #[no_mangle]
 pub unsafe extern "C" fn ct_entry_set_sctp_state(entry: *mut ct_entry, state: u8) -> ct_status {
-    set(entry, |e| {
-        if state > 9 {
-            return Err(Error::invalid(format!(
-                "SCTP state {state} is unknown (0..9)"
-            )));
-        }
-        if let Some(p) = e.proto().filter(|p| *p != crate::entry::proto::SCTP) {
-            return Err(Error::invalid(format!("protocol {p} is not SCTP")));
-        }
-        e.sctp_state = Some(state);
-        Ok(())
-    })
+    ffi_fn! { status_of(arg_mut!(entry).set_sctp_state(state)) }
 }
 
 /// Gets the SCTP state.
@@ -572,7 +560,7 @@ pub unsafe extern "C" fn ct_entry_get_sctp_state(
     entry: *const ct_entry,
     state_out: *mut u8,
 ) -> ct_status {
-    get(entry, state_out, "SCTP state", |e| e.sctp_state)
+    ffi_fn! { get!(entry, state_out, |e| e.sctp_state) }
 }
 
 /// Gets the DCCP state (the kernel's CT_DCCP_* numbering).
@@ -581,28 +569,28 @@ pub unsafe extern "C" fn ct_entry_get_dccp_state(
     entry: *const ct_entry,
     state_out: *mut u8,
 ) -> ct_status {
-    get(entry, state_out, "DCCP state", |e| e.dccp_state)
+    ffi_fn! { get!(entry, state_out, |e| e.dccp_state) }
 }
 
 /// Sets the kernel id: a delete then removes the entry only if its id still matches.
 #[no_mangle]
 pub unsafe extern "C" fn ct_entry_set_id(entry: *mut ct_entry, id: u32) -> ct_status {
-    set(entry, |e| {
-        e.id = Some(id);
-        Ok(())
-    })
+    ffi_fn! {
+        arg_mut!(entry).id = Some(id);
+        ct_status::CT_OK
+    }
 }
 
 /// Gets the kernel id of the entry.
 #[no_mangle]
 pub unsafe extern "C" fn ct_entry_get_id(entry: *const ct_entry, id_out: *mut u32) -> ct_status {
-    get(entry, id_out, "id", |e| e.id)
+    ffi_fn! { get!(entry, id_out, |e| e.id) }
 }
 
 /// Gets the reference count the kernel reported.
 #[no_mangle]
 pub unsafe extern "C" fn ct_entry_get_use(entry: *const ct_entry, use_out: *mut u32) -> ct_status {
-    get(entry, use_out, "use count", |e| e.use_count)
+    ffi_fn! { get!(entry, use_out, |e| e.use_count) }
 }
 
 /// Gets the packet and byte counters of direction `dir` (present when the namespace has
@@ -614,26 +602,21 @@ pub unsafe extern "C" fn ct_entry_get_counters(
     packets_out: *mut u64,
     bytes_out: *mut u64,
 ) -> ct_status {
-    let d = match dir_of(dir) {
-        Ok(d) => d,
-        Err(s) => return s,
-    };
-    if bytes_out.is_null() {
-        return null_arg("bytes_out");
-    }
-    let mut bytes = 0;
-    let rc = get(entry, packets_out, "counters", |e| {
+    ffi_fn! {
+        let d = ok!(dir_of(dir));
+        arg_out!(bytes_out);
+        let e = arg_ref!(entry);
+        arg_out!(packets_out);
+        let x = e.extra.get();
         let c = match d {
-            Dir::Orig => e.extra.get().counters_orig,
-            Dir::Reply => e.extra.get().counters_reply,
-        }?;
-        bytes = c.bytes;
-        Some(c.packets)
-    });
-    if rc == ct_status::CT_OK {
-        bytes_out.write(bytes);
+            Dir::Orig => x.counters_orig,
+            Dir::Reply => x.counters_reply,
+        };
+        if let Some(c) = c {
+            bytes_out.write(c.bytes);
+        }
+        answer(packets_out, c.map(|c| c.packets))
     }
-    rc
 }
 
 /// Gets the start timestamp, nanoseconds since the epoch (present when the namespace has
@@ -643,9 +626,7 @@ pub unsafe extern "C" fn ct_entry_get_timestamp_start(
     entry: *const ct_entry,
     ns_out: *mut u64,
 ) -> ct_status {
-    get(entry, ns_out, "start timestamp", |e| {
-        e.extra.get().timestamp_start
-    })
+    ffi_fn! { get!(entry, ns_out, |e| e.extra.get().timestamp_start) }
 }
 
 /// Gets the stop timestamp, nanoseconds since the epoch (destroy events only).
@@ -654,21 +635,14 @@ pub unsafe extern "C" fn ct_entry_get_timestamp_stop(
     entry: *const ct_entry,
     ns_out: *mut u64,
 ) -> ct_status {
-    get(entry, ns_out, "stop timestamp", |e| {
-        e.extra.get().timestamp_stop
-    })
+    ffi_fn! { get!(entry, ns_out, |e| e.extra.get().timestamp_stop) }
 }
 
 /// Sets (`on` true) or clears label bit `bit` (0..127). For ct_update, only the bits
 /// touched this way change on the kernel's entry; the others keep their value.
 #[no_mangle]
 pub unsafe extern "C" fn ct_entry_set_label(entry: *mut ct_entry, bit: u32, on: bool) -> ct_status {
-    set(entry, |e| {
-        e.set_label(bit, on)?;
-        let m = e.extra.get_mut().labels_mask.get_or_insert([0; 16]);
-        m[(bit / 8) as usize] |= 1 << (bit % 8);
-        Ok(())
-    })
+    ffi_fn! { status_of(arg_mut!(entry).set_label(bit, on)) }
 }
 
 /// Gets label bit `bit` (0..127) into `*on_out`. CT_ERR_NOT_SET when the entry carries no
@@ -679,12 +653,12 @@ pub unsafe extern "C" fn ct_entry_get_label(
     bit: u32,
     on_out: *mut bool,
 ) -> ct_status {
-    if bit >= 128 {
-        return fail(&Error::invalid(format!("label bit {bit} is over 127")));
+    ffi_fn! {
+        ok!(crate::entry::check_label_bit(bit));
+        let e = arg_ref!(entry);
+        arg_out!(on_out);
+        answer(on_out, ok!(e.label_bit(bit)))
     }
-    get(entry, on_out, "labels", |e| {
-        e.extra.get().labels.map(|_| e.label(bit))
-    })
 }
 
 /// Sets all 128 label bits from `len` bytes (at most 16; missing bytes are 0): bit n is
@@ -695,25 +669,11 @@ pub unsafe extern "C" fn ct_entry_set_labels(
     bytes: *const u8,
     len: usize,
 ) -> ct_status {
-    boundary(|| {
-        if bytes.is_null() && len > 0 {
-            return null_arg("bytes");
-        }
-        if len > 16 {
-            return fail(&Error::invalid(format!(
-                "labels have at most 16 bytes, not {len}"
-            )));
-        }
-        let mut l = [0u8; 16];
-        if len > 0 {
-            l[..len].copy_from_slice(std::slice::from_raw_parts(bytes, len));
-        }
-        set(entry, |e| {
-            e.extra.get_mut().labels = Some(l);
-            e.extra.get_mut().labels_mask = None;
-            Ok(())
-        })
-    })
+    ffi_fn! {
+        arg_out!(bytes if len > 0);
+        let b = if len == 0 { &[][..] } else { std::slice::from_raw_parts(bytes, len) };
+        status_of(arg_mut!(entry).set_labels(b))
+    }
 }
 
 /// Copies the 16 label bytes into `buf` (`len` >= 16). CT_ERR_NOT_SET without labels.
@@ -723,13 +683,9 @@ pub unsafe extern "C" fn ct_entry_get_labels(
     buf: *mut u8,
     len: usize,
 ) -> ct_status {
-    boundary(|| {
-        let Some(e) = cast_ref(entry) else {
-            return null_arg("entry");
-        };
-        if buf.is_null() {
-            return null_arg("buf");
-        }
+    ffi_fn! {
+        let e = arg_ref!(entry);
+        arg_out!(buf);
         let Some(l) = e.extra.get().labels else {
             return ct_status::CT_ERR_NOT_SET;
         };
@@ -738,7 +694,7 @@ pub unsafe extern "C" fn ct_entry_get_labels(
         }
         std::ptr::copy_nonoverlapping(l.as_ptr(), buf, 16);
         ct_status::CT_OK
-    })
+    }
 }
 
 /// Gets the SELinux secmark.
@@ -747,7 +703,7 @@ pub unsafe extern "C" fn ct_entry_get_secmark(
     entry: *const ct_entry,
     secmark_out: *mut u32,
 ) -> ct_status {
-    get(entry, secmark_out, "secmark", |e| e.extra.get().secmark)
+    ffi_fn! { get!(entry, secmark_out, |e| e.extra.get().secmark) }
 }
 
 /// Sets the name of the helper to attach at creation ("ftp", "sip", ...). `name` is copied.
@@ -756,19 +712,10 @@ pub unsafe extern "C" fn ct_entry_set_helper(
     entry: *mut ct_entry,
     name: *const c_char,
 ) -> ct_status {
-    boundary(|| {
-        let n = match str_arg(name, "name") {
-            Ok(n) => n,
-            Err(s) => return s,
-        };
-        set(entry, |e| {
-            if n.is_empty() || n.len() > 15 {
-                return Err(Error::invalid("a helper name has 1 to 15 characters"));
-            }
-            e.extra.get_mut().helper = Some(n.to_string());
-            Ok(())
-        })
-    })
+    ffi_fn! {
+        let n = arg_str!(name);
+        status_of(arg_mut!(entry).set_helper(n))
+    }
 }
 
 /// Writes the helper name into `buf` (`len` bytes, NUL included; 16 always suffices).
@@ -778,18 +725,14 @@ pub unsafe extern "C" fn ct_entry_get_helper(
     buf: *mut c_char,
     len: usize,
 ) -> ct_status {
-    boundary(|| {
-        if buf.is_null() && len > 0 {
-            return null_arg("buf");
-        }
-        let Some(e) = cast_ref(entry) else {
-            return null_arg("entry");
-        };
+    ffi_fn! {
+        arg_out!(buf if len > 0);
+        let e = arg_ref!(entry);
         match &e.extra.get().helper {
             Some(h) => copy_text(h, buf, len),
             None => ct_status::CT_ERR_NOT_SET,
         }
-    })
+    }
 }
 
 /// Writes `entry` as one line of `conntrack -L` text (no newline) into `buf`, `len` bytes
@@ -806,28 +749,72 @@ pub unsafe extern "C" fn ct_entry_format(
     len: usize,
     needed_out: *mut usize,
 ) -> ct_status {
-    boundary(|| {
-        let Some(e) = cast_ref(entry) else {
-            return null_arg("entry");
-        };
-        if let Err(s) = check_format_flags(flags) {
-            return s;
-        }
+    ffi_fn! {
+        let e = arg_ref!(entry);
+        ok!(check_format_flags(flags));
         let text = crate::format::format_entry(e, flags);
-        if !needed_out.is_null() {
-            needed_out.write(text.len());
-        }
+        write_opt(needed_out, text.len());
         copy_text(&text, buf, len)
-    })
+    }
 }
 
 /// Refuses format flags the library does not know.
-pub(crate) fn check_format_flags(flags: u32) -> Result<(), ct_status> {
+pub(crate) fn check_format_flags(flags: u32) -> crate::Result<()> {
     let known = CT_FORMAT_EXTENDED | CT_FORMAT_ID | CT_FORMAT_TIMESTAMP;
     if flags & !known != 0 {
-        return Err(fail(&Error::invalid(format!(
+        return Err(Error::invalid(format!(
             "format flags {flags:#x} hold bits the library does not know"
-        ))));
+        )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::{status, DCCP_STATES, SCTP_STATES, TCP_STATES};
+
+    #[test]
+    fn c_names_are_the_kernels_numbers() {
+        assert_eq!(
+            [
+                CT_STATUS_EXPECTED,
+                CT_STATUS_SEEN_REPLY,
+                CT_STATUS_ASSURED,
+                CT_STATUS_CONFIRMED
+            ],
+            [
+                status::EXPECTED,
+                status::SEEN_REPLY,
+                status::ASSURED,
+                status::CONFIRMED
+            ]
+        );
+        assert_eq!(
+            [
+                CT_STATUS_SRC_NAT_DONE,
+                CT_STATUS_DYING,
+                CT_STATUS_HW_OFFLOAD
+            ],
+            [status::SRC_NAT_DONE, status::DYING, status::HW_OFFLOAD]
+        );
+        assert_eq!(
+            TCP_STATES[usize::from(CT_TCP_STATE_ESTABLISHED)],
+            "ESTABLISHED"
+        );
+        assert_eq!(TCP_STATES[usize::from(CT_TCP_STATE_SYN_SENT2)], "SYN_SENT2");
+        assert_eq!(
+            SCTP_STATES[usize::from(CT_SCTP_STATE_HEARTBEAT_ACKED)],
+            "HEARTBEAT_ACKED"
+        );
+        assert_eq!(DCCP_STATES[usize::from(CT_DCCP_STATE_INVALID)], "INVALID");
+        assert_eq!(
+            (CT_PROTO_TCP, CT_PROTO_SCTP, CT_PROTO_UDPLITE),
+            (
+                crate::entry::proto::TCP,
+                crate::entry::proto::SCTP,
+                crate::entry::proto::UDPLITE
+            )
+        );
+    }
 }

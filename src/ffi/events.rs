@@ -5,9 +5,7 @@ use std::ffi::{c_char, c_void};
 use super::entry::ct_entry;
 use super::filter::ct_filter;
 use super::status::ct_status;
-use super::{
-    boundary, cast_mut, cast_ref, fail, free_c, give, null_arg, status_of, str_arg, Castable,
-};
+use super::{cast_ref, free_c, give, status_of, write_opt, Castable};
 use crate::events::Listener;
 use crate::Entry;
 
@@ -55,15 +53,11 @@ pub type ct_event_cb = Option<
 /// ct_events_close.
 #[no_mangle]
 pub unsafe extern "C" fn ct_events_open(types: u32, events_out: *mut *mut ct_events) -> ct_status {
-    boundary(|| {
-        if events_out.is_null() {
-            return null_arg("events_out");
-        }
-        match Listener::open(types) {
-            Ok(l) => give::<ct_events>(events_out, "events_out", l),
-            Err(e) => fail(&e),
-        }
-    })
+    ffi_fn! {
+        arg_out!(events_out);
+        let l = ok!(Listener::open(types));
+        give::<ct_events>(events_out, "events_out", l)
+    }
 }
 
 /// Subscribes inside the network namespace `netns` (a name under /run/netns or a path such as
@@ -74,25 +68,18 @@ pub unsafe extern "C" fn ct_events_open_netns(
     types: u32,
     events_out: *mut *mut ct_events,
 ) -> ct_status {
-    boundary(|| {
-        let name = match str_arg(netns, "netns") {
-            Ok(n) => n,
-            Err(s) => return s,
-        };
-        if events_out.is_null() {
-            return null_arg("events_out");
-        }
-        match Listener::open_netns(name, types) {
-            Ok(l) => give::<ct_events>(events_out, "events_out", l),
-            Err(e) => fail(&e),
-        }
-    })
+    ffi_fn! {
+        let name = arg_str!(netns);
+        arg_out!(events_out);
+        let l = ok!(Listener::open_netns(name, types));
+        give::<ct_events>(events_out, "events_out", l)
+    }
 }
 
 /// Closes `events` and frees it. Passing NULL does nothing; closing twice is undefined.
 #[no_mangle]
 pub unsafe extern "C" fn ct_events_close(events: *mut ct_events) {
-    boundary(|| free_c(events))
+    ffi_fn! { free_c(events) }
 }
 
 /// The listener's file descriptor, for the caller's poll/epoll loop (readable means events
@@ -100,7 +87,7 @@ pub unsafe extern "C" fn ct_events_close(events: *mut ct_events) {
 /// the listener: do not close it or read from it.
 #[no_mangle]
 pub unsafe extern "C" fn ct_events_fd(events: *const ct_events) -> i32 {
-    boundary(|| cast_ref(events).map_or(-1, |l| l.fd()))
+    ffi_fn! { cast_ref(events).map_or(-1, |l| l.fd()) }
 }
 
 /// Delivers only events whose entry matches `filter` (copied; NULL delivers all). The
@@ -112,10 +99,10 @@ pub unsafe extern "C" fn ct_events_set_filter(
     events: *mut ct_events,
     filter: *const ct_filter,
 ) -> ct_status {
-    boundary(|| match cast_mut(events) {
-        Some(l) => status_of(l.set_filter(cast_ref(filter).cloned())),
-        None => null_arg("events"),
-    })
+    ffi_fn! {
+        let l = arg_mut!(events);
+        status_of(l.set_filter(cast_ref(filter).cloned()))
+    }
 }
 
 /// Sets the receive buffer to about `bytes` (the kernel doubles it; without CAP_NET_ADMIN,
@@ -125,20 +112,14 @@ pub unsafe extern "C" fn ct_events_set_receive_buffer(
     events: *mut ct_events,
     bytes: usize,
 ) -> ct_status {
-    boundary(|| match cast_mut(events) {
-        Some(l) => status_of(l.set_receive_buffer(bytes).map(|_| ())),
-        None => null_arg("events"),
-    })
+    ffi_fn! { status_of(arg_mut!(events).set_receive_buffer(bytes).map(|_| ())) }
 }
 
 /// Reliable mode on (`on` true) or off (the default): see ct_events for what it changes.
 /// CT_ERR_UNSUPPORTED when the kernel lacks the socket options.
 #[no_mangle]
 pub unsafe extern "C" fn ct_events_set_reliable(events: *mut ct_events, on: bool) -> ct_status {
-    boundary(|| match cast_mut(events) {
-        Some(l) => status_of(l.set_reliable(on)),
-        None => null_arg("events"),
-    })
+    ffi_fn! { status_of(arg_mut!(events).set_reliable(on)) }
 }
 
 /// Waits up to `timeout_ms` milliseconds (0: do not wait; -1: wait forever) for events, then
@@ -157,29 +138,23 @@ pub unsafe extern "C" fn ct_events_receive(
     user_data: *mut c_void,
     delivered_out: *mut usize,
 ) -> ct_status {
-    boundary(|| {
-        let Some(l) = cast_mut(events) else {
-            return null_arg("events");
-        };
-        let Some(cb) = cb else {
-            return null_arg("cb");
-        };
+    ffi_fn! {
+        let l = arg_mut!(events);
+        let cb = arg_cb!(cb);
         let mut n = 0usize;
         let r = l.receive(timeout_ms, |kind, e| {
             n += 1;
             // SAFETY: the entry lives until the callback returns, as documented.
             cb(kind, e as *const Entry as *const ct_entry, user_data) == 0
         });
-        if !delivered_out.is_null() {
-            delivered_out.write(n);
-        }
+        write_opt(delivered_out, n);
         status_of(r.map(|_| ()))
-    })
+    }
 }
 
 /// How many overruns (each: one or more events dropped by the kernel) the listener has
 /// reported since it was opened. 0 for NULL.
 #[no_mangle]
 pub unsafe extern "C" fn ct_events_overruns(events: *const ct_events) -> u64 {
-    boundary(|| cast_ref(events).map_or(0, |l| l.overruns))
+    ffi_fn! { cast_ref(events).map_or(0, |l| l.overruns) }
 }

@@ -5,15 +5,12 @@ use std::ffi::{c_char, c_void};
 use std::ops::ControlFlow;
 
 use super::entry::ct_entry;
-use super::handle::{ct_handle, with_handle};
+use super::handle::{ct_handle, run, with_handle};
 use super::status::ct_status;
-use super::{
-    boundary, cast_mut, cast_ref, copy_text, fail, free_c, give, null_arg, status_of, str_arg,
-    write_out, Castable,
-};
+use super::{copy_text, free_c, give, status_of, Castable};
 use crate::error::Error;
 use crate::expect::Expectation;
-use crate::{Entry, Handle};
+use crate::Entry;
 
 /// An expectation: plain data owned by whoever made it, or by the dump callback that hands it
 /// out.
@@ -37,14 +34,14 @@ pub const CT_EXPECT_MASK: u32 = 2;
 pub type ct_expect_cb =
     Option<unsafe extern "C" fn(expect: *const ct_expect, user_data: *mut c_void) -> i32>;
 
-fn part(x: &mut Expectation, which: u32) -> Result<&mut crate::entry::Tuple, ct_status> {
+fn part(x: &mut Expectation, which: u32) -> crate::Result<&mut crate::entry::Tuple> {
     match which {
         CT_EXPECT_MASTER => Ok(&mut x.master),
         CT_EXPECT_TUPLE => Ok(&mut x.tuple),
         CT_EXPECT_MASK => Ok(&mut x.mask),
-        _ => Err(fail(&Error::invalid(format!(
+        _ => Err(Error::invalid(format!(
             "tuple selector {which} is not CT_EXPECT_MASTER, CT_EXPECT_TUPLE or CT_EXPECT_MASK"
-        )))),
+        ))),
     }
 }
 
@@ -52,7 +49,7 @@ fn part(x: &mut Expectation, which: u32) -> Result<&mut crate::entry::Tuple, ct_
 /// ct_expect_free.
 #[no_mangle]
 pub unsafe extern "C" fn ct_expect_new(expect_out: *mut *mut ct_expect) -> ct_status {
-    boundary(|| give::<ct_expect>(expect_out, "expect_out", Expectation::default()))
+    ffi_fn! { give::<ct_expect>(expect_out, "expect_out", Expectation::default()) }
 }
 
 /// Copies `expect`. On CT_OK, `*expect_out` is owned by the caller; free it with
@@ -62,16 +59,13 @@ pub unsafe extern "C" fn ct_expect_clone(
     expect: *const ct_expect,
     expect_out: *mut *mut ct_expect,
 ) -> ct_status {
-    boundary(|| match cast_ref(expect) {
-        Some(x) => give::<ct_expect>(expect_out, "expect_out", x.clone()),
-        None => null_arg("expect"),
-    })
+    ffi_fn! { give::<ct_expect>(expect_out, "expect_out", arg_ref!(expect).clone()) }
 }
 
 /// Frees `expect`. Passing NULL does nothing; freeing twice is undefined.
 #[no_mangle]
 pub unsafe extern "C" fn ct_expect_free(expect: *mut ct_expect) {
-    boundary(|| free_c(expect))
+    ffi_fn! { free_c(expect) }
 }
 
 /// Sets the tuple `which` (CT_EXPECT_MASTER, CT_EXPECT_TUPLE or CT_EXPECT_MASK) to the
@@ -83,21 +77,12 @@ pub unsafe extern "C" fn ct_expect_set_tuple(
     which: u32,
     entry: *const ct_entry,
 ) -> ct_status {
-    boundary(|| {
-        let Some(x) = cast_mut(expect) else {
-            return null_arg("expect");
-        };
-        let Some(e) = cast_ref(entry) else {
-            return null_arg("entry");
-        };
-        match part(x, which) {
-            Ok(t) => {
-                *t = e.orig.clone();
-                ct_status::CT_OK
-            }
-            Err(s) => s,
-        }
-    })
+    ffi_fn! {
+        let x = arg_mut!(expect);
+        let e = arg_ref!(entry);
+        *ok!(part(x, which)) = e.orig.clone();
+        ct_status::CT_OK
+    }
 }
 
 /// The tuple `which` as the original tuple of a new entry (read it with the ct_entry
@@ -108,48 +93,31 @@ pub unsafe extern "C" fn ct_expect_get_tuple(
     which: u32,
     entry_out: *mut *mut ct_entry,
 ) -> ct_status {
-    boundary(|| {
-        let Some(x) = cast_ref(expect) else {
-            return null_arg("expect");
-        };
+    ffi_fn! {
+        let x = arg_ref!(expect);
         let mut copy = x.clone();
-        match part(&mut copy, which) {
-            Ok(t) => {
-                let e = Entry {
-                    family: x.family(),
-                    orig: t.clone(),
-                    ..Entry::default()
-                };
-                give::<ct_entry>(entry_out, "entry_out", e)
-            }
-            Err(s) => s,
-        }
-    })
+        let e = Entry {
+            family: x.family(),
+            orig: ok!(part(&mut copy, which)).clone(),
+            ..Entry::default()
+        };
+        give::<ct_entry>(entry_out, "entry_out", e)
+    }
 }
 
 /// Sets the timeout in seconds (the helper's policy may replace it).
 #[no_mangle]
 pub unsafe extern "C" fn ct_expect_set_timeout(expect: *mut ct_expect, seconds: u32) -> ct_status {
-    boundary(|| match cast_mut(expect) {
-        Some(x) => {
-            x.timeout = Some(seconds);
-            ct_status::CT_OK
-        }
-        None => null_arg("expect"),
-    })
+    ffi_fn! {
+        arg_mut!(expect).timeout = Some(seconds);
+        ct_status::CT_OK
+    }
 }
 
 /// Sets the zone (0..65535).
 #[no_mangle]
 pub unsafe extern "C" fn ct_expect_set_zone(expect: *mut ct_expect, zone: u32) -> ct_status {
-    boundary(|| match cast_mut(expect) {
-        Some(x) => status_of(
-            u16::try_from(zone)
-                .map(|z| x.zone = Some(z))
-                .map_err(|_| Error::invalid(format!("zone {zone} is over 65535"))),
-        ),
-        None => null_arg("expect"),
-    })
+    ffi_fn! { status_of(arg_mut!(expect).set_zone(zone)) }
 }
 
 /// Sets the helper name ("ftp"; 1 to 15 bytes, else CT_ERR_INVALID_ARGUMENT); `name` is
@@ -159,51 +127,19 @@ pub unsafe extern "C" fn ct_expect_set_helper(
     expect: *mut ct_expect,
     name: *const c_char,
 ) -> ct_status {
-    boundary(|| {
-        let n = match str_arg(name, "name") {
-            Ok(n) => n,
-            Err(s) => return s,
-        };
-        match cast_mut(expect) {
-            Some(x) => status_of(crate::codec::check_helper_name(n).map(|()| {
-                x.helper = Some(n.to_string());
-            })),
-            None => null_arg("expect"),
-        }
-    })
+    ffi_fn! {
+        let n = arg_str!(name);
+        status_of(arg_mut!(expect).set_helper(n))
+    }
 }
 
 /// Sets the helper's expectation class.
 #[no_mangle]
 pub unsafe extern "C" fn ct_expect_set_class(expect: *mut ct_expect, class: u32) -> ct_status {
-    boundary(|| match cast_mut(expect) {
-        Some(x) => {
-            x.class = Some(class);
-            ct_status::CT_OK
-        }
-        None => null_arg("expect"),
-    })
-}
-
-unsafe fn get_u32(
-    expect: *const ct_expect,
-    out: *mut u32,
-    _what: &str,
-    f: fn(&Expectation) -> Option<u32>,
-) -> ct_status {
-    boundary(|| {
-        let Some(x) = cast_ref(expect) else {
-            return null_arg("expect");
-        };
-        if out.is_null() {
-            return null_arg("value_out");
-        }
-        match f(x) {
-            Some(v) => write_out(out, "value_out", v),
-            // An answer, not a failure: the thread's last error stays as it was.
-            None => ct_status::CT_ERR_NOT_SET,
-        }
-    })
+    ffi_fn! {
+        arg_mut!(expect).class = Some(class);
+        ct_status::CT_OK
+    }
 }
 
 /// Gets the seconds left.
@@ -212,7 +148,7 @@ pub unsafe extern "C" fn ct_expect_get_timeout(
     expect: *const ct_expect,
     seconds_out: *mut u32,
 ) -> ct_status {
-    get_u32(expect, seconds_out, "timeout", |x| x.timeout)
+    ffi_fn! { get!(expect, seconds_out, |x| x.timeout) }
 }
 
 /// Gets the zone (CT_ERR_NOT_SET: zone 0).
@@ -221,7 +157,7 @@ pub unsafe extern "C" fn ct_expect_get_zone(
     expect: *const ct_expect,
     zone_out: *mut u32,
 ) -> ct_status {
-    get_u32(expect, zone_out, "zone", |x| x.zone.map(u32::from))
+    ffi_fn! { get!(expect, zone_out, |x| x.zone.map(u32::from)) }
 }
 
 /// Gets the helper's expectation class.
@@ -230,7 +166,7 @@ pub unsafe extern "C" fn ct_expect_get_class(
     expect: *const ct_expect,
     class_out: *mut u32,
 ) -> ct_status {
-    get_u32(expect, class_out, "class", |x| x.class)
+    ffi_fn! { get!(expect, class_out, |x| x.class) }
 }
 
 /// Gets the flags (the kernel's NF_CT_EXPECT_*).
@@ -239,13 +175,13 @@ pub unsafe extern "C" fn ct_expect_get_flags(
     expect: *const ct_expect,
     flags_out: *mut u32,
 ) -> ct_status {
-    get_u32(expect, flags_out, "flags", |x| x.flags)
+    ffi_fn! { get!(expect, flags_out, |x| x.flags) }
 }
 
 /// Gets the kernel's id of the expectation.
 #[no_mangle]
 pub unsafe extern "C" fn ct_expect_get_id(expect: *const ct_expect, id_out: *mut u32) -> ct_status {
-    get_u32(expect, id_out, "id", |x| x.id)
+    ffi_fn! { get!(expect, id_out, |x| x.id) }
 }
 
 /// Writes the helper name into `buf` (`len` bytes with the NUL; 16 always suffices).
@@ -255,18 +191,13 @@ pub unsafe extern "C" fn ct_expect_get_helper(
     buf: *mut c_char,
     len: usize,
 ) -> ct_status {
-    boundary(|| {
-        if buf.is_null() && len > 0 {
-            return null_arg("buf");
-        }
-        let Some(x) = cast_ref(expect) else {
-            return null_arg("expect");
-        };
-        match &x.helper {
+    ffi_fn! {
+        arg_out!(buf if len > 0);
+        match &arg_ref!(expect).helper {
             Some(h) => copy_text(h, buf, len),
             None => ct_status::CT_ERR_NOT_SET,
         }
-    })
+    }
 }
 
 /// Streams every expectation of the handle's namespace to `cb`.
@@ -276,11 +207,9 @@ pub unsafe extern "C" fn ct_expect_dump(
     cb: ct_expect_cb,
     user_data: *mut c_void,
 ) -> ct_status {
-    boundary(|| {
-        let Some(cb) = cb else {
-            return null_arg("cb");
-        };
-        with_handle(h, |core| {
+    ffi_fn! {
+        let cb = arg_cb!(cb);
+        ok!(with_handle(h, |core| {
             core.dump_expectations(|x| {
                 // SAFETY: the expectation lives until the callback returns, as documented.
                 if cb(x as *const Expectation as *const ct_expect, user_data) == 0 {
@@ -289,22 +218,9 @@ pub unsafe extern "C" fn ct_expect_dump(
                     ControlFlow::Break(())
                 }
             })
-        })
-        .map_or_else(|s| s, |()| ct_status::CT_OK)
-    })
-}
-
-unsafe fn expect_op(
-    h: *mut ct_handle,
-    expect: *const ct_expect,
-    op: fn(&mut Handle, &Expectation) -> crate::Result<()>,
-) -> ct_status {
-    boundary(|| {
-        let Some(x) = cast_ref(expect) else {
-            return null_arg("expect");
-        };
-        with_handle(h, |core| op(core, x)).map_or_else(|s| s, |()| ct_status::CT_OK)
-    })
+        }));
+        ct_status::CT_OK
+    }
 }
 
 /// Creates `expect`: it needs the master, expected and mask tuples; the master connection
@@ -315,7 +231,10 @@ pub unsafe extern "C" fn ct_expect_create(
     h: *mut ct_handle,
     expect: *const ct_expect,
 ) -> ct_status {
-    expect_op(h, expect, Handle::create_expectation)
+    ffi_fn! {
+        let x = arg_ref!(expect);
+        run(h, |core| core.create_expectation(x))
+    }
 }
 
 /// Deletes the expectation with `expect`'s expected tuple and zone (and id, when it holds
@@ -328,13 +247,16 @@ pub unsafe extern "C" fn ct_expect_delete(
     h: *mut ct_handle,
     expect: *const ct_expect,
 ) -> ct_status {
-    expect_op(h, expect, Handle::delete_expectation)
+    ffi_fn! {
+        let x = arg_ref!(expect);
+        run(h, |core| core.delete_expectation(x))
+    }
 }
 
 /// Empties the expectation table of the handle's namespace.
 #[no_mangle]
 pub unsafe extern "C" fn ct_expect_flush(h: *mut ct_handle) -> ct_status {
-    boundary(|| {
-        with_handle(h, |core| core.flush_expectations()).map_or_else(|s| s, |()| ct_status::CT_OK)
-    })
+    ffi_fn! {
+        run(h, |core| core.flush_expectations())
+    }
 }

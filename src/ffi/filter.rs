@@ -4,7 +4,7 @@ use std::ffi::c_char;
 
 use super::entry::selector;
 use super::status::ct_status;
-use super::{boundary, cast_mut, free_c, give, null_arg, status_of, str_arg, Castable};
+use super::{free_c, give, status_of, Castable};
 use crate::filter::{slot, Cidr};
 use crate::Filter;
 
@@ -17,57 +17,49 @@ impl Castable for ct_filter {
     type Rust = Filter;
 }
 
-unsafe fn set(
-    filter: *mut ct_filter,
-    f: impl FnOnce(&mut Filter) -> crate::Result<()>,
-) -> ct_status {
-    boundary(|| match cast_mut(filter) {
-        Some(x) => {
-            // Work on a copy so a refused value leaves the filter as it was.
-            let mut copy = x.clone();
-            let r = f(&mut copy);
-            if r.is_ok() {
-                *x = copy;
-            }
-            status_of(r)
-        }
-        None => null_arg("filter"),
-    })
+/// Runs a change on a copy of `filter`, so a refused value leaves it as it was.
+fn update(filter: &mut Filter, f: impl FnOnce(&mut Filter) -> crate::Result<()>) -> ct_status {
+    let mut copy = filter.clone();
+    let r = f(&mut copy);
+    if r.is_ok() {
+        *filter = copy;
+    }
+    status_of(r)
 }
 
 /// Makes an empty filter (matches every entry). On CT_OK, `*filter_out` is a new filter
 /// owned by the caller; free it with ct_filter_free.
 #[no_mangle]
 pub unsafe extern "C" fn ct_filter_new(filter_out: *mut *mut ct_filter) -> ct_status {
-    boundary(|| give::<ct_filter>(filter_out, "filter_out", Filter::new()))
+    ffi_fn! { give::<ct_filter>(filter_out, "filter_out", Filter::new()) }
 }
 
 /// Frees `filter`. Passing NULL does nothing; freeing twice is undefined.
 #[no_mangle]
 pub unsafe extern "C" fn ct_filter_free(filter: *mut ct_filter) {
-    boundary(|| free_c(filter))
+    ffi_fn! { free_c(filter) }
 }
 
 /// Matches only entries of `family` (CT_FAMILY_IPV4 or CT_FAMILY_IPV6); the kernel filters it.
 #[no_mangle]
 pub unsafe extern "C" fn ct_filter_set_family(filter: *mut ct_filter, family: u8) -> ct_status {
-    set(filter, |f| f.set_family(family))
+    ffi_fn! { update(arg_mut!(filter), |f| f.set_family(family)) }
 }
 
 /// Matches only entries of layer-4 protocol `proto`.
 #[no_mangle]
 pub unsafe extern "C" fn ct_filter_set_proto(filter: *mut ct_filter, proto: u8) -> ct_status {
-    set(filter, |f| {
-        f.proto = Some(proto);
-        Ok(())
-    })
+    ffi_fn! {
+        arg_mut!(filter).proto = Some(proto);
+        ct_status::CT_OK
+    }
 }
 
 /// Matches only entries of zone `zone` (0..65535; entries without a zone are in zone 0).
 /// The kernel filters it from 6.8 on; the library checks it on every kernel.
 #[no_mangle]
 pub unsafe extern "C" fn ct_filter_set_zone(filter: *mut ct_filter, zone: u32) -> ct_status {
-    set(filter, |f| f.set_zone(zone))
+    ffi_fn! { update(arg_mut!(filter), |f| f.set_zone(zone)) }
 }
 
 /// Matches entries whose mark ANDed with `mask` equals `mark` ANDed with `mask` (mask
@@ -78,10 +70,10 @@ pub unsafe extern "C" fn ct_filter_set_mark(
     mark: u32,
     mask: u32,
 ) -> ct_status {
-    set(filter, |f| {
-        f.mark = Some((mark, mask));
-        Ok(())
-    })
+    ffi_fn! {
+        arg_mut!(filter).mark = Some((mark, mask));
+        ct_status::CT_OK
+    }
 }
 
 /// Matches entries whose status bits ANDed with `mask` equal `status` ANDed with `mask`.
@@ -91,10 +83,10 @@ pub unsafe extern "C" fn ct_filter_set_status(
     status: u32,
     mask: u32,
 ) -> ct_status {
-    set(filter, |f| {
-        f.status = Some((status, mask));
-        Ok(())
-    })
+    ffi_fn! {
+        arg_mut!(filter).status = Some((status, mask));
+        ct_status::CT_OK
+    }
 }
 
 /// Matches entries whose address selected by `which` (CT_ORIG_SRC, ...) is `addr`, an
@@ -106,16 +98,13 @@ pub unsafe extern "C" fn ct_filter_set_addr(
     which: u32,
     addr: *const c_char,
 ) -> ct_status {
-    boundary(|| {
-        let text = match str_arg(addr, "addr") {
-            Ok(t) => t,
-            Err(s) => return s,
-        };
-        set(filter, |f| {
+    ffi_fn! {
+        let text = arg_str!(addr);
+        update(arg_mut!(filter), |f| {
             let (d, s) = selector(which)?;
             f.set_addr(d, s, Cidr::parse(text)?)
         })
-    })
+    }
 }
 
 /// Matches entries whose port selected by `which` is `port` (host order).
@@ -125,11 +114,13 @@ pub unsafe extern "C" fn ct_filter_set_port(
     which: u32,
     port: u16,
 ) -> ct_status {
-    set(filter, |f| {
-        let (d, s) = selector(which)?;
-        f.ports[slot(d, s)] = Some(port);
-        Ok(())
-    })
+    ffi_fn! {
+        update(arg_mut!(filter), |f| {
+            let (d, s) = selector(which)?;
+            f.ports[slot(d, s)] = Some(port);
+            Ok(())
+        })
+    }
 }
 
 /// With `enabled` false, nothing is asked of the kernel and every field is matched in the
@@ -139,8 +130,8 @@ pub unsafe extern "C" fn ct_filter_set_kernel_filtering(
     filter: *mut ct_filter,
     enabled: bool,
 ) -> ct_status {
-    set(filter, |f| {
-        f.userspace_only = !enabled;
-        Ok(())
-    })
+    ffi_fn! {
+        arg_mut!(filter).userspace_only = !enabled;
+        ct_status::CT_OK
+    }
 }

@@ -1,20 +1,13 @@
 //! ct_handle: a ctnetlink socket, and the operations on the table.
 
 use std::cell::UnsafeCell;
-use std::ffi::{c_char, c_void, CString};
-use std::ops::ControlFlow;
+use std::ffi::{c_char, CString};
 use std::sync::Mutex;
 
-use super::entry::ct_entry;
-use super::filter::ct_filter;
-use super::list::ct_entry_list;
 use super::status::ct_status;
-use super::{
-    boundary, cast_ref, fail, free_c, give, null_arg, set_last_error, str_arg, write_out, Castable,
-    Guard,
-};
+use super::{cast_ref, fail, free_c, give, null_arg, set_last_error, write_opt, Castable, Guard};
 use crate::error::{Error, Kind};
-use crate::{Entry, Handle};
+use crate::Handle;
 
 /// An open ctnetlink socket in one network namespace. A ct_handle is used by one thread at
 /// a time; separate handles are independent and may be used from different threads at
@@ -28,7 +21,7 @@ pub struct ct_handle {
 /// last error (readable from any thread, so a caller that changed threads still finds it).
 pub(crate) struct HandleBox {
     /// Held by a call or a cursor; a ct_close meanwhile waits for the holder to let go.
-    state: Guard,
+    pub(crate) state: Guard,
     core: UnsafeCell<Handle>,
     last_error: Mutex<(i32, CString)>,
 }
@@ -125,12 +118,6 @@ impl Castable for ct_handle {
     type Rust = HandleBox;
 }
 
-/// Called for each entry of a dump. `entry` is valid until the callback returns (keep a
-/// copy with ct_entry_clone); `user_data` is what the caller passed to ct_dump. Return 0
-/// to go on, anything else to stop the dump.
-pub type ct_dump_cb =
-    Option<unsafe extern "C" fn(entry: *const ct_entry, user_data: *mut c_void) -> i32>;
-
 /// Runs `f` on the core handle behind `h`, recording a failure on the thread and on the
 /// handle.
 ///
@@ -147,18 +134,24 @@ pub(crate) unsafe fn with_handle<T>(
     release(h, r)
 }
 
-fn opened(r: crate::Result<Handle>, h_out: *mut *mut ct_handle) -> ct_status {
-    match r {
-        Ok(core) => {
-            let b = HandleBox {
-                state: Guard::new(),
-                core: UnsafeCell::new(core),
-                last_error: Mutex::new((0, CString::default())),
-            };
-            // SAFETY: h_out was checked non-NULL by the caller.
-            unsafe { give::<ct_handle>(h_out, "h_out", b) }
-        }
-        Err(e) => fail(&e),
+/// The C side of a newly opened core handle.
+/// Runs `f` on the core handle behind `h`: CT_OK, or the status of its failure (recorded on
+/// the thread and on the handle).
+///
+/// # Safety
+/// `h` is NULL or a live handle from ct_open.
+pub(crate) unsafe fn run(
+    h: *mut ct_handle,
+    f: impl FnOnce(&mut Handle) -> crate::Result<()>,
+) -> ct_status {
+    with_handle(h, f).map_or_else(|s| s, |()| ct_status::CT_OK)
+}
+
+fn boxed(core: Handle) -> HandleBox {
+    HandleBox {
+        state: Guard::new(),
+        core: UnsafeCell::new(core),
+        last_error: Mutex::new((0, CString::default())),
     }
 }
 
@@ -166,12 +159,10 @@ fn opened(r: crate::Result<Handle>, h_out: *mut *mut ct_handle) -> ct_status {
 /// handle owned by the caller; close it with ct_close. On error `*h_out` is unchanged.
 #[no_mangle]
 pub unsafe extern "C" fn ct_open(h_out: *mut *mut ct_handle) -> ct_status {
-    boundary(|| {
-        if h_out.is_null() {
-            return null_arg("h_out");
-        }
-        opened(Handle::open(), h_out)
-    })
+    ffi_fn! {
+        arg_out!(h_out);
+        give::<ct_handle>(h_out, "h_out", boxed(ok!(Handle::open())))
+    }
 }
 
 /// Opens a ctnetlink socket inside the network namespace `netns`: a name under /run/netns
@@ -184,16 +175,11 @@ pub unsafe extern "C" fn ct_open_netns(
     netns: *const c_char,
     h_out: *mut *mut ct_handle,
 ) -> ct_status {
-    boundary(|| {
-        let name = match str_arg(netns, "netns") {
-            Ok(s) => s,
-            Err(s) => return s,
-        };
-        if h_out.is_null() {
-            return null_arg("h_out");
-        }
-        opened(Handle::open_netns(name), h_out)
-    })
+    ffi_fn! {
+        let name = arg_str!(netns);
+        arg_out!(h_out);
+        give::<ct_handle>(h_out, "h_out", boxed(ok!(Handle::open_netns(name))))
+    }
 }
 
 /// Closes `h` and frees it. Passing NULL does nothing. Closing a handle from the callback of
@@ -202,13 +188,13 @@ pub unsafe extern "C" fn ct_open_netns(
 /// closed is undefined, and so is closing it while another thread may still call it.
 #[no_mangle]
 pub unsafe extern "C" fn ct_close(h: *mut ct_handle) {
-    boundary(|| {
-        if let Some(b) = cast_ref(h as *const ct_handle) {
+    ffi_fn! {
+        if let Some(b) = cast_ref(h) {
             if b.state.take_for_free() {
                 free_c(h);
             }
         }
-    })
+    }
 }
 
 /// Sets the socket's receive buffer to about `bytes` (the kernel doubles the value and
@@ -220,10 +206,9 @@ pub unsafe extern "C" fn ct_handle_set_receive_buffer(
     h: *mut ct_handle,
     bytes: usize,
 ) -> ct_status {
-    boundary(|| {
-        with_handle(h, |core| core.set_receive_buffer(bytes))
-            .map_or_else(|s| s, |()| ct_status::CT_OK)
-    })
+    ffi_fn! {
+        run(h, |core| core.set_receive_buffer(bytes))
+    }
 }
 
 /// The detail of the last error of an operation on `h` (same text as
@@ -232,203 +217,27 @@ pub unsafe extern "C" fn ct_handle_set_receive_buffer(
 /// handle. The string belongs to `h` and stays valid until the next failed call on `h`.
 #[no_mangle]
 pub unsafe extern "C" fn ct_handle_last_error(h: *const ct_handle) -> *const c_char {
-    boundary(|| match cast_ref(h) {
-        Some(b) => b
-            .last_error
-            .lock()
-            .map(|l| l.1.as_ptr())
-            .unwrap_or(std::ptr::null()),
-        None => std::ptr::null(),
-    })
+    ffi_fn! {
+        match cast_ref(h) {
+            Some(b) => b
+                .last_error
+                .lock()
+                .map(|l| l.1.as_ptr())
+                .unwrap_or(std::ptr::null()),
+            None => std::ptr::null(),
+        }
+    }
 }
 
 /// The errno of the last failed operation on `h` (0 when none, or for a NULL handle).
 #[no_mangle]
 pub unsafe extern "C" fn ct_handle_last_errno(h: *const ct_handle) -> i32 {
-    boundary(|| {
+    ffi_fn! {
         cast_ref(h)
             .and_then(|b| b.last_error.lock().ok())
             .map_or(0, |l| l.0)
-    })
+    }
 }
-
-/// Streams every entry matching `filter` (NULL: every entry) to `cb`, without keeping the
-/// table in memory. Filters the kernel cannot apply are applied by the library, with the
-/// same result on every kernel. Returns CT_OK when the dump ended or the callback stopped
-/// it; CT_ERR_DUMP_INTERRUPTED if the kernel flagged the dump as inconsistent (entries
-/// already delivered stand; run it again for a complete view).
-#[no_mangle]
-pub unsafe extern "C" fn ct_dump(
-    h: *mut ct_handle,
-    filter: *const ct_filter,
-    cb: ct_dump_cb,
-    user_data: *mut c_void,
-) -> ct_status {
-    boundary(|| {
-        let Some(cb) = cb else { return null_arg("cb") };
-        let f = cast_ref(filter);
-        let closing = || cast_ref(h as *const ct_handle).is_some_and(|b| b.state.free_pending());
-        let r = with_handle(h, |core| {
-            core.dump_entries(f, |e| {
-                // SAFETY: the entry lives until the callback returns, as documented.
-                let rc = cb(e as *const Entry as *const ct_entry, user_data);
-                // The callback closed the handle: the rest of the dump is of no use.
-                if rc == 0 && !closing() {
-                    ControlFlow::Continue(())
-                } else {
-                    ControlFlow::Break(())
-                }
-            })
-        });
-        r.map_or_else(|s| s, |()| ct_status::CT_OK)
-    })
-}
-
-/// Collects every entry matching `filter` (NULL: every entry). On CT_OK, `*list_out` is a
-/// new list owned by the caller; free it with ct_entry_list_free. On error it is unchanged.
-/// A dump is not a snapshot: when entries die or the table resizes while it runs, the kernel
-/// can send an entry twice, and ct_list drops such repeats (same id, tuple and zone); an
-/// entry created or moved during the dump can still be missed, by any dump (ct_dump passes
-/// repeats on as they come).
-#[no_mangle]
-pub unsafe extern "C" fn ct_list(
-    h: *mut ct_handle,
-    filter: *const ct_filter,
-    list_out: *mut *mut ct_entry_list,
-) -> ct_status {
-    boundary(|| {
-        if list_out.is_null() {
-            return null_arg("list_out");
-        }
-        let f = cast_ref(filter);
-        match with_handle(h, |core| core.list(f)) {
-            Ok(v) => give::<ct_entry_list>(list_out, "list_out", v),
-            Err(s) => s,
-        }
-    })
-}
-
-/// Reads the entry whose original tuple (or, when `key` has only a reply tuple, reply
-/// tuple) and zone (0 when unset) are those of `key`. CT_ERR_NOT_FOUND when there is none.
-/// On CT_OK, `*entry_out` is a new entry owned by the caller; free it with ct_entry_free.
-#[no_mangle]
-pub unsafe extern "C" fn ct_get(
-    h: *mut ct_handle,
-    key: *const ct_entry,
-    entry_out: *mut *mut ct_entry,
-) -> ct_status {
-    boundary(|| {
-        let Some(k) = cast_ref(key) else {
-            return null_arg("key");
-        };
-        if entry_out.is_null() {
-            return null_arg("entry_out");
-        }
-        match with_handle(h, |core| core.get(k)) {
-            Ok(e) => give::<ct_entry>(entry_out, "entry_out", e),
-            Err(s) => s,
-        }
-    })
-}
-
-/// One operation that takes an entry and returns nothing.
-unsafe fn entry_op(
-    h: *mut ct_handle,
-    entry: *const ct_entry,
-    op: fn(&mut Handle, &Entry) -> crate::Result<()>,
-) -> ct_status {
-    let Some(e) = cast_ref(entry) else {
-        return null_arg("entry");
-    };
-    with_handle(h, |core| op(core, e)).map_or_else(|s| s, |()| ct_status::CT_OK)
-}
-
-/// Creates `entry`. It needs the original tuple (addresses, protocol, ports or ICMP type,
-/// code and id) and a timeout; the reply tuple defaults to the inverse of the original.
-/// CT_ERR_EXISTS when the tuple is taken in that zone; CT_ERR_TABLE_FULL when the kernel
-/// has no room for it (nf_conntrack_max reached).
-#[no_mangle]
-pub unsafe extern "C" fn ct_create(h: *mut ct_handle, entry: *const ct_entry) -> ct_status {
-    boundary(|| entry_op(h, entry, Handle::create))
-}
-
-/// Updates the entry with `entry`'s tuple and zone: the timeout, mark, status, labels and
-/// protocol state that `entry` holds. CT_ERR_NOT_FOUND when there is no such entry.
-#[no_mangle]
-pub unsafe extern "C" fn ct_update(h: *mut ct_handle, entry: *const ct_entry) -> ct_status {
-    boundary(|| entry_op(h, entry, Handle::update))
-}
-
-/// Deletes the entry with `entry`'s tuple and zone (0 when unset); when `entry` holds an
-/// id, only an entry with that id. CT_ERR_NOT_FOUND when there is none.
-#[no_mangle]
-pub unsafe extern "C" fn ct_delete(h: *mut ct_handle, entry: *const ct_entry) -> ct_status {
-    boundary(|| entry_op(h, entry, Handle::delete))
-}
-
-/// Deletes the entry whose kernel id is `id` (it is looked up by a dump first).
-/// CT_ERR_NOT_FOUND when there is none.
-#[no_mangle]
-pub unsafe extern "C" fn ct_delete_by_id(h: *mut ct_handle, id: u32) -> ct_status {
-    boundary(|| {
-        with_handle(h, |core| core.delete_by_id(id)).map_or_else(|s| s, |()| ct_status::CT_OK)
-    })
-}
-
-/// Deletes every entry matching `filter` (which must not be NULL: use ct_flush for all).
-/// On CT_OK, `*deleted_out` (may be NULL) holds how many entries this call deleted.
-#[no_mangle]
-pub unsafe extern "C" fn ct_delete_matching(
-    h: *mut ct_handle,
-    filter: *const ct_filter,
-    deleted_out: *mut u64,
-) -> ct_status {
-    boundary(|| {
-        let Some(f) = cast_ref(filter) else {
-            return null_arg("filter");
-        };
-        match with_handle(h, |core| core.delete_matching(f)) {
-            Ok(_) if deleted_out.is_null() => ct_status::CT_OK,
-            Ok(n) => write_out(deleted_out, "deleted_out", n),
-            Err(s) => s,
-        }
-    })
-}
-
-/// Empties the whole table of the handle's namespace (IPv4 and IPv6, every zone).
-#[no_mangle]
-pub unsafe extern "C" fn ct_flush(h: *mut ct_handle) -> ct_status {
-    boundary(|| with_handle(h, |core| core.flush()).map_or_else(|s| s, |()| ct_status::CT_OK))
-}
-
-/// Flushes every entry matching `filter` (not NULL), by the fastest means that removes
-/// exactly the matching entries on the running kernel: one filtered flush request where the
-/// kernel supports it for every field of the filter (6.12 and later; not for address prefixes
-/// or ports without a protocol), otherwise a dump of what matches and batched deletes. It never
-/// sends a request whose meaning differs on an older kernel. On CT_OK, `*flushed_out` (may be
-/// NULL) holds how many entries went, or CT_COUNT_UNKNOWN when the kernel flushed them itself
-/// (use ct_delete_matching when the count matters).
-#[no_mangle]
-pub unsafe extern "C" fn ct_flush_matching(
-    h: *mut ct_handle,
-    filter: *const ct_filter,
-    flushed_out: *mut u64,
-) -> ct_status {
-    boundary(|| {
-        let Some(f) = cast_ref(filter) else {
-            return null_arg("filter");
-        };
-        match with_handle(h, |core| core.flush_matching(f)) {
-            Ok(_) if flushed_out.is_null() => ct_status::CT_OK,
-            Ok(n) => write_out(flushed_out, "flushed_out", n.unwrap_or(CT_COUNT_UNKNOWN)),
-            Err(s) => s,
-        }
-    })
-}
-
-/// The count ct_flush_matching reports when the kernel removed the entries itself and did
-/// not say how many.
-pub const CT_COUNT_UNKNOWN: u64 = u64::MAX;
 
 /// What the library found the handle's kernel to accept. Version numbers are a floor, not
 /// proof; where a dump shows a feature missing (a zone filter the kernel ignored), the
@@ -460,27 +269,20 @@ pub unsafe extern "C" fn ct_kernel_features(
     h: *mut ct_handle,
     features_out: *mut ct_features,
 ) -> ct_status {
-    boundary(|| {
-        if features_out.is_null() {
-            return null_arg("features_out");
-        }
-        match with_handle(h, |core| Ok(core.kernel)) {
-            Ok(k) => write_out(
-                features_out,
-                "features_out",
-                ct_features {
-                    version_major: k.version.0,
-                    version_minor: k.version.1,
-                    zone_dump_filter: k.zone_dump_filter(),
-                    tuple_dump_filter: k.tuple_dump_filter(),
-                    reply_tuple_dump_filter: k.reply_tuple_dump_filter(),
-                    status_dump_filter: k.status_dump_filter(),
-                    filtered_flush: k.filtered_flush(),
-                },
-            ),
-            Err(s) => s,
-        }
-    })
+    ffi_fn! {
+        arg_out!(features_out);
+        let k = ok!(with_handle(h, |core| Ok(core.kernel)));
+        features_out.write(ct_features {
+            version_major: k.version.0,
+            version_minor: k.version.1,
+            zone_dump_filter: k.zone_dump_filter(),
+            tuple_dump_filter: k.tuple_dump_filter(),
+            reply_tuple_dump_filter: k.reply_tuple_dump_filter(),
+            status_dump_filter: k.status_dump_filter(),
+            filtered_flush: k.filtered_flush(),
+        });
+        ct_status::CT_OK
+    }
 }
 
 /// The same as text, one "feature: yes|no" line each ("zone filter: no" on a 6.1 kernel),
@@ -492,13 +294,9 @@ pub unsafe extern "C" fn ct_kernel_features_text(
     len: usize,
     needed_out: *mut usize,
 ) -> ct_status {
-    boundary(|| match with_handle(h, |core| Ok(core.kernel.report())) {
-        Ok(text) => {
-            if !needed_out.is_null() {
-                needed_out.write(text.len());
-            }
-            super::copy_text(&text, buf, len)
-        }
-        Err(s) => s,
-    })
+    ffi_fn! {
+        let text = ok!(with_handle(h, |core| Ok(core.kernel.report())));
+        write_opt(needed_out, text.len());
+        super::copy_text(&text, buf, len)
+    }
 }

@@ -4,11 +4,7 @@ use std::ffi::{c_char, CString};
 
 use super::entry::ct_entry;
 use super::status::ct_status;
-use super::{
-    boundary, cast_mut, cast_ref, copy_text, fail, free_c, give, null_arg, str_arg, write_out,
-    Castable,
-};
-use crate::error::{Error, Kind};
+use super::{cast_ref, copy_text, free_c, give, status_of, write_opt, Castable};
 use crate::labels::{LabelMap, DEFAULT_PATH};
 
 /// The names of the 128 label bits, read from a connlabel.conf file. Plain data owned by the
@@ -35,34 +31,21 @@ pub unsafe extern "C" fn ct_labelmap_open(
     path: *const c_char,
     map_out: *mut *mut ct_labelmap,
 ) -> ct_status {
-    boundary(|| {
-        let p = if path.is_null() {
-            DEFAULT_PATH
-        } else {
-            match str_arg(path, "path") {
-                Ok(p) => p,
-                Err(s) => return s,
-            }
-        };
-        if map_out.is_null() {
-            return null_arg("map_out");
-        }
-        match LabelMap::load(p) {
-            Ok(map) => {
-                let c_names = (0..128)
-                    .map(|b| map.name(b).and_then(|n| CString::new(n).ok()))
-                    .collect();
-                give::<ct_labelmap>(map_out, "map_out", LabelMapBox { map, c_names })
-            }
-            Err(e) => fail(&e),
-        }
-    })
+    ffi_fn! {
+        let p = if path.is_null() { DEFAULT_PATH } else { arg_str!(path) };
+        arg_out!(map_out);
+        let map = ok!(LabelMap::load(p));
+        let c_names = (0..128)
+            .map(|b| map.name(b).and_then(|n| CString::new(n).ok()))
+            .collect();
+        give::<ct_labelmap>(map_out, "map_out", LabelMapBox { map, c_names })
+    }
 }
 
 /// Frees `map`. Passing NULL does nothing; freeing twice is undefined.
 #[no_mangle]
 pub unsafe extern "C" fn ct_labelmap_free(map: *mut ct_labelmap) {
-    boundary(|| free_c(map))
+    ffi_fn! { free_c(map) }
 }
 
 /// The bit named `name` into `*bit_out`. CT_ERR_NOT_FOUND when no bit has that name.
@@ -72,39 +55,25 @@ pub unsafe extern "C" fn ct_labelmap_bit(
     name: *const c_char,
     bit_out: *mut u32,
 ) -> ct_status {
-    boundary(|| match bit_named(map, name) {
-        Ok(b) => write_out(bit_out, "bit_out", b),
-        Err(s) => s,
-    })
-}
-
-/// The bit `map` gives the label `name`: CT_ERR_NOT_FOUND when it names none.
-///
-/// # Safety
-/// As the arguments of ct_labelmap_bit.
-unsafe fn bit_named(map: *const ct_labelmap, name: *const c_char) -> Result<u32, ct_status> {
-    let Some(m) = cast_ref(map) else {
-        return Err(null_arg("map"));
-    };
-    let n = str_arg(name, "name")?;
-    m.map.bit(n).ok_or_else(|| {
-        fail(&Error::new(
-            Kind::NotFound,
-            format!("no label is named '{n}'"),
-        ))
-    })
+    ffi_fn! {
+        let m = arg_ref!(map);
+        let bit = ok!(m.map.bit_named(arg_str!(name)));
+        arg_out!(bit_out);
+        bit_out.write(bit);
+        ct_status::CT_OK
+    }
 }
 
 /// The name of label bit `bit`, or NULL when it has none (or `map` is NULL). The string
 /// belongs to `map` and lives until ct_labelmap_free(map).
 #[no_mangle]
 pub unsafe extern "C" fn ct_labelmap_name(map: *const ct_labelmap, bit: u32) -> *const c_char {
-    boundary(|| {
+    ffi_fn! {
         cast_ref(map)
             .and_then(|m| m.c_names.get(bit as usize))
             .and_then(|n| n.as_ref())
             .map_or(std::ptr::null(), |n| n.as_ptr())
-    })
+    }
 }
 
 /// Sets (`on` true) or clears the label named `name` on `entry`, as ct_entry_set_label does
@@ -116,16 +85,11 @@ pub unsafe extern "C" fn ct_entry_set_label_name(
     name: *const c_char,
     on: bool,
 ) -> ct_status {
-    boundary(|| {
-        let bit = match bit_named(map, name) {
-            Ok(b) => b,
-            Err(s) => return s,
-        };
-        if cast_mut(entry).is_none() {
-            return null_arg("entry");
-        }
-        super::entry::ct_entry_set_label(entry, bit, on)
-    })
+    ffi_fn! {
+        let m = arg_ref!(map);
+        let bit = ok!(m.map.bit_named(arg_str!(name)));
+        status_of(arg_mut!(entry).set_label(bit, on))
+    }
 }
 
 /// Like ct_entry_format, then the labels as `conntrack -L -o labels` prints them with the
@@ -139,21 +103,13 @@ pub unsafe extern "C" fn ct_entry_format_labels(
     len: usize,
     needed_out: *mut usize,
 ) -> ct_status {
-    boundary(|| {
-        let Some(e) = cast_ref(entry) else {
-            return null_arg("entry");
-        };
-        let Some(m) = cast_ref(map) else {
-            return null_arg("map");
-        };
-        if let Err(s) = super::entry::check_format_flags(flags) {
-            return s;
-        }
+    ffi_fn! {
+        let e = arg_ref!(entry);
+        let m = arg_ref!(map);
+        ok!(super::entry::check_format_flags(flags));
         let mut text = String::with_capacity(256);
         crate::format::write_entry_with_labels(&mut text, e, flags, &m.map.names());
-        if !needed_out.is_null() {
-            needed_out.write(text.len());
-        }
+        write_opt(needed_out, text.len());
         copy_text(&text, buf, len)
-    })
+    }
 }

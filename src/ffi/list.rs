@@ -1,7 +1,7 @@
 //! ct_entry_list: the entries ct_list collected.
 
 use super::entry::ct_entry;
-use super::{boundary, cast_ref, free_c, Castable};
+use super::{cast_ref, free_c, Castable};
 use crate::Entry;
 
 /// A list of entries made by ct_list and owned by the caller. Its entries belong to it.
@@ -16,7 +16,7 @@ impl Castable for ct_entry_list {
 /// The number of entries in `list` (0 for NULL).
 #[no_mangle]
 pub unsafe extern "C" fn ct_entry_list_len(list: *const ct_entry_list) -> usize {
-    boundary(|| cast_ref(list).map_or(0, |v| v.len()))
+    ffi_fn! { cast_ref(list).map_or(0, |v| v.len()) }
 }
 
 /// Entry `index` of `list`, or NULL when `index` is out of range or `list` is NULL. The
@@ -27,15 +27,15 @@ pub unsafe extern "C" fn ct_entry_list_get(
     list: *const ct_entry_list,
     index: usize,
 ) -> *const ct_entry {
-    boundary(|| {
+    ffi_fn! {
         cast_ref(list)
             .and_then(|v| v.get(index))
             .map_or(std::ptr::null(), |e| e as *const Entry as *const ct_entry)
-    })
+    }
 }
 
 /// Frees `list` and its entries. Passing NULL does nothing; freeing twice is undefined.
 #[no_mangle]
 pub unsafe extern "C" fn ct_entry_list_free(list: *mut ct_entry_list) {
-    boundary(|| free_c(list))
+    ffi_fn! { free_c(list) }
 }

@@ -1,15 +1,104 @@
-//! The C boundary: every exported function, and the plumbing they share.
+//! The C boundary: every exported function, and the plumbing they share. It converts and
+//! nothing more: what an entry, filter or expectation may hold is decided by the core.
 //!
-//! Each exported body runs inside [`boundary`], which catches panics and turns them into
-//! `CT_ERR_INTERNAL` (or the return type's neutral value). Pointer arguments become
-//! references only through [`Castable`] and the `try_*` helpers, which answer NULL with
-//! `CT_ERR_NULL_POINTER`. No raw pointer is dereferenced anywhere else in the crate.
+//! Every exported body is one `ffi_fn!` block, which runs it inside `boundary`: a panic
+//! becomes `CT_ERR_INTERNAL` (or the return type's neutral value) and never unwinds into C.
+//! Pointer arguments become references only through `arg_ref!`, `arg_mut!`, `arg_str!`,
+//! `arg_cb!` and `arg_out!`, which answer NULL with `CT_ERR_NULL_POINTER` and a message
+//! naming the argument; `ok!` turns a failure into its status. A test
+//! (`every_exported_function_runs_inside_ffi_fn`) fails when an exported function's body is
+//! anything else. No raw pointer is dereferenced anywhere else in the crate.
 #![allow(non_camel_case_types)]
 // Every exported function has one safety contract, stated once in the header: each pointer
 // is NULL or points to what its type says (an object this library made, a NUL-terminated
 // string, a buffer of the length passed beside it).
 #![allow(clippy::missing_safety_doc)]
 #![deny(missing_docs)]
+
+/// The body of an exported function: runs it inside [`boundary`]. `return` in it returns from
+/// the exported function.
+macro_rules! ffi_fn {
+    ($($body:tt)*) => {
+        $crate::ffi::boundary(move || { $($body)* })
+    };
+}
+
+/// A required pointer argument as a shared reference to its Rust value; NULL returns
+/// CT_ERR_NULL_POINTER naming the argument.
+macro_rules! arg_ref {
+    ($p:ident) => {
+        match $crate::ffi::cast_ref($p) {
+            Some(v) => v,
+            None => return $crate::ffi::null_arg(stringify!($p)),
+        }
+    };
+}
+
+/// A required pointer argument as a unique reference to its Rust value; NULL returns
+/// CT_ERR_NULL_POINTER naming the argument.
+macro_rules! arg_mut {
+    ($p:ident) => {
+        match $crate::ffi::cast_mut($p) {
+            Some(v) => v,
+            None => return $crate::ffi::null_arg(stringify!($p)),
+        }
+    };
+}
+
+/// A required NUL-terminated UTF-8 argument as a &str; NULL or bad UTF-8 returns its status.
+macro_rules! arg_str {
+    ($p:ident) => {
+        match $crate::ffi::str_arg($p, stringify!($p)) {
+            Ok(v) => v,
+            Err(s) => return s,
+        }
+    };
+}
+
+/// A required callback; NULL returns CT_ERR_NULL_POINTER naming it.
+macro_rules! arg_cb {
+    ($p:ident) => {
+        match $p {
+            Some(v) => v,
+            None => return $crate::ffi::null_arg(stringify!($p)),
+        }
+    };
+}
+
+/// A required out-parameter (or buffer): NULL returns CT_ERR_NULL_POINTER naming it. With
+/// `if len > 0`, NULL is accepted for an empty buffer.
+macro_rules! arg_out {
+    ($p:ident) => {
+        if $p.is_null() {
+            return $crate::ffi::null_arg(stringify!($p));
+        }
+    };
+    ($p:ident if $cond:expr) => {
+        if $p.is_null() && $cond {
+            return $crate::ffi::null_arg(stringify!($p));
+        }
+    };
+}
+
+/// A getter's body: the field `$get` reads from the object behind `$obj` into `*$out`, or
+/// CT_ERR_NOT_SET when it is absent (an answer, not a failure: the last error stays).
+macro_rules! get {
+    ($obj:ident, $out:ident, |$x:ident| $get:expr) => {{
+        let $x = arg_ref!($obj);
+        arg_out!($out);
+        $crate::ffi::answer($out, $get)
+    }};
+}
+
+/// The value of a `Result`, or return its failure as a status (recording the core's error).
+macro_rules! ok {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(e) => return $crate::ffi::Failure::status(e),
+        }
+    };
+}
 
 pub mod batch;
 pub mod cursor;
@@ -20,6 +109,7 @@ pub mod filter;
 pub mod handle;
 pub mod labels;
 pub mod list;
+pub mod ops;
 pub mod stats;
 pub mod status;
 pub mod version;
@@ -98,6 +188,49 @@ pub(crate) fn boundary<R: PanicDefault>(f: impl FnOnce() -> R) -> R {
             ));
             R::panic_value()
         }
+    }
+}
+
+/// A failure an exported function returns: a status already recorded, or a core error.
+pub(crate) trait Failure {
+    /// The status, with the error recorded for the thread.
+    fn status(self) -> ct_status;
+}
+
+impl Failure for ct_status {
+    fn status(self) -> ct_status {
+        self
+    }
+}
+
+impl Failure for Error {
+    fn status(self) -> ct_status {
+        fail(&self)
+    }
+}
+
+/// CT_OK with `v` written to the checked out-parameter `out` when it is Some; CT_ERR_NOT_SET
+/// when None. "Absent" is an answer, not a failure: the last error stays as it was.
+///
+/// # Safety
+/// `out` is valid for a write of `T`.
+pub(crate) unsafe fn answer<T>(out: *mut T, v: Option<T>) -> ct_status {
+    match v {
+        Some(v) => {
+            out.write(v);
+            ct_status::CT_OK
+        }
+        None => ct_status::CT_ERR_NOT_SET,
+    }
+}
+
+/// Writes `v` to an optional out-parameter (NULL: not wanted).
+///
+/// # Safety
+/// `out` is NULL or valid for a write of `T`.
+pub(crate) unsafe fn write_opt<T>(out: *mut T, v: T) {
+    if !out.is_null() {
+        out.write(v);
     }
 }
 
@@ -232,18 +365,6 @@ pub(crate) unsafe fn free_c<C: Castable>(p: *mut C) {
     }
 }
 
-/// Writes `v` to the out-parameter `out`.
-///
-/// # Safety
-/// `out` is NULL or valid for a write of `T`.
-pub(crate) unsafe fn write_out<T>(out: *mut T, name: &str, v: T) -> ct_status {
-    if out.is_null() {
-        return null_arg(name);
-    }
-    out.write(v);
-    ct_status::CT_OK
-}
-
 /// Hands a new object to the caller through `out`: checks `out` before anything is
 /// allocated, so a NULL out-parameter leaks nothing.
 ///
@@ -292,5 +413,66 @@ pub(crate) unsafe fn copy_text(s: &str, buf: *mut c_char, len: usize) -> ct_stat
             Kind::BufferTooSmall,
             format!("buffer of {len} bytes is too small: {} needed", s.len() + 1),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every `extern "C" fn` under src/ffi: (file, name, whether its body is one `ffi_fn!`
+    /// block and nothing else).
+    fn exported_functions() -> Vec<(String, String, bool)> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/ffi");
+        let mut found = Vec::new();
+        for f in std::fs::read_dir(&dir).unwrap() {
+            let path = f.unwrap().path();
+            if path.extension().and_then(|e| e.to_str()) != Some("rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let file = path.file_name().unwrap().to_string_lossy().into_owned();
+            let mut rest = text.as_str();
+            while let Some(i) = rest.find("extern \"C\" fn ") {
+                rest = &rest[i + "extern \"C\" fn ".len()..];
+                // `extern "C" fn(` without a name is a callback type, not an export.
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                if name.is_empty() {
+                    continue;
+                }
+                // The body opens at the first brace after the signature (no type in a
+                // signature holds one).
+                let open = rest.find('{').unwrap();
+                let body = rest[open + 1..].trim_start();
+                let close = body.find("\n}\n").unwrap_or(body.len());
+                let wrapped = body.starts_with("ffi_fn! {") && {
+                    // Nothing after the block: the macro's closing brace ends the body.
+                    let inner = body[..close].trim_end();
+                    inner.ends_with('}') && !inner["ffi_fn! {".len()..].contains("\n}\n")
+                };
+                found.push((file.clone(), name, wrapped));
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn every_exported_function_runs_inside_ffi_fn() {
+        let all = exported_functions();
+        assert!(
+            all.len() > 100,
+            "only {} exported functions found",
+            all.len()
+        );
+        let bare: Vec<String> = all
+            .iter()
+            .filter(|(_, _, wrapped)| !wrapped)
+            .map(|(file, name, _)| format!("{file}: {name}"))
+            .collect();
+        assert!(
+            bare.is_empty(),
+            "exported functions whose body is not one ffi_fn! block: {bare:?}"
+        );
     }
 }

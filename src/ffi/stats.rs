@@ -2,7 +2,7 @@
 
 use super::handle::{ct_handle, with_handle};
 use super::status::ct_status;
-use super::{boundary, fail, null_arg, write_out};
+use super::{fail, write_opt};
 use crate::error::{Error, Kind};
 use crate::stats::CpuStats;
 
@@ -61,20 +61,13 @@ pub unsafe extern "C" fn ct_count(
     count_out: *mut u32,
     max_out: *mut u32,
 ) -> ct_status {
-    boundary(|| {
-        if count_out.is_null() {
-            return null_arg("count_out");
-        }
-        match with_handle(h, |core| core.count()) {
-            Ok((n, max)) => {
-                if !max_out.is_null() {
-                    max_out.write(max);
-                }
-                write_out(count_out, "count_out", n)
-            }
-            Err(s) => s,
-        }
-    })
+    ffi_fn! {
+        arg_out!(count_out);
+        let (n, max) = ok!(with_handle(h, |core| core.count()));
+        write_opt(max_out, max);
+        count_out.write(n);
+        ct_status::CT_OK
+    }
 }
 
 /// The statistics of each CPU into `stats[0..len]`, one per CPU in the kernel's order;
@@ -88,49 +81,35 @@ pub unsafe extern "C" fn ct_stats_per_cpu(
     len: usize,
     n_out: *mut usize,
 ) -> ct_status {
-    boundary(|| {
-        if n_out.is_null() {
-            return null_arg("n_out");
+    ffi_fn! {
+        arg_out!(n_out);
+        arg_out!(stats if len > 0);
+        let v = ok!(with_handle(h, |core| core.cpu_stats()));
+        for (i, s) in v.iter().take(len).enumerate() {
+            stats.add(i).write(ct_stats::from(s));
         }
-        if stats.is_null() && len > 0 {
-            return null_arg("stats");
+        n_out.write(v.len());
+        if v.len() > len {
+            return fail(&Error::new(
+                Kind::BufferTooSmall,
+                format!("{} CPUs, room for {len}", v.len()),
+            ));
         }
-        match with_handle(h, |core| core.cpu_stats()) {
-            Ok(v) => {
-                for (i, s) in v.iter().take(len).enumerate() {
-                    stats.add(i).write(ct_stats::from(s));
-                }
-                n_out.write(v.len());
-                if v.len() > len {
-                    fail(&Error::new(
-                        Kind::BufferTooSmall,
-                        format!("{} CPUs, room for {len}", v.len()),
-                    ))
-                } else {
-                    ct_status::CT_OK
-                }
-            }
-            Err(s) => s,
-        }
-    })
+        ct_status::CT_OK
+    }
 }
 
 /// The statistics summed over every CPU into `*total_out` (its `cpu` field is 0).
 #[no_mangle]
 pub unsafe extern "C" fn ct_stats_total(h: *mut ct_handle, total_out: *mut ct_stats) -> ct_status {
-    boundary(|| {
-        if total_out.is_null() {
-            return null_arg("total_out");
+    ffi_fn! {
+        arg_out!(total_out);
+        let v = ok!(with_handle(h, |core| core.cpu_stats()));
+        let mut sum = CpuStats::default();
+        for s in &v {
+            sum.add(s);
         }
-        match with_handle(h, |core| core.cpu_stats()) {
-            Ok(v) => {
-                let mut sum = CpuStats::default();
-                for s in &v {
-                    sum.add(s);
-                }
-                write_out(total_out, "total_out", ct_stats::from(&sum))
-            }
-            Err(s) => s,
-        }
-    })
+        total_out.write(ct_stats::from(&sum));
+        ct_status::CT_OK
+    }
 }

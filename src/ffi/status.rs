@@ -2,7 +2,7 @@
 
 use std::ffi::c_char;
 
-use super::{boundary, last_errno, last_error_ptr};
+use super::{last_errno, last_error_ptr};
 use crate::error::Kind;
 
 /// The result of every fallible function. CT_OK is 0; the other numbers never change
@@ -99,7 +99,7 @@ fn sentence(code: i32) -> &'static std::ffi::CStr {
 /// for a number the library does not know); do not free it.
 #[no_mangle]
 pub extern "C" fn ct_strerror(status: i32) -> *const c_char {
-    boundary(|| sentence(status).as_ptr())
+    ffi_fn! { sentence(status).as_ptr() }
 }
 
 /// The detail of the calling thread's most recent failed ct_ call: what was done, the
@@ -108,14 +108,14 @@ pub extern "C" fn ct_strerror(status: i32) -> *const c_char {
 /// belongs to the library and stays valid until the next failure on this thread.
 #[no_mangle]
 pub extern "C" fn ct_last_error_message() -> *const c_char {
-    boundary(last_error_ptr)
+    ffi_fn! { last_error_ptr() }
 }
 
 /// The errno of the calling thread's most recent failed ct_ call (positive, e.g. ENOENT),
 /// or 0 when that failure had none.
 #[no_mangle]
 pub extern "C" fn ct_last_errno() -> i32 {
-    boundary(last_errno)
+    ffi_fn! { last_errno() }
 }
 
 #[cfg(test)]

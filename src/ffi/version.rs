@@ -2,8 +2,6 @@
 
 use std::ffi::c_char;
 
-use super::boundary;
-
 const VERSION: &std::ffi::CStr = match std::ffi::CStr::from_bytes_with_nul(
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes(),
 ) {
@@ -15,5 +13,5 @@ const VERSION: &std::ffi::CStr = match std::ffi::CStr::from_bytes_with_nul(
 /// was compiled against. Returns a static string; do not free it.
 #[no_mangle]
 pub extern "C" fn ct_version() -> *const c_char {
-    boundary(|| VERSION.as_ptr())
+    ffi_fn! { VERSION.as_ptr() }
 }

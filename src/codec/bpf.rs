@@ -3,20 +3,23 @@
 //! events cost no buffer space and no wake-up. Where the program cannot be sure (an attribute
 //! it does not find), it lets the event through; the library checks every event again.
 
-use crate::codec::attrs::{CTA_MARK, CTA_PROTO_NUM, CTA_TUPLE_ORIG, CTA_TUPLE_PROTO, CTA_ZONE};
-use crate::filter::Filter;
+use super::attrs::{CTA_MARK, CTA_PROTO_NUM, CTA_TUPLE_ORIG, CTA_TUPLE_PROTO, CTA_ZONE};
+use super::{NFGEN_HDRLEN, NLMSG_HDRLEN};
 
-/// One instruction, laid out as the kernel's `struct sock_filter`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Insn {
-    /// Opcode.
-    pub code: u16,
-    /// Jump offset when true.
-    pub jt: u8,
-    /// Jump offset when false.
-    pub jf: u8,
-    /// Constant.
-    pub k: u32,
+/// One instruction: the kernel's `struct sock_filter`.
+pub type Insn = libc::sock_filter;
+
+/// What an event must hold to get through: the fields the kernel can check in the message.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EventMatch {
+    /// Layer-3 family.
+    pub family: Option<u8>,
+    /// Zone.
+    pub zone: Option<u16>,
+    /// Mark and mask.
+    pub mark: Option<(u32, u32)>,
+    /// Layer-4 protocol of the original tuple.
+    pub proto: Option<u8>,
 }
 
 /// Where a conditional jump goes, resolved when the program is assembled.
@@ -42,8 +45,10 @@ const JEQ_K: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
 const TAX: u16 = (libc::BPF_MISC | libc::BPF_TAX) as u16;
 const RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
 /// Offsets in an event message: nfgenmsg after the 16-byte netlink header, attributes after it.
-const FAMILY_OFFSET: u32 = 16;
-const ATTRS_OFFSET: u32 = 20;
+/// nfgen_family: the first byte after the netlink header.
+const FAMILY_OFFSET: u32 = NLMSG_HDRLEN as u32;
+/// The first attribute, after the netlink header and nfgenmsg.
+const ATTRS_OFFSET: u32 = (NLMSG_HDRLEN + NFGEN_HDRLEN) as u32;
 const AD_NLATTR: u32 = (libc::SKF_AD_OFF + libc::SKF_AD_NLATTR) as u32;
 const AD_NLATTR_NEST: u32 = (libc::SKF_AD_OFF + libc::SKF_AD_NLATTR_NEST) as u32;
 
@@ -119,10 +124,7 @@ impl Asm {
 }
 
 /// The socket filter for `f`, or None when nothing in it can be checked by the kernel.
-pub fn event_filter(f: &Filter) -> Option<Vec<Insn>> {
-    if f.userspace_only {
-        return None;
-    }
+pub fn event_filter(f: &EventMatch) -> Option<Vec<Insn>> {
     let mut asm = Asm { checks: Vec::new() };
     if let Some(fam) = f.family {
         let mut c = Vec::new();
@@ -169,9 +171,11 @@ mod tests {
 
     #[test]
     fn jumps_land_on_the_next_check_or_the_drop() {
-        let mut f = Filter::new();
-        f.family = Some(2);
-        f.set_zone(5).unwrap();
+        let f = EventMatch {
+            family: Some(2),
+            zone: Some(5),
+            ..EventMatch::default()
+        };
         let p = event_filter(&f).unwrap();
         // family: 2 insns; zone: 7 insns; accept; drop.
         assert_eq!(p.len(), 2 + 7 + 2);
@@ -187,8 +191,6 @@ mod tests {
         assert_eq!(p[8].k, 5);
         assert_eq!(8 + 1 + usize::from(p[8].jf), drop);
         assert_eq!(p[drop - 1].k, u32::MAX);
-        assert!(event_filter(&Filter::new()).is_none());
-        f.userspace_only = true;
-        assert!(event_filter(&f).is_none());
+        assert!(event_filter(&EventMatch::default()).is_none());
     }
 }
