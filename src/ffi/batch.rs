@@ -45,6 +45,20 @@ pub unsafe extern "C" fn ct_batch_free(batch: *mut ct_batch) {
     boundary(|| free_c(batch))
 }
 
+/// Runs `f` on the batch behind `batch`: CT_ERR_NULL_POINTER for NULL.
+///
+/// # Safety
+/// `batch` is NULL or a live batch made by ct_batch_new.
+pub(crate) unsafe fn with_batch(batch: *mut ct_batch, f: impl FnOnce(&mut Batch)) -> ct_status {
+    match cast_mut(batch) {
+        Some(b) => {
+            f(&mut b.batch);
+            ct_status::CT_OK
+        }
+        None => null_arg("batch"),
+    }
+}
+
 unsafe fn add(batch: *mut ct_batch, entry: *const ct_entry, op: Op) -> ct_status {
     boundary(|| {
         let Some(b) = cast_mut(batch) else {

@@ -113,54 +113,77 @@ pub unsafe extern "C" fn ct_cursor_next(
     entry_out: *mut *const ct_entry,
 ) -> ct_status {
     boundary(|| {
-        let Some(c) = cast_ref(cursor as *const ct_cursor) else {
+        if cursor.is_null() {
             return null_arg("cursor");
-        };
+        }
         if entry_out.is_null() {
             return null_arg("entry_out");
         }
-        if !c.state.take() {
-            set_last_error(&Error::new(
-                Kind::Internal,
-                "the cursor is in use by another thread (a ct_cursor serves one thread at a time)",
-            ));
-            return ct_status::CT_ERR_BUSY;
-        }
-        // SAFETY: the busy flag makes this the only live reference to the cursor's state.
-        let state = &mut *c.cursor.get();
-        let status = match state.as_mut() {
-            None => {
-                entry_out.write(std::ptr::null());
-                ct_status::CT_OK
-            }
-            Some(cur) => {
-                // SAFETY: the handle is held by this cursor.
-                let core = &mut *(*(c.handle as *const HandleBox)).core_ptr();
-                match core.cursor_next(cur) {
-                    Ok(Some(e)) => {
-                        entry_out.write(e as *const Entry as *const ct_entry);
-                        ct_status::CT_OK
-                    }
-                    Ok(None) => {
-                        entry_out.write(std::ptr::null());
-                        finish(c.handle, state, Ok(()))
-                    }
-                    Err(e) => finish(c.handle, state, Err(e)),
-                }
-            }
-        };
-        if !c.state.give_back() {
-            return status;
-        }
-        // ct_cursor_free came from another thread meanwhile: the entry goes with the cursor.
-        entry_out.write(std::ptr::null());
-        free_now(cursor);
+        let mut next = std::ptr::null();
+        let status = next_each(cursor, 1, |e| next = e as *const Entry as *const ct_entry);
+        // Freed by another thread during the call (CT_ERR_BUSY): the entry went with it.
+        entry_out.write(if status == ct_status::CT_ERR_BUSY {
+            std::ptr::null()
+        } else {
+            next
+        });
+        status
+    })
+}
+
+/// Passes up to `max` next entries of `cursor`'s dump to `f`, which must not keep them past
+/// the next call on the cursor. At the end, or on an error, the cursor lets its handle go.
+///
+/// # Safety
+/// `cursor` is a live cursor (not NULL).
+pub(crate) unsafe fn next_each(
+    cursor: *mut ct_cursor,
+    max: usize,
+    mut f: impl FnMut(&Entry),
+) -> ct_status {
+    let c = &*(cursor as *const CursorBox);
+    if !c.state.take() {
         set_last_error(&Error::new(
             Kind::Internal,
-            "the cursor was freed by another thread during the call",
+            "the cursor is in use by another thread (a ct_cursor serves one thread at a time)",
         ));
-        ct_status::CT_ERR_BUSY
-    })
+        return ct_status::CT_ERR_BUSY;
+    }
+    // SAFETY: the busy flag makes this the only live reference to the cursor's state.
+    let state = &mut *c.cursor.get();
+    let mut status = ct_status::CT_OK;
+    let mut n = 0;
+    while n < max {
+        let Some(cur) = state.as_mut() else {
+            break;
+        };
+        // SAFETY: the handle is held by this cursor.
+        let core = &mut *(*(c.handle as *const HandleBox)).core_ptr();
+        match core.cursor_next(cur) {
+            Ok(Some(e)) => {
+                f(e);
+                n += 1;
+            }
+            Ok(None) => {
+                status = finish(c.handle, state, Ok(()));
+                break;
+            }
+            Err(e) => {
+                status = finish(c.handle, state, Err(e));
+                break;
+            }
+        }
+    }
+    if !c.state.give_back() {
+        return status;
+    }
+    // ct_cursor_free came from another thread meanwhile: the entries go with the cursor.
+    free_now(cursor);
+    set_last_error(&Error::new(
+        Kind::Internal,
+        "the cursor was freed by another thread during the call",
+    ));
+    ct_status::CT_ERR_BUSY
 }
 
 /// Frees `cursor`, ending its dump if it is still running (what is left is read and

@@ -23,6 +23,7 @@ pub mod list;
 pub mod stats;
 pub mod status;
 pub mod version;
+pub mod view;
 
 use std::cell::RefCell;
 use std::ffi::{c_char, CStr, CString};
