@@ -642,12 +642,12 @@ mod tests {
             self.0
         }
         fn chance(&mut self) -> bool {
-            self.next() % 3 != 0
+            !self.next().is_multiple_of(3)
         }
     }
 
     fn random_entry(r: &mut Rng) -> Entry {
-        let v6 = r.next() % 2 == 0;
+        let v6 = r.next().is_multiple_of(2);
         let protos = [
             proto::TCP,
             proto::UDP,
