@@ -362,11 +362,35 @@
 #define CT_VIEW_TIMESTAMP_STOP (1 << 24)
 
 /**
- * View bit: the entry holds fields the view does not carry (labels, helper, secmark,
- * security context, sequence adjustment, TCP window scale or flags, SCTP tags). Ignored on
- * views passed in.
+ * View field bit: `labels`.
  */
-#define CT_VIEW_MORE (1 << 25)
+#define CT_VIEW_LABELS (1 << 25)
+
+/**
+ * View field bit: `secmark`.
+ */
+#define CT_VIEW_SECMARK (1 << 26)
+
+/**
+ * View field bit: `tcp_wscale_orig` and `tcp_wscale_reply`.
+ */
+#define CT_VIEW_TCP_WSCALE (1 << 27)
+
+/**
+ * View field bit: `tcp_flags_orig` and `tcp_flags_orig_mask`.
+ */
+#define CT_VIEW_TCP_FLAGS_ORIG (1 << 28)
+
+/**
+ * View field bit: `tcp_flags_reply` and `tcp_flags_reply_mask`.
+ */
+#define CT_VIEW_TCP_FLAGS_REPLY (1 << 29)
+
+/**
+ * View bit: the entry holds fields the view does not carry (helper, security context,
+ * sequence adjustment, SCTP tags, a label update mask). Ignored on views passed in.
+ */
+#define CT_VIEW_MORE (1 << 30)
 
 /**
  * Batch operation of ct_batch_add_views: create.
@@ -655,8 +679,7 @@ typedef struct {
  * Addresses are in network order, IPv4 in the first 4 bytes (the rest zero); ports, keys
  * and every other number are in host order. A field holds a value only when its
  * `CT_VIEW_*` bit is set in `present`; otherwise it reads 0. Fields an entry rarely has
- * (labels, helper, security context, sequence adjustment, window scale, SCTP tags) are
- * not in the view: `CT_VIEW_MORE` says the entry has some, read through ct_entry.
+ * (helper, security context, sequence adjustment, SCTP tags) are not in the view: `CT_VIEW_MORE` says the entry has some, read through ct_entry.
  */
 typedef struct {
   /**
@@ -758,9 +781,17 @@ typedef struct {
    */
   uint16_t reply_icmp_id;
   /**
+   * TCP window scale of the original direction.
+   */
+  uint8_t tcp_wscale_orig;
+  /**
+   * TCP window scale of the reply direction.
+   */
+  uint8_t tcp_wscale_reply;
+  /**
    * Zero.
    */
-  uint32_t reserved1;
+  uint16_t reserved1;
   /**
    * Source address of the original tuple.
    */
@@ -801,6 +832,31 @@ typedef struct {
    * Stop timestamp, nanoseconds since the epoch (read-only).
    */
   uint64_t timestamp_stop;
+  /**
+   * The 128 connection-label bits: bit n is bit n%8 of byte n/8. Passed in, they replace
+   * every label bit (as ct_entry_set_labels).
+   */
+  uint8_t labels[16];
+  /**
+   * SELinux secmark (read-only).
+   */
+  uint32_t secmark;
+  /**
+   * TCP flags seen in the original direction (read-only).
+   */
+  uint8_t tcp_flags_orig;
+  /**
+   * Which of `tcp_flags_orig` the kernel reports (read-only).
+   */
+  uint8_t tcp_flags_orig_mask;
+  /**
+   * TCP flags seen in the reply direction (read-only).
+   */
+  uint8_t tcp_flags_reply;
+  /**
+   * Which of `tcp_flags_reply` the kernel reports (read-only).
+   */
+  uint8_t tcp_flags_reply_mask;
 } ct_view;
 
 #ifdef __cplusplus
@@ -898,6 +954,13 @@ ct_status ct_cursor_open(ct_handle *h, const ct_filter *filter, ct_cursor **curs
  * CT_ERR_DUMP_INTERRUPTED when the kernel flagged the dump as inconsistent: run it again.
  */
 ct_status ct_cursor_next(ct_cursor *cursor, const ct_entry **entry_out);
+
+/**
+ * The entry the last read of the cursor ended on (the last of ct_cursor_next_views'
+ * block, or ct_cursor_next's entry), into `*entry_out`; NULL once the dump has ended. The
+ * entry belongs to the cursor and lives until its next read or ct_cursor_free.
+ */
+ct_status ct_cursor_last(ct_cursor *cursor, const ct_entry **entry_out);
 
 /**
  * Frees `cursor`, ending its dump if it is still running (what is left is read and
@@ -1671,9 +1734,22 @@ ct_status ct_entry_list_views(const ct_entry_list *list,
                               size_t *count_out);
 
 /**
+ * Writes `view` as one line of `conntrack -L` text, as ct_entry_format does for the entry
+ * it came from (same `flags`, buffer and `*needed_out` rules), read-only fields included.
+ * An entry with CT_VIEW_MORE has fields the view lacks (a helper, say): format the entry
+ * itself for those.
+ */
+ct_status ct_view_format(const ct_view *view,
+                         uint32_t flags,
+                         char *buf,
+                         size_t len,
+                         size_t *needed_out);
+
+/**
  * Reads the next entries of `cursor`'s dump into up to `capacity` views, `view_size` bytes
- * apart: one call per block instead of one per entry. `*count_out` says how many were
- * written; 0 with CT_OK means the dump ended (as ct_cursor_next's NULL). Unlike other
+ * apart: one call per block instead of one per entry. A block ends early after a view
+ * with CT_VIEW_MORE, whose entry ct_cursor_last then gives for the fields the view lacks.
+ * `*count_out` says how many were written; 0 with CT_OK means the dump ended (as ct_cursor_next's NULL). Unlike other
  * outputs, `*count_out` is written on errors too: the views before the error are whole.
  * Every view says by CT_VIEW_MORE whether its entry has fields
  * beyond the view; read those through ct_cursor_next instead when they matter.

@@ -120,7 +120,10 @@ pub unsafe extern "C" fn ct_cursor_next(
             return null_arg("entry_out");
         }
         let mut next = std::ptr::null();
-        let status = next_each(cursor, 1, |e| next = e as *const Entry as *const ct_entry);
+        let status = next_each(cursor, 1, |e| {
+            next = e as *const Entry as *const ct_entry;
+            true
+        });
         // Freed by another thread during the call (CT_ERR_BUSY): the entry went with it.
         entry_out.write(if status == ct_status::CT_ERR_BUSY {
             std::ptr::null()
@@ -131,15 +134,53 @@ pub unsafe extern "C" fn ct_cursor_next(
     })
 }
 
+/// The entry the last read of the cursor ended on (the last of ct_cursor_next_views'
+/// block, or ct_cursor_next's entry), into `*entry_out`; NULL once the dump has ended. The
+/// entry belongs to the cursor and lives until its next read or ct_cursor_free.
+#[no_mangle]
+pub unsafe extern "C" fn ct_cursor_last(
+    cursor: *mut ct_cursor,
+    entry_out: *mut *const ct_entry,
+) -> ct_status {
+    boundary(|| {
+        let Some(c) = cast_ref(cursor as *const ct_cursor) else {
+            return null_arg("cursor");
+        };
+        if entry_out.is_null() {
+            return null_arg("entry_out");
+        }
+        if !c.state.take() {
+            set_last_error(&Error::new(
+                Kind::Internal,
+                "the cursor is in use by another thread (a ct_cursor serves one thread at a time)",
+            ));
+            return ct_status::CT_ERR_BUSY;
+        }
+        // SAFETY: the busy flag makes this the only live reference to the cursor's state.
+        let last = (*c.cursor.get())
+            .as_ref()
+            .and_then(|cur| cur.last())
+            .map_or(std::ptr::null(), |e| e as *const Entry as *const ct_entry);
+        if c.state.give_back() {
+            free_now(cursor);
+            entry_out.write(std::ptr::null());
+            return ct_status::CT_ERR_BUSY;
+        }
+        entry_out.write(last);
+        ct_status::CT_OK
+    })
+}
+
 /// Passes up to `max` next entries of `cursor`'s dump to `f`, which must not keep them past
-/// the next call on the cursor. At the end, or on an error, the cursor lets its handle go.
+/// the next call on the cursor, and stops early when `f` answers false. At the end, or on
+/// an error, the cursor lets its handle go.
 ///
 /// # Safety
 /// `cursor` is a live cursor (not NULL).
 pub(crate) unsafe fn next_each(
     cursor: *mut ct_cursor,
     max: usize,
-    mut f: impl FnMut(&Entry),
+    mut f: impl FnMut(&Entry) -> bool,
 ) -> ct_status {
     let c = &*(cursor as *const CursorBox);
     if !c.state.take() {
@@ -161,8 +202,10 @@ pub(crate) unsafe fn next_each(
         let core = &mut *(*(c.handle as *const HandleBox)).core_ptr();
         match core.cursor_next(cur) {
             Ok(Some(e)) => {
-                f(e);
                 n += 1;
+                if !f(e) {
+                    break;
+                }
             }
             Ok(None) => {
                 status = finish(c.handle, state, Ok(()));

@@ -14,7 +14,7 @@ use super::list::ct_entry_list;
 use super::status::ct_status;
 use super::{boundary, cast_ref, fail, give, null_arg, write_out};
 use crate::batch::Op;
-use crate::entry::{proto, Dir, Side, AF_INET, AF_INET6, SCTP_STATES};
+use crate::entry::{proto, Counters, Dir, Side, AF_INET, AF_INET6, SCTP_STATES};
 use crate::error::Error;
 use crate::Entry;
 
@@ -22,8 +22,7 @@ use crate::Entry;
 /// Addresses are in network order, IPv4 in the first 4 bytes (the rest zero); ports, keys
 /// and every other number are in host order. A field holds a value only when its
 /// `CT_VIEW_*` bit is set in `present`; otherwise it reads 0. Fields an entry rarely has
-/// (labels, helper, security context, sequence adjustment, window scale, SCTP tags) are
-/// not in the view: `CT_VIEW_MORE` says the entry has some, read through ct_entry.
+/// (helper, security context, sequence adjustment, SCTP tags) are not in the view: `CT_VIEW_MORE` says the entry has some, read through ct_entry.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ct_view {
@@ -77,8 +76,12 @@ pub struct ct_view {
     pub reply_icmp_code: u8,
     /// ICMP id of the reply tuple.
     pub reply_icmp_id: u16,
+    /// TCP window scale of the original direction.
+    pub tcp_wscale_orig: u8,
+    /// TCP window scale of the reply direction.
+    pub tcp_wscale_reply: u8,
     /// Zero.
-    pub reserved1: u32,
+    pub reserved1: u16,
     /// Source address of the original tuple.
     pub orig_src: [u8; 16],
     /// Destination address of the original tuple.
@@ -99,6 +102,19 @@ pub struct ct_view {
     pub timestamp_start: u64,
     /// Stop timestamp, nanoseconds since the epoch (read-only).
     pub timestamp_stop: u64,
+    /// The 128 connection-label bits: bit n is bit n%8 of byte n/8. Passed in, they replace
+    /// every label bit (as ct_entry_set_labels).
+    pub labels: [u8; 16],
+    /// SELinux secmark (read-only).
+    pub secmark: u32,
+    /// TCP flags seen in the original direction (read-only).
+    pub tcp_flags_orig: u8,
+    /// Which of `tcp_flags_orig` the kernel reports (read-only).
+    pub tcp_flags_orig_mask: u8,
+    /// TCP flags seen in the reply direction (read-only).
+    pub tcp_flags_reply: u8,
+    /// Which of `tcp_flags_reply` the kernel reports (read-only).
+    pub tcp_flags_reply_mask: u8,
 }
 
 /// The size of this library's ct_view.
@@ -154,10 +170,19 @@ pub const CT_VIEW_REPLY_COUNTERS: u32 = 1 << 22;
 pub const CT_VIEW_TIMESTAMP_START: u32 = 1 << 23;
 /// View field bit: `timestamp_stop`.
 pub const CT_VIEW_TIMESTAMP_STOP: u32 = 1 << 24;
-/// View bit: the entry holds fields the view does not carry (labels, helper, secmark,
-/// security context, sequence adjustment, TCP window scale or flags, SCTP tags). Ignored on
-/// views passed in.
-pub const CT_VIEW_MORE: u32 = 1 << 25;
+/// View field bit: `labels`.
+pub const CT_VIEW_LABELS: u32 = 1 << 25;
+/// View field bit: `secmark`.
+pub const CT_VIEW_SECMARK: u32 = 1 << 26;
+/// View field bit: `tcp_wscale_orig` and `tcp_wscale_reply`.
+pub const CT_VIEW_TCP_WSCALE: u32 = 1 << 27;
+/// View field bit: `tcp_flags_orig` and `tcp_flags_orig_mask`.
+pub const CT_VIEW_TCP_FLAGS_ORIG: u32 = 1 << 28;
+/// View field bit: `tcp_flags_reply` and `tcp_flags_reply_mask`.
+pub const CT_VIEW_TCP_FLAGS_REPLY: u32 = 1 << 29;
+/// View bit: the entry holds fields the view does not carry (helper, security context,
+/// sequence adjustment, SCTP tags, a label update mask). Ignored on views passed in.
+pub const CT_VIEW_MORE: u32 = 1 << 30;
 
 /// Every bit this library knows; a view passed in with another bit set is refused.
 const KNOWN: u32 = (CT_VIEW_MORE << 1) - 1;
@@ -300,19 +325,40 @@ pub(crate) fn view_of(e: &Entry) -> ct_view {
         v.timestamp_stop = t;
         p |= CT_VIEW_TIMESTAMP_STOP;
     }
+    if let Some(l) = x.labels {
+        v.labels = l;
+        p |= CT_VIEW_LABELS;
+    }
+    if let Some(m) = x.secmark {
+        v.secmark = m;
+        p |= CT_VIEW_SECMARK;
+    }
+    // A label update mask never comes from the kernel; one set by the caller is a field
+    // the view does not carry.
     let carried = crate::entry::Extra {
         counters_orig: x.counters_orig,
         counters_reply: x.counters_reply,
         timestamp_start: x.timestamp_start,
         timestamp_stop: x.timestamp_stop,
+        labels: x.labels,
+        secmark: x.secmark,
         ..Default::default()
     };
-    if *x != carried
-        || e.tcp_wscale_orig.is_some()
-        || e.tcp_wscale_reply.is_some()
-        || e.tcp_flags_orig.is_some()
-        || e.tcp_flags_reply.is_some()
-    {
+    if let (Some(o), Some(r)) = (e.tcp_wscale_orig, e.tcp_wscale_reply) {
+        (v.tcp_wscale_orig, v.tcp_wscale_reply) = (o, r);
+        p |= CT_VIEW_TCP_WSCALE;
+    }
+    if let Some((f, m)) = e.tcp_flags_orig {
+        (v.tcp_flags_orig, v.tcp_flags_orig_mask) = (f, m);
+        p |= CT_VIEW_TCP_FLAGS_ORIG;
+    }
+    if let Some((f, m)) = e.tcp_flags_reply {
+        (v.tcp_flags_reply, v.tcp_flags_reply_mask) = (f, m);
+        p |= CT_VIEW_TCP_FLAGS_REPLY;
+    }
+    // A window scale of one direction only never comes from the kernel (it sends both).
+    let one_wscale = e.tcp_wscale_orig.is_some() != e.tcp_wscale_reply.is_some();
+    if *x != carried || one_wscale {
         p |= CT_VIEW_MORE;
     }
     v.present = p;
@@ -321,7 +367,7 @@ pub(crate) fn view_of(e: &Entry) -> ct_view {
 
 /// The entry a view describes, built through the entry's setters so that a view is held to
 /// the same rules as the setter calls it replaces. Read-only fields (use, DCCP state,
-/// counters, timestamps) are not taken: requests never carry them.
+/// counters, timestamps, secmark) are not taken: requests never carry them.
 pub(crate) fn entry_of(v: &ct_view) -> crate::Result<Entry> {
     if (v.size as usize) < VIEW_SIZE {
         return Err(Error::invalid(format!(
@@ -410,6 +456,47 @@ pub(crate) fn entry_of(v: &ct_view) -> crate::Result<Entry> {
             return Err(Error::invalid(format!("protocol {p} is not SCTP")));
         }
         e.sctp_state = Some(v.sctp_state);
+    }
+    if has(CT_VIEW_LABELS) {
+        e.extra.get_mut().labels = Some(v.labels);
+    }
+    if has(CT_VIEW_TCP_WSCALE) {
+        if e.proto().is_some_and(|p| p != proto::TCP) {
+            return Err(Error::invalid(
+                "a TCP window scale on an entry that is not TCP",
+            ));
+        }
+        e.tcp_wscale_orig = Some(v.tcp_wscale_orig);
+        e.tcp_wscale_reply = Some(v.tcp_wscale_reply);
+    }
+    Ok(e)
+}
+
+/// As [`entry_of`], with the read-only fields too: the entry as the kernel reported it, for
+/// formatting.
+fn whole_entry_of(v: &ct_view) -> crate::Result<Entry> {
+    let mut e = entry_of(v)?;
+    let has = |bit: u32| v.present & bit != 0;
+    e.use_count = has(CT_VIEW_USE).then_some(v.use_count);
+    e.dccp_state = has(CT_VIEW_DCCP_STATE).then_some(v.dccp_state);
+    let x = e.extra.get_mut();
+    x.counters_orig = has(CT_VIEW_ORIG_COUNTERS).then_some(Counters {
+        packets: v.orig_packets,
+        bytes: v.orig_bytes,
+    });
+    x.counters_reply = has(CT_VIEW_REPLY_COUNTERS).then_some(Counters {
+        packets: v.reply_packets,
+        bytes: v.reply_bytes,
+    });
+    x.timestamp_start = has(CT_VIEW_TIMESTAMP_START).then_some(v.timestamp_start);
+    x.timestamp_stop = has(CT_VIEW_TIMESTAMP_STOP).then_some(v.timestamp_stop);
+    x.secmark = has(CT_VIEW_SECMARK).then_some(v.secmark);
+    e.tcp_flags_orig =
+        has(CT_VIEW_TCP_FLAGS_ORIG).then_some((v.tcp_flags_orig, v.tcp_flags_orig_mask));
+    e.tcp_flags_reply =
+        has(CT_VIEW_TCP_FLAGS_REPLY).then_some((v.tcp_flags_reply, v.tcp_flags_reply_mask));
+    if e.extra.is_empty() {
+        e.extra = Default::default();
     }
     Ok(e)
 }
@@ -528,9 +615,38 @@ pub unsafe extern "C" fn ct_entry_list_views(
     })
 }
 
+/// Writes `view` as one line of `conntrack -L` text, as ct_entry_format does for the entry
+/// it came from (same `flags`, buffer and `*needed_out` rules), read-only fields included.
+/// An entry with CT_VIEW_MORE has fields the view lacks (a helper, say): format the entry
+/// itself for those.
+#[no_mangle]
+pub unsafe extern "C" fn ct_view_format(
+    view: *const ct_view,
+    flags: u32,
+    buf: *mut std::ffi::c_char,
+    len: usize,
+    needed_out: *mut usize,
+) -> ct_status {
+    boundary(|| {
+        if view.is_null() {
+            return null_arg("view");
+        }
+        let e = match whole_entry_of(&std::ptr::read_unaligned(view)) {
+            Ok(e) => e,
+            Err(e) => return fail(&e),
+        };
+        let text = crate::format::format_entry(&e, flags);
+        if !needed_out.is_null() {
+            needed_out.write(text.len() + 1);
+        }
+        super::copy_text(&text, buf, len)
+    })
+}
+
 /// Reads the next entries of `cursor`'s dump into up to `capacity` views, `view_size` bytes
-/// apart: one call per block instead of one per entry. `*count_out` says how many were
-/// written; 0 with CT_OK means the dump ended (as ct_cursor_next's NULL). Unlike other
+/// apart: one call per block instead of one per entry. A block ends early after a view
+/// with CT_VIEW_MORE, whose entry ct_cursor_last then gives for the fields the view lacks.
+/// `*count_out` says how many were written; 0 with CT_OK means the dump ended (as ct_cursor_next's NULL). Unlike other
 /// outputs, `*count_out` is written on errors too: the views before the error are whole.
 /// Every view says by CT_VIEW_MORE whether its entry has fields
 /// beyond the view; read those through ct_cursor_next instead when they matter.
@@ -557,8 +673,10 @@ pub unsafe extern "C" fn ct_cursor_next_views(
         }
         let mut n = 0;
         let status = super::cursor::next_each(cursor, capacity, |e| {
-            write_view(views as *mut u8, view_size, n, &view_of(e));
+            let v = view_of(e);
+            write_view(views as *mut u8, view_size, n, &v);
             n += 1;
+            v.present & CT_VIEW_MORE == 0
         });
         count_out.write(n);
         status
@@ -616,12 +734,13 @@ pub const CT_BATCH_DELETE: u32 = 2;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::entry::Counters;
 
     #[test]
     fn the_layout_is_what_the_header_says() {
         // Bindings read these offsets; they may only ever grow at the end.
-        assert_eq!(VIEW_SIZE, 168);
+        assert_eq!(VIEW_SIZE, 192);
+        assert_eq!(std::mem::offset_of!(ct_view, labels), 168);
+        assert_eq!(std::mem::offset_of!(ct_view, secmark), 184);
         assert_eq!(std::mem::offset_of!(ct_view, zone), 10);
         assert_eq!(std::mem::offset_of!(ct_view, tcp_state), 32);
         assert_eq!(std::mem::offset_of!(ct_view, orig_sport), 36);
@@ -703,6 +822,13 @@ mod tests {
         if p == proto::TCP && r.chance() {
             e.set_tcp_state((r.next() % 10) as u8).unwrap();
         }
+        if p == proto::TCP && r.chance() {
+            e.tcp_wscale_orig = Some(r.next() as u8);
+            e.tcp_wscale_reply = Some(r.next() as u8);
+        }
+        if r.chance() {
+            e.extra.get_mut().labels = Some((u128::from(r.next()) << 64 | 1).to_le_bytes());
+        }
         if p == proto::SCTP && r.chance() {
             e.sctp_state = Some((r.next() % 10) as u8);
         }
@@ -768,7 +894,7 @@ mod tests {
         larger.size = VIEW_SIZE as u32 + 64;
         assert!(entry_of(&larger).is_ok(), "a newer layout is read");
         let mut unknown = v;
-        unknown.present |= 1 << 30;
+        unknown.present |= 1 << 31;
         assert!(entry_of(&unknown).is_err());
         v.present |= CT_VIEW_ORIG_SPORT;
         assert!(entry_of(&v).is_err(), "a port on ICMP");
