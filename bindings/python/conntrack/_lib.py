@@ -12,6 +12,7 @@ Where the library comes from, first match wins:
 
 import ctypes
 import os
+import struct
 
 SONAME = "libconntrack.so.0"
 ENV_VAR = "CONNTRACK_LIBRARY"
@@ -48,6 +49,25 @@ CT_ADDR_TEXT_MAX = 46
 CT_COUNT_UNKNOWN = 2**64 - 1
 CT_EVENT_NEW, CT_EVENT_UPDATE, CT_EVENT_DESTROY, CT_EVENT_ALL = 1, 2, 4, 7
 CT_EXPECT_MASTER, CT_EXPECT_TUPLE, CT_EXPECT_MASK = 0, 1, 2
+CT_BATCH_CREATE, CT_BATCH_UPDATE, CT_BATCH_DELETE = 0, 1, 2
+
+# ct_view, the flat entry record (include/conntrack.h), as a struct format: size, present,
+# family, proto, zone, mark, status, timeout, id, use_count, tcp/sctp/dccp state,
+# reserved0, four ports, ICMP type/code/id of both tuples, TCP window scales, reserved1,
+# four 16-byte addresses, four counters, two timestamps, 16 label bytes, secmark, TCP
+# flags and masks of both directions. Little-endian: the library's ct_view is host order,
+# and this binding is for Linux on little-endian machines (checked below).
+_VIEW = struct.Struct("<IIBBHIIIIIBBBBHHHHBBHBBHBBH16s16s16s16sQQQQQQ16sIBBBB")
+VIEW_SIZE = _VIEW.size  # 192
+(
+    CT_VIEW_FAMILY, CT_VIEW_PROTO, CT_VIEW_ORIG_SRC, CT_VIEW_ORIG_DST, CT_VIEW_REPLY_SRC,
+    CT_VIEW_REPLY_DST, CT_VIEW_ORIG_SPORT, CT_VIEW_ORIG_DPORT, CT_VIEW_REPLY_SPORT,
+    CT_VIEW_REPLY_DPORT, CT_VIEW_ORIG_ICMP, CT_VIEW_REPLY_ICMP, CT_VIEW_ZONE, CT_VIEW_MARK,
+    CT_VIEW_STATUS, CT_VIEW_TIMEOUT, CT_VIEW_ID, CT_VIEW_USE, CT_VIEW_TCP_STATE,
+    CT_VIEW_SCTP_STATE, CT_VIEW_DCCP_STATE, CT_VIEW_ORIG_COUNTERS, CT_VIEW_REPLY_COUNTERS,
+    CT_VIEW_TIMESTAMP_START, CT_VIEW_TIMESTAMP_STOP, CT_VIEW_LABELS, CT_VIEW_SECMARK,
+    CT_VIEW_TCP_WSCALE, CT_VIEW_TCP_FLAGS_ORIG, CT_VIEW_TCP_FLAGS_REPLY, CT_VIEW_MORE,
+) = (1 << i for i in range(31))
 
 
 def _load():
@@ -194,6 +214,14 @@ _PROTOTYPES = {
     "ct_cursor_open": (status_t, [P, P, PP]),
     "ct_cursor_next": (status_t, [P, PP]),
     "ct_cursor_free": (None, [P]),
+    # views (buffers of VIEW_SIZE-byte records: ctypes char arrays, or bytes when read-only)
+    "ct_entry_view": (status_t, [P, P, size_t]),
+    "ct_entry_from_view": (status_t, [char_p, PP]),
+    "ct_entry_list_views": (status_t, [P, size_t, P, size_t, size_t, ctypes.POINTER(size_t)]),
+    "ct_view_format": (status_t, [char_p, u32, ctypes.c_char_p, size_t, ctypes.POINTER(size_t)]),
+    "ct_cursor_next_views": (status_t, [P, P, size_t, size_t, ctypes.POINTER(size_t)]),
+    "ct_cursor_last": (status_t, [P, PP]),
+    "ct_batch_add_views": (status_t, [P, u32, char_p, size_t, size_t]),
     # expectations
     "ct_expect_new": (status_t, [PP]),
     "ct_expect_free": (None, [P]),
@@ -277,3 +305,32 @@ def _check_version():
 
 
 _check_version()
+
+
+def check_view_layout(size=VIEW_SIZE):
+    """Refuses (ImportError) a library whose ct_view is not the `size`-byte layout this
+    binding decodes: it must accept a view of `size` bytes and say it wrote that size."""
+    if struct.pack("=I", 1) != struct.pack("<I", 1):
+        raise ImportError("conntrack: this binding reads ct_view little-endian only")
+    entry = ctypes.c_void_p()
+    if lib.ct_entry_new(ctypes.byref(entry)) != CT_OK:
+        raise ImportError("conntrack: %s: ct_entry_new failed" % LOADED_FROM)
+    try:
+        buf = ctypes.create_string_buffer(size)
+        rc = lib.ct_entry_view(entry, buf, size)
+        written = struct.unpack_from("=I", buf.raw)[0] if rc == CT_OK else None
+    finally:
+        lib.ct_entry_free(entry)
+    if written != size:
+        raise ImportError(
+            "conntrack: %s has another ct_view layout: this binding reads %d-byte views, "
+            "the library %s; use a binding and library of the same release"
+            % (
+                LOADED_FROM,
+                size,
+                "refused that size" if written is None else "wrote %d bytes" % written,
+            )
+        )
+
+
+check_view_layout()
