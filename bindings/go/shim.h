@@ -106,24 +106,39 @@ typedef struct {
 
 enum { GCT_OP_CREATE = 0, GCT_OP_UPDATE = 1, GCT_OP_DELETE = 2 };
 
+/* An entry as Go reads it: the library's flat view (ct_view) and, when the view says
+ * CT_VIEW_MORE, the helper name (the one field Go's Entry has beyond the view). Arrays of
+ * these are filled by the library's block calls with sizeof(gct_rview) as their stride. */
+typedef struct {
+    ct_view view;
+    char helper[GCT_HELPER_MAX];
+} gct_rview;
+
 /* One event as Go receives it: the CT_EVENT_* type and a copy of the entry. */
 typedef struct {
     uint32_t kind;
-    gct_flat entry;
+    gct_rview entry;
 } gct_event;
 
 ct_status gct_open(const char *netns, ct_handle **h_out, gct_err *err);
-void gct_read(const ct_entry *e, gct_flat *out);
-void gct_read_list(const ct_entry_list *list, size_t start, gct_flat *out, size_t n);
+/* The layout check: ct_entry_view of a fresh entry into `size` bytes; the size the library
+ * says it wrote (0 when it refused). */
+uint32_t gct_view_size(size_t size);
+void gct_read(const ct_entry *e, gct_rview *out);
+/* Up to `cap` entries of `list` from `first` into `out` (one call a block); *n says how many. */
+ct_status gct_list_views(const ct_entry_list *list, size_t first, gct_rview *out, size_t cap, size_t *n, gct_err *err);
+ct_status gct_cursor_open(ct_handle *h, const gct_fspec *fs, ct_cursor **out, gct_err *err);
+/* The next block of a dump (ct_cursor_next_views); *n is 0 at the end, and is written on
+ * errors too (the views before the error are whole). */
+ct_status gct_cursor_views(ct_cursor *cur, gct_rview *out, size_t cap, size_t *n, gct_err *err);
 ct_status gct_validate(const gct_flat *f, gct_err *err);
 ct_status gct_build(const gct_flat *f, ct_entry **out, gct_err *err);
-ct_status gct_roundtrip(const gct_flat *in, gct_flat *out, gct_err *err);
+ct_status gct_roundtrip(const gct_flat *in, gct_rview *out, gct_err *err);
 ct_status gct_format(const gct_flat *f, uint32_t flags, char *buf, size_t len, size_t *needed, gct_err *err);
 ct_status gct_entry_op(ct_handle *h, int op, const gct_flat *f, gct_err *err);
-ct_status gct_get(ct_handle *h, const gct_flat *key, gct_flat *out, gct_err *err);
+ct_status gct_get(ct_handle *h, const gct_flat *key, gct_rview *out, gct_err *err);
 ct_status gct_delete_by_id(ct_handle *h, uint32_t id, gct_err *err);
 ct_status gct_flush(ct_handle *h, gct_err *err);
-ct_status gct_dump(ct_handle *h, const gct_fspec *fs, uintptr_t user, gct_err *err);
 ct_status gct_list(ct_handle *h, const gct_fspec *fs, ct_entry_list **out, gct_err *err);
 ct_status gct_delete_matching(ct_handle *h, const gct_fspec *fs, int flush, uint64_t *n, gct_err *err);
 ct_status gct_count(ct_handle *h, uint32_t *count, uint32_t *max, gct_err *err);
@@ -151,7 +166,8 @@ enum {
 /* Every field of a ct_expect: each tuple as the original tuple of an entry. */
 typedef struct {
     uint32_t has;
-    gct_flat tuple[3];
+    gct_flat tuple[3];     /* written by Go: the expectation to create or delete */
+    gct_rview rtuple[3];   /* read from the library */
     uint32_t timeout;
     uint32_t zone;
     uint32_t cls;
