@@ -227,11 +227,15 @@ def _normalise(v):
     """Normalises the constructor's values in place (list `v`, PUBLIC_FIELDS order)."""
     if v[_FAMILY] is not None:
         v[_FAMILY] = family_number(v[_FAMILY])
-    if v[_PROTO] is not None:
-        v[_PROTO] = proto_number(v[_PROTO])
+    proto = v[_PROTO]
+    if proto is not None and not (proto.__class__ is int and 0 <= proto <= 255):
+        v[_PROTO] = proto_number(proto)
     for i in range(_ORIG_SRC, _REPLY_DST + 1):
-        v[i] = _address(v[i])
-    v[_LABELS] = labels_from(v[_LABELS])
+        a = v[i]
+        if a is not None and a.__class__ not in _ADDRESS_CLASSES:
+            v[i] = _address(a)
+    if v[_LABELS] is not None:
+        v[_LABELS] = labels_from(v[_LABELS])
 
 
 class Entry:
@@ -255,11 +259,15 @@ class Entry:
     __slots__ = ("_b", "_o", "_v", "_source", "__weakref__")
 
     def __init__(self, *args, **kwargs):
-        if len(args) > _N:
-            raise TypeError("Entry() takes at most %d positional arguments" % _N)
-        v = list(args) + [None] * (_N - len(args))
+        if args:
+            if len(args) > _N:
+                raise TypeError("Entry() takes at most %d positional arguments" % _N)
+            v = list(args) + [None] * (_N - len(args))
+        else:
+            v = [None] * _N
+        index = _INDEX
         for name, value in kwargs.items():
-            i = _INDEX.get(name)
+            i = index.get(name)
             if i is None:
                 raise TypeError("Entry() got an unexpected keyword argument %r" % name)
             if i < len(args):
@@ -486,10 +494,22 @@ def _decode_view(b, o, source):
 
 
 def _addr_bytes(value, family, what):
-    a = _address(value)
-    if family is not None and a.version != (4 if family == FAMILY_IPV4 else 6):
+    a = value if value.__class__ in _ADDRESS_CLASSES else _address(value)
+    raw = a.packed
+    if family is not None and len(raw) != (4 if family == FAMILY_IPV4 else 16):
         raise invalid("%s %s is not an IPv%d address" % (what, a, 4 if family == FAMILY_IPV4 else 6))
-    return a.packed
+    return raw
+
+
+_ADDRESS_CLASSES = (ipaddress.IPv4Address, ipaddress.IPv6Address)
+_ZERO16 = bytes(16)
+
+
+def _u(value, top, what):
+    """`value` when it is an int in 0..top; raises as the setters' checks would."""
+    if value.__class__ is int and 0 <= value <= top:
+        return value
+    return _ranged(value, top, what)
 
 
 def pack_view(e, buf, offset):
@@ -502,81 +522,118 @@ def pack_view(e, buf, offset):
         buf[offset:offset + VIEW_SIZE] = e._view_bytes()
         return True
     v = e._values()
-    if v[_HELPER] is not None:
-        return False
     (family, proto, osrc, odst, rsrc, rdst, osp, odp, rsp, rdp, oit, oic, oii, rit, ric, rii,
-     zone, mark, status, timeout, tcp, sctp) = v[:22]
-    id_ = v[_INDEX["id"]]
-    labels = v[_LABELS]
+     zone, mark, status, timeout, tcp, sctp, _dccp, id_, _use, _opk, _oby, _rpk, _rby, _tss,
+     _tst, labels, _secmark, helper) = v
+    if helper is not None:
+        return False
     p = 0
     if family is not None:
         family = family_number(family)
-        p |= CT_VIEW_FAMILY
+        p = CT_VIEW_FAMILY
     if proto is not None:
         proto = proto_number(proto)
         p |= CT_VIEW_PROTO
-    addrs = []
-    for bit, value, what in (
-        (CT_VIEW_ORIG_SRC, osrc, "original source"),
-        (CT_VIEW_ORIG_DST, odst, "original destination"),
-        (CT_VIEW_REPLY_SRC, rsrc, "reply source"),
-        (CT_VIEW_REPLY_DST, rdst, "reply destination"),
-    ):
-        if value is None:
-            addrs.append(b"")
-            continue
-        raw = _addr_bytes(value, family, what)
+    else:
+        proto = 0
+    a0 = a1 = a2 = a3 = _ZERO16
+    if osrc is not None:
+        a0 = _addr_bytes(osrc, family, "original source")
+        p |= CT_VIEW_ORIG_SRC
         if family is None:
             # The first address decides the family, as the setters do.
-            family = FAMILY_IPV4 if len(raw) == 4 else FAMILY_IPV6
+            family = FAMILY_IPV4 if len(a0) == 4 else FAMILY_IPV6
             p |= CT_VIEW_FAMILY
-        addrs.append(raw)
-        p |= bit
-    ports = []
-    for bit, value in (
-        (CT_VIEW_ORIG_SPORT, osp),
-        (CT_VIEW_ORIG_DPORT, odp),
-        (CT_VIEW_REPLY_SPORT, rsp),
-        (CT_VIEW_REPLY_DPORT, rdp),
-    ):
-        if value is None:
-            ports.append(0)
-        else:
-            ports.append(_ranged(value, 0xFFFF, "port"))
-            p |= bit
-    icmp = []
-    for bit, kind, args in (
-        (CT_VIEW_ORIG_ICMP, "original", (oit, oic, oii)),
-        (CT_VIEW_REPLY_ICMP, "reply", (rit, ric, rii)),
-    ):
-        got = _icmp_args(kind, *args)
-        if got is None:
-            icmp.extend((0, 0, 0))
-        else:
-            icmp.extend((
-                _ranged(got[0], 0xFF, "ICMP type"),
-                _ranged(got[1], 0xFF, "ICMP code"),
-                _ranged(got[2], 0xFFFF, "ICMP id"),
-            ))
-            p |= bit
-
-    def num(value, bit, top, what):
-        nonlocal p
-        if value is None:
-            return 0
-        p |= bit
-        return _ranged(value, top, what)
-
-    zone = num(zone, CT_VIEW_ZONE, 0xFFFFFFFF, "zone")
-    if zone > 0xFFFF:
-        raise invalid("zone %d is out of range 0..65535" % zone)
-    mark = num(mark, CT_VIEW_MARK, 0xFFFFFFFF, "mark")
-    status = num(status, CT_VIEW_STATUS, 0xFFFFFFFF, "status")
-    timeout = num(timeout, CT_VIEW_TIMEOUT, 0xFFFFFFFF, "timeout")
-    tcp = num(tcp, CT_VIEW_TCP_STATE, 0xFF, "TCP state")
-    sctp = num(sctp, CT_VIEW_SCTP_STATE, 0xFF, "SCTP state")
-    id_ = num(id_, CT_VIEW_ID, 0xFFFFFFFF, "id")
-    raw_labels = b""
+    if odst is not None:
+        a1 = _addr_bytes(odst, family, "original destination")
+        p |= CT_VIEW_ORIG_DST
+        if family is None:
+            family = FAMILY_IPV4 if len(a1) == 4 else FAMILY_IPV6
+            p |= CT_VIEW_FAMILY
+    if rsrc is not None:
+        a2 = _addr_bytes(rsrc, family, "reply source")
+        p |= CT_VIEW_REPLY_SRC
+        if family is None:
+            family = FAMILY_IPV4 if len(a2) == 4 else FAMILY_IPV6
+            p |= CT_VIEW_FAMILY
+    if rdst is not None:
+        a3 = _addr_bytes(rdst, family, "reply destination")
+        p |= CT_VIEW_REPLY_DST
+        if family is None:
+            family = FAMILY_IPV4 if len(a3) == 4 else FAMILY_IPV6
+            p |= CT_VIEW_FAMILY
+    if osp is None:
+        osp = 0
+    else:
+        osp = _u(osp, 0xFFFF, "port")
+        p |= CT_VIEW_ORIG_SPORT
+    if odp is None:
+        odp = 0
+    else:
+        odp = _u(odp, 0xFFFF, "port")
+        p |= CT_VIEW_ORIG_DPORT
+    if rsp is None:
+        rsp = 0
+    else:
+        rsp = _u(rsp, 0xFFFF, "port")
+        p |= CT_VIEW_REPLY_SPORT
+    if rdp is None:
+        rdp = 0
+    else:
+        rdp = _u(rdp, 0xFFFF, "port")
+        p |= CT_VIEW_REPLY_DPORT
+    icmp = _icmp_args("original", oit, oic, oii)
+    if icmp is None:
+        oit = oic = oii = 0
+    else:
+        oit, oic, oii = (_u(icmp[0], 0xFF, "ICMP type"), _u(icmp[1], 0xFF, "ICMP code"),
+                         _u(icmp[2], 0xFFFF, "ICMP id"))
+        p |= CT_VIEW_ORIG_ICMP
+    icmp = _icmp_args("reply", rit, ric, rii)
+    if icmp is None:
+        rit = ric = rii = 0
+    else:
+        rit, ric, rii = (_u(icmp[0], 0xFF, "ICMP type"), _u(icmp[1], 0xFF, "ICMP code"),
+                         _u(icmp[2], 0xFFFF, "ICMP id"))
+        p |= CT_VIEW_REPLY_ICMP
+    if zone is None:
+        zone = 0
+    else:
+        zone = _u(zone, 0xFFFFFFFF, "zone")
+        if zone > 0xFFFF:
+            raise invalid("zone %d is out of range 0..65535" % zone)
+        p |= CT_VIEW_ZONE
+    if mark is None:
+        mark = 0
+    else:
+        mark = _u(mark, 0xFFFFFFFF, "mark")
+        p |= CT_VIEW_MARK
+    if status is None:
+        status = 0
+    else:
+        status = _u(status, 0xFFFFFFFF, "status")
+        p |= CT_VIEW_STATUS
+    if timeout is None:
+        timeout = 0
+    else:
+        timeout = _u(timeout, 0xFFFFFFFF, "timeout")
+        p |= CT_VIEW_TIMEOUT
+    if tcp is None:
+        tcp = 0
+    else:
+        tcp = _u(tcp, 0xFF, "TCP state")
+        p |= CT_VIEW_TCP_STATE
+    if sctp is None:
+        sctp = 0
+    else:
+        sctp = _u(sctp, 0xFF, "SCTP state")
+        p |= CT_VIEW_SCTP_STATE
+    if id_ is None:
+        id_ = 0
+    else:
+        id_ = _u(id_, 0xFFFFFFFF, "id")
+        p |= CT_VIEW_ID
+    raw_labels = _ZERO16
     if labels is not None:
         mask = 0
         for bit in labels_from(labels):
@@ -584,10 +641,9 @@ def pack_view(e, buf, offset):
         raw_labels = mask.to_bytes(16, "little")
         p |= CT_VIEW_LABELS
     _VIEW.pack_into(
-        buf, offset, VIEW_SIZE, p, family or 0, proto or 0, zone, mark, status, timeout,
-        id_, 0, tcp, sctp, 0, 0, ports[0], ports[1], ports[2], ports[3], icmp[0], icmp[1],
-        icmp[2], icmp[3], icmp[4], icmp[5], 0, 0, 0, addrs[0], addrs[1], addrs[2],
-        addrs[3], 0, 0, 0, 0, 0, 0, raw_labels, 0, 0, 0, 0, 0,
+        buf, offset, VIEW_SIZE, p, family or 0, proto, zone, mark, status, timeout, id_, 0,
+        tcp, sctp, 0, 0, osp, odp, rsp, rdp, oit, oic, oii, rit, ric, rii, 0, 0, 0,
+        a0, a1, a2, a3, 0, 0, 0, 0, 0, 0, raw_labels, 0, 0, 0, 0, 0,
     )
     return True
 
