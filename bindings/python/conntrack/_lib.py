@@ -4,10 +4,14 @@ Where the library comes from, first match wins:
 
 1. the file named by the environment variable ``CONNTRACK_LIBRARY`` (an error if it
    cannot be loaded: a name given explicitly is never silently replaced);
-2. ``libconntrack.so.0`` through the system's dynamic loader, so ``LD_LIBRARY_PATH``,
+2. a copy bundled in the package (``conntrack/libconntrack.so.0``, in a wheel built with
+   CONNTRACK_BUNDLE_LIBRARY set);
+3. ``libconntrack.so.0`` through the system's dynamic loader, so ``LD_LIBRARY_PATH``,
    ``/etc/ld.so.conf`` and an installed copy (``make install``) all work;
-3. the in-tree build, ``build/lib/libconntrack.so.0`` at the top of the checkout this
-   package lives in (``bindings/python/conntrack`` -> ``../../../build/lib``).
+4. the in-tree build, ``build/lib/libconntrack.so.0`` at the top of the checkout this
+   package lives in (``bindings/python/conntrack`` -> ``../../../build/lib``), or, for a
+   package installed from a checkout (``pip install bindings/python``), that checkout's
+   (``_tree.py``, written by the build).
 """
 
 import ctypes
@@ -21,6 +25,11 @@ ABI_MAJOR = 0
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 IN_TREE = os.path.normpath(os.path.join(_HERE, "..", "..", "..", "build", "lib", SONAME))
+BUNDLED = os.path.join(_HERE, SONAME)
+try:
+    from ._tree import BUILD_TREE_LIBRARY  # the checkout an installed copy was built from
+except ImportError:
+    BUILD_TREE_LIBRARY = None
 
 # ct_status numbers (include/conntrack.h); they never change meaning.
 CT_OK = 0
@@ -81,14 +90,18 @@ def _load():
                 "conntrack: cannot load %s=%s: %s" % (ENV_VAR, explicit, e)
             ) from e
     errors = []
-    try:
-        return ctypes.CDLL(SONAME), SONAME
-    except OSError as e:
-        errors.append("%s: %s" % (SONAME, e))
-    try:
-        return ctypes.CDLL(IN_TREE), IN_TREE
-    except OSError as e:
-        errors.append("%s: %s" % (IN_TREE, e))
+    if os.path.exists(BUNDLED):
+        try:
+            return ctypes.CDLL(BUNDLED), BUNDLED
+        except OSError as e:
+            errors.append("%s: %s" % (BUNDLED, e))
+    for candidate in (SONAME, IN_TREE, BUILD_TREE_LIBRARY):
+        if candidate is None:
+            continue
+        try:
+            return ctypes.CDLL(candidate), candidate
+        except OSError as e:
+            errors.append("%s: %s" % (candidate, e))
     raise ImportError(
         "conntrack: libconntrack not found; set %s, install it (make install), "
         "or build it in the tree (make lib). Tried: %s" % (ENV_VAR, "; ".join(errors))
