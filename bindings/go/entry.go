@@ -194,139 +194,121 @@ type Entry struct {
 // and Filter, as in Entry{Zone: conntrack.Ptr[uint16](10)}.
 func Ptr[T any](v T) *T { return &v }
 
-// Presence bits of C.gct_flat, as Go constants.
-const (
-	hasFamily     = C.GCT_FAMILY
-	hasProto      = C.GCT_PROTO
-	hasAddr0      = C.GCT_ADDR0
-	hasPort0      = C.GCT_PORT0
-	hasICMP0      = C.GCT_ICMP0
-	hasZone       = C.GCT_ZONE
-	hasMark       = C.GCT_MARK
-	hasStatus     = C.GCT_STATUS
-	hasTimeout    = C.GCT_TIMEOUT
-	hasTCPState   = C.GCT_TCP_STATE
-	hasSCTPState  = C.GCT_SCTP_STATE
-	hasDCCPState  = C.GCT_DCCP_STATE
-	hasID         = C.GCT_ID
-	hasUse        = C.GCT_USE
-	hasCounters0  = C.GCT_COUNTERS0
-	hasTSStart    = C.GCT_TS_START
-	hasTSStop     = C.GCT_TS_STOP
-	hasLabels     = C.GCT_LABELS
-	hasLabelsMask = C.GCT_LABELS_MASK
-	hasSecmark    = C.GCT_SECMARK
-	hasHelper     = C.GCT_HELPER
-)
-
-// Selector numbers of the C API (CT_ORIG_SRC ... CT_REPLY_DST).
-const (
-	selOrigSrc  = C.CT_ORIG_SRC
-	selOrigDst  = C.CT_ORIG_DST
-	selReplySrc = C.CT_REPLY_SRC
-	selReplyDst = C.CT_REPLY_DST
-)
-
-// toFlat copies e into the flat C struct (Go memory without Go pointers). Only the
-// fields a setter exists for are copied; read-only fields are left out.
+// toFlat copies e into the flat C struct (Go memory without Go pointers): its view, and
+// the labels mask and helper the view cannot carry. Only the fields a setter exists for
+// are copied; read-only fields are left out. The library checks the rest when it builds
+// the entry (ct_entry_from_view).
 func (e *Entry) toFlat(op string, f *C.gct_flat) error {
 	*f = C.gct_flat{}
-	has := uint32(0)
-	if e.Family != 0 {
-		has |= hasFamily
-		f.family = C.uint8_t(e.Family)
-	}
-	if e.Proto != 0 {
-		has |= hasProto
-		f.proto = C.uint8_t(e.Proto)
+	v := &f.view
+	v.size = C.uint32_t(viewSize)
+	var p uint32
+	family := e.Family
+	if family != 0 {
+		p |= viewFamily
 	}
 	addrs := [4]netip.Addr{e.Orig.Src, e.Orig.Dst, e.Reply.Src, e.Reply.Dst}
-	ports := [4]*uint16{e.Orig.SrcPort, e.Orig.DstPort, e.Reply.SrcPort, e.Reply.DstPort}
-	for w := 0; w < 4; w++ {
-		if a := addrs[w]; a.IsValid() {
-			has |= hasAddr0 << w
-			if a.Is4() {
-				b := a.As4()
-				f.addr_len[w] = 4
-				for i := range b {
-					f.addr[w][i] = C.uint8_t(b[i])
-				}
-			} else {
-				b := a.As16()
-				f.addr_len[w] = 16
-				for i := range b {
-					f.addr[w][i] = C.uint8_t(b[i])
-				}
-			}
+	slots := [4]*[16]C.uint8_t{&v.orig_src, &v.orig_dst, &v.reply_src, &v.reply_dst}
+	bits := [4]uint32{viewOrigSrc, viewOrigDst, viewReplySrc, viewReplyDst}
+	for w, a := range addrs {
+		if !a.IsValid() {
+			continue
 		}
-		if p := ports[w]; p != nil {
-			has |= hasPort0 << w
-			f.port[w] = C.uint16_t(*p)
+		fam := FamilyIPv6
+		if a.Is4() {
+			fam = FamilyIPv4
+		}
+		if family == 0 {
+			family = fam // the first address decides, as the setters do
+			p |= viewFamily
+		} else if fam != family {
+			return invalid(op, "address "+a.String()+" is not of the entry's family ("+family.String()+")")
+		}
+		raw := a.As16()
+		if fam == FamilyIPv4 {
+			b4 := a.As4()
+			raw = [16]byte{b4[0], b4[1], b4[2], b4[3]}
+		}
+		*slots[w] = *(*[16]C.uint8_t)(unsafe.Pointer(&raw))
+		p |= bits[w]
+	}
+	v.family = C.uint8_t(family)
+	if e.Proto != 0 {
+		p |= viewProto
+		v.proto = C.uint8_t(e.Proto)
+	}
+	ports := [4]*uint16{e.Orig.SrcPort, e.Orig.DstPort, e.Reply.SrcPort, e.Reply.DstPort}
+	portSlots := [4]*C.uint16_t{&v.orig_sport, &v.orig_dport, &v.reply_sport, &v.reply_dport}
+	portBits := [4]uint32{viewOrigSport, viewOrigDport, viewReplySport, viewReplyDport}
+	for w, port := range ports {
+		if port != nil {
+			*portSlots[w] = C.uint16_t(*port)
+			p |= portBits[w]
 		}
 	}
-	for d, ic := range [2]*ICMP{e.Orig.ICMP, e.Reply.ICMP} {
-		if ic != nil {
-			has |= hasICMP0 << d
-			f.icmp_type[d] = C.uint8_t(ic.Type)
-			f.icmp_code[d] = C.uint8_t(ic.Code)
-			f.icmp_id[d] = C.uint16_t(ic.ID)
-		}
+	if ic := e.Orig.ICMP; ic != nil {
+		v.orig_icmp_type, v.orig_icmp_code, v.orig_icmp_id = C.uint8_t(ic.Type), C.uint8_t(ic.Code), C.uint16_t(ic.ID)
+		p |= viewOrigICMP
+	}
+	if ic := e.Reply.ICMP; ic != nil {
+		v.reply_icmp_type, v.reply_icmp_code, v.reply_icmp_id = C.uint8_t(ic.Type), C.uint8_t(ic.Code), C.uint16_t(ic.ID)
+		p |= viewReplyICMP
 	}
 	if e.Zone != nil {
-		has |= hasZone
-		f.zone = C.uint16_t(*e.Zone)
+		p |= viewZone
+		v.zone = C.uint16_t(*e.Zone)
 	}
 	if e.Mark != nil {
-		has |= hasMark
-		f.mark = C.uint32_t(*e.Mark)
+		p |= viewMark
+		v.mark = C.uint32_t(*e.Mark)
 	}
 	if e.Status != nil {
-		has |= hasStatus
-		f.status = C.uint32_t(*e.Status)
+		p |= viewStatus
+		v.status = C.uint32_t(*e.Status)
 	}
 	if e.Timeout != nil {
-		has |= hasTimeout
-		f.timeout = C.uint32_t(*e.Timeout)
+		p |= viewTimeout
+		v.timeout = C.uint32_t(*e.Timeout)
 	}
 	if e.TCPState != nil {
-		has |= hasTCPState
-		f.tcp_state = C.uint8_t(*e.TCPState)
+		p |= viewTCPState
+		v.tcp_state = C.uint8_t(*e.TCPState)
 	}
 	if e.SCTPState != nil {
-		has |= hasSCTPState
-		f.sctp_state = C.uint8_t(*e.SCTPState)
+		p |= viewSCTPState
+		v.sctp_state = C.uint8_t(*e.SCTPState)
 	}
 	if e.ID != nil {
-		has |= hasID
-		f.id = C.uint32_t(*e.ID)
+		p |= viewID
+		v.id = C.uint32_t(*e.ID)
 	}
-	if e.Labels != nil {
-		has |= hasLabels
-		for i, b := range e.Labels {
-			f.labels[i] = C.uint8_t(b)
+	switch {
+	case e.LabelsMask != nil:
+		// Only the masked bits change: not the view's labels, which replace all 128.
+		f.has |= C.GCT_LABELS_MASK
+		var l Labels
+		if e.Labels != nil {
+			l = *e.Labels
 		}
-	}
-	if e.LabelsMask != nil {
-		has |= hasLabelsMask
-		for i, b := range e.LabelsMask {
-			f.labels_mask[i] = C.uint8_t(b)
-		}
+		f.labels = *(*[16]C.uint8_t)(unsafe.Pointer(&l))
+		f.labels_mask = *(*[16]C.uint8_t)(unsafe.Pointer(e.LabelsMask))
+	case e.Labels != nil:
+		p |= viewLabels
+		v.labels = *(*[16]C.uint8_t)(unsafe.Pointer(e.Labels))
 	}
 	if e.Helper != "" {
 		if len(e.Helper) >= C.GCT_HELPER_MAX || strings.IndexByte(e.Helper, 0) >= 0 {
 			return invalid(op, "helper name "+strconv.Quote(e.Helper)+" is too long or holds a NUL byte")
 		}
-		has |= hasHelper
+		f.has |= C.GCT_HELPER
 		for i := 0; i < len(e.Helper); i++ {
 			f.helper[i] = C.char(e.Helper[i])
 		}
 	}
-	f.has = C.uint32_t(has)
+	v.present = C.uint32_t(p)
 	return nil
 }
 
-// scalars holds the pointed-to values of one Entry read from C: one allocation per entry
-// instead of one per field.
 // The view layout this package reads (C.ct_view of the header it was built with); the
 // library must say it writes this size, or Open refuses to work (a mismatched library).
 var viewLayoutErr = checkViewLayout(viewSize)

@@ -54,43 +54,17 @@ ct_status gct_list_views(const ct_entry_list *list, size_t first, gct_rview *out
     return rc;
 }
 
-/* Sets every field `f` holds on `e`, in an order the setters accept (family and addresses
- * before the protocol, the protocol before ports and ICMP fields). */
-static ct_status fill(ct_entry *e, const gct_flat *f) {
-    ct_status rc = CT_OK;
-#define TRY(x) do { if ((rc = (x)) != CT_OK) return rc; } while (0)
-    if (f->has & GCT_FAMILY) TRY(ct_entry_set_family(e, f->family));
-    for (uint32_t w = 0; w < 4; w++)
-        if (f->has & (GCT_ADDR0 << w)) TRY(ct_entry_set_addr_bytes(e, w, f->addr[w], f->addr_len[w]));
-    if (f->has & GCT_PROTO) TRY(ct_entry_set_proto(e, f->proto));
-    for (uint32_t w = 0; w < 4; w++)
-        if (f->has & (GCT_PORT0 << w)) TRY(ct_entry_set_port(e, w, f->port[w]));
-    for (uint32_t d = 0; d < 2; d++)
-        if (f->has & (GCT_ICMP0 << d))
-            TRY(ct_entry_set_icmp(e, d, f->icmp_type[d], f->icmp_code[d], f->icmp_id[d]));
-    if (f->has & GCT_ZONE) TRY(ct_entry_set_zone(e, f->zone));
-    if (f->has & GCT_MARK) TRY(ct_entry_set_mark(e, f->mark));
-    if (f->has & GCT_STATUS) TRY(ct_entry_set_status(e, f->status));
-    if (f->has & GCT_TIMEOUT) TRY(ct_entry_set_timeout(e, f->timeout));
-    if (f->has & GCT_TCP_STATE) TRY(ct_entry_set_tcp_state(e, f->tcp_state));
-    if (f->has & GCT_SCTP_STATE) TRY(ct_entry_set_sctp_state(e, f->sctp_state));
-    if (f->has & GCT_ID) TRY(ct_entry_set_id(e, f->id));
-    if (f->has & GCT_LABELS_MASK) {
-        for (uint32_t bit = 0; bit < 128; bit++)
-            if (f->labels_mask[bit / 8] & (1u << (bit % 8)))
-                TRY(ct_entry_set_label(e, bit, (f->labels[bit / 8] >> (bit % 8)) & 1));
-    } else if (f->has & GCT_LABELS) {
-        TRY(ct_entry_set_labels(e, f->labels, sizeof f->labels));
-    }
-    if (f->has & GCT_HELPER) TRY(ct_entry_set_helper(e, f->helper));
-#undef TRY
-    return rc;
-}
-
+/* The entry `f` describes: its view (held to the setters' rules by the library), then
+ * what the view cannot carry. */
 ct_status gct_build(const gct_flat *f, ct_entry **out, gct_err *err) {
     ct_entry *e = NULL;
-    ct_status rc = ct_entry_new(&e);
-    if (rc == CT_OK) rc = fill(e, f);
+    ct_status rc = ct_entry_from_view(&f->view, &e);
+    if (rc == CT_OK && (f->has & GCT_LABELS_MASK)) {
+        for (uint32_t bit = 0; bit < 128 && rc == CT_OK; bit++)
+            if (f->labels_mask[bit / 8] & (1u << (bit % 8)))
+                rc = ct_entry_set_label(e, bit, (f->labels[bit / 8] >> (bit % 8)) & 1);
+    }
+    if (rc == CT_OK && (f->has & GCT_HELPER)) rc = ct_entry_set_helper(e, f->helper);
     if (rc != CT_OK) {
         capture(rc, err);
         ct_entry_free(e);

@@ -1,7 +1,8 @@
 /* shim.h - C side of the Go binding (package conntrack).
  *
- * A Go entry or filter crosses into C as one flat struct (no pointers, so Go may pass a
- * pointer to its own memory), and every operation builds its C objects, runs, copies the
+ * A Go entry crosses into C as the library's flat record (ct_view) plus the two fields the
+ * record lacks, and a filter as one flat struct (no pointers, so Go may pass a pointer to
+ * its own memory); entries are read back as records too, a block per call. Every operation builds its C objects, runs, copies the
  * error detail and frees them inside ONE C call: a goroutine may move to another OS thread
  * between two cgo calls, so the thread-local ct_last_error_message() is only ever read in
  * the call that failed. */
@@ -13,64 +14,24 @@
 #include <stdbool.h>
 #include "conntrack.h"
 
-/* Presence bits of gct_flat.has. */
+/* Bits of gct_flat.has: what an entry to write holds beyond its view. */
 enum {
-    GCT_FAMILY = 1u << 0,
-    GCT_PROTO = 1u << 1,
-    GCT_ADDR0 = 1u << 2,   /* + which (CT_ORIG_SRC .. CT_REPLY_DST): 4 bits */
-    GCT_PORT0 = 1u << 6,   /* + which: 4 bits */
-    GCT_ICMP0 = 1u << 10,  /* + dir: 2 bits */
-    GCT_ZONE = 1u << 12,
-    GCT_MARK = 1u << 13,
-    GCT_STATUS = 1u << 14,
-    GCT_TIMEOUT = 1u << 15,
-    GCT_TCP_STATE = 1u << 16,
-    GCT_SCTP_STATE = 1u << 17,
-    GCT_DCCP_STATE = 1u << 18,
-    GCT_ID = 1u << 19,
-    GCT_USE = 1u << 20,
-    GCT_COUNTERS0 = 1u << 21, /* + dir: 2 bits */
-    GCT_TS_START = 1u << 23,
-    GCT_TS_STOP = 1u << 24,
-    GCT_LABELS = 1u << 25,
-    GCT_LABELS_MASK = 1u << 26,
-    GCT_SECMARK = 1u << 27,
-    GCT_HELPER = 1u << 28,
+    GCT_LABELS_MASK = 1u << 0, /* change only the label bits of labels_mask, to labels */
+    GCT_HELPER = 1u << 1,
 };
 
 #define GCT_HELPER_MAX 32
 #define GCT_MSG_MAX 1024
 #define GCT_FILTER_ADDR_MAX 64
-#define GCT_DUMP_CHUNK 128
 #define GCT_EVENT_CHUNK 64
 
-/* Every field of a ct_entry, with a presence bit each. */
+/* An entry as Go writes it: its view (every settable field the view carries, size set)
+ * and what the view cannot carry. */
 typedef struct {
+    ct_view view;
     uint32_t has;
-    uint8_t family;
-    uint8_t proto;
-    uint8_t addr_len[4];
-    uint8_t addr[4][16];
-    uint16_t port[4];
-    uint8_t icmp_type[2];
-    uint8_t icmp_code[2];
-    uint16_t icmp_id[2];
-    uint16_t zone;
-    uint32_t mark;
-    uint32_t status;
-    uint32_t timeout;
-    uint8_t tcp_state;
-    uint8_t sctp_state;
-    uint8_t dccp_state;
-    uint32_t id;
-    uint32_t use;
-    uint64_t packets[2];
-    uint64_t bytes[2];
-    uint64_t ts_start;
-    uint64_t ts_stop;
-    uint8_t labels[16];
-    uint8_t labels_mask[16];
-    uint32_t secmark;
+    uint8_t labels[16];      /* with GCT_LABELS_MASK */
+    uint8_t labels_mask[16]; /* with GCT_LABELS_MASK */
     char helper[GCT_HELPER_MAX];
 } gct_flat;
 

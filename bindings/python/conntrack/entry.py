@@ -698,7 +698,9 @@ def clone_c_entry(ptr):
 
 class c_entry:
     """Context manager: a new ct_entry holding `entry`'s settable fields, freed on exit
-    (also when a setter fails)."""
+    (also when building it fails). The fields go in as one ct_view record
+    (ct_entry_from_view, held to the setters' rules); an entry with a helper, which the
+    record cannot carry, goes through the setters."""
 
     def __init__(self, entry):
         if not isinstance(entry, Entry):
@@ -707,6 +709,12 @@ class c_entry:
         self.ptr = None
 
     def __enter__(self):
+        view = ctypes.create_string_buffer(VIEW_SIZE)
+        if pack_view(self.entry, view, 0):
+            out = ctypes.c_void_p()
+            check(lib.ct_entry_from_view(view, ctypes.byref(out)))
+            self.ptr = out.value
+            return self.ptr
         self.ptr = new_c_entry()
         try:
             fill_c_entry(self.ptr, self.entry)

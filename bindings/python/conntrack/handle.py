@@ -543,21 +543,10 @@ class Batch:
 
     def _add(self, fn, entry):
         b = self._batch()
-        if not isinstance(entry, Entry):
-            raise TypeError("expected a conntrack.Entry, not %s" % type(entry).__name__)
-        view = ctypes.create_string_buffer(VIEW_SIZE)
-        if pack_view(entry, view, 0):
-            # One record instead of a setter call per field; ct_entry_from_view applies
-            # the setters' checks, so a refused entry raises here as before.
-            out = ctypes.c_void_p()
-            check(lib.ct_entry_from_view(view, ctypes.byref(out)))
-            try:
-                check(fn(b, out.value))
-            finally:
-                lib.ct_entry_free(out.value)
-        else:
-            with c_entry(entry) as ptr:
-                check(fn(b, ptr))
+        # One record (ct_entry_from_view) instead of a setter call per field; a refused
+        # entry raises here.
+        with c_entry(entry) as ptr:
+            check(fn(b, ptr))
         self._sent = False
         # The new request is the last one (adding after a send started a new batch).
         return lib.ct_batch_len(b) - 1

@@ -4,6 +4,7 @@ path, and the layout check that refuses a library with another view layout."""
 
 import copy
 import pickle
+import re
 import subprocess
 
 import pytest
@@ -37,6 +38,11 @@ def fields(e):
     return {name: getattr(e, name) for name in PUBLIC_FIELDS}
 
 
+def steady(e):
+    """The fields that cannot change between two reads (the timeout ticks)."""
+    return {name: getattr(e, name) for name in PUBLIC_FIELDS if name != "timeout"}
+
+
 def test_views_equal_the_getters_and_the_tool(ct, netns):
     for args in TOOL_ENTRIES:
         netns.conntrack("-I", *args)
@@ -50,19 +56,18 @@ def test_views_equal_the_getters_and_the_tool(ct, netns):
         for name in PUBLIC_FIELDS:
             if name not in ("timeout", "use"):  # may tick or change between the reads
                 assert getattr(got, name) == getattr(e, name), (name, e)
-    key = lambda e: e.format(extended=True)  # noqa: E731
-    assert sorted(map(fields, by_view), key=repr) == sorted(map(fields, by_stream), key=repr)
-    # The text of the views is the tool's (the timeout may tick: read before and after).
-    for opts, kw in (([], {}), (["-o", "extended,id"], {"extended": True, "id": True})):
-        for _ in range(3):
-            before = netns.lines(*opts)
-            ours = sorted(e.format(**kw) for e in ct.list())
-            after = netns.lines(*opts)
-            if ours in (before, after):
-                break
-        else:
-            assert ours == after
-    assert sorted(map(key, by_view)) == sorted(map(key, by_stream))
+    assert sorted(map(steady, by_view), key=repr) == sorted(map(steady, by_stream), key=repr)
+    # The text of the views is the tool's, but for what ticks between two reads on a busy
+    # machine: the timeout and delta-time.
+    for opts, kw, at in (([], {}, 2), (["-o", "extended,id"], {"extended": True, "id": True}, 4)):
+        ours = sorted(untimed(e.format(**kw), at) for e in ct.list())
+        assert ours == sorted(untimed(t, at) for t in netns.lines(*opts))
+
+
+def untimed(line, at):
+    words = line.split()
+    words[at] = "*"
+    return re.sub(r"delta-time=\d+", "delta-time=*", " ".join(words))
 
 
 def test_view_backed_entries_behave_as_values(ct, netns):
@@ -134,8 +139,8 @@ def test_bulk_batches_pass_views(ct, netns):
     with ct.batch() as b:
         b.add_deletes(dumped)  # the very records read
         assert b.send() == [None] * 3000
-    assert netns.lines() == sorted(netns.lines("-w", 3))
-    assert len(netns.lines()) == 1
+    (left,) = netns.lines()
+    assert "sport=9000" in left and "zone=3" in left
 
 
 def test_stream_reads_more_than_a_block(ct, netns):
