@@ -216,7 +216,6 @@ PUBLIC_FIELDS = (
     "helper",
 )
 _INDEX = {name: i for i, name in enumerate(PUBLIC_FIELDS)}
-_N = len(PUBLIC_FIELDS)
 _FAMILY, _PROTO, _ORIG_SRC, _REPLY_DST, _LABELS, _HELPER = (
     _INDEX["family"], _INDEX["proto"], _INDEX["orig_src"], _INDEX["reply_dst"],
     _INDEX["labels"], _INDEX["helper"],
@@ -225,8 +224,9 @@ _FAMILY, _PROTO, _ORIG_SRC, _REPLY_DST, _LABELS, _HELPER = (
 
 def _normalise(v):
     """Normalises the constructor's values in place (list `v`, PUBLIC_FIELDS order)."""
-    if v[_FAMILY] is not None:
-        v[_FAMILY] = family_number(v[_FAMILY])
+    family = v[_FAMILY]
+    if family is not None and not (family.__class__ is int and family in (FAMILY_IPV4, FAMILY_IPV6)):
+        v[_FAMILY] = family_number(family)
     proto = v[_PROTO]
     if proto is not None and not (proto.__class__ is int and 0 <= proto <= 255):
         v[_PROTO] = proto_number(proto)
@@ -258,21 +258,24 @@ class Entry:
     # lacks (CT_VIEW_MORE) and those Reader.read_kept made.
     __slots__ = ("_b", "_o", "_v", "_source", "__weakref__")
 
-    def __init__(self, *args, **kwargs):
-        if args:
-            if len(args) > _N:
-                raise TypeError("Entry() takes at most %d positional arguments" % _N)
-            v = list(args) + [None] * (_N - len(args))
-        else:
-            v = [None] * _N
-        index = _INDEX
-        for name, value in kwargs.items():
-            i = index.get(name)
-            if i is None:
-                raise TypeError("Entry() got an unexpected keyword argument %r" % name)
-            if i < len(args):
-                raise TypeError("Entry() got multiple values for argument %r" % name)
-            v[i] = value
+    def __init__(
+        self, family=None, proto=None, orig_src=None, orig_dst=None, reply_src=None,
+        reply_dst=None, orig_sport=None, orig_dport=None, reply_sport=None, reply_dport=None,
+        orig_icmp_type=None, orig_icmp_code=None, orig_icmp_id=None, reply_icmp_type=None,
+        reply_icmp_code=None, reply_icmp_id=None, zone=None, mark=None, status=None,
+        timeout=None, tcp_state=None, sctp_state=None, dccp_state=None, id=None, use=None,
+        orig_packets=None, orig_bytes=None, reply_packets=None, reply_bytes=None,
+        timestamp_start=None, timestamp_stop=None, labels=None, secmark=None, helper=None,
+    ):
+        # The arguments in PUBLIC_FIELDS order (Python binds them: no loop here).
+        v = [
+            family, proto, orig_src, orig_dst, reply_src, reply_dst, orig_sport, orig_dport,
+            reply_sport, reply_dport, orig_icmp_type, orig_icmp_code, orig_icmp_id,
+            reply_icmp_type, reply_icmp_code, reply_icmp_id, zone, mark, status, timeout,
+            tcp_state, sctp_state, dccp_state, id, use, orig_packets, orig_bytes,
+            reply_packets, reply_bytes, timestamp_start, timestamp_stop, labels, secmark,
+            helper,
+        ]
         _normalise(v)
         self._b = None
         self._o = 0
