@@ -225,7 +225,9 @@ _FAMILY, _PROTO, _ORIG_SRC, _REPLY_DST, _LABELS, _HELPER = (
 def _normalise(v):
     """Normalises the constructor's values in place (list `v`, PUBLIC_FIELDS order)."""
     family = v[_FAMILY]
-    if family is not None and not (family.__class__ is int and family in (FAMILY_IPV4, FAMILY_IPV6)):
+    if family is not None and not (
+        family.__class__ is int and family in (FAMILY_IPV4, FAMILY_IPV6)
+    ):
         v[_FAMILY] = family_number(family)
     proto = v[_PROTO]
     if proto is not None and not (proto.__class__ is int and 0 <= proto <= 255):
