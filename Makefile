@@ -18,7 +18,7 @@ C_TESTS    := $(patsubst c-tests/%.c,%,$(wildcard c-tests/test_*.c))
 EXAMPLES   := ct-list demo
 
 .PHONY: all lib package header examples c-tests demo test deps test-rust test-c test-examples \
-	test-readme test-install test-python test-go test-oldkernel test-symbols install uninstall clean bench compare compare-events soak soak-valgrind fuzz
+	test-readme test-install test-python test-go test-oldkernel test-symbols install uninstall clean bench bench-bindings compare compare-events soak soak-valgrind fuzz
 
 all: lib examples
 
@@ -76,6 +76,18 @@ EVENTS_N    ?= 1000000
 EVENTS_SECS ?= 25
 compare-events: bench
 	./bench/compare-events.sh $(BUILD)/ct-bench $(EVENTS_N) $(EVENTS_SECS)
+
+# The bindings against C (make bench-bindings N=...): one private namespace, N entries;
+# C, Go and Python dump, list a zone, batch-create and batch-delete; pyroute2 and
+# libnetfilter_conntrack (through ctypes, as Neutron uses it) as anchors. Installs them.
+bench-bindings: bench
+	command -v go >/dev/null && /usr/bin/python3 -c 'import pyroute2' 2>/dev/null && \
+	  ldconfig -p | grep -q libnetfilter_conntrack.so.3 || \
+	  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+	    golang-go python3-pyroute2 libnetfilter-conntrack3 conntrack; }
+	cd bench/gobind && GOPROXY=off GOFLAGS=-mod=mod GO111MODULE=on GOSUMDB=off CGO_ENABLED=1 \
+	  go build -o $(abspath $(BUILD))/gobind .
+	./bench/bindings.sh $(BUILD)/ct-bench $(BUILD)/gobind $(N)
 
 # Soak: a million mixed operations and the events they make through one handle and one
 # listener, in a private namespace; fails if resident memory grows. Not part of `make test`.

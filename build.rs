@@ -48,6 +48,11 @@ const SECTIONS: &[(&str, &str, &[&str])] = &[
         &["batch"],
     ),
     (
+        "Flat entry views",
+        "An entry as one fixed-layout struct, read and written in blocks: what bindings use.",
+        &["view"],
+    ),
+    (
         "Events",
         "A subscription to the table's changes.",
         &["events"],

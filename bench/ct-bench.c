@@ -4,7 +4,8 @@
  *   dump [ZONE]     dump the table, count the entries (only those in ZONE if given)
  *   delete N ZONE   delete those same N entries by tuple and zone
  *   flush           flush the table
- *   list            ct_list the table and report resident memory per entry
+ *   list [ZONE]     ct_list the table (ZONE only if given) and report resident memory
+ *                   per entry
  *                   (with CT_BENCH_MEMORY set in the environment, dump reports its resident
  *                   memory growth too: its buffers, whatever the size)
  *   events SECS     listen for NEW and DESTROY events for SECS seconds with the library's
@@ -111,7 +112,7 @@ static int bulk(ct_handle *h, int create, unsigned n, unsigned zone, unsigned *f
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s create N ZONE | dump [ZONE] | delete N ZONE | flush | events SECS\n",
+        fprintf(stderr, "usage: %s create N ZONE | dump [ZONE] | delete N ZONE | list [ZONE] | flush | events SECS\n",
                 argv[0]);
         return 2;
     }
@@ -141,7 +142,13 @@ int main(int argc, char **argv) {
     } else if (!strcmp(op, "list")) {
         long before = rss_kib();
         ct_entry_list *l = NULL;
-        rc = ct_list(h, NULL, &l);
+        ct_filter *f = NULL;
+        if (argc > 2) {
+            rc = ct_filter_new(&f);
+            if (rc == CT_OK) rc = ct_filter_set_zone(f, (uint32_t)strtoul(argv[2], NULL, 10));
+        }
+        if (rc == CT_OK) rc = ct_list(h, f, &l);
+        ct_filter_free(f);
         if (rc != CT_OK) {
             status = die("list", rc);
         } else {

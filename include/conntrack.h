@@ -1141,6 +1141,13 @@ ct_status ct_cursor_open(ct_handle *h, const ct_filter *filter, ct_cursor **curs
 ct_status ct_cursor_next(ct_cursor *cursor, const ct_entry **entry_out);
 
 /**
+ * The entry the last read of the cursor ended on (the last of ct_cursor_next_views'
+ * block, or ct_cursor_next's entry), into `*entry_out`; NULL once the dump has ended. The
+ * entry belongs to the cursor and lives until its next read or ct_cursor_free.
+ */
+ct_status ct_cursor_last(ct_cursor *cursor, const ct_entry **entry_out);
+
+/**
  * Frees `cursor`, ending its dump if it is still running (what is left is read and
  * dropped) and letting its handle go. Passing NULL does nothing; freeing twice is undefined.
  * Freed while another thread is in ct_cursor_next on it, it goes when that call returns
@@ -1236,6 +1243,440 @@ ct_status ct_batch_result(const ct_batch *batch,
  * the next call of this function on it, or until it is cleared, changed or freed.
  */
 const char *ct_batch_result_message(const ct_batch *batch, size_t index);
+
+#ifdef __cplusplus
+}  // extern "C"
+#endif  // __cplusplus
+
+/* Flat entry views ==========================================================
+ * An entry as one fixed-layout struct, read and written in blocks: what bindings use. */
+/**
+ * View field bit: `family`.
+ */
+#define CT_VIEW_FAMILY (1 << 0)
+
+/**
+ * View field bit: `proto`.
+ */
+#define CT_VIEW_PROTO (1 << 1)
+
+/**
+ * View field bit: `orig_src`.
+ */
+#define CT_VIEW_ORIG_SRC (1 << 2)
+
+/**
+ * View field bit: `orig_dst`.
+ */
+#define CT_VIEW_ORIG_DST (1 << 3)
+
+/**
+ * View field bit: `reply_src`.
+ */
+#define CT_VIEW_REPLY_SRC (1 << 4)
+
+/**
+ * View field bit: `reply_dst`.
+ */
+#define CT_VIEW_REPLY_DST (1 << 5)
+
+/**
+ * View field bit: `orig_sport`.
+ */
+#define CT_VIEW_ORIG_SPORT (1 << 6)
+
+/**
+ * View field bit: `orig_dport`.
+ */
+#define CT_VIEW_ORIG_DPORT (1 << 7)
+
+/**
+ * View field bit: `reply_sport`.
+ */
+#define CT_VIEW_REPLY_SPORT (1 << 8)
+
+/**
+ * View field bit: `reply_dport`.
+ */
+#define CT_VIEW_REPLY_DPORT (1 << 9)
+
+/**
+ * View field bit: `orig_icmp_type`, `orig_icmp_code` and `orig_icmp_id`.
+ */
+#define CT_VIEW_ORIG_ICMP (1 << 10)
+
+/**
+ * View field bit: `reply_icmp_type`, `reply_icmp_code` and `reply_icmp_id`.
+ */
+#define CT_VIEW_REPLY_ICMP (1 << 11)
+
+/**
+ * View field bit: `zone`.
+ */
+#define CT_VIEW_ZONE (1 << 12)
+
+/**
+ * View field bit: `mark`.
+ */
+#define CT_VIEW_MARK (1 << 13)
+
+/**
+ * View field bit: `status`.
+ */
+#define CT_VIEW_STATUS (1 << 14)
+
+/**
+ * View field bit: `timeout`.
+ */
+#define CT_VIEW_TIMEOUT (1 << 15)
+
+/**
+ * View field bit: `id`.
+ */
+#define CT_VIEW_ID (1 << 16)
+
+/**
+ * View field bit: `use_count`.
+ */
+#define CT_VIEW_USE (1 << 17)
+
+/**
+ * View field bit: `tcp_state`.
+ */
+#define CT_VIEW_TCP_STATE (1 << 18)
+
+/**
+ * View field bit: `sctp_state`.
+ */
+#define CT_VIEW_SCTP_STATE (1 << 19)
+
+/**
+ * View field bit: `dccp_state`.
+ */
+#define CT_VIEW_DCCP_STATE (1 << 20)
+
+/**
+ * View field bit: `orig_packets` and `orig_bytes`.
+ */
+#define CT_VIEW_ORIG_COUNTERS (1 << 21)
+
+/**
+ * View field bit: `reply_packets` and `reply_bytes`.
+ */
+#define CT_VIEW_REPLY_COUNTERS (1 << 22)
+
+/**
+ * View field bit: `timestamp_start`.
+ */
+#define CT_VIEW_TIMESTAMP_START (1 << 23)
+
+/**
+ * View field bit: `timestamp_stop`.
+ */
+#define CT_VIEW_TIMESTAMP_STOP (1 << 24)
+
+/**
+ * View field bit: `labels`.
+ */
+#define CT_VIEW_LABELS (1 << 25)
+
+/**
+ * View field bit: `secmark`.
+ */
+#define CT_VIEW_SECMARK (1 << 26)
+
+/**
+ * View field bit: `tcp_wscale_orig` and `tcp_wscale_reply`.
+ */
+#define CT_VIEW_TCP_WSCALE (1 << 27)
+
+/**
+ * View field bit: `tcp_flags_orig` and `tcp_flags_orig_mask`.
+ */
+#define CT_VIEW_TCP_FLAGS_ORIG (1 << 28)
+
+/**
+ * View field bit: `tcp_flags_reply` and `tcp_flags_reply_mask`.
+ */
+#define CT_VIEW_TCP_FLAGS_REPLY (1 << 29)
+
+/**
+ * View bit: the entry holds fields the view does not carry (helper, security context,
+ * sequence adjustment, SCTP tags, a label update mask). Ignored on views passed in.
+ */
+#define CT_VIEW_MORE (1 << 30)
+
+/**
+ * Batch operation of ct_batch_add_views: create.
+ */
+#define CT_BATCH_CREATE 0
+
+/**
+ * Batch operation of ct_batch_add_views: update.
+ */
+#define CT_BATCH_UPDATE 1
+
+/**
+ * Batch operation of ct_batch_add_views: delete.
+ */
+#define CT_BATCH_DELETE 2
+
+/**
+ * One conntrack entry as plain data: every field bindings read, in one fixed layout.
+ * Addresses are in network order, IPv4 in the first 4 bytes (the rest zero); ports, keys
+ * and every other number are in host order. A field holds a value only when its
+ * `CT_VIEW_*` bit is set in `present`; otherwise it reads 0. Fields an entry rarely has
+ * (helper, security context, sequence adjustment, SCTP tags) are not in the view: `CT_VIEW_MORE` says the entry has some, read through ct_entry.
+ */
+typedef struct {
+  /**
+   * The size in bytes of the layout this view holds: sizeof(ct_view) of the header the
+   * writer was built with. Set it when passing views in; the library sets it on views it
+   * writes (to its own size).
+   */
+  uint32_t size;
+  /**
+   * Which fields hold a value: CT_VIEW_* bits.
+   */
+  uint32_t present;
+  /**
+   * CT_FAMILY_IPV4 or CT_FAMILY_IPV6.
+   */
+  uint8_t family;
+  /**
+   * Layer-4 protocol number.
+   */
+  uint8_t proto;
+  /**
+   * Zone.
+   */
+  uint16_t zone;
+  /**
+   * Connection mark.
+   */
+  uint32_t mark;
+  /**
+   * Status bits (CT_STATUS_*).
+   */
+  uint32_t status;
+  /**
+   * Seconds until the entry expires.
+   */
+  uint32_t timeout;
+  /**
+   * The kernel's id.
+   */
+  uint32_t id;
+  /**
+   * Reference count (read-only).
+   */
+  uint32_t use_count;
+  /**
+   * TCP state (CT_TCP_STATE_*).
+   */
+  uint8_t tcp_state;
+  /**
+   * SCTP state (the kernel's SCTP_CONNTRACK_* numbering).
+   */
+  uint8_t sctp_state;
+  /**
+   * DCCP state (read-only).
+   */
+  uint8_t dccp_state;
+  /**
+   * Zero.
+   */
+  uint8_t reserved0;
+  /**
+   * Source port (GRE: key) of the original tuple.
+   */
+  uint16_t orig_sport;
+  /**
+   * Destination port (GRE: key) of the original tuple.
+   */
+  uint16_t orig_dport;
+  /**
+   * Source port of the reply tuple.
+   */
+  uint16_t reply_sport;
+  /**
+   * Destination port of the reply tuple.
+   */
+  uint16_t reply_dport;
+  /**
+   * ICMP type of the original tuple.
+   */
+  uint8_t orig_icmp_type;
+  /**
+   * ICMP code of the original tuple.
+   */
+  uint8_t orig_icmp_code;
+  /**
+   * ICMP id of the original tuple.
+   */
+  uint16_t orig_icmp_id;
+  /**
+   * ICMP type of the reply tuple.
+   */
+  uint8_t reply_icmp_type;
+  /**
+   * ICMP code of the reply tuple.
+   */
+  uint8_t reply_icmp_code;
+  /**
+   * ICMP id of the reply tuple.
+   */
+  uint16_t reply_icmp_id;
+  /**
+   * TCP window scale of the original direction.
+   */
+  uint8_t tcp_wscale_orig;
+  /**
+   * TCP window scale of the reply direction.
+   */
+  uint8_t tcp_wscale_reply;
+  /**
+   * Zero.
+   */
+  uint16_t reserved1;
+  /**
+   * Source address of the original tuple.
+   */
+  uint8_t orig_src[16];
+  /**
+   * Destination address of the original tuple.
+   */
+  uint8_t orig_dst[16];
+  /**
+   * Source address of the reply tuple.
+   */
+  uint8_t reply_src[16];
+  /**
+   * Destination address of the reply tuple.
+   */
+  uint8_t reply_dst[16];
+  /**
+   * Packets of the original direction (read-only; nf_conntrack_acct).
+   */
+  uint64_t orig_packets;
+  /**
+   * Bytes of the original direction (read-only).
+   */
+  uint64_t orig_bytes;
+  /**
+   * Packets of the reply direction (read-only).
+   */
+  uint64_t reply_packets;
+  /**
+   * Bytes of the reply direction (read-only).
+   */
+  uint64_t reply_bytes;
+  /**
+   * Start timestamp, nanoseconds since the epoch (read-only; nf_conntrack_timestamp).
+   */
+  uint64_t timestamp_start;
+  /**
+   * Stop timestamp, nanoseconds since the epoch (read-only).
+   */
+  uint64_t timestamp_stop;
+  /**
+   * The 128 connection-label bits: bit n is bit n%8 of byte n/8. Passed in, they replace
+   * every label bit (as ct_entry_set_labels).
+   */
+  uint8_t labels[16];
+  /**
+   * SELinux secmark (read-only).
+   */
+  uint32_t secmark;
+  /**
+   * TCP flags seen in the original direction (read-only).
+   */
+  uint8_t tcp_flags_orig;
+  /**
+   * Which of `tcp_flags_orig` the kernel reports (read-only).
+   */
+  uint8_t tcp_flags_orig_mask;
+  /**
+   * TCP flags seen in the reply direction (read-only).
+   */
+  uint8_t tcp_flags_reply;
+  /**
+   * Which of `tcp_flags_reply` the kernel reports (read-only).
+   */
+  uint8_t tcp_flags_reply_mask;
+} ct_view;
+
+#ifdef __cplusplus
+extern "C" {
+#endif // __cplusplus
+
+/**
+ * Fills `*view_out` with `entry`'s fields; `view_size` is sizeof(ct_view) as the caller
+ * knows it (CT_ERR_INVALID_ARGUMENT when smaller than this library's; a larger one gets
+ * its unknown tail zeroed). `view_out->size` then says which layout was written.
+ */
+ct_status ct_entry_view(const ct_entry *entry, ct_view *view_out, size_t view_size);
+
+/**
+ * Makes an entry from `view` (its `size` set by the caller; a view of a newer, larger
+ * layout is read up to this library's fields). The view is held to the setters' rules and
+ * CT_ERR_INVALID_ARGUMENT names the first field that breaks one; an unknown `present` bit
+ * or a size smaller than this library's ct_view is refused the same way. Read-only fields
+ * are ignored. On CT_OK, `*entry_out` is a new entry owned by the caller; free it with
+ * ct_entry_free.
+ */
+ct_status ct_entry_from_view(const ct_view *view, ct_entry **entry_out);
+
+/**
+ * Fills up to `capacity` views, `view_size` bytes apart, with entries `first`,
+ * `first + 1`, ... of `list`; `*count_out` says how many (0 once `first` reaches the end).
+ * `views` may be NULL only with `capacity` 0.
+ */
+ct_status ct_entry_list_views(const ct_entry_list *list,
+                              size_t first,
+                              ct_view *views,
+                              size_t view_size,
+                              size_t capacity,
+                              size_t *count_out);
+
+/**
+ * Writes `view` as one line of `conntrack -L` text, as ct_entry_format does for the entry
+ * it came from (same `flags`, buffer and `*needed_out` rules), read-only fields included.
+ * An entry with CT_VIEW_MORE has fields the view lacks (a helper, say): format the entry
+ * itself for those.
+ */
+ct_status ct_view_format(const ct_view *view,
+                         uint32_t flags,
+                         char *buf,
+                         size_t len,
+                         size_t *needed_out);
+
+/**
+ * Reads the next entries of `cursor`'s dump into up to `capacity` views, `view_size` bytes
+ * apart: one call per block instead of one per entry. A block ends early after a view
+ * with CT_VIEW_MORE (its entry has fields beyond the view), whose entry ct_cursor_last then
+ * gives. `*count_out` says how many were written; 0 with CT_OK means the dump ended (as
+ * ct_cursor_next's NULL). Unlike other outputs, `*count_out` is written on errors too: the
+ * views before the error are whole.
+ */
+ct_status ct_cursor_next_views(ct_cursor *cursor,
+                               ct_view *views,
+                               size_t view_size,
+                               size_t capacity,
+                               size_t *count_out);
+
+/**
+ * Queues one request of `op` (CT_BATCH_CREATE, _UPDATE or _DELETE) per view of `views`
+ * (`count` views, `view_size` bytes apart, each with its `size` set), in order, as the
+ * ct_batch_add_* functions do for entries: a view the library refuses still takes its
+ * index, with the reason as its outcome. CT_ERR_INVALID_ARGUMENT for an unknown `op` or a
+ * `view_size` smaller than this library's ct_view (nothing is queued then).
+ */
+ct_status ct_batch_add_views(ct_batch *batch,
+                             uint32_t op,
+                             const ct_view *views,
+                             size_t view_size,
+                             size_t count);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -114,6 +114,18 @@ impl Batch {
         }
     }
 
+    /// Adds a request the caller already knows the library refuses (for example a view that
+    /// breaks a setter's rule): it takes its index, with `err` as its outcome, like an entry
+    /// [`Batch::add`] refuses.
+    pub fn add_refused(&mut self, op: Op, err: Error) {
+        if self.sent {
+            self.clear();
+        }
+        self.ops.push(op);
+        self.starts.push(None);
+        self.outcomes.push(Some(err));
+    }
+
     /// Number of requests.
     pub fn len(&self) -> usize {
         self.starts.len()

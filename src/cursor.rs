@@ -28,6 +28,13 @@ pub(crate) struct Cursor {
     error: Option<Error>,
 }
 
+impl Cursor {
+    /// The entry the last [`Handle::cursor_next`] returned, while the cursor has not moved on.
+    pub(crate) fn last(&self) -> Option<&Entry> {
+        self.next.checked_sub(1).and_then(|i| self.entries.get(i))
+    }
+}
+
 impl Handle {
     /// Starts a dump of the entries matching `filter` (None: all), read with
     /// [`Handle::cursor_next`].

@@ -1,6 +1,6 @@
 package conntrack
 
-// The exported dump callback lives in a file of its own: a file with //export may only
+// The exported callbacks live in a file of its own: a file with //export may only
 // declare, never define, C functions in its preamble.
 
 /*
@@ -13,21 +13,6 @@ import (
 	"unsafe"
 )
 
-// gctDumpDeliver is called by shim.c with the next n entries of a dump, read into C
-// memory that stays valid until it returns, and the cgo.Handle of the dump's state. It
-// returns non-zero to stop the dump.
-//
-//export gctDumpDeliver
-func gctDumpDeliver(flats *C.gct_flat, n C.size_t, user C.uintptr_t) C.int32_t {
-	st := cgo.Handle(user).Value().(*dumpState)
-	for _, f := range unsafe.Slice(flats, int(n)) {
-		if st.deliver(&f) {
-			return 1
-		}
-	}
-	return 0
-}
-
 // gctEventsDeliver is called by shim.c with the next n events of a receive, read into C
 // memory that stays valid until it returns, and the cgo.Handle of the receive's state. The
 // events are copied into Go values here; nothing of C memory is kept.
@@ -37,7 +22,7 @@ func gctEventsDeliver(evs *C.gct_event, n C.size_t, user C.uintptr_t) {
 	st := cgo.Handle(user).Value().(*receiveState)
 	chunk := unsafe.Slice(evs, int(n))
 	for i := range chunk {
-		st.events = append(st.events, Event{Type: EventType(chunk[i].kind), Entry: fromFlat(&chunk[i].entry)})
+		st.events = append(st.events, Event{Type: EventType(chunk[i].kind), Entry: fromView(&chunk[i].entry)})
 	}
 }
 

@@ -8,7 +8,6 @@ import "C"
 
 import (
 	"fmt"
-	"runtime/cgo"
 	"strings"
 	"unsafe"
 )
@@ -42,6 +41,9 @@ func OpenNetns(netns string) (*Conn, error) {
 }
 
 func open(op string, netns *C.char) (*Conn, error) {
+	if viewLayoutErr != nil {
+		return nil, viewLayoutErr
+	}
 	var h *C.ct_handle
 	var detail C.gct_err
 	if rc := C.gct_open(netns, &h, &detail); rc != C.CT_OK {
@@ -71,34 +73,17 @@ func (c *Conn) handle(op string) (*C.ct_handle, error) {
 	return c.h, nil
 }
 
-// dumpState is what a running Dump's C callback finds through its cgo.Handle.
-type dumpState struct {
-	fn       func(Entry) bool
-	panicked bool
-	panicVal interface{}
-}
-
-// deliver hands one entry to the user's function and reports whether to stop. A panic is
-// caught here (it must not unwind through the C library's frames) and raised again by
-// Dump after the library has returned.
-func (st *dumpState) deliver(f *C.gct_flat) (stop bool) {
-	if st.panicked {
-		return true
-	}
-	entry := fromFlat(f)
-	defer func() {
-		if r := recover(); r != nil {
-			st.panicked, st.panicVal, stop = true, r, true
-		}
-	}()
-	return !st.fn(entry)
-}
+// viewBlock is how many entries Dump and List read per C call: a block of views.
+const viewBlock = 256
 
 // Dump streams every entry matching f (nil: every entry) to fn, which returns false to
 // stop the dump early; nothing is kept in memory. fn must not use c (calls on it fail
 // with ErrBusy) nor call runtime.Goexit (t.FailNow in tests); a panic in fn stops the
 // dump and is raised again from Dump. Errors match ErrDumpInterrupted when the kernel
 // flagged the dump as inconsistent: entries already delivered stand; run it again.
+//
+// The entries are read a block of views per C call (ct_cursor_next_views) and handed to
+// fn one by one.
 func (c *Conn) Dump(f *Filter, fn func(Entry) bool) error {
 	h, err := c.handle("dump")
 	if err != nil {
@@ -111,27 +96,39 @@ func (c *Conn) Dump(f *Filter, fn func(Entry) bool) error {
 	if err != nil {
 		return err
 	}
-	st := &dumpState{fn: fn}
-	user := cgo.NewHandle(st)
-	defer user.Delete()
+	var cur *C.ct_cursor
 	var detail C.gct_err
-	outer := c.inDump // a Dump from inside a callback fails with ErrBusy; the outer one goes on
-	c.inDump = true
-	rc := C.gct_dump(h, fs, C.uintptr_t(user), &detail)
-	c.inDump = outer
-	if st.panicked {
-		panic(st.panicVal)
-	}
-	if rc != C.CT_OK {
+	if rc := C.gct_cursor_open(h, fs, &cur, &detail); rc != C.CT_OK {
 		return newError("dump", rc, &detail)
 	}
-	return nil
+	// The cursor holds the handle (the library answers CT_ERR_BUSY meanwhile) until it
+	// is freed, also when fn panics.
+	defer C.ct_cursor_free(cur)
+	outer := c.inDump // a Dump from inside a callback fails with ErrBusy; the outer one goes on
+	c.inDump = true
+	defer func() { c.inDump = outer }()
+	views := make([]C.gct_rview, viewBlock)
+	for {
+		var n C.size_t
+		rc := C.gct_cursor_views(cur, &views[0], C.size_t(len(views)), &n, &detail)
+		// What the library delivered before an error stands.
+		for i := 0; i < int(n); i++ {
+			// fn may keep e: its pointer targets are its own (one allocation).
+			if !fn(fromView(&views[i])) {
+				return nil
+			}
+		}
+		if rc != C.CT_OK {
+			return newError("dump", rc, &detail)
+		}
+		if n == 0 {
+			return nil
+		}
+	}
 }
 
-// listChunk is how many entries List converts per C call.
-const listChunk = 256
-
-// List returns every entry matching f (nil: every entry).
+// List returns every entry matching f (nil: every entry), read from the library's list a
+// block of views per C call.
 func (c *Conn) List(f *Filter) ([]Entry, error) {
 	h, err := c.handle("list")
 	if err != nil {
@@ -147,18 +144,23 @@ func (c *Conn) List(f *Filter) ([]Entry, error) {
 		return nil, newError("list", rc, &detail)
 	}
 	defer C.ct_entry_list_free(list)
-	n := int(C.ct_entry_list_len(list))
-	out := make([]Entry, 0, n)
-	chunk := make([]C.gct_flat, listChunk)
-	for start := 0; start < n; start += listChunk {
-		k := n - start
-		if k > listChunk {
-			k = listChunk
+	total := int(C.ct_entry_list_len(list))
+	out := make([]Entry, total)
+	// One slice of pointer targets for the whole list: one allocation, not one an entry.
+	backing := make([]scalars, total)
+	views := make([]C.gct_rview, viewBlock)
+	for first := 0; first < total; {
+		var n C.size_t
+		if rc := C.gct_list_views(list, C.size_t(first), &views[0], C.size_t(len(views)), &n, &detail); rc != C.CT_OK {
+			return nil, newError("list", rc, &detail)
 		}
-		C.gct_read_list(list, C.size_t(start), &chunk[0], C.size_t(k))
-		for i := 0; i < k; i++ {
-			out = append(out, fromFlat(&chunk[i]))
+		if n == 0 {
+			break
 		}
+		for i := 0; i < int(n); i++ {
+			fillFromView(&out[first+i], &views[i], &backing[first+i])
+		}
+		first += int(n)
 	}
 	return out, nil
 }
@@ -170,7 +172,8 @@ func (c *Conn) Get(key Entry) (Entry, error) {
 	if err != nil {
 		return Entry{}, err
 	}
-	var in, out C.gct_flat
+	var in C.gct_flat
+	var out C.gct_rview
 	if err := key.toFlat("get", &in); err != nil {
 		return Entry{}, err
 	}
@@ -178,7 +181,7 @@ func (c *Conn) Get(key Entry) (Entry, error) {
 	if rc := C.gct_get(h, &in, &out, &detail); rc != C.CT_OK {
 		return Entry{}, newError("get", rc, &detail)
 	}
-	return fromFlat(&out), nil
+	return fromView(&out), nil
 }
 
 func (c *Conn) entryOp(op string, code C.int, e *Entry) error {

@@ -194,252 +194,310 @@ type Entry struct {
 // and Filter, as in Entry{Zone: conntrack.Ptr[uint16](10)}.
 func Ptr[T any](v T) *T { return &v }
 
-// Presence bits of C.gct_flat, as Go constants.
-const (
-	hasFamily     = C.GCT_FAMILY
-	hasProto      = C.GCT_PROTO
-	hasAddr0      = C.GCT_ADDR0
-	hasPort0      = C.GCT_PORT0
-	hasICMP0      = C.GCT_ICMP0
-	hasZone       = C.GCT_ZONE
-	hasMark       = C.GCT_MARK
-	hasStatus     = C.GCT_STATUS
-	hasTimeout    = C.GCT_TIMEOUT
-	hasTCPState   = C.GCT_TCP_STATE
-	hasSCTPState  = C.GCT_SCTP_STATE
-	hasDCCPState  = C.GCT_DCCP_STATE
-	hasID         = C.GCT_ID
-	hasUse        = C.GCT_USE
-	hasCounters0  = C.GCT_COUNTERS0
-	hasTSStart    = C.GCT_TS_START
-	hasTSStop     = C.GCT_TS_STOP
-	hasLabels     = C.GCT_LABELS
-	hasLabelsMask = C.GCT_LABELS_MASK
-	hasSecmark    = C.GCT_SECMARK
-	hasHelper     = C.GCT_HELPER
-)
-
-// Selector numbers of the C API (CT_ORIG_SRC ... CT_REPLY_DST).
-const (
-	selOrigSrc  = C.CT_ORIG_SRC
-	selOrigDst  = C.CT_ORIG_DST
-	selReplySrc = C.CT_REPLY_SRC
-	selReplyDst = C.CT_REPLY_DST
-)
-
-// toFlat copies e into the flat C struct (Go memory without Go pointers). Only the
-// fields a setter exists for are copied; read-only fields are left out.
+// toFlat copies e into the flat C struct (Go memory without Go pointers): its view, and
+// the labels mask and helper the view cannot carry. Only the fields a setter exists for
+// are copied; read-only fields are left out. The library checks the rest when it builds
+// the entry (ct_entry_from_view).
 func (e *Entry) toFlat(op string, f *C.gct_flat) error {
 	*f = C.gct_flat{}
-	has := uint32(0)
-	if e.Family != 0 {
-		has |= hasFamily
-		f.family = C.uint8_t(e.Family)
-	}
-	if e.Proto != 0 {
-		has |= hasProto
-		f.proto = C.uint8_t(e.Proto)
+	v := &f.view
+	v.size = C.uint32_t(viewSize)
+	var p uint32
+	family := e.Family
+	if family != 0 {
+		p |= viewFamily
 	}
 	addrs := [4]netip.Addr{e.Orig.Src, e.Orig.Dst, e.Reply.Src, e.Reply.Dst}
-	ports := [4]*uint16{e.Orig.SrcPort, e.Orig.DstPort, e.Reply.SrcPort, e.Reply.DstPort}
-	for w := 0; w < 4; w++ {
-		if a := addrs[w]; a.IsValid() {
-			has |= hasAddr0 << w
-			if a.Is4() {
-				b := a.As4()
-				f.addr_len[w] = 4
-				for i := range b {
-					f.addr[w][i] = C.uint8_t(b[i])
-				}
-			} else {
-				b := a.As16()
-				f.addr_len[w] = 16
-				for i := range b {
-					f.addr[w][i] = C.uint8_t(b[i])
-				}
-			}
+	slots := [4]*[16]C.uint8_t{&v.orig_src, &v.orig_dst, &v.reply_src, &v.reply_dst}
+	bits := [4]uint32{viewOrigSrc, viewOrigDst, viewReplySrc, viewReplyDst}
+	for w, a := range addrs {
+		if !a.IsValid() {
+			continue
 		}
-		if p := ports[w]; p != nil {
-			has |= hasPort0 << w
-			f.port[w] = C.uint16_t(*p)
+		fam := FamilyIPv6
+		if a.Is4() {
+			fam = FamilyIPv4
+		}
+		if family == 0 {
+			family = fam // the first address decides, as the setters do
+			p |= viewFamily
+		} else if fam != family {
+			return invalid(op, "address "+a.String()+" is not of the entry's family ("+family.String()+")")
+		}
+		raw := a.As16()
+		if fam == FamilyIPv4 {
+			b4 := a.As4()
+			raw = [16]byte{b4[0], b4[1], b4[2], b4[3]}
+		}
+		*slots[w] = *(*[16]C.uint8_t)(unsafe.Pointer(&raw))
+		p |= bits[w]
+	}
+	v.family = C.uint8_t(family)
+	if e.Proto != 0 {
+		p |= viewProto
+		v.proto = C.uint8_t(e.Proto)
+	}
+	ports := [4]*uint16{e.Orig.SrcPort, e.Orig.DstPort, e.Reply.SrcPort, e.Reply.DstPort}
+	portSlots := [4]*C.uint16_t{&v.orig_sport, &v.orig_dport, &v.reply_sport, &v.reply_dport}
+	portBits := [4]uint32{viewOrigSport, viewOrigDport, viewReplySport, viewReplyDport}
+	for w, port := range ports {
+		if port != nil {
+			*portSlots[w] = C.uint16_t(*port)
+			p |= portBits[w]
 		}
 	}
-	for d, ic := range [2]*ICMP{e.Orig.ICMP, e.Reply.ICMP} {
-		if ic != nil {
-			has |= hasICMP0 << d
-			f.icmp_type[d] = C.uint8_t(ic.Type)
-			f.icmp_code[d] = C.uint8_t(ic.Code)
-			f.icmp_id[d] = C.uint16_t(ic.ID)
-		}
+	if ic := e.Orig.ICMP; ic != nil {
+		v.orig_icmp_type, v.orig_icmp_code, v.orig_icmp_id = C.uint8_t(ic.Type), C.uint8_t(ic.Code), C.uint16_t(ic.ID)
+		p |= viewOrigICMP
+	}
+	if ic := e.Reply.ICMP; ic != nil {
+		v.reply_icmp_type, v.reply_icmp_code, v.reply_icmp_id = C.uint8_t(ic.Type), C.uint8_t(ic.Code), C.uint16_t(ic.ID)
+		p |= viewReplyICMP
 	}
 	if e.Zone != nil {
-		has |= hasZone
-		f.zone = C.uint16_t(*e.Zone)
+		p |= viewZone
+		v.zone = C.uint16_t(*e.Zone)
 	}
 	if e.Mark != nil {
-		has |= hasMark
-		f.mark = C.uint32_t(*e.Mark)
+		p |= viewMark
+		v.mark = C.uint32_t(*e.Mark)
 	}
 	if e.Status != nil {
-		has |= hasStatus
-		f.status = C.uint32_t(*e.Status)
+		p |= viewStatus
+		v.status = C.uint32_t(*e.Status)
 	}
 	if e.Timeout != nil {
-		has |= hasTimeout
-		f.timeout = C.uint32_t(*e.Timeout)
+		p |= viewTimeout
+		v.timeout = C.uint32_t(*e.Timeout)
 	}
 	if e.TCPState != nil {
-		has |= hasTCPState
-		f.tcp_state = C.uint8_t(*e.TCPState)
+		p |= viewTCPState
+		v.tcp_state = C.uint8_t(*e.TCPState)
 	}
 	if e.SCTPState != nil {
-		has |= hasSCTPState
-		f.sctp_state = C.uint8_t(*e.SCTPState)
+		p |= viewSCTPState
+		v.sctp_state = C.uint8_t(*e.SCTPState)
 	}
 	if e.ID != nil {
-		has |= hasID
-		f.id = C.uint32_t(*e.ID)
+		p |= viewID
+		v.id = C.uint32_t(*e.ID)
 	}
-	if e.Labels != nil {
-		has |= hasLabels
-		for i, b := range e.Labels {
-			f.labels[i] = C.uint8_t(b)
+	switch {
+	case e.LabelsMask != nil:
+		// Only the masked bits change: not the view's labels, which replace all 128.
+		f.has |= C.GCT_LABELS_MASK
+		var l Labels
+		if e.Labels != nil {
+			l = *e.Labels
 		}
-	}
-	if e.LabelsMask != nil {
-		has |= hasLabelsMask
-		for i, b := range e.LabelsMask {
-			f.labels_mask[i] = C.uint8_t(b)
-		}
+		f.labels = *(*[16]C.uint8_t)(unsafe.Pointer(&l))
+		f.labels_mask = *(*[16]C.uint8_t)(unsafe.Pointer(e.LabelsMask))
+	case e.Labels != nil:
+		p |= viewLabels
+		v.labels = *(*[16]C.uint8_t)(unsafe.Pointer(e.Labels))
 	}
 	if e.Helper != "" {
 		if len(e.Helper) >= C.GCT_HELPER_MAX || strings.IndexByte(e.Helper, 0) >= 0 {
 			return invalid(op, "helper name "+strconv.Quote(e.Helper)+" is too long or holds a NUL byte")
 		}
-		has |= hasHelper
+		f.has |= C.GCT_HELPER
 		for i := 0; i < len(e.Helper); i++ {
 			f.helper[i] = C.char(e.Helper[i])
 		}
 	}
-	f.has = C.uint32_t(has)
+	v.present = C.uint32_t(p)
 	return nil
 }
 
-// scalars holds the pointed-to values of one Entry read from C: one allocation per entry
-// instead of one per field.
-type scalars struct {
-	ports    [4]uint16
-	icmp     [2]ICMP
-	counters [2]Counters
-	zone     uint16
-	mark     uint32
-	status   Status
-	timeout  uint32
-	tcp      TCPState
-	sctp     uint8
-	dccp     uint8
-	id       uint32
-	use      uint32
-	secmark  uint32
-	labels   Labels
+// The view layout this package reads (C.ct_view of the header it was built with); the
+// library must say it writes this size, or Open refuses to work (a mismatched library).
+var viewLayoutErr = checkViewLayout(viewSize)
+
+const viewSize = C.sizeof_ct_view
+
+func checkViewLayout(size int) error {
+	if got := int(C.gct_view_size(C.size_t(size))); got != size {
+		how := "refused that size"
+		if got != 0 {
+			how = "wrote " + strconv.Itoa(got) + " bytes"
+		}
+		return &Error{Op: "open", Code: CodeInvalidArgument, Message: "libconntrack has another ct_view layout: this package reads " +
+			strconv.Itoa(size) + "-byte views and the library " + how + "; build the package against the library's own conntrack.h"}
+	}
+	return nil
 }
 
-// fromFlat copies a flat C struct into a new Entry (nothing of C escapes).
-func fromFlat(f *C.gct_flat) Entry {
+// Presence bits of C.ct_view, as Go constants.
+const (
+	viewFamily         = C.CT_VIEW_FAMILY
+	viewProto          = C.CT_VIEW_PROTO
+	viewOrigSrc        = C.CT_VIEW_ORIG_SRC
+	viewOrigDst        = C.CT_VIEW_ORIG_DST
+	viewReplySrc       = C.CT_VIEW_REPLY_SRC
+	viewReplyDst       = C.CT_VIEW_REPLY_DST
+	viewOrigSport      = C.CT_VIEW_ORIG_SPORT
+	viewOrigDport      = C.CT_VIEW_ORIG_DPORT
+	viewReplySport     = C.CT_VIEW_REPLY_SPORT
+	viewReplyDport     = C.CT_VIEW_REPLY_DPORT
+	viewOrigICMP       = C.CT_VIEW_ORIG_ICMP
+	viewReplyICMP      = C.CT_VIEW_REPLY_ICMP
+	viewZone           = C.CT_VIEW_ZONE
+	viewMark           = C.CT_VIEW_MARK
+	viewStatus         = C.CT_VIEW_STATUS
+	viewTimeout        = C.CT_VIEW_TIMEOUT
+	viewID             = C.CT_VIEW_ID
+	viewUse            = C.CT_VIEW_USE
+	viewTCPState       = C.CT_VIEW_TCP_STATE
+	viewSCTPState      = C.CT_VIEW_SCTP_STATE
+	viewDCCPState      = C.CT_VIEW_DCCP_STATE
+	viewOrigCounters   = C.CT_VIEW_ORIG_COUNTERS
+	viewReplyCounters  = C.CT_VIEW_REPLY_COUNTERS
+	viewTimestampStart = C.CT_VIEW_TIMESTAMP_START
+	viewTimestampStop  = C.CT_VIEW_TIMESTAMP_STOP
+	viewLabels         = C.CT_VIEW_LABELS
+	viewSecmark        = C.CT_VIEW_SECMARK
+	viewMore           = C.CT_VIEW_MORE
+)
+
+// scalars holds the values an Entry's pointer fields point to; a block of entries shares
+// one slice of them (one allocation a block, not one a field).
+type scalars struct {
+	ports   [4]uint16
+	icmp    [2]ICMP
+	zone    uint16
+	tcp     TCPState
+	sctp    uint8
+	dccp    uint8
+	mark    uint32
+	status  Status
+	timeout uint32
+	id      uint32
+	use     uint32
+	secmark uint32
+}
+
+func viewAddr(family uint8, b *[16]C.uint8_t) netip.Addr {
+	raw := (*[16]byte)(unsafe.Pointer(b))
+	if family == C.CT_FAMILY_IPV4 {
+		return netip.AddrFrom4([4]byte{raw[0], raw[1], raw[2], raw[3]})
+	}
+	return netip.AddrFrom16(*raw)
+}
+
+// fromView copies one view (and its helper) into a new Entry (nothing of C escapes).
+func fromView(r *C.gct_rview) Entry {
 	var e Entry
-	has := uint32(f.has)
-	s := new(scalars)
-	if has&hasFamily != 0 {
-		e.Family = Family(f.family)
+	fillFromView(&e, r, new(scalars))
+	return e
+}
+
+// fillFromView fills e from r; the pointer fields point into s.
+func fillFromView(e *Entry, r *C.gct_rview, s *scalars) {
+	v := &r.view
+	p := uint32(v.present)
+	family := uint8(v.family)
+	if p&viewFamily != 0 {
+		e.Family = Family(family)
 	}
-	if has&hasProto != 0 {
-		e.Proto = uint8(f.proto)
+	if p&viewProto != 0 {
+		e.Proto = uint8(v.proto)
 	}
-	addrs := [4]*netip.Addr{&e.Orig.Src, &e.Orig.Dst, &e.Reply.Src, &e.Reply.Dst}
-	ports := [4]**uint16{&e.Orig.SrcPort, &e.Orig.DstPort, &e.Reply.SrcPort, &e.Reply.DstPort}
-	for w := 0; w < 4; w++ {
-		if has&(hasAddr0<<w) != 0 {
-			b := (*[16]byte)(unsafe.Pointer(&f.addr[w][0]))
-			switch f.addr_len[w] {
-			case 4:
-				*addrs[w] = netip.AddrFrom4([4]byte{b[0], b[1], b[2], b[3]})
-			case 16:
-				*addrs[w] = netip.AddrFrom16(*b)
-			}
-		}
-		if has&(hasPort0<<w) != 0 {
-			s.ports[w] = uint16(f.port[w])
-			*ports[w] = &s.ports[w]
-		}
+	if p&viewOrigSrc != 0 {
+		e.Orig.Src = viewAddr(family, &v.orig_src)
 	}
-	icmps := [2]**ICMP{&e.Orig.ICMP, &e.Reply.ICMP}
-	counters := [2]**Counters{&e.OrigCounters, &e.ReplyCounters}
-	for d := 0; d < 2; d++ {
-		if has&(hasICMP0<<d) != 0 {
-			s.icmp[d] = ICMP{Type: uint8(f.icmp_type[d]), Code: uint8(f.icmp_code[d]), ID: uint16(f.icmp_id[d])}
-			*icmps[d] = &s.icmp[d]
-		}
-		if has&(hasCounters0<<d) != 0 {
-			s.counters[d] = Counters{Packets: uint64(f.packets[d]), Bytes: uint64(f.bytes[d])}
-			*counters[d] = &s.counters[d]
-		}
+	if p&viewOrigDst != 0 {
+		e.Orig.Dst = viewAddr(family, &v.orig_dst)
 	}
-	if has&hasZone != 0 {
-		s.zone = uint16(f.zone)
+	if p&viewReplySrc != 0 {
+		e.Reply.Src = viewAddr(family, &v.reply_src)
+	}
+	if p&viewReplyDst != 0 {
+		e.Reply.Dst = viewAddr(family, &v.reply_dst)
+	}
+	if p&viewOrigSport != 0 {
+		s.ports[0] = uint16(v.orig_sport)
+		e.Orig.SrcPort = &s.ports[0]
+	}
+	if p&viewOrigDport != 0 {
+		s.ports[1] = uint16(v.orig_dport)
+		e.Orig.DstPort = &s.ports[1]
+	}
+	if p&viewReplySport != 0 {
+		s.ports[2] = uint16(v.reply_sport)
+		e.Reply.SrcPort = &s.ports[2]
+	}
+	if p&viewReplyDport != 0 {
+		s.ports[3] = uint16(v.reply_dport)
+		e.Reply.DstPort = &s.ports[3]
+	}
+	if p&viewOrigICMP != 0 {
+		s.icmp[0] = ICMP{Type: uint8(v.orig_icmp_type), Code: uint8(v.orig_icmp_code), ID: uint16(v.orig_icmp_id)}
+		e.Orig.ICMP = &s.icmp[0]
+	}
+	if p&viewReplyICMP != 0 {
+		s.icmp[1] = ICMP{Type: uint8(v.reply_icmp_type), Code: uint8(v.reply_icmp_code), ID: uint16(v.reply_icmp_id)}
+		e.Reply.ICMP = &s.icmp[1]
+	}
+	if p&viewZone != 0 {
+		s.zone = uint16(v.zone)
 		e.Zone = &s.zone
 	}
-	if has&hasMark != 0 {
-		s.mark = uint32(f.mark)
+	if p&viewMark != 0 {
+		s.mark = uint32(v.mark)
 		e.Mark = &s.mark
 	}
-	if has&hasStatus != 0 {
-		s.status = Status(f.status)
+	if p&viewStatus != 0 {
+		s.status = Status(v.status)
 		e.Status = &s.status
 	}
-	if has&hasTimeout != 0 {
-		s.timeout = uint32(f.timeout)
+	if p&viewTimeout != 0 {
+		s.timeout = uint32(v.timeout)
 		e.Timeout = &s.timeout
 	}
-	if has&hasTCPState != 0 {
-		s.tcp = TCPState(f.tcp_state)
+	if p&viewTCPState != 0 {
+		s.tcp = TCPState(v.tcp_state)
 		e.TCPState = &s.tcp
 	}
-	if has&hasSCTPState != 0 {
-		s.sctp = uint8(f.sctp_state)
+	if p&viewSCTPState != 0 {
+		s.sctp = uint8(v.sctp_state)
 		e.SCTPState = &s.sctp
 	}
-	if has&hasDCCPState != 0 {
-		s.dccp = uint8(f.dccp_state)
+	if p&viewDCCPState != 0 {
+		s.dccp = uint8(v.dccp_state)
 		e.DCCPState = &s.dccp
 	}
-	if has&hasID != 0 {
-		s.id = uint32(f.id)
+	if p&viewID != 0 {
+		s.id = uint32(v.id)
 		e.ID = &s.id
 	}
-	if has&hasUse != 0 {
-		s.use = uint32(f.use)
+	if p&viewUse != 0 {
+		s.use = uint32(v.use_count)
 		e.Use = &s.use
 	}
-	if has&hasSecmark != 0 {
-		s.secmark = uint32(f.secmark)
+	if p&viewSecmark != 0 {
+		s.secmark = uint32(v.secmark)
 		e.Secmark = &s.secmark
 	}
-	if has&hasTSStart != 0 {
-		e.TimestampStart = time.Unix(0, int64(f.ts_start))
+	// Counters and labels are rare (accounting, label rules): allocated only when present.
+	if p&viewOrigCounters != 0 {
+		e.OrigCounters = &Counters{Packets: uint64(v.orig_packets), Bytes: uint64(v.orig_bytes)}
 	}
-	if has&hasTSStop != 0 {
-		e.TimestampStop = time.Unix(0, int64(f.ts_stop))
+	if p&viewReplyCounters != 0 {
+		e.ReplyCounters = &Counters{Packets: uint64(v.reply_packets), Bytes: uint64(v.reply_bytes)}
 	}
-	if has&hasLabels != 0 {
-		for i := range s.labels {
-			s.labels[i] = byte(f.labels[i])
-		}
-		e.Labels = &s.labels
+	if p&viewTimestampStart != 0 {
+		e.TimestampStart = time.Unix(0, int64(v.timestamp_start))
 	}
-	if has&hasHelper != 0 {
-		e.Helper = C.GoString(&f.helper[0])
+	if p&viewTimestampStop != 0 {
+		e.TimestampStop = time.Unix(0, int64(v.timestamp_stop))
 	}
-	return e
+	if p&viewLabels != 0 {
+		l := Labels(*(*[16]byte)(unsafe.Pointer(&v.labels)))
+		e.Labels = &l
+	}
+	if p&viewMore != 0 && r.helper[0] != 0 {
+		e.Helper = C.GoString(&r.helper[0])
+	}
 }
 
 // FormatFlag selects options of Entry.Format.
@@ -486,7 +544,8 @@ func (e Entry) String() string {
 // roundTrip builds a C entry from e, clones it and reads the clone back: the Go<->C
 // conversion end to end, for tests.
 func roundTrip(e Entry) (Entry, error) {
-	var in, out C.gct_flat
+	var in C.gct_flat
+	var out C.gct_rview
 	if err := e.toFlat("roundtrip", &in); err != nil {
 		return Entry{}, err
 	}
@@ -494,5 +553,5 @@ func roundTrip(e Entry) (Entry, error) {
 	if rc := C.gct_roundtrip(&in, &out, &detail); rc != C.CT_OK {
 		return Entry{}, newError("roundtrip", rc, &detail)
 	}
-	return fromFlat(&out), nil
+	return fromView(&out), nil
 }

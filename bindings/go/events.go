@@ -119,6 +119,9 @@ func OpenEventsNetns(netns string, types EventType) (*Events, error) {
 }
 
 func openEvents(op string, netns *C.char, types EventType) (*Events, error) {
+	if viewLayoutErr != nil {
+		return nil, viewLayoutErr
+	}
 	var ev *C.ct_events
 	var detail C.gct_err
 	if rc := C.gct_events_open(netns, C.uint32_t(types), &ev, &detail); rc != C.CT_OK {

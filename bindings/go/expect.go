@@ -82,7 +82,7 @@ func expectFromFlat(f *C.gct_xflat) Expectation {
 	has := uint32(f.has)
 	for w, t := range [3]*ExpectTuple{&x.Master, &x.Expected, &x.Mask} {
 		if has&(C.GCTX_TUPLE0<<w) != 0 {
-			e := fromFlat(&f.tuple[w])
+			e := fromView(&f.rtuple[w])
 			t.Proto, t.Tuple = e.Proto, e.Orig
 		}
 	}

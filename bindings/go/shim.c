@@ -7,7 +7,7 @@
 #include <time.h>
 
 #include "shim.h"
-#include "_cgo_export.h" /* gctDumpDeliver, gctEventsDeliver, gctExpectDeliver: the Go callbacks */
+#include "_cgo_export.h" /* gctEventsDeliver, gctExpectDeliver: the Go callbacks */
 
 /* Copies the calling thread's error detail when rc is a failure; returns rc. */
 static ct_status capture(ct_status rc, gct_err *err) {
@@ -23,95 +23,48 @@ ct_status gct_open(const char *netns, ct_handle **h_out, gct_err *err) {
     return capture(netns ? ct_open_netns(netns, h_out) : ct_open(h_out), err);
 }
 
-/* Every field of `e` into `out`. A getter answering CT_ERR_NOT_SET also formats and stores
- * an error message, so the getters of fields the protocol rules out are skipped: the
- * setters refuse ports on ICMP/ICMPv6, ICMP fields on other protocols and a TCP state on
- * another protocol, and the kernel sends a DCCP state only for DCCP. */
-void gct_read(const ct_entry *e, gct_flat *out) {
-    memset(out, 0, sizeof *out);
-    if (ct_entry_get_family(e, &out->family) == CT_OK) out->has |= GCT_FAMILY;
-    bool proto_set = ct_entry_get_proto(e, &out->proto) == CT_OK;
-    if (proto_set) out->has |= GCT_PROTO;
-    bool icmp = proto_set && (out->proto == CT_PROTO_ICMP || out->proto == CT_PROTO_ICMPV6);
-    for (uint32_t w = 0; w < 4; w++) {
-        size_t len = 0;
-        if (ct_entry_get_addr_bytes(e, w, out->addr[w], sizeof out->addr[w], &len) == CT_OK &&
-            (len == 4 || len == 16)) {
-            out->addr_len[w] = (uint8_t)len;
-            out->has |= GCT_ADDR0 << w;
-        }
-        if (!icmp && ct_entry_get_port(e, w, &out->port[w]) == CT_OK) out->has |= GCT_PORT0 << w;
-    }
-    for (uint32_t d = 0; d < 2; d++) {
-        if ((icmp || !proto_set) &&
-            ct_entry_get_icmp(e, d, &out->icmp_type[d], &out->icmp_code[d], &out->icmp_id[d]) == CT_OK)
-            out->has |= GCT_ICMP0 << d;
-        if (ct_entry_get_counters(e, d, &out->packets[d], &out->bytes[d]) == CT_OK)
-            out->has |= GCT_COUNTERS0 << d;
-    }
-    if (ct_entry_get_zone(e, &out->zone) == CT_OK) out->has |= GCT_ZONE;
-    if (ct_entry_get_mark(e, &out->mark) == CT_OK) out->has |= GCT_MARK;
-    if (ct_entry_get_status(e, &out->status) == CT_OK) out->has |= GCT_STATUS;
-    if (ct_entry_get_timeout(e, &out->timeout) == CT_OK) out->has |= GCT_TIMEOUT;
-    if ((!proto_set || out->proto == CT_PROTO_TCP) && ct_entry_get_tcp_state(e, &out->tcp_state) == CT_OK)
-        out->has |= GCT_TCP_STATE;
-    if (ct_entry_get_sctp_state(e, &out->sctp_state) == CT_OK) out->has |= GCT_SCTP_STATE;
-    if ((!proto_set || out->proto == CT_PROTO_DCCP) && ct_entry_get_dccp_state(e, &out->dccp_state) == CT_OK)
-        out->has |= GCT_DCCP_STATE;
-    if (ct_entry_get_id(e, &out->id) == CT_OK) out->has |= GCT_ID;
-    if (ct_entry_get_use(e, &out->use) == CT_OK) out->has |= GCT_USE;
-    if (ct_entry_get_timestamp_start(e, &out->ts_start) == CT_OK) out->has |= GCT_TS_START;
-    if (ct_entry_get_timestamp_stop(e, &out->ts_stop) == CT_OK) out->has |= GCT_TS_STOP;
-    if (ct_entry_get_labels(e, out->labels, sizeof out->labels) == CT_OK) out->has |= GCT_LABELS;
-    if (ct_entry_get_secmark(e, &out->secmark) == CT_OK) out->has |= GCT_SECMARK;
-    if (ct_entry_get_helper(e, out->helper, sizeof out->helper) == CT_OK) out->has |= GCT_HELPER;
+uint32_t gct_view_size(size_t size) {
+    ct_entry *e = NULL;
+    uint32_t got = 0;
+    ct_view *v = calloc(1, size < sizeof(ct_view) ? sizeof(ct_view) : size);
+    if (v != NULL && ct_entry_new(&e) == CT_OK && ct_entry_view(e, v, size) == CT_OK) got = v->size;
+    ct_entry_free(e);
+    free(v);
+    return got;
 }
 
-void gct_read_list(const ct_entry_list *list, size_t start, gct_flat *out, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        const ct_entry *e = ct_entry_list_get(list, start + i);
-        if (e != NULL) gct_read(e, &out[i]);
-        else memset(&out[i], 0, sizeof out[i]);
-    }
+/* The helper of an entry whose view says CT_VIEW_MORE (the view carries everything else). */
+static void read_helper(const ct_entry *e, gct_rview *out) {
+    out->helper[0] = 0;
+    if (e != NULL && (out->view.present & CT_VIEW_MORE) &&
+        ct_entry_get_helper(e, out->helper, sizeof out->helper) != CT_OK)
+        out->helper[0] = 0;
 }
 
-/* Sets every field `f` holds on `e`, in an order the setters accept (family and addresses
- * before the protocol, the protocol before ports and ICMP fields). */
-static ct_status fill(ct_entry *e, const gct_flat *f) {
-    ct_status rc = CT_OK;
-#define TRY(x) do { if ((rc = (x)) != CT_OK) return rc; } while (0)
-    if (f->has & GCT_FAMILY) TRY(ct_entry_set_family(e, f->family));
-    for (uint32_t w = 0; w < 4; w++)
-        if (f->has & (GCT_ADDR0 << w)) TRY(ct_entry_set_addr_bytes(e, w, f->addr[w], f->addr_len[w]));
-    if (f->has & GCT_PROTO) TRY(ct_entry_set_proto(e, f->proto));
-    for (uint32_t w = 0; w < 4; w++)
-        if (f->has & (GCT_PORT0 << w)) TRY(ct_entry_set_port(e, w, f->port[w]));
-    for (uint32_t d = 0; d < 2; d++)
-        if (f->has & (GCT_ICMP0 << d))
-            TRY(ct_entry_set_icmp(e, d, f->icmp_type[d], f->icmp_code[d], f->icmp_id[d]));
-    if (f->has & GCT_ZONE) TRY(ct_entry_set_zone(e, f->zone));
-    if (f->has & GCT_MARK) TRY(ct_entry_set_mark(e, f->mark));
-    if (f->has & GCT_STATUS) TRY(ct_entry_set_status(e, f->status));
-    if (f->has & GCT_TIMEOUT) TRY(ct_entry_set_timeout(e, f->timeout));
-    if (f->has & GCT_TCP_STATE) TRY(ct_entry_set_tcp_state(e, f->tcp_state));
-    if (f->has & GCT_SCTP_STATE) TRY(ct_entry_set_sctp_state(e, f->sctp_state));
-    if (f->has & GCT_ID) TRY(ct_entry_set_id(e, f->id));
-    if (f->has & GCT_LABELS_MASK) {
-        for (uint32_t bit = 0; bit < 128; bit++)
-            if (f->labels_mask[bit / 8] & (1u << (bit % 8)))
-                TRY(ct_entry_set_label(e, bit, (f->labels[bit / 8] >> (bit % 8)) & 1));
-    } else if (f->has & GCT_LABELS) {
-        TRY(ct_entry_set_labels(e, f->labels, sizeof f->labels));
-    }
-    if (f->has & GCT_HELPER) TRY(ct_entry_set_helper(e, f->helper));
-#undef TRY
+void gct_read(const ct_entry *e, gct_rview *out) {
+    if (ct_entry_view(e, &out->view, sizeof *out) != CT_OK) memset(out, 0, sizeof *out);
+    read_helper(e, out);
+}
+
+ct_status gct_list_views(const ct_entry_list *list, size_t first, gct_rview *out, size_t cap, size_t *n, gct_err *err) {
+    ct_status rc = capture(ct_entry_list_views(list, first, &out->view, sizeof *out, cap, n), err);
+    if (rc != CT_OK) return rc;
+    for (size_t i = 0; i < *n; i++)
+        if (out[i].view.present & CT_VIEW_MORE) read_helper(ct_entry_list_get(list, first + i), &out[i]);
     return rc;
 }
 
+/* The entry `f` describes: its view (held to the setters' rules by the library), then
+ * what the view cannot carry. */
 ct_status gct_build(const gct_flat *f, ct_entry **out, gct_err *err) {
     ct_entry *e = NULL;
-    ct_status rc = ct_entry_new(&e);
-    if (rc == CT_OK) rc = fill(e, f);
+    ct_status rc = ct_entry_from_view(&f->view, &e);
+    if (rc == CT_OK && (f->has & GCT_LABELS_MASK)) {
+        for (uint32_t bit = 0; bit < 128 && rc == CT_OK; bit++)
+            if (f->labels_mask[bit / 8] & (1u << (bit % 8)))
+                rc = ct_entry_set_label(e, bit, (f->labels[bit / 8] >> (bit % 8)) & 1);
+    }
+    if (rc == CT_OK && (f->has & GCT_HELPER)) rc = ct_entry_set_helper(e, f->helper);
     if (rc != CT_OK) {
         capture(rc, err);
         ct_entry_free(e);
@@ -128,7 +81,7 @@ ct_status gct_validate(const gct_flat *f, gct_err *err) {
     return rc;
 }
 
-ct_status gct_roundtrip(const gct_flat *in, gct_flat *out, gct_err *err) {
+ct_status gct_roundtrip(const gct_flat *in, gct_rview *out, gct_err *err) {
     ct_entry *e = NULL, *c = NULL;
     ct_status rc = gct_build(in, &e, err);
     if (rc != CT_OK) return rc;
@@ -164,7 +117,7 @@ ct_status gct_entry_op(ct_handle *h, int op, const gct_flat *f, gct_err *err) {
     return rc;
 }
 
-ct_status gct_get(ct_handle *h, const gct_flat *key, gct_flat *out, gct_err *err) {
+ct_status gct_get(ct_handle *h, const gct_flat *key, gct_rview *out, gct_err *err) {
     ct_entry *k = NULL, *got = NULL;
     ct_status rc = gct_build(key, &k, err);
     if (rc != CT_OK) return rc;
@@ -203,48 +156,22 @@ static ct_status filter_build(const gct_fspec *fs, ct_filter **out) {
     return CT_OK;
 }
 
-/* A dump hands entries to Go in chunks: one C-to-Go callback per GCT_DUMP_CHUNK entries
- * instead of one per entry (a cgo callback costs microseconds). */
-typedef struct {
-    gct_flat *buf;
-    size_t n;
-    uintptr_t user;
-    int stopped;
-} dump_ctx;
-
-static int32_t deliver(dump_ctx *ctx) {
-    size_t n = ctx->n;
-    ctx->n = 0;
-    if (n == 0 || ctx->stopped) return ctx->stopped;
-    ctx->stopped = gctDumpDeliver(ctx->buf, n, ctx->user) != 0;
-    return ctx->stopped;
-}
-
-static int32_t dump_trampoline(const ct_entry *e, void *user) {
-    dump_ctx *ctx = user;
-    gct_read(e, &ctx->buf[ctx->n++]);
-    return ctx->n == GCT_DUMP_CHUNK ? deliver(ctx) : 0;
-}
-
-ct_status gct_dump(ct_handle *h, const gct_fspec *fs, uintptr_t user, gct_err *err) {
+ct_status gct_cursor_open(ct_handle *h, const gct_fspec *fs, ct_cursor **out, gct_err *err) {
     ct_filter *f = NULL;
-    dump_ctx ctx = {NULL, 0, user, 0};
     ct_status rc = filter_build(fs, &f);
-    if (rc == CT_OK) {
-        ctx.buf = malloc(GCT_DUMP_CHUNK * sizeof *ctx.buf);
-        if (ctx.buf == NULL) {
-            ct_filter_free(f);
-            snprintf(err->msg, sizeof err->msg, "dump: out of memory");
-            err->err_no = ENOMEM;
-            return CT_ERR_INTERNAL;
-        }
-        rc = ct_dump(h, f, dump_trampoline, &ctx);
-    }
+    if (rc == CT_OK) rc = ct_cursor_open(h, f, out);
     capture(rc, err);
-    /* What the library delivered before it returned, even with an error, stands. */
-    deliver(&ctx);
-    free(ctx.buf);
     ct_filter_free(f);
+    return rc;
+}
+
+ct_status gct_cursor_views(ct_cursor *cur, gct_rview *out, size_t cap, size_t *n, gct_err *err) {
+    ct_status rc = capture(ct_cursor_next_views(cur, &out->view, sizeof *out, cap, n), err);
+    /* A block ends right after a view with CT_VIEW_MORE: only its last one can need it. */
+    if (*n > 0 && (out[*n - 1].view.present & CT_VIEW_MORE)) {
+        const ct_entry *last = NULL;
+        if (ct_cursor_last(cur, &last) == CT_OK) read_helper(last, &out[*n - 1]);
+    }
     return rc;
 }
 
@@ -451,7 +378,7 @@ static void expect_read(const ct_expect *e, gct_xflat *out) {
     for (uint32_t w = 0; w < 3; w++) {
         ct_entry *t = NULL;
         if (ct_expect_get_tuple(e, w, &t) == CT_OK) {
-            gct_read(t, &out->tuple[w]);
+            gct_read(t, &out->rtuple[w]);
             out->has |= GCTX_TUPLE0 << w;
         }
         ct_entry_free(t);

@@ -1,7 +1,8 @@
 /* shim.h - C side of the Go binding (package conntrack).
  *
- * A Go entry or filter crosses into C as one flat struct (no pointers, so Go may pass a
- * pointer to its own memory), and every operation builds its C objects, runs, copies the
+ * A Go entry crosses into C as the library's flat record (ct_view) plus the two fields the
+ * record lacks, and a filter as one flat struct (no pointers, so Go may pass a pointer to
+ * its own memory); entries are read back as records too, a block per call. Every operation builds its C objects, runs, copies the
  * error detail and frees them inside ONE C call: a goroutine may move to another OS thread
  * between two cgo calls, so the thread-local ct_last_error_message() is only ever read in
  * the call that failed. Operations that take nothing but a handle and plain values are
@@ -15,64 +16,24 @@
 #include <stdbool.h>
 #include "conntrack.h"
 
-/* Presence bits of gct_flat.has. */
+/* Bits of gct_flat.has: what an entry to write holds beyond its view. */
 enum {
-    GCT_FAMILY = 1u << 0,
-    GCT_PROTO = 1u << 1,
-    GCT_ADDR0 = 1u << 2,   /* + which (CT_ORIG_SRC .. CT_REPLY_DST): 4 bits */
-    GCT_PORT0 = 1u << 6,   /* + which: 4 bits */
-    GCT_ICMP0 = 1u << 10,  /* + dir: 2 bits */
-    GCT_ZONE = 1u << 12,
-    GCT_MARK = 1u << 13,
-    GCT_STATUS = 1u << 14,
-    GCT_TIMEOUT = 1u << 15,
-    GCT_TCP_STATE = 1u << 16,
-    GCT_SCTP_STATE = 1u << 17,
-    GCT_DCCP_STATE = 1u << 18,
-    GCT_ID = 1u << 19,
-    GCT_USE = 1u << 20,
-    GCT_COUNTERS0 = 1u << 21, /* + dir: 2 bits */
-    GCT_TS_START = 1u << 23,
-    GCT_TS_STOP = 1u << 24,
-    GCT_LABELS = 1u << 25,
-    GCT_LABELS_MASK = 1u << 26,
-    GCT_SECMARK = 1u << 27,
-    GCT_HELPER = 1u << 28,
+    GCT_LABELS_MASK = 1u << 0, /* change only the label bits of labels_mask, to labels */
+    GCT_HELPER = 1u << 1,
 };
 
 #define GCT_HELPER_MAX 32
 #define GCT_MSG_MAX 1024
 #define GCT_FILTER_ADDR_MAX 64
-#define GCT_DUMP_CHUNK 128
 #define GCT_EVENT_CHUNK 64
 
-/* Every field of a ct_entry, with a presence bit each. */
+/* An entry as Go writes it: its view (every settable field the view carries, size set)
+ * and what the view cannot carry. */
 typedef struct {
+    ct_view view;
     uint32_t has;
-    uint8_t family;
-    uint8_t proto;
-    uint8_t addr_len[4];
-    uint8_t addr[4][16];
-    uint16_t port[4];
-    uint8_t icmp_type[2];
-    uint8_t icmp_code[2];
-    uint16_t icmp_id[2];
-    uint16_t zone;
-    uint32_t mark;
-    uint32_t status;
-    uint32_t timeout;
-    uint8_t tcp_state;
-    uint8_t sctp_state;
-    uint8_t dccp_state;
-    uint32_t id;
-    uint32_t use;
-    uint64_t packets[2];
-    uint64_t bytes[2];
-    uint64_t ts_start;
-    uint64_t ts_stop;
-    uint8_t labels[16];
-    uint8_t labels_mask[16];
-    uint32_t secmark;
+    uint8_t labels[16];      /* with GCT_LABELS_MASK */
+    uint8_t labels_mask[16]; /* with GCT_LABELS_MASK */
     char helper[GCT_HELPER_MAX];
 } gct_flat;
 
@@ -108,22 +69,37 @@ typedef struct {
 
 enum { GCT_OP_CREATE = 0, GCT_OP_UPDATE = 1, GCT_OP_DELETE = 2 };
 
+/* An entry as Go reads it: the library's flat view (ct_view) and, when the view says
+ * CT_VIEW_MORE, the helper name (the one field Go's Entry has beyond the view). Arrays of
+ * these are filled by the library's block calls with sizeof(gct_rview) as their stride. */
+typedef struct {
+    ct_view view;
+    char helper[GCT_HELPER_MAX];
+} gct_rview;
+
 /* One event as Go receives it: the CT_EVENT_* type and a copy of the entry. */
 typedef struct {
     uint32_t kind;
-    gct_flat entry;
+    gct_rview entry;
 } gct_event;
 
 ct_status gct_open(const char *netns, ct_handle **h_out, gct_err *err);
-void gct_read(const ct_entry *e, gct_flat *out);
-void gct_read_list(const ct_entry_list *list, size_t start, gct_flat *out, size_t n);
+/* The layout check: ct_entry_view of a fresh entry into `size` bytes; the size the library
+ * says it wrote (0 when it refused). */
+uint32_t gct_view_size(size_t size);
+void gct_read(const ct_entry *e, gct_rview *out);
+/* Up to `cap` entries of `list` from `first` into `out` (one call a block); *n says how many. */
+ct_status gct_list_views(const ct_entry_list *list, size_t first, gct_rview *out, size_t cap, size_t *n, gct_err *err);
+ct_status gct_cursor_open(ct_handle *h, const gct_fspec *fs, ct_cursor **out, gct_err *err);
+/* The next block of a dump (ct_cursor_next_views); *n is 0 at the end, and is written on
+ * errors too (the views before the error are whole). */
+ct_status gct_cursor_views(ct_cursor *cur, gct_rview *out, size_t cap, size_t *n, gct_err *err);
 ct_status gct_validate(const gct_flat *f, gct_err *err);
 ct_status gct_build(const gct_flat *f, ct_entry **out, gct_err *err);
-ct_status gct_roundtrip(const gct_flat *in, gct_flat *out, gct_err *err);
+ct_status gct_roundtrip(const gct_flat *in, gct_rview *out, gct_err *err);
 ct_status gct_format(const gct_flat *f, uint32_t flags, char *buf, size_t len, size_t *needed, gct_err *err);
 ct_status gct_entry_op(ct_handle *h, int op, const gct_flat *f, gct_err *err);
-ct_status gct_get(ct_handle *h, const gct_flat *key, gct_flat *out, gct_err *err);
-ct_status gct_dump(ct_handle *h, const gct_fspec *fs, uintptr_t user, gct_err *err);
+ct_status gct_get(ct_handle *h, const gct_flat *key, gct_rview *out, gct_err *err);
 ct_status gct_list(ct_handle *h, const gct_fspec *fs, ct_entry_list **out, gct_err *err);
 ct_status gct_delete_matching(ct_handle *h, const gct_fspec *fs, int flush, uint64_t *n, gct_err *err);
 ct_status gct_batch_new(ct_batch **out, gct_err *err);
@@ -146,7 +122,8 @@ enum {
 /* Every field of a ct_expect: each tuple as the original tuple of an entry. */
 typedef struct {
     uint32_t has;
-    gct_flat tuple[3];
+    gct_flat tuple[3];     /* written by Go: the expectation to create or delete */
+    gct_rview rtuple[3];   /* read from the library */
     uint32_t timeout;
     uint32_t zone;
     uint32_t cls;

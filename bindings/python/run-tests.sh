@@ -11,6 +11,8 @@ LIB=build/lib/libconntrack.so.0
 
 need=""
 "$PYTHON" -c 'import pytest' >/dev/null 2>&1 || need="$need python3-pytest"
+# A fresh virtual environment for the install tests (pip install in a venv).
+"$PYTHON" -c 'import ensurepip' >/dev/null 2>&1 || need="$need python3-venv"
 command -v conntrack >/dev/null 2>&1 || need="$need conntrack"
 command -v ip >/dev/null 2>&1 || need="$need iproute2"
 command -v nft >/dev/null 2>&1 || need="$need nftables"

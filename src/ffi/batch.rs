@@ -45,6 +45,11 @@ pub unsafe extern "C" fn ct_batch_free(batch: *mut ct_batch) {
     ffi_fn! { free_c(batch) }
 }
 
+/// The batch inside a checked ct_batch, for the C layer's other modules (views).
+pub(crate) fn batch_mut(b: &mut BatchBox) -> &mut crate::batch::Batch {
+    &mut b.batch
+}
+
 /// Queues `op` on `entry`.
 fn add(b: &mut BatchBox, e: &crate::Entry, op: Op) -> ct_status {
     b.batch.add(op, e);

@@ -110,48 +110,110 @@ pub unsafe extern "C" fn ct_cursor_next(
     ffi_fn! {
         let c = arg_ref!(cursor);
         arg_out!(entry_out);
+        let mut next = std::ptr::null();
+        let status = next_each(cursor, c, 1, |e| {
+            next = e as *const Entry as *const ct_entry;
+            true
+        });
+        // Freed by another thread during the call (CT_ERR_BUSY): the entry went with it.
+        entry_out.write(if status == ct_status::CT_ERR_BUSY {
+            std::ptr::null()
+        } else {
+            next
+        });
+        status
+    }
+}
+
+/// The entry the last read of the cursor ended on (the last of ct_cursor_next_views'
+/// block, or ct_cursor_next's entry), into `*entry_out`; NULL once the dump has ended. The
+/// entry belongs to the cursor and lives until its next read or ct_cursor_free.
+#[no_mangle]
+pub unsafe extern "C" fn ct_cursor_last(
+    cursor: *mut ct_cursor,
+    entry_out: *mut *const ct_entry,
+) -> ct_status {
+    ffi_fn! {
+        let c = arg_ref!(cursor);
+        arg_out!(entry_out);
         if !c.state.take() {
-            set_last_error(&Error::new(
-                Kind::Internal,
-                "the cursor is in use by another thread (a ct_cursor serves one thread at a time)",
-            ));
-            return ct_status::CT_ERR_BUSY;
+            return busy();
         }
         // SAFETY: the busy flag makes this the only live reference to the cursor's state.
-        let state = &mut *c.cursor.get();
-        let status = match state.as_mut() {
-            None => {
-                entry_out.write(std::ptr::null());
-                ct_status::CT_OK
-            }
-            Some(cur) => {
-                // SAFETY: the handle is held by this cursor.
-                let core = &mut *(*(c.handle as *const HandleBox)).core_ptr();
-                match core.cursor_next(cur) {
-                    Ok(Some(e)) => {
-                        entry_out.write(e as *const Entry as *const ct_entry);
-                        ct_status::CT_OK
-                    }
-                    Ok(None) => {
-                        entry_out.write(std::ptr::null());
-                        finish(c.handle, state, Ok(()))
-                    }
-                    Err(e) => finish(c.handle, state, Err(e)),
+        let last = (*c.cursor.get())
+            .as_ref()
+            .and_then(|cur| cur.last())
+            .map_or(std::ptr::null(), |e| e as *const Entry as *const ct_entry);
+        if c.state.give_back() {
+            free_now(cursor);
+            entry_out.write(std::ptr::null());
+            return ct_status::CT_ERR_BUSY;
+        }
+        entry_out.write(last);
+        ct_status::CT_OK
+    }
+}
+
+fn busy() -> ct_status {
+    set_last_error(&Error::new(
+        Kind::Internal,
+        "the cursor is in use by another thread (a ct_cursor serves one thread at a time)",
+    ));
+    ct_status::CT_ERR_BUSY
+}
+
+/// Passes up to `max` next entries of the dump of `cursor` (whose Rust side is `c`) to `f`,
+/// which must not keep them past the next call on the cursor, and stops early when `f`
+/// answers false. At the end, or on an error, the cursor lets its handle go.
+///
+/// # Safety
+/// `c` is the live cursor `cursor` points to.
+pub(crate) unsafe fn next_each(
+    cursor: *mut ct_cursor,
+    c: &CursorBox,
+    max: usize,
+    mut f: impl FnMut(&Entry) -> bool,
+) -> ct_status {
+    if !c.state.take() {
+        return busy();
+    }
+    // SAFETY: the busy flag makes this the only live reference to the cursor's state.
+    let state = &mut *c.cursor.get();
+    let mut status = ct_status::CT_OK;
+    let mut n = 0;
+    while n < max {
+        let Some(cur) = state.as_mut() else {
+            break;
+        };
+        // SAFETY: the handle is held by this cursor.
+        let core = &mut *(*(c.handle as *const HandleBox)).core_ptr();
+        match core.cursor_next(cur) {
+            Ok(Some(e)) => {
+                n += 1;
+                if !f(e) {
+                    break;
                 }
             }
-        };
-        if !c.state.give_back() {
-            return status;
+            Ok(None) => {
+                status = finish(c.handle, state, Ok(()));
+                break;
+            }
+            Err(e) => {
+                status = finish(c.handle, state, Err(e));
+                break;
+            }
         }
-        // ct_cursor_free came from another thread meanwhile: the entry goes with the cursor.
-        entry_out.write(std::ptr::null());
-        free_now(cursor);
-        set_last_error(&Error::new(
-            Kind::Internal,
-            "the cursor was freed by another thread during the call",
-        ));
-        ct_status::CT_ERR_BUSY
     }
+    if !c.state.give_back() {
+        return status;
+    }
+    // ct_cursor_free came from another thread meanwhile: the entries go with the cursor.
+    free_now(cursor);
+    set_last_error(&Error::new(
+        Kind::Internal,
+        "the cursor was freed by another thread during the call",
+    ));
+    ct_status::CT_ERR_BUSY
 }
 
 /// Frees `cursor`, ending its dump if it is still running (what is left is read and

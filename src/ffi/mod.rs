@@ -113,6 +113,7 @@ pub mod ops;
 pub mod stats;
 pub mod status;
 pub mod version;
+pub mod view;
 
 use std::cell::RefCell;
 use std::ffi::{c_char, CStr, CString};

@@ -4,14 +4,19 @@ Where the library comes from, first match wins:
 
 1. the file named by the environment variable ``CONNTRACK_LIBRARY`` (an error if it
    cannot be loaded: a name given explicitly is never silently replaced);
-2. ``libconntrack.so.0`` through the system's dynamic loader, so ``LD_LIBRARY_PATH``,
+2. a copy bundled in the package (``conntrack/libconntrack.so.0``, in a wheel built with
+   CONNTRACK_BUNDLE_LIBRARY set);
+3. ``libconntrack.so.0`` through the system's dynamic loader, so ``LD_LIBRARY_PATH``,
    ``/etc/ld.so.conf`` and an installed copy (``make install``) all work;
-3. the in-tree build, ``build/lib/libconntrack.so.0`` at the top of the checkout this
-   package lives in (``bindings/python/conntrack`` -> ``../../../build/lib``).
+4. the in-tree build, ``build/lib/libconntrack.so.0`` at the top of the checkout this
+   package lives in (``bindings/python/conntrack`` -> ``../../../build/lib``), or, for a
+   package installed from a checkout (``pip install bindings/python``), that checkout's
+   (``_tree.py``, written by the build).
 """
 
 import ctypes
 import os
+import struct
 
 SONAME = "libconntrack.so.0"
 ENV_VAR = "CONNTRACK_LIBRARY"
@@ -20,6 +25,11 @@ ABI_MAJOR = 0
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 IN_TREE = os.path.normpath(os.path.join(_HERE, "..", "..", "..", "build", "lib", SONAME))
+BUNDLED = os.path.join(_HERE, SONAME)
+try:
+    from ._tree import BUILD_TREE_LIBRARY  # the checkout an installed copy was built from
+except ImportError:
+    BUILD_TREE_LIBRARY = None
 
 # ct_status numbers (include/conntrack.h); they never change meaning.
 CT_OK = 0
@@ -48,6 +58,25 @@ CT_ADDR_TEXT_MAX = 46
 CT_COUNT_UNKNOWN = 2**64 - 1
 CT_EVENT_NEW, CT_EVENT_UPDATE, CT_EVENT_DESTROY, CT_EVENT_ALL = 1, 2, 4, 7
 CT_EXPECT_MASTER, CT_EXPECT_TUPLE, CT_EXPECT_MASK = 0, 1, 2
+CT_BATCH_CREATE, CT_BATCH_UPDATE, CT_BATCH_DELETE = 0, 1, 2
+
+# ct_view, the flat entry record (include/conntrack.h), as a struct format: size, present,
+# family, proto, zone, mark, status, timeout, id, use_count, tcp/sctp/dccp state,
+# reserved0, four ports, ICMP type/code/id of both tuples, TCP window scales, reserved1,
+# four 16-byte addresses, four counters, two timestamps, 16 label bytes, secmark, TCP
+# flags and masks of both directions. Little-endian: the library's ct_view is host order,
+# and this binding is for Linux on little-endian machines (checked below).
+_VIEW = struct.Struct("<IIBBHIIIIIBBBBHHHHBBHBBHBBH16s16s16s16sQQQQQQ16sIBBBB")
+VIEW_SIZE = _VIEW.size  # 192
+(
+    CT_VIEW_FAMILY, CT_VIEW_PROTO, CT_VIEW_ORIG_SRC, CT_VIEW_ORIG_DST, CT_VIEW_REPLY_SRC,
+    CT_VIEW_REPLY_DST, CT_VIEW_ORIG_SPORT, CT_VIEW_ORIG_DPORT, CT_VIEW_REPLY_SPORT,
+    CT_VIEW_REPLY_DPORT, CT_VIEW_ORIG_ICMP, CT_VIEW_REPLY_ICMP, CT_VIEW_ZONE, CT_VIEW_MARK,
+    CT_VIEW_STATUS, CT_VIEW_TIMEOUT, CT_VIEW_ID, CT_VIEW_USE, CT_VIEW_TCP_STATE,
+    CT_VIEW_SCTP_STATE, CT_VIEW_DCCP_STATE, CT_VIEW_ORIG_COUNTERS, CT_VIEW_REPLY_COUNTERS,
+    CT_VIEW_TIMESTAMP_START, CT_VIEW_TIMESTAMP_STOP, CT_VIEW_LABELS, CT_VIEW_SECMARK,
+    CT_VIEW_TCP_WSCALE, CT_VIEW_TCP_FLAGS_ORIG, CT_VIEW_TCP_FLAGS_REPLY, CT_VIEW_MORE,
+) = (1 << i for i in range(31))
 
 
 def _load():
@@ -61,14 +90,18 @@ def _load():
                 "conntrack: cannot load %s=%s: %s" % (ENV_VAR, explicit, e)
             ) from e
     errors = []
-    try:
-        return ctypes.CDLL(SONAME), SONAME
-    except OSError as e:
-        errors.append("%s: %s" % (SONAME, e))
-    try:
-        return ctypes.CDLL(IN_TREE), IN_TREE
-    except OSError as e:
-        errors.append("%s: %s" % (IN_TREE, e))
+    if os.path.exists(BUNDLED):
+        try:
+            return ctypes.CDLL(BUNDLED), BUNDLED
+        except OSError as e:
+            errors.append("%s: %s" % (BUNDLED, e))
+    for candidate in (SONAME, IN_TREE, BUILD_TREE_LIBRARY):
+        if candidate is None:
+            continue
+        try:
+            return ctypes.CDLL(candidate), candidate
+        except OSError as e:
+            errors.append("%s: %s" % (candidate, e))
     raise ImportError(
         "conntrack: libconntrack not found; set %s, install it (make install), "
         "or build it in the tree (make lib). Tried: %s" % (ENV_VAR, "; ".join(errors))
@@ -194,6 +227,14 @@ _PROTOTYPES = {
     "ct_cursor_open": (status_t, [P, P, PP]),
     "ct_cursor_next": (status_t, [P, PP]),
     "ct_cursor_free": (None, [P]),
+    # views (buffers of VIEW_SIZE-byte records: ctypes char arrays, or bytes when read-only)
+    "ct_entry_view": (status_t, [P, P, size_t]),
+    "ct_entry_from_view": (status_t, [char_p, PP]),
+    "ct_entry_list_views": (status_t, [P, size_t, P, size_t, size_t, ctypes.POINTER(size_t)]),
+    "ct_view_format": (status_t, [char_p, u32, ctypes.c_char_p, size_t, ctypes.POINTER(size_t)]),
+    "ct_cursor_next_views": (status_t, [P, P, size_t, size_t, ctypes.POINTER(size_t)]),
+    "ct_cursor_last": (status_t, [P, PP]),
+    "ct_batch_add_views": (status_t, [P, u32, char_p, size_t, size_t]),
     # expectations
     "ct_expect_new": (status_t, [PP]),
     "ct_expect_free": (None, [P]),
@@ -277,3 +318,32 @@ def _check_version():
 
 
 _check_version()
+
+
+def check_view_layout(size=VIEW_SIZE):
+    """Refuses (ImportError) a library whose ct_view is not the `size`-byte layout this
+    binding decodes: it must accept a view of `size` bytes and say it wrote that size."""
+    if struct.pack("=I", 1) != struct.pack("<I", 1):
+        raise ImportError("conntrack: this binding reads ct_view little-endian only")
+    entry = ctypes.c_void_p()
+    if lib.ct_entry_new(ctypes.byref(entry)) != CT_OK:
+        raise ImportError("conntrack: %s: ct_entry_new failed" % LOADED_FROM)
+    try:
+        buf = ctypes.create_string_buffer(size)
+        rc = lib.ct_entry_view(entry, buf, size)
+        written = struct.unpack_from("=I", buf.raw)[0] if rc == CT_OK else None
+    finally:
+        lib.ct_entry_free(entry)
+    if written != size:
+        raise ImportError(
+            "conntrack: %s has another ct_view layout: this binding reads %d-byte views, "
+            "the library %s; use a binding and library of the same release"
+            % (
+                LOADED_FROM,
+                size,
+                "refused that size" if written is None else "wrote %d bytes" % written,
+            )
+        )
+
+
+check_view_layout()

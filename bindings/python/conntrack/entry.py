@@ -1,20 +1,53 @@
 """Entry: one conntrack entry as a plain Python object, and its conversion to and from
 the library's ct_entry.
 
-Every field of the C entry is a field here; a field the entry does not hold is None
-(the C getter answered CT_ERR_NOT_SET). Entries read from the kernel carry a private copy
-of the kernel's C entry (owned by the Python object, freed with it) so that
-Entry.format() gives exactly the ``conntrack -L`` text, counters and ``use`` included,
-as long as the public fields are unchanged.
+Every field of the C entry is a field here; a field the entry does not hold is None.
+Entries are read from the library as ct_view records (one flat, fixed layout per entry),
+many in one C call; an Entry keeps its record's bytes (shared with the block it came in)
+and decodes its fields on first use, so that Entry.format() gives exactly the
+``conntrack -L`` text (ct_view_format), counters and ``use`` included, as long as the
+public fields are unchanged. The few entries with fields beyond the view (a helper, a
+security context: CT_VIEW_MORE) keep a private copy of the kernel's C entry as well.
 """
 
 import ctypes
-import dataclasses
 import ipaddress
-from typing import FrozenSet, Optional, Union
+from typing import Union
 
 from . import _lib
-from ._lib import lib
+from ._lib import (
+    _VIEW,
+    CT_VIEW_DCCP_STATE,
+    CT_VIEW_FAMILY,
+    CT_VIEW_ID,
+    CT_VIEW_LABELS,
+    CT_VIEW_MARK,
+    CT_VIEW_MORE,
+    CT_VIEW_ORIG_COUNTERS,
+    CT_VIEW_ORIG_DPORT,
+    CT_VIEW_ORIG_DST,
+    CT_VIEW_ORIG_ICMP,
+    CT_VIEW_ORIG_SPORT,
+    CT_VIEW_ORIG_SRC,
+    CT_VIEW_PROTO,
+    CT_VIEW_REPLY_COUNTERS,
+    CT_VIEW_REPLY_DPORT,
+    CT_VIEW_REPLY_DST,
+    CT_VIEW_REPLY_ICMP,
+    CT_VIEW_REPLY_SPORT,
+    CT_VIEW_REPLY_SRC,
+    CT_VIEW_SCTP_STATE,
+    CT_VIEW_SECMARK,
+    CT_VIEW_STATUS,
+    CT_VIEW_TCP_STATE,
+    CT_VIEW_TIMEOUT,
+    CT_VIEW_TIMESTAMP_START,
+    CT_VIEW_TIMESTAMP_STOP,
+    CT_VIEW_USE,
+    CT_VIEW_ZONE,
+    VIEW_SIZE,
+    lib,
+)
 from .errors import c_text, check, invalid, last_error
 
 # Layer-3 families (AF_INET, AF_INET6), as the C API numbers them.
@@ -145,63 +178,134 @@ def _address(value):
         raise invalid(str(e)) from None
 
 
-@dataclasses.dataclass
+# The order of Entry's public fields (its constructor's positional order, repr's order).
+PUBLIC_FIELDS = (
+    "family",  # FAMILY_IPV4 (2) or FAMILY_IPV6 (10); 4/6 accepted
+    "proto",  # layer-4 protocol number; names ("tcp") accepted
+    "orig_src",  # strings are turned into ipaddress objects
+    "orig_dst",
+    "reply_src",
+    "reply_dst",
+    "orig_sport",  # ports in host order (GRE: the keys)
+    "orig_dport",
+    "reply_sport",
+    "reply_dport",
+    "orig_icmp_type",
+    "orig_icmp_code",
+    "orig_icmp_id",
+    "reply_icmp_type",
+    "reply_icmp_code",
+    "reply_icmp_id",
+    "zone",  # None from the kernel means zone 0
+    "mark",
+    "status",  # STATUS_* bits
+    "timeout",  # seconds
+    "tcp_state",  # TCP_STATES index
+    "sctp_state",
+    "dccp_state",  # read-only
+    "id",  # kernel id; set, it makes a delete conditional on it
+    "use",  # read-only
+    "orig_packets",  # read-only counters (nf_conntrack_acct=1)
+    "orig_bytes",
+    "reply_packets",
+    "reply_bytes",
+    "timestamp_start",  # read-only, ns since the epoch
+    "timestamp_stop",
+    "labels",  # label bit numbers (a frozenset); an int bitmask accepted
+    "secmark",  # read-only
+    "helper",
+)
+_INDEX = {name: i for i, name in enumerate(PUBLIC_FIELDS)}
+_FAMILY, _PROTO, _ORIG_SRC, _REPLY_DST, _LABELS, _HELPER = (
+    _INDEX["family"], _INDEX["proto"], _INDEX["orig_src"], _INDEX["reply_dst"],
+    _INDEX["labels"], _INDEX["helper"],
+)
+
+
+def _normalise(v):
+    """Normalises the constructor's values in place (list `v`, PUBLIC_FIELDS order)."""
+    family = v[_FAMILY]
+    if family is not None and not (
+        family.__class__ is int and family in (FAMILY_IPV4, FAMILY_IPV6)
+    ):
+        v[_FAMILY] = family_number(family)
+    proto = v[_PROTO]
+    if proto is not None and not (proto.__class__ is int and 0 <= proto <= 255):
+        v[_PROTO] = proto_number(proto)
+    for i in range(_ORIG_SRC, _REPLY_DST + 1):
+        a = v[i]
+        if a is not None and a.__class__ not in _ADDRESS_CLASSES:
+            v[i] = _address(a)
+    if v[_LABELS] is not None:
+        v[_LABELS] = labels_from(v[_LABELS])
+
+
 class Entry:
-    """A conntrack entry. Every field is optional; None means "not held"."""
+    """A conntrack entry. Every field is optional; None means "not held".
 
-    family: Optional[int] = None  # FAMILY_IPV4 (2) or FAMILY_IPV6 (10); 4/6 accepted
-    proto: Optional[int] = None  # layer-4 protocol number; names ("tcp") accepted
-    orig_src: Optional[Address] = None  # strings are turned into ipaddress objects
-    orig_dst: Optional[Address] = None
-    reply_src: Optional[Address] = None
-    reply_dst: Optional[Address] = None
-    orig_sport: Optional[int] = None  # ports in host order (GRE: the keys)
-    orig_dport: Optional[int] = None
-    reply_sport: Optional[int] = None
-    reply_dport: Optional[int] = None
-    orig_icmp_type: Optional[int] = None
-    orig_icmp_code: Optional[int] = None
-    orig_icmp_id: Optional[int] = None
-    reply_icmp_type: Optional[int] = None
-    reply_icmp_code: Optional[int] = None
-    reply_icmp_id: Optional[int] = None
-    zone: Optional[int] = None  # None from the kernel means zone 0
-    mark: Optional[int] = None
-    status: Optional[int] = None  # STATUS_* bits
-    timeout: Optional[int] = None  # seconds
-    tcp_state: Optional[int] = None  # TCP_STATES index
-    sctp_state: Optional[int] = None
-    dccp_state: Optional[int] = None  # read-only
-    id: Optional[int] = None  # kernel id; set, it makes a delete conditional on it
-    use: Optional[int] = None  # read-only
-    orig_packets: Optional[int] = None  # read-only counters (nf_conntrack_acct=1)
-    orig_bytes: Optional[int] = None
-    reply_packets: Optional[int] = None
-    reply_bytes: Optional[int] = None
-    timestamp_start: Optional[int] = None  # read-only, ns since the epoch
-    timestamp_stop: Optional[int] = None
-    labels: Optional[FrozenSet[int]] = None  # label bit numbers; an int bitmask accepted
-    secmark: Optional[int] = None  # read-only
-    helper: Optional[str] = None
+    Fields (PUBLIC_FIELDS, also the positional order): family, proto, orig_src, orig_dst,
+    reply_src, reply_dst, orig_sport, orig_dport, reply_sport, reply_dport,
+    orig_icmp_type/code/id, reply_icmp_type/code/id, zone, mark, status, timeout,
+    tcp_state, sctp_state, dccp_state, id, use, orig/reply packets and bytes,
+    timestamp_start, timestamp_stop, labels, secmark, helper.
 
-    # The kernel's C entry this one was read from (private, not compared or shown).
-    _source: Optional["_OwnedEntry"] = dataclasses.field(
-        default=None, init=False, repr=False, compare=False
-    )
-    _snapshot: Optional[tuple] = dataclasses.field(
-        default=None, init=False, repr=False, compare=False
-    )
+    An entry read from the kernel is a slice of a block of ct_view records shared with
+    the entries read with it: its fields are decoded on first use, so reading a large
+    table costs one small object an entry. Entries compare by their fields.
+    """
 
-    def __post_init__(self):
-        if self.family is not None:
-            self.family = family_number(self.family)
-        if self.proto is not None:
-            self.proto = proto_number(self.proto)
-        self.orig_src = _address(self.orig_src)
-        self.orig_dst = _address(self.orig_dst)
-        self.reply_src = _address(self.reply_src)
-        self.reply_dst = _address(self.reply_dst)
-        self.labels = labels_from(self.labels)
+    # _b, _o: the block of views and this entry's offset in it (None: made in Python);
+    # _v: the field values once decoded or set (a list in PUBLIC_FIELDS order);
+    # _source: an _OwnedEntry, the kernel's C entry, for entries with fields the view
+    # lacks (CT_VIEW_MORE) and those Reader.read_kept made.
+    __slots__ = ("_b", "_o", "_v", "_source", "__weakref__")
+
+    def __init__(
+        self, family=None, proto=None, orig_src=None, orig_dst=None, reply_src=None,
+        reply_dst=None, orig_sport=None, orig_dport=None, reply_sport=None, reply_dport=None,
+        orig_icmp_type=None, orig_icmp_code=None, orig_icmp_id=None, reply_icmp_type=None,
+        reply_icmp_code=None, reply_icmp_id=None, zone=None, mark=None, status=None,
+        timeout=None, tcp_state=None, sctp_state=None, dccp_state=None, id=None, use=None,
+        orig_packets=None, orig_bytes=None, reply_packets=None, reply_bytes=None,
+        timestamp_start=None, timestamp_stop=None, labels=None, secmark=None, helper=None,
+    ):
+        # The arguments in PUBLIC_FIELDS order (Python binds them: no loop here).
+        v = [
+            family, proto, orig_src, orig_dst, reply_src, reply_dst, orig_sport, orig_dport,
+            reply_sport, reply_dport, orig_icmp_type, orig_icmp_code, orig_icmp_id,
+            reply_icmp_type, reply_icmp_code, reply_icmp_id, zone, mark, status, timeout,
+            tcp_state, sctp_state, dccp_state, id, use, orig_packets, orig_bytes,
+            reply_packets, reply_bytes, timestamp_start, timestamp_stop, labels, secmark,
+            helper,
+        ]
+        _normalise(v)
+        self._b = None
+        self._o = 0
+        self._v = v
+        self._source = None
+
+    def _decode(self):
+        v = self._v = _decode_view(self._b, self._o, self._source)
+        return v
+
+    def _values(self):
+        v = self._v
+        return v if v is not None else self._decode()
+
+    def _pristine(self):
+        """Whether the entry still holds what its view (and C entry) say."""
+        b = self._b
+        if b is None:
+            return False
+        v = self._v
+        return v is None or v == _decode_view(b, self._o, self._source)
+
+    def _view_bytes(self):
+        """This entry's view as bytes (only for view-backed entries)."""
+        return self._b[self._o:self._o + VIEW_SIZE]
+
+    def _more(self):
+        return self._b is not None and _present(self._b, self._o) & CT_VIEW_MORE != 0
 
     # -- derived views ------------------------------------------------------------------
 
@@ -231,26 +335,44 @@ class Entry:
             mask |= 1 << b
         return mask
 
-    def __getstate__(self):
-        # Copies and pickles carry the public fields only, never the C copy.
-        state = dict(self.__dict__)
-        state["_source"] = None
-        state["_snapshot"] = None
-        return state
+    # -- comparison, text, copies -------------------------------------------------------
 
-    def __setstate__(self, state):
-        self.__dict__.update(state)
+    def __eq__(self, other):
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        if (
+            self._v is None
+            and other._v is None
+            and not self._more()
+            and not other._more()
+        ):
+            # Two unread views: equal fields exactly when their bytes after `size` are.
+            a, b = self._o, other._o
+            return self._b[a + 4:a + VIEW_SIZE] == other._b[b + 4:b + VIEW_SIZE]
+        return self._values() == other._values()
 
-    def _public_values(self):
-        return tuple(getattr(self, name) for name in PUBLIC_FIELDS)
+    __hash__ = None  # mutable, compared by value (as a dataclass)
 
-    # -- text -----------------------------------------------------------------------------
+    def __repr__(self):
+        v = self._values()
+        return "Entry(%s)" % ", ".join(
+            "%s=%r" % (name, v[i]) for i, name in enumerate(PUBLIC_FIELDS)
+        )
+
+    def __reduce__(self):
+        # Copies and pickles carry the public fields (and the view's bytes while they
+        # still hold them all), never the C entry.
+        view = None
+        if self._pristine() and not self._more():
+            view = bytes(self._view_bytes())
+        return (_restore, (tuple(self._values()), view))
 
     def format(self, extended=False, id=False, timestamp=False):
         """The entry as one line of ``conntrack -L`` text (``-o extended``, ``-o id``,
-        ``-o ktimestamp`` with the flags), made by ct_entry_format. An entry read from the
-        kernel and not changed since is formatted from the kernel's copy (counters, use
-        and all); otherwise from the public fields (read-only fields cannot be set)."""
+        ``-o ktimestamp`` with the flags). An entry read from the kernel and not changed
+        since is formatted from the kernel's copy (counters, use and all: ct_view_format
+        of its view, or ct_entry_format of its C entry when it has fields beyond the
+        view); otherwise from the public fields (read-only fields cannot be set)."""
         flags = 0
         if extended:
             flags |= _lib.CT_FORMAT_EXTENDED
@@ -258,25 +380,287 @@ class Entry:
             flags |= _lib.CT_FORMAT_ID
         if timestamp:
             flags |= _lib.CT_FORMAT_TIMESTAMP
-        if self._source is not None and self._snapshot == self._public_values():
-            return _format_c(self._source.ptr, flags)
+        if self._pristine():
+            if self._source is not None:
+                return _format_c(lib.ct_entry_format, self._source.ptr, flags)
+            if not self._more():
+                return _format_c(lib.ct_view_format, self._view_bytes(), flags)
         with c_entry(self) as ptr:
-            return _format_c(ptr, flags)
+            return _format_c(lib.ct_entry_format, ptr, flags)
 
     def __str__(self):
         return self.format()
 
 
-PUBLIC_FIELDS = tuple(f.name for f in dataclasses.fields(Entry) if not f.name.startswith("_"))
+def _field(i, name):
+    def get(self):
+        v = self._v
+        if v is None:
+            v = self._decode()
+        return v[i]
+
+    def set_(self, value):
+        v = self._v
+        if v is None:
+            v = self._decode()
+        v[i] = value
+
+    return property(get, set_, doc="The entry's %s (None: not held)." % name)
 
 
-def _format_c(ptr, flags):
+for _i, _name in enumerate(PUBLIC_FIELDS):
+    setattr(Entry, _name, _field(_i, _name))
+del _i, _name
+
+_new_entry = Entry.__new__
+
+
+def _restore(values, view):
+    e = _new_entry(Entry)
+    e._b = view
+    e._o = 0
+    e._v = list(values)
+    e._source = None
+    return e
+
+
+def entries_of_block(block, count, out):
+    """Appends to list `out` one Entry per view of `block` (bytes, `count` views)."""
+    new = _new_entry
+    append = out.append
+    for o in range(0, count * VIEW_SIZE, VIEW_SIZE):
+        e = new(Entry)
+        e._b = block
+        e._o = o
+        e._v = None
+        e._source = None
+        append(e)
+
+
+def _present(b, o):
+    return b[o + 4] | b[o + 5] << 8 | b[o + 6] << 16 | b[o + 7] << 24
+
+
+def _v4(raw):
+    return ipaddress.IPv4Address(raw[:4])
+
+
+def _decode_view(b, o, source):
+    """The field values of the view at offset `o` of `b` (a list, PUBLIC_FIELDS order);
+    `source` (an _OwnedEntry or None) gives the fields beyond the view."""
+    (_size, p, fam, proto, zone, mark, status, timeout, id_, use, tcp, sctp, dccp, _r0,
+     osp, odp, rsp, rdp, oit, oic, oii, rit, ric, rii, _wso, _wsr, _r1,
+     osrc, odst, rsrc, rdst, opk, oby, rpk, rby, tss, tst, labels, secmark,
+     _f0, _f1, _f2, _f3) = _VIEW.unpack_from(b, o)
+    addr = _v4 if fam == FAMILY_IPV4 else ipaddress.IPv6Address
+    oicmp = p & CT_VIEW_ORIG_ICMP
+    ricmp = p & CT_VIEW_REPLY_ICMP
+    ocnt = p & CT_VIEW_ORIG_COUNTERS
+    rcnt = p & CT_VIEW_REPLY_COUNTERS
+    helper = None
+    if p & CT_VIEW_MORE and source is not None:
+        helper = Reader()._helper(source.ptr)
+    return [
+        fam if p & CT_VIEW_FAMILY else None,
+        proto if p & CT_VIEW_PROTO else None,
+        addr(osrc) if p & CT_VIEW_ORIG_SRC else None,
+        addr(odst) if p & CT_VIEW_ORIG_DST else None,
+        addr(rsrc) if p & CT_VIEW_REPLY_SRC else None,
+        addr(rdst) if p & CT_VIEW_REPLY_DST else None,
+        osp if p & CT_VIEW_ORIG_SPORT else None,
+        odp if p & CT_VIEW_ORIG_DPORT else None,
+        rsp if p & CT_VIEW_REPLY_SPORT else None,
+        rdp if p & CT_VIEW_REPLY_DPORT else None,
+        oit if oicmp else None,
+        oic if oicmp else None,
+        oii if oicmp else None,
+        rit if ricmp else None,
+        ric if ricmp else None,
+        rii if ricmp else None,
+        zone if p & CT_VIEW_ZONE else None,
+        mark if p & CT_VIEW_MARK else None,
+        status if p & CT_VIEW_STATUS else None,
+        timeout if p & CT_VIEW_TIMEOUT else None,
+        tcp if p & CT_VIEW_TCP_STATE else None,
+        sctp if p & CT_VIEW_SCTP_STATE else None,
+        dccp if p & CT_VIEW_DCCP_STATE else None,
+        id_ if p & CT_VIEW_ID else None,
+        use if p & CT_VIEW_USE else None,
+        opk if ocnt else None,
+        oby if ocnt else None,
+        rpk if rcnt else None,
+        rby if rcnt else None,
+        tss if p & CT_VIEW_TIMESTAMP_START else None,
+        tst if p & CT_VIEW_TIMESTAMP_STOP else None,
+        labels_from(int.from_bytes(labels, "little")) if p & CT_VIEW_LABELS else None,
+        secmark if p & CT_VIEW_SECMARK else None,
+        helper,
+    ]
+
+
+def _addr_bytes(value, family, what):
+    a = value if value.__class__ in _ADDRESS_CLASSES else _address(value)
+    raw = a.packed
+    if family is not None and len(raw) != (4 if family == FAMILY_IPV4 else 16):
+        raise invalid("%s %s is not an IPv%d address" % (what, a, 4 if family == FAMILY_IPV4 else 6))
+    return raw
+
+
+_ADDRESS_CLASSES = (ipaddress.IPv4Address, ipaddress.IPv6Address)
+_ZERO16 = bytes(16)
+
+
+def _u(value, top, what):
+    """`value` when it is an int in 0..top; raises as the setters' checks would."""
+    if value.__class__ is int and 0 <= value <= top:
+        return value
+    return _ranged(value, top, what)
+
+
+def pack_view(e, buf, offset):
+    """Writes Entry `e`'s settable fields as a ct_view at `offset` of the writable buffer
+    `buf`. Returns False (nothing written that matters) when `e` holds a field the view
+    cannot carry (a helper): pass that one through c_entry. Raises as the setters would
+    for values out of range; the library checks the rest (e.g. a port on ICMP)."""
+    if e._b is not None and e._v is None and not e._more():
+        # Unchanged since read: its own bytes (the library ignores the read-only fields).
+        buf[offset:offset + VIEW_SIZE] = e._view_bytes()
+        return True
+    v = e._values()
+    (family, proto, osrc, odst, rsrc, rdst, osp, odp, rsp, rdp, oit, oic, oii, rit, ric, rii,
+     zone, mark, status, timeout, tcp, sctp, _dccp, id_, _use, _opk, _oby, _rpk, _rby, _tss,
+     _tst, labels, _secmark, helper) = v
+    if helper is not None:
+        return False
+    p = 0
+    if family is not None:
+        family = family_number(family)
+        p = CT_VIEW_FAMILY
+    if proto is not None:
+        proto = proto_number(proto)
+        p |= CT_VIEW_PROTO
+    else:
+        proto = 0
+    a0 = a1 = a2 = a3 = _ZERO16
+    if osrc is not None:
+        a0 = _addr_bytes(osrc, family, "original source")
+        p |= CT_VIEW_ORIG_SRC
+        if family is None:
+            # The first address decides the family, as the setters do.
+            family = FAMILY_IPV4 if len(a0) == 4 else FAMILY_IPV6
+            p |= CT_VIEW_FAMILY
+    if odst is not None:
+        a1 = _addr_bytes(odst, family, "original destination")
+        p |= CT_VIEW_ORIG_DST
+        if family is None:
+            family = FAMILY_IPV4 if len(a1) == 4 else FAMILY_IPV6
+            p |= CT_VIEW_FAMILY
+    if rsrc is not None:
+        a2 = _addr_bytes(rsrc, family, "reply source")
+        p |= CT_VIEW_REPLY_SRC
+        if family is None:
+            family = FAMILY_IPV4 if len(a2) == 4 else FAMILY_IPV6
+            p |= CT_VIEW_FAMILY
+    if rdst is not None:
+        a3 = _addr_bytes(rdst, family, "reply destination")
+        p |= CT_VIEW_REPLY_DST
+        if family is None:
+            family = FAMILY_IPV4 if len(a3) == 4 else FAMILY_IPV6
+            p |= CT_VIEW_FAMILY
+    if osp is None:
+        osp = 0
+    else:
+        osp = _u(osp, 0xFFFF, "port")
+        p |= CT_VIEW_ORIG_SPORT
+    if odp is None:
+        odp = 0
+    else:
+        odp = _u(odp, 0xFFFF, "port")
+        p |= CT_VIEW_ORIG_DPORT
+    if rsp is None:
+        rsp = 0
+    else:
+        rsp = _u(rsp, 0xFFFF, "port")
+        p |= CT_VIEW_REPLY_SPORT
+    if rdp is None:
+        rdp = 0
+    else:
+        rdp = _u(rdp, 0xFFFF, "port")
+        p |= CT_VIEW_REPLY_DPORT
+    icmp = _icmp_args("original", oit, oic, oii)
+    if icmp is None:
+        oit = oic = oii = 0
+    else:
+        oit, oic, oii = (_u(icmp[0], 0xFF, "ICMP type"), _u(icmp[1], 0xFF, "ICMP code"),
+                         _u(icmp[2], 0xFFFF, "ICMP id"))
+        p |= CT_VIEW_ORIG_ICMP
+    icmp = _icmp_args("reply", rit, ric, rii)
+    if icmp is None:
+        rit = ric = rii = 0
+    else:
+        rit, ric, rii = (_u(icmp[0], 0xFF, "ICMP type"), _u(icmp[1], 0xFF, "ICMP code"),
+                         _u(icmp[2], 0xFFFF, "ICMP id"))
+        p |= CT_VIEW_REPLY_ICMP
+    if zone is None:
+        zone = 0
+    else:
+        zone = _u(zone, 0xFFFFFFFF, "zone")
+        if zone > 0xFFFF:
+            raise invalid("zone %d is out of range 0..65535" % zone)
+        p |= CT_VIEW_ZONE
+    if mark is None:
+        mark = 0
+    else:
+        mark = _u(mark, 0xFFFFFFFF, "mark")
+        p |= CT_VIEW_MARK
+    if status is None:
+        status = 0
+    else:
+        status = _u(status, 0xFFFFFFFF, "status")
+        p |= CT_VIEW_STATUS
+    if timeout is None:
+        timeout = 0
+    else:
+        timeout = _u(timeout, 0xFFFFFFFF, "timeout")
+        p |= CT_VIEW_TIMEOUT
+    if tcp is None:
+        tcp = 0
+    else:
+        tcp = _u(tcp, 0xFF, "TCP state")
+        p |= CT_VIEW_TCP_STATE
+    if sctp is None:
+        sctp = 0
+    else:
+        sctp = _u(sctp, 0xFF, "SCTP state")
+        p |= CT_VIEW_SCTP_STATE
+    if id_ is None:
+        id_ = 0
+    else:
+        id_ = _u(id_, 0xFFFFFFFF, "id")
+        p |= CT_VIEW_ID
+    raw_labels = _ZERO16
+    if labels is not None:
+        mask = 0
+        for bit in labels_from(labels):
+            mask |= 1 << bit
+        raw_labels = mask.to_bytes(16, "little")
+        p |= CT_VIEW_LABELS
+    _VIEW.pack_into(
+        buf, offset, VIEW_SIZE, p, family or 0, proto, zone, mark, status, timeout, id_, 0,
+        tcp, sctp, 0, 0, osp, odp, rsp, rdp, oit, oic, oii, rit, ric, rii, 0, 0, 0,
+        a0, a1, a2, a3, 0, 0, 0, 0, 0, 0, raw_labels, 0, 0, 0, 0, 0,
+    )
+    return True
+
+
+def _format_c(fn, obj, flags):
+    """Text of `fn` (ct_entry_format of an entry pointer, ct_view_format of view bytes)."""
     needed = ctypes.c_size_t(0)
     buf = ctypes.create_string_buffer(512)
-    rc = lib.ct_entry_format(ptr, flags, buf, len(buf), ctypes.byref(needed))
+    rc = fn(obj, flags, buf, len(buf), ctypes.byref(needed))
     if rc == _lib.CT_ERR_BUFFER_TOO_SMALL:
         buf = ctypes.create_string_buffer(needed.value + 1)
-        rc = lib.ct_entry_format(ptr, flags, buf, len(buf), ctypes.byref(needed))
+        rc = fn(obj, flags, buf, len(buf), ctypes.byref(needed))
     check(rc)
     return buf.value.decode("utf-8", "replace")
 
@@ -319,7 +703,9 @@ def clone_c_entry(ptr):
 
 class c_entry:
     """Context manager: a new ct_entry holding `entry`'s settable fields, freed on exit
-    (also when a setter fails)."""
+    (also when building it fails). The fields go in as one ct_view record
+    (ct_entry_from_view, held to the setters' rules); an entry with a helper, which the
+    record cannot carry, goes through the setters."""
 
     def __init__(self, entry):
         if not isinstance(entry, Entry):
@@ -328,6 +714,12 @@ class c_entry:
         self.ptr = None
 
     def __enter__(self):
+        view = ctypes.create_string_buffer(VIEW_SIZE)
+        if pack_view(self.entry, view, 0):
+            out = ctypes.c_void_p()
+            check(lib.ct_entry_from_view(view, ctypes.byref(out)))
+            self.ptr = out.value
+            return self.ptr
         self.ptr = new_c_entry()
         try:
             fill_c_entry(self.ptr, self.entry)
@@ -430,125 +822,55 @@ def _ranged(value, top, what):
 
 
 class Reader:
-    """Reads ct_entry objects into Entry objects, reusing its ctypes buffers. One per
-    call (not shared between threads)."""
+    """Reads ct_entry objects into Entry objects through ct_entry_view, reusing its
+    buffers. One per call (not shared between threads)."""
 
     def __init__(self):
-        self.u8 = ctypes.c_uint8()
-        self.u8b = ctypes.c_uint8()
-        self.u16 = ctypes.c_uint16()
-        self.u32 = ctypes.c_uint32()
-        self.u64 = ctypes.c_uint64()
-        self.u64b = ctypes.c_uint64()
-        self.size = ctypes.c_size_t()
-        self.bytes16 = (ctypes.c_uint8 * 16)()
-        self.helper = ctypes.create_string_buffer(64)
-
-    def _get(self, fn, ptr, out, *lead):
-        rc = fn(ptr, *lead, ctypes.byref(out))
-        if rc == _lib.CT_OK:
-            return out.value
-        if rc == _lib.CT_ERR_NOT_SET:
-            return None
-        raise last_error(rc)
-
-    def _addr(self, ptr, which):
-        rc = lib.ct_entry_get_addr_bytes(ptr, which, self.bytes16, 16, ctypes.byref(self.size))
-        if rc == _lib.CT_OK:
-            return ipaddress.ip_address(ctypes.string_at(self.bytes16, self.size.value))
-        if rc == _lib.CT_ERR_NOT_SET:
-            return None
-        raise last_error(rc)
-
-    def _icmp(self, ptr, direction):
-        rc = lib.ct_entry_get_icmp(
-            ptr, direction, ctypes.byref(self.u8), ctypes.byref(self.u8b), ctypes.byref(self.u16)
-        )
-        if rc == _lib.CT_OK:
-            return self.u8.value, self.u8b.value, self.u16.value
-        if rc == _lib.CT_ERR_NOT_SET:
-            return None, None, None
-        raise last_error(rc)
-
-    def _counters(self, ptr, direction):
-        rc = lib.ct_entry_get_counters(ptr, direction, ctypes.byref(self.u64), ctypes.byref(self.u64b))
-        if rc == _lib.CT_OK:
-            return self.u64.value, self.u64b.value
-        if rc == _lib.CT_ERR_NOT_SET:
-            return None, None
-        raise last_error(rc)
-
-    def _labels(self, ptr):
-        rc = lib.ct_entry_get_labels(ptr, self.bytes16, 16)
-        if rc == _lib.CT_OK:
-            return labels_from(int.from_bytes(bytes(self.bytes16), "little"))
-        if rc == _lib.CT_ERR_NOT_SET:
-            return None
-        raise last_error(rc)
+        self.view = ctypes.create_string_buffer(VIEW_SIZE)
+        self.helper_buf = None
 
     def _helper(self, ptr):
-        rc = lib.ct_entry_get_helper(ptr, self.helper, len(self.helper))
+        if self.helper_buf is None:
+            self.helper_buf = ctypes.create_string_buffer(64)
+        buf = self.helper_buf
+        rc = lib.ct_entry_get_helper(ptr, buf, len(buf))
         if rc == _lib.CT_OK:
-            return self.helper.value.decode("utf-8", "replace")
+            return buf.value.decode("utf-8", "replace")
         if rc == _lib.CT_ERR_NOT_SET:
             return None
         raise last_error(rc)
+
+    def _view(self, ptr):
+        rc = lib.ct_entry_view(ptr, self.view, VIEW_SIZE)
+        if rc != _lib.CT_OK:
+            raise last_error(rc)
+        return self.view.raw
 
     def read(self, ptr):
         """An Entry with every field of the ct_entry at `ptr` (not kept)."""
-        g = self._get
-        orig_icmp = self._icmp(ptr, _lib.CT_DIR_ORIG)
-        reply_icmp = self._icmp(ptr, _lib.CT_DIR_REPLY)
-        orig_counters = self._counters(ptr, _lib.CT_DIR_ORIG)
-        reply_counters = self._counters(ptr, _lib.CT_DIR_REPLY)
-        e = Entry.__new__(Entry)
-        # Set the fields directly: the values are already normalised.
-        e.__dict__.update(
-            family=g(lib.ct_entry_get_family, ptr, self.u8),
-            proto=g(lib.ct_entry_get_proto, ptr, self.u8),
-            orig_src=self._addr(ptr, _lib.CT_ORIG_SRC),
-            orig_dst=self._addr(ptr, _lib.CT_ORIG_DST),
-            reply_src=self._addr(ptr, _lib.CT_REPLY_SRC),
-            reply_dst=self._addr(ptr, _lib.CT_REPLY_DST),
-            orig_sport=g(lib.ct_entry_get_port, ptr, self.u16, _lib.CT_ORIG_SRC),
-            orig_dport=g(lib.ct_entry_get_port, ptr, self.u16, _lib.CT_ORIG_DST),
-            reply_sport=g(lib.ct_entry_get_port, ptr, self.u16, _lib.CT_REPLY_SRC),
-            reply_dport=g(lib.ct_entry_get_port, ptr, self.u16, _lib.CT_REPLY_DST),
-            orig_icmp_type=orig_icmp[0],
-            orig_icmp_code=orig_icmp[1],
-            orig_icmp_id=orig_icmp[2],
-            reply_icmp_type=reply_icmp[0],
-            reply_icmp_code=reply_icmp[1],
-            reply_icmp_id=reply_icmp[2],
-            zone=g(lib.ct_entry_get_zone, ptr, self.u16),
-            mark=g(lib.ct_entry_get_mark, ptr, self.u32),
-            status=g(lib.ct_entry_get_status, ptr, self.u32),
-            timeout=g(lib.ct_entry_get_timeout, ptr, self.u32),
-            tcp_state=g(lib.ct_entry_get_tcp_state, ptr, self.u8),
-            sctp_state=g(lib.ct_entry_get_sctp_state, ptr, self.u8),
-            dccp_state=g(lib.ct_entry_get_dccp_state, ptr, self.u8),
-            id=g(lib.ct_entry_get_id, ptr, self.u32),
-            use=g(lib.ct_entry_get_use, ptr, self.u32),
-            orig_packets=orig_counters[0],
-            orig_bytes=orig_counters[1],
-            reply_packets=reply_counters[0],
-            reply_bytes=reply_counters[1],
-            timestamp_start=g(lib.ct_entry_get_timestamp_start, ptr, self.u64),
-            timestamp_stop=g(lib.ct_entry_get_timestamp_stop, ptr, self.u64),
-            labels=self._labels(ptr),
-            secmark=g(lib.ct_entry_get_secmark, ptr, self.u32),
-            helper=self._helper(ptr),
-            _source=None,
-            _snapshot=None,
-        )
+        block = self._view(ptr)
+        e = _new_entry(Entry)
+        e._b = block
+        e._o = 0
+        e._source = None
+        e._v = None
+        if _present(block, 0) & CT_VIEW_MORE:
+            # The rare fields come from `ptr` now; the view alone cannot format it.
+            v = _decode_view(block, 0, None)
+            v[_HELPER] = self._helper(ptr)
+            e._b = None
+            e._v = v
         return e
 
     def read_kept(self, ptr, owned=None):
         """Like read(), and the Entry keeps a C copy for format(): `owned` (an
         _OwnedEntry already made for it, e.g. by ct_get) or a clone of `ptr`."""
-        e = self.read(ptr)
+        block = self._view(ptr)
         if owned is None:
             owned = _OwnedEntry(clone_c_entry(ptr))
+        e = _new_entry(Entry)
+        e._b = block
+        e._o = 0
         e._source = owned
-        e._snapshot = e._public_values()
+        e._v = None
         return e

@@ -1,12 +1,22 @@
 """Conntrack (a ctnetlink handle), its operations, batches and the dump iterator."""
 
+import collections
 import ctypes
 import dataclasses
 import threading
 
 from . import _lib
-from ._lib import lib
-from .entry import Reader, _OwnedEntry, c_entry
+from ._lib import CT_VIEW_MORE, VIEW_SIZE, lib
+from .entry import (
+    Entry,
+    Reader,
+    _OwnedEntry,
+    _present,
+    c_entry,
+    clone_c_entry,
+    entries_of_block,
+    pack_view,
+)
 from .errors import c_text, check, error_for, invalid, last_error
 from .expect import ExpectReader, c_expect
 from .filter import c_filter
@@ -74,11 +84,12 @@ class Conntrack:
 
     def dump(self, filter=None):
         """An iterator over the entries matching `filter` (None: every entry), as Entry
-        objects made one at a time.
+        objects made a block at a time.
 
         Not streamed from the kernel: the matching entries are collected by ct_list into
-        the library's compact C list first (one round of kernel reads), and each Entry
-        is made from it as the iteration reaches it. The C list is freed when the
+        the library's compact C list first (one round of kernel reads), and the Entry
+        objects are made from it a block of views at a time as the iteration reaches
+        them. The C list is freed when the
         iteration ends, when the iterator is closed (``close()``, ``with``) or collected,
         so stopping early is fine, and the handle is free during the iteration (deleting
         the entries being iterated is allowed). For a dump that never holds the table in
@@ -142,11 +153,7 @@ class Conntrack:
 
     def list(self, filter=None):
         """Every entry matching `filter` (None: all) as a list of Entry."""
-        it = self.dump(filter)
-        try:
-            return list(it)
-        finally:
-            it.close()
+        return self.dump(filter)._read_all()
 
     def get(self, entry):
         """The kernel's entry with `entry`'s original tuple (or, with only a reply tuple,
@@ -339,44 +346,81 @@ def _u32(value, what):
     return value
 
 
+# Views read per C call: a block of 1024 records (192 KiB) keeps the calls few and the
+# buffer small.
+BLOCK = 1024
+FIRST_STREAM_BLOCK = 64
+
+
 class _CIterator:
     """An iterator over a C object that it frees at the end, on close() or when collected;
-    also a context manager. Threads may share it: a lock keeps the C object (and the entry
-    being read from it) alive until each call is done with it. Subclasses keep the object
-    in ``_ptr`` and say how to read the next entry (``_next_locked``) and how to free it
-    (``_free``)."""
+    also a context manager. It reads the entries a block of views at a time (one C call a
+    block) into Entry objects; threads may share it: a lock keeps the C object alive while
+    a block is read. Subclasses keep the object in ``_ptr``, say how to read the next
+    block (``_read_block_locked``, appending Entry objects to a list; False at the end)
+    and how to free it (``_free``)."""
 
     _ptr = None
 
     def __init__(self, ptr):
         self._ptr = ptr
-        self._reader = Reader()
+        self._ready = collections.deque()
+        self._buf = None
         self._lock = threading.Lock()
+
+    def _buffer(self):
+        if self._buf is None:
+            self._buf = ctypes.create_string_buffer(BLOCK * VIEW_SIZE)
+        return self._buf
 
     def __iter__(self):
         return self
 
     def __next__(self):
-        with self._lock:
-            if self._ptr is None:
-                raise StopIteration
+        ready = self._ready
+        while True:
             try:
-                entry_ptr = self._next_locked()
-            except BaseException:
+                return ready.popleft()  # atomic: no lock needed for entries already read
+            except IndexError:
+                pass
+            with self._lock:
+                if ready:
+                    continue  # another thread filled it meanwhile
+                if self._ptr is None:
+                    raise StopIteration
+                got = []
+                try:
+                    more = self._read_block_locked(got)
+                except BaseException:
+                    self._close_locked()
+                    raise
+                ready.extend(got)
+                if not more:
+                    self._close_locked()
+                    if not got:
+                        raise StopIteration
+
+    def _read_all(self):
+        """Every entry left, as a list (what list(it) gives, without a call per entry)."""
+        out = list(self._ready)
+        self._ready.clear()
+        with self._lock:
+            try:
+                while self._ptr is not None and self._read_block_locked(out):
+                    pass
+            finally:
                 self._close_locked()
-                raise
-            if not entry_ptr:
-                self._close_locked()
-                raise StopIteration
-            return self._reader.read_kept(entry_ptr)
+        return out
 
     def close(self):
         """Frees the C object now; the iteration ends."""
         with self._lock:
             self._close_locked()
+            self._ready.clear()
 
     def _close_locked(self):
         ptr, self._ptr = self._ptr, None
+        self._buf = None
         if ptr:
             type(self)._free(ptr)
 
@@ -393,8 +437,8 @@ class _CIterator:
 
 
 class EntryIterator(_CIterator):
-    """Iterates a C entry list made by ct_list, making each Entry when reached; frees the
-    list at the end, on close() or when collected."""
+    """Iterates a C entry list made by ct_list, making the Entry objects a block at a time
+    (ct_entry_list_views); frees the list at the end, on close() or when collected."""
 
     _free = lib.ct_entry_list_free
 
@@ -402,34 +446,69 @@ class EntryIterator(_CIterator):
         super().__init__(list_ptr)
         self._len = lib.ct_entry_list_len(list_ptr)
         self._next = 0
+        self._count = ctypes.c_size_t(0)
 
-    def _next_locked(self):
+    def _read_block_locked(self, out):
         if self._next >= self._len:
-            return None
-        self._next += 1
-        return lib.ct_entry_list_get(self._ptr, self._next - 1)
+            return False
+        buf = self._buffer()
+        first = self._next
+        check(lib.ct_entry_list_views(self._ptr, first, buf, VIEW_SIZE, BLOCK,
+                                      ctypes.byref(self._count)))
+        n = self._count.value
+        if n == 0:
+            return False
+        self._next = first + n
+        block = ctypes.string_at(buf, n * VIEW_SIZE)
+        start = len(out)
+        entries_of_block(block, n, out)
+        # The rare entry with fields beyond its view keeps a copy of its C entry.
+        presents = memoryview(block).cast("I")[1::VIEW_SIZE // 4]
+        if any(p & CT_VIEW_MORE for p in presents):
+            for k, p in enumerate(presents):
+                if p & CT_VIEW_MORE:
+                    ptr = lib.ct_entry_list_get(self._ptr, first + k)
+                    out[start + k]._source = _OwnedEntry(clone_c_entry(ptr))
+        return self._next < self._len
 
     def __length_hint__(self):
-        return 0 if self._ptr is None else self._len - self._next
+        return len(self._ready) + (0 if self._ptr is None else self._len - self._next)
 
 
 class CursorIterator(_CIterator):
-    """Iterates a C cursor made by ct_cursor_open, making each Entry when it is read; frees
-    the cursor (which lets its handle go; what is left of the dump is read and dropped) at
-    the end, on close() or when collected."""
+    """Iterates a C cursor made by ct_cursor_open, making the Entry objects a block at a
+    time as they are read (ct_cursor_next_views); frees the cursor (which lets its handle
+    go; what is left of the dump is read and dropped) at the end, on close() or when
+    collected."""
 
     _free = lib.ct_cursor_free
 
     def __init__(self, cursor_ptr, owner):
         super().__init__(cursor_ptr)
         self._owner = owner  # the Conntrack, kept while the cursor holds its handle
+        self._count = ctypes.c_size_t(0)
+        # A small first block: a caller who stops after a few entries has read little,
+        # and the handle stays busy (the dump unfinished) while they look at them.
+        self._capacity = FIRST_STREAM_BLOCK
 
-    def _next_locked(self):
-        ptr = ctypes.c_void_p()
-        rc = lib.ct_cursor_next(self._ptr, ctypes.byref(ptr))
+    def _read_block_locked(self, out):
+        buf = self._buffer()
+        capacity, self._capacity = self._capacity, BLOCK
+        rc = lib.ct_cursor_next_views(self._ptr, buf, VIEW_SIZE, capacity,
+                                      ctypes.byref(self._count))
+        n = self._count.value
+        if n:
+            block = ctypes.string_at(buf, n * VIEW_SIZE)
+            entries_of_block(block, n, out)
+            # A block ends right after a view with CT_VIEW_MORE: only the last can have it.
+            last = (n - 1) * VIEW_SIZE
+            if _present(block, last) & CT_VIEW_MORE:
+                ptr = ctypes.c_void_p()
+                check(lib.ct_cursor_last(self._ptr, ctypes.byref(ptr)))
+                out[-1]._source = _OwnedEntry(clone_c_entry(ptr.value))
         if rc != _lib.CT_OK:
             raise last_error(rc)
-        return ptr.value
+        return n != 0
 
     def _close_locked(self):
         super()._close_locked()
@@ -464,6 +543,8 @@ class Batch:
 
     def _add(self, fn, entry):
         b = self._batch()
+        # One record (ct_entry_from_view) instead of a setter call per field; a refused
+        # entry raises here.
         with c_entry(entry) as ptr:
             check(fn(b, ptr))
         self._sent = False
@@ -482,6 +563,52 @@ class Batch:
         """Queues the deletion of the entry with `entry`'s tuple and zone (and id when
         set); returns the index."""
         return self._add(lib.ct_batch_add_delete, entry)
+
+    def _add_many(self, op, add_one, entries):
+        b = self._batch()
+        entries = list(entries)
+        for e in entries:
+            if not isinstance(e, Entry):
+                raise TypeError("expected a conntrack.Entry, not %s" % type(e).__name__)
+        first = lib.ct_batch_len(b) if not self._sent else 0
+        i = 0
+        while i < len(entries):
+            # Pack a run of entries the view carries and queue it with one call; an entry
+            # with a helper (not in the view) goes through its setters alone.
+            chunk = entries[i:i + 4096]
+            buf = bytearray(len(chunk) * VIEW_SIZE)
+            n = 0
+            for e in chunk:
+                if not pack_view(e, buf, n * VIEW_SIZE):
+                    break
+                n += 1
+            if n:
+                check(lib.ct_batch_add_views(
+                    b, op, (ctypes.c_char * len(buf)).from_buffer(buf), VIEW_SIZE, n))
+                self._sent = False
+            i += n
+            if n < len(chunk):
+                add_one(entries[i])
+                i += 1
+        return range(first, first + len(entries))
+
+    def add_creates(self, entries):
+        """Queues the creation of every Entry of `entries` (in order), passed to the
+        library as one block of views; returns the range of their indexes. Unlike
+        add_create, an entry the library refuses (a port on ICMP, say) is not raised
+        here: it takes its index and its outcome is the error. Values out of range
+        for their field raise before anything is queued for them."""
+        return self._add_many(_lib.CT_BATCH_CREATE, self.add_create, entries)
+
+    def add_updates(self, entries):
+        """Queues updates for every Entry of `entries`, as add_creates does."""
+        return self._add_many(_lib.CT_BATCH_UPDATE, self.add_update, entries)
+
+    def add_deletes(self, entries):
+        """Queues deletions for every Entry of `entries` (by tuple and zone, and id when
+        set, as add_delete), as add_creates does; entries read from the kernel are
+        passed as the very records they were read in."""
+        return self._add_many(_lib.CT_BATCH_DELETE, self.add_delete, entries)
 
     def __len__(self):
         return lib.ct_batch_len(self._batch())
@@ -506,6 +633,9 @@ class Batch:
         rc = lib.ct_batch_send(h, b, ctypes.byref(failed))
         failure = last_error(rc) if rc != _lib.CT_OK else None
         self._sent = True
+        if failure is None and failed.value == 0:
+            # Every request succeeded: no need to ask for each outcome.
+            return [None] * lib.ct_batch_len(b)
         results = self.results(unknown=failure)
         if failure is not None:
             failure.results = results

@@ -1,0 +1,84 @@
+#!/bin/sh
+# make bench-bindings: the bindings against the C library, one run in one private network
+# namespace. C (bench/ct-bench.c), Go (bench/gobind) and Python (bench/bindings.py) each
+# dump the same N-entry table to their native objects and count them, list one zone, and
+# batch-create then batch-delete N entries; pyroute2 dumps the same table (the Python
+# anchor), and the Neutron drop-in's list_entries(zone) runs beside libnetfilter_conntrack
+# driven through ctypes as Neutron's own module does. Prints
+#   lang=L op=O n=N secs=S per_entry_ns=P bytes_per_entry=B
+# lines, then each binding's time as a ratio of C's. Root; Debian 12. Raises the global
+# nf_conntrack_max to 2N when it is lower, as compare.sh does.
+# Usage: bench/bindings.sh CT_BENCH GOBIND N
+set -eu
+bench=$1
+gobind=$2
+n=$3
+zone=7
+python=/usr/bin/python3
+here=$(cd "$(dirname "$0")" && pwd)
+ns=ctbind$$
+out=$(mktemp)
+ip netns add "$ns"
+cleanup() {
+    ip netns del "$ns" 2>/dev/null || true
+    rm -f "$out"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+x() { ip netns exec "$ns" "$@"; }
+# Room for the whole table: the limit is global; raised to 2N only when it is lower.
+max=$(cat /proc/sys/net/netfilter/nf_conntrack_max)
+if [ "$max" -lt $((n * 2)) ]; then sysctl -qw net.netfilter.nf_conntrack_max=$((n * 2)); fi
+
+# ct-bench's "op=X n=N fails=F secs=S" (and list's bytes per entry on stderr) as a line.
+c_line() {
+    op=$1
+    shift
+    x "$bench" "$@" 2>"$out.err" | awk -v op="$op" -v bytes="$(sed -n 's/.* \([0-9.]*\) bytes per entry/\1/p' "$out.err" 2>/dev/null)" '
+        { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
+        END {
+            if (v["fails"] != 0) { print "ct-bench " op ": " v["fails"] " failed" > "/dev/stderr"; exit 1 }
+            printf "lang=c op=%s n=%d secs=%.3f per_entry_ns=%.0f bytes_per_entry=%.0f\n", op, v["n"], v["secs"], v["n"] ? v["secs"] * 1e9 / v["n"] : 0, bytes + 0
+        }'
+    cat "$out.err" >&2
+    rm -f "$out.err"
+}
+
+{
+    c_line create create "$n" "$zone"
+    c_line dump dump
+    # ct-bench reports the list's memory on stderr once the command is done; run it again
+    # for the line with the figure.
+    x "$bench" list "$zone" >"$out.list" 2>"$out.lerr"
+    awk -v mem="$(sed -n 's/.* \([0-9.]*\) bytes per entry/\1/p' "$out.lerr")" '
+        { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
+        END { printf "lang=c op=list_zone n=%d secs=%.3f per_entry_ns=%.0f bytes_per_entry=%.0f\n", v["n"], v["secs"], v["n"] ? v["secs"] * 1e9 / v["n"] : 0, mem + 0 }' "$out.list"
+    rm -f "$out.list" "$out.lerr"
+    x "$python" "$here/bindings.py" read "$n" "$zone"
+    x "$gobind" read "$n" "$zone"
+    c_line delete delete "$n" "$zone"
+    x "$python" "$here/bindings.py" write "$n" "$zone"
+    x "$gobind" write "$n" "$zone"
+} | tee "$out"
+
+echo "# ratios to C (time; the Neutron drop-in to libnetfilter_conntrack through ctypes)"
+awk '
+    { for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+      key = f["lang"] " " f["op"]; secs[key] = f["secs"]; bytes[key] = f["bytes_per_entry"]
+      order[++rows] = key }
+    END {
+        # Each binding operation against the C one it does the work of.
+        base["dump"] = "dump"; base["dump_decode"] = "dump"; base["list_zone"] = "list_zone"
+        base["create"] = "create"; base["create_prebuilt"] = "create"
+        base["delete"] = "delete"; base["delete_dumped"] = "delete"
+        for (r = 1; r <= rows; r++) {
+            split(order[r], lo, " ")
+            if (lo[1] != "python" && lo[1] != "go") continue
+            c = secs["c " base[lo[2]]]
+            if (c > 0) printf "ratio lang=%s op=%s x_c=%.2f bytes_per_entry=%s\n", lo[1], lo[2], secs[order[r]] / c, bytes[order[r]]
+        }
+        if (("pyroute2 dump" in secs) && ("python dump" in secs))
+            printf "ratio lang=python op=dump x_pyroute2=%.3f\n", secs["python dump"] / secs["pyroute2 dump"]
+        a = secs["python-neutron-dropin list_entries"]; b = secs["python-nfct-ctypes list_entries"]
+        if (b > 0) printf "ratio lang=python-neutron-dropin op=list_entries x_nfct_ctypes=%.3f\n", a / b
+    }' "$out"
