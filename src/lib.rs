@@ -64,6 +64,7 @@ pub mod format;
 pub mod handle;
 pub mod kernel;
 pub mod labels;
+pub mod mirror;
 #[doc(hidden)]
 pub mod ops;
 #[doc(hidden)]
@@ -82,6 +83,7 @@ pub use filter::{Cidr, Filter};
 pub use handle::Handle;
 pub use kernel::Kernel;
 pub use labels::LabelMap;
+pub use mirror::Mirror;
 pub use stats::CpuStats;
 pub use types::{DccpState, EventType, Protocol, SctpState, Status, TcpState};
 

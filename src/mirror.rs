@@ -1,0 +1,894 @@
+//! A mirror of the conntrack table: the current content of one namespace's table (or of what
+//! a filter matches) held in memory, built from one dump, kept current from events, and
+//! repaired by itself after any loss.
+//!
+//! Order between the dump and the events: the mirror subscribes first, then dumps on a
+//! socket of its own while it keeps reading and applying events. An entry an event touched
+//! since the dump began is the events' to describe (they are newer than anything the dump can
+//! say of it); every other entry is taken from the dump, and the entries the dump no longer
+//! shows, and no event touched, are gone. The changes a repair finds reach the callback
+//! marked as repairs, so a consumer that applies every callback holds the mirror's content.
+//!
+//! After an overrun (the kernel dropped events), the mirror is stale until a repair that saw
+//! no further loss completes. Repairs are spaced out under a sustained burst: the delay
+//! doubles with every overrun, from [`Mirror::set_backoff`]'s minimum up to its maximum, and
+//! goes back to the minimum after a clean repair.
+
+use std::collections::hash_map::RandomState;
+use std::collections::HashSet;
+use std::hash::{BuildHasher, Hash};
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use crate::entry::Entry;
+use crate::error::{Kind, Result};
+use crate::events::{Listener, EVENT_ALL, EVENT_DESTROY};
+use crate::filter::Filter;
+use crate::handle::Handle;
+
+/// What a change did to the mirror.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// An entry appeared.
+    New,
+    /// An entry changed.
+    Update,
+    /// An entry went.
+    Destroy,
+}
+
+/// A change of the mirror's content, as the callback receives it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Change {
+    /// What happened.
+    pub kind: ChangeKind,
+    /// Found by a repair (the first load included), not reported by an event.
+    pub repair: bool,
+}
+
+/// Counters of a mirror.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MirrorStats {
+    /// Events received and applied.
+    pub events: u64,
+    /// Times the kernel reported dropped events.
+    pub overruns: u64,
+    /// Repairs (dumps compared with the mirror) run, the first load included.
+    pub repairs: u64,
+    /// Changes the repairs found (entries added, changed or removed).
+    pub repaired_entries: u64,
+    /// Milliseconds the mirror was known to be stale, summed (up to now when it still is).
+    pub stale_ms: u64,
+    /// How long the last repair took, in milliseconds.
+    pub last_repair_ms: u64,
+    /// Whether the mirror is known to be stale now (events were lost since the last clean
+    /// repair).
+    pub stale: bool,
+}
+
+/// The mirror's identity of an entry: its original tuple and zone (what the kernel looks
+/// an entry up by).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Key {
+    zone: u16,
+    proto: u8,
+    src: Option<IpAddr>,
+    dst: Option<IpAddr>,
+    sport: Option<u16>,
+    dport: Option<u16>,
+    icmp: (Option<u8>, Option<u8>, Option<u16>),
+}
+
+fn key_of(e: &Entry) -> Key {
+    let t = &e.orig;
+    Key {
+        zone: e.zone.unwrap_or(0),
+        proto: e.proto().unwrap_or(0),
+        src: t.src,
+        dst: t.dst,
+        sport: t.src_port,
+        dport: t.dst_port,
+        icmp: (t.icmp_type, t.icmp_code, t.icmp_id),
+    }
+}
+
+/// An open-addressing index of entry slots: buckets hold only a slot number (4 bytes), and
+/// the key is read from the entry itself, so the mirror costs little beyond its entries.
+struct Index {
+    buckets: Vec<u32>,
+    len: usize,
+}
+
+const EMPTY: u32 = u32::MAX;
+
+impl Index {
+    fn new() -> Index {
+        Index {
+            buckets: vec![EMPTY; 16],
+            len: 0,
+        }
+    }
+
+    fn mask(&self) -> usize {
+        self.buckets.len() - 1
+    }
+
+    /// The bucket holding a slot for which `is` holds, among those of hash `h`.
+    fn find(&self, h: u64, is: impl Fn(u32) -> bool) -> Option<usize> {
+        let mut b = h as usize & self.mask();
+        loop {
+            match self.buckets[b] {
+                EMPTY => return None,
+                s if is(s) => return Some(b),
+                _ => b = (b + 1) & self.mask(),
+            }
+        }
+    }
+
+    /// Adds `slot` under hash `h`; `hash_of` gives any slot's hash for a rehash.
+    fn insert(&mut self, h: u64, slot: u32, hash_of: impl Fn(u32) -> u64) {
+        // Grow at 7/8 full: each bucket is 4 bytes, so even half empty it stays small.
+        if (self.len + 1) * 8 > self.buckets.len() * 7 {
+            let bigger = vec![EMPTY; self.buckets.len() * 2];
+            let old = std::mem::replace(&mut self.buckets, bigger);
+            for s in old.into_iter().filter(|s| *s != EMPTY) {
+                self.place(hash_of(s), s);
+            }
+        }
+        self.place(h, slot);
+        self.len += 1;
+    }
+
+    fn place(&mut self, h: u64, slot: u32) {
+        let mut b = h as usize & self.mask();
+        while self.buckets[b] != EMPTY {
+            b = (b + 1) & self.mask();
+        }
+        self.buckets[b] = slot;
+    }
+
+    /// Empties bucket `b`, moving later buckets of the same run back so that no lookup
+    /// stops early (backward-shift deletion).
+    fn remove_at(&mut self, mut b: usize, hash_of: impl Fn(u32) -> u64) {
+        let mask = self.mask();
+        self.buckets[b] = EMPTY;
+        self.len -= 1;
+        let mut next = (b + 1) & mask;
+        while self.buckets[next] != EMPTY {
+            let s = self.buckets[next];
+            let home = hash_of(s) as usize & mask;
+            // Move `s` into the hole when its home is not between the hole and its place.
+            let dist_hole = (b.wrapping_sub(home)) & mask;
+            let dist_here = (next.wrapping_sub(home)) & mask;
+            if dist_hole <= dist_here {
+                self.buckets[b] = s;
+                self.buckets[next] = EMPTY;
+                b = next;
+            }
+            next = (next + 1) & mask;
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        self.buckets.capacity() * 4
+    }
+}
+
+/// The entries and their two indexes (by key, by id).
+struct Table {
+    entries: Vec<Entry>,
+    /// The repair generation that last saw each entry in a dump.
+    seen: Vec<u32>,
+    by_key: Index,
+    by_id: Index,
+    hasher: RandomState,
+}
+
+impl Table {
+    fn new() -> Table {
+        Table {
+            entries: Vec::new(),
+            seen: Vec::new(),
+            by_key: Index::new(),
+            by_id: Index::new(),
+            // Tuples come from network traffic: a keyed hash keeps collisions out of an
+            // attacker's hands.
+            hasher: RandomState::new(),
+        }
+    }
+
+    fn hash<T: Hash>(hasher: &RandomState, v: &T) -> u64 {
+        hasher.hash_one(v)
+    }
+
+    fn find(&self, key: &Key) -> Option<usize> {
+        let h = Self::hash(&self.hasher, key);
+        self.by_key
+            .find(h, |s| key_of(&self.entries[s as usize]) == *key)
+            .map(|b| self.by_key.buckets[b] as usize)
+    }
+
+    fn find_id(&self, id: u32) -> Option<usize> {
+        let h = Self::hash(&self.hasher, &id);
+        self.by_id
+            .find(h, |s| self.entries[s as usize].id == Some(id))
+            .map(|b| self.by_id.buckets[b] as usize)
+    }
+
+    fn insert(&mut self, e: Entry, generation: u32) -> usize {
+        let slot = self.entries.len();
+        // Grow by an eighth, not double: the mirror's memory stays close to its entries'.
+        if self.entries.len() == self.entries.capacity() {
+            let more = self.entries.len() / 8 + 64;
+            self.entries.reserve_exact(more);
+            self.seen.reserve_exact(more);
+        }
+        self.entries.push(e);
+        self.seen.push(generation);
+        let (entries, hasher) = (&self.entries, &self.hasher);
+        let h = Self::hash(hasher, &key_of(&entries[slot]));
+        self.by_key.insert(h, slot as u32, |s| {
+            Self::hash(hasher, &key_of(&entries[s as usize]))
+        });
+        self.index_id(slot);
+        slot
+    }
+
+    /// Points the id index at `slot` for its entry's id (a reused id now names this one).
+    fn index_id(&mut self, slot: usize) {
+        let Some(id) = self.entries[slot].id else {
+            return;
+        };
+        let (entries, hasher) = (&self.entries, &self.hasher);
+        let h = Self::hash(hasher, &id);
+        match self.by_id.find(h, |s| entries[s as usize].id == Some(id)) {
+            Some(b) => self.by_id.buckets[b] = slot as u32,
+            None => self.by_id.insert(h, slot as u32, |s| {
+                Self::hash(hasher, &entries[s as usize].id.unwrap_or(0))
+            }),
+        }
+    }
+
+    /// Removes `slot`'s entry from the id index, if the index points at it.
+    fn unindex_id(&mut self, slot: usize) {
+        let Some(id) = self.entries[slot].id else {
+            return;
+        };
+        let (entries, hasher) = (&self.entries, &self.hasher);
+        let h = Self::hash(hasher, &id);
+        if let Some(b) = self.by_id.find(h, |s| s as usize == slot) {
+            self.by_id.remove_at(b, |s| {
+                Self::hash(hasher, &entries[s as usize].id.unwrap_or(0))
+            });
+        }
+    }
+
+    /// Replaces the entry in `slot` (same key), keeping the id index right.
+    fn replace(&mut self, slot: usize, e: Entry) {
+        if self.entries[slot].id != e.id {
+            self.unindex_id(slot);
+            self.entries[slot] = e;
+            self.index_id(slot);
+        } else {
+            self.entries[slot] = e;
+        }
+    }
+
+    /// Removes and returns the entry in `slot`; the last entry takes its slot.
+    fn remove(&mut self, slot: usize) -> Entry {
+        self.unindex_id(slot);
+        let (entries, hasher) = (&self.entries, &self.hasher);
+        let h = Self::hash(hasher, &key_of(&entries[slot]));
+        if let Some(b) = self.by_key.find(h, |s| s as usize == slot) {
+            self.by_key
+                .remove_at(b, |s| Self::hash(hasher, &key_of(&entries[s as usize])));
+        }
+        let last = self.entries.len() - 1;
+        if slot != last {
+            // The last entry moves into `slot`: point both indexes at its new place.
+            let kh = Self::hash(hasher, &key_of(&entries[last]));
+            if let Some(b) = self.by_key.find(kh, |s| s as usize == last) {
+                self.by_key.buckets[b] = slot as u32;
+            }
+            if let Some(id) = entries[last].id {
+                let ih = Self::hash(hasher, &id);
+                if let Some(b) = self.by_id.find(ih, |s| s as usize == last) {
+                    self.by_id.buckets[b] = slot as u32;
+                }
+            }
+        }
+        self.seen.swap_remove(slot);
+        self.entries.swap_remove(slot)
+    }
+}
+
+/// Sets in `into` every field `from` holds: an update event carries the tuple, status,
+/// timeout and id always, and other fields only when they changed.
+fn merge(into: &mut Entry, from: &Entry) {
+    macro_rules! take {
+        ($($f:ident),*) => { $( if from.$f.is_some() { into.$f = from.$f.clone(); } )* };
+    }
+    take!(
+        family,
+        zone,
+        mark,
+        status,
+        timeout,
+        id,
+        use_count,
+        tcp_state,
+        tcp_wscale_orig,
+        tcp_wscale_reply,
+        tcp_flags_orig,
+        tcp_flags_reply,
+        sctp_state,
+        dccp_state
+    );
+    if !from.reply.is_empty() {
+        into.reply = from.reply.clone();
+    }
+    if !from.extra.is_empty() {
+        let f = from.extra.get();
+        let x = into.extra.get_mut();
+        macro_rules! take_extra {
+            ($($f:ident),*) => { $( if f.$f.is_some() { x.$f = f.$f.clone(); } )* };
+        }
+        take_extra!(
+            sctp_vtag_orig,
+            sctp_vtag_reply,
+            counters_orig,
+            counters_reply,
+            timestamp_start,
+            timestamp_stop,
+            labels,
+            secmark,
+            secctx,
+            helper,
+            seq_adj_orig,
+            seq_adj_reply
+        );
+    }
+}
+
+/// Whether a repair has found a change in `now` against `held`: any field the kernel changes
+/// by an event. The timeout (which runs down), the reference count and counters change
+/// without events and are refreshed silently.
+fn differs(held: &Entry, now: &Entry) -> bool {
+    held.id != now.id
+        || held.mark.unwrap_or(0) != now.mark.unwrap_or(0)
+        || held.status != now.status
+        || held.reply != now.reply
+        || held.tcp_state != now.tcp_state
+        || held.sctp_state != now.sctp_state
+        || held.dccp_state != now.dccp_state
+        || held.extra.get().labels != now.extra.get().labels
+        || held.extra.get().helper != now.extra.get().helper
+}
+
+/// Events read per drain while a repair dumps, so that the event socket never fills
+/// behind a long dump.
+const DRAIN_EVERY: usize = 256;
+
+/// A live copy of the conntrack table of one namespace (see the module documentation).
+///
+/// ```no_run
+/// use conntrack::mirror::{ChangeKind, Mirror};
+///
+/// # fn main() -> conntrack::Result<()> {
+/// let mut m = Mirror::open_netns("blue", None)?;
+/// loop {
+///     // The first step loads the table (changes marked as repairs), later ones apply events.
+///     m.step(1000, |change, e| {
+///         println!("{:?} {}", change.kind, conntrack::format::format_entry(e, 0));
+///         true
+///     })?;
+///     println!("{} entries, stale: {}", m.len(), m.stats().stale);
+/// }
+/// # }
+/// ```
+pub struct Mirror {
+    handle: Handle,
+    listener: Listener,
+    filter: Option<Filter>,
+    table: Table,
+    stats: MirrorStats,
+    generation: u32,
+    /// Synced at least once.
+    loaded: bool,
+    stale_since: Option<Instant>,
+    repair_due: Option<Instant>,
+    backoff: Duration,
+    min_backoff: Duration,
+    max_backoff: Duration,
+}
+
+/// The state a change passes through, shared by event and repair paths.
+struct Apply<'a, F: FnMut(Change, &Entry) -> bool> {
+    table: &'a mut Table,
+    stats: &'a mut MirrorStats,
+    filter: Option<&'a Filter>,
+    f: F,
+    /// The callback asked to stop.
+    stop: bool,
+    /// Changes delivered.
+    delivered: usize,
+    /// Keys events touched during a repair (None outside one).
+    touched: Option<HashSet<Key>>,
+}
+
+impl<F: FnMut(Change, &Entry) -> bool> Apply<'_, F> {
+    fn emit(&mut self, kind: ChangeKind, repair: bool, e: &Entry) {
+        self.delivered += 1;
+        if repair {
+            self.stats.repaired_entries += 1;
+        }
+        if !(self.f)(Change { kind, repair }, e) {
+            self.stop = true;
+        }
+    }
+
+    fn event(&mut self, kind: u32, e: &Entry) {
+        self.stats.events += 1;
+        let key = key_of(e);
+        if let Some(t) = self.touched.as_mut() {
+            t.insert(key.clone());
+        }
+        let slot = self.table.find(&key);
+        if kind == EVENT_DESTROY {
+            if let Some(s) = slot {
+                // A destroy of an older entry with the same tuple leaves the newer one.
+                let held = self.table.entries[s].id;
+                if held.is_none() || e.id.is_none() || held == e.id {
+                    let mut gone = self.table.remove(s);
+                    merge(&mut gone, e);
+                    self.emit(ChangeKind::Destroy, false, &gone);
+                }
+            }
+            return;
+        }
+        let wanted = self.filter.map_or(true, |flt| flt.matches(e));
+        match (slot, wanted) {
+            (Some(s), false) => {
+                // It no longer matches the mirror's filter: for the mirror it went.
+                let gone = self.table.remove(s);
+                self.emit(ChangeKind::Destroy, false, &gone);
+            }
+            (None, false) => {}
+            (Some(s), true) => {
+                let mut next = self.table.entries[s].clone();
+                if next.id.is_some() && e.id.is_some() && next.id != e.id {
+                    // Another entry under the same tuple (the old one's destroy was lost).
+                    next = e.clone();
+                } else {
+                    merge(&mut next, e);
+                }
+                if next != self.table.entries[s] {
+                    self.table.replace(s, next);
+                    let now = self.table.entries[s].clone();
+                    self.emit(ChangeKind::Update, false, &now);
+                }
+            }
+            (None, true) => {
+                let s = self.table.insert(e.clone(), 0);
+                let now = self.table.entries[s].clone();
+                self.emit(ChangeKind::New, false, &now);
+            }
+        }
+    }
+
+    /// One entry of a repair's dump, seen in generation `generation`.
+    fn dumped(&mut self, e: &Entry, generation: u32) {
+        let key = key_of(e);
+        if self.touched.as_ref().is_some_and(|t| t.contains(&key)) {
+            // Events since the dump began describe this entry better than the dump can.
+            if let Some(s) = self.table.find(&key) {
+                self.table.seen[s] = generation;
+            }
+            return;
+        }
+        if self.filter.is_some_and(|flt| !flt.matches(e)) {
+            return;
+        }
+        match self.table.find(&key) {
+            Some(s) => {
+                self.table.seen[s] = generation;
+                let changed = differs(&self.table.entries[s], e);
+                self.table.replace(s, e.clone());
+                if changed {
+                    self.emit(ChangeKind::Update, true, e);
+                }
+            }
+            None => {
+                self.table.insert(e.clone(), generation);
+                self.emit(ChangeKind::New, true, e);
+            }
+        }
+    }
+}
+
+impl Mirror {
+    /// A mirror of the caller's network namespace (of the entries `filter` matches, or all).
+    /// It is empty until the first [`Mirror::step`], which loads it.
+    pub fn open(filter: Option<Filter>) -> Result<Mirror> {
+        Mirror::with(Handle::open()?, Listener::open(EVENT_ALL)?, filter)
+    }
+
+    /// A mirror of the network namespace `name` (a name under /run/netns or a path).
+    pub fn open_netns(name: &str, filter: Option<Filter>) -> Result<Mirror> {
+        // Subscribe first: no change between the subscription and the dump is missed.
+        let listener = Listener::open_netns(name, EVENT_ALL)?;
+        Mirror::with(Handle::open_netns(name)?, listener, filter)
+    }
+
+    fn with(handle: Handle, listener: Listener, filter: Option<Filter>) -> Result<Mirror> {
+        Ok(Mirror {
+            handle,
+            listener,
+            filter,
+            table: Table::new(),
+            stats: MirrorStats::default(),
+            generation: 0,
+            loaded: false,
+            stale_since: None,
+            repair_due: None,
+            backoff: Duration::from_millis(10),
+            min_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_secs(5),
+        })
+    }
+
+    /// The event socket's descriptor, for poll or epoll: readable when a step has events to
+    /// apply. A repair that is due does not make it readable: call [`Mirror::step`] at least
+    /// every [`Mirror::next_timeout_ms`] milliseconds.
+    pub fn fd(&self) -> i32 {
+        self.listener.fd()
+    }
+
+    /// Sets the event socket's receive buffer (the listener's default is 64 MiB); returns
+    /// what the kernel granted.
+    pub fn set_receive_buffer(&mut self, bytes: usize) -> Result<usize> {
+        self.listener.set_receive_buffer(bytes)
+    }
+
+    /// The delay before a repair after an overrun: `min` at first, doubling with each
+    /// overrun up to `max`, and `min` again after a repair that saw no loss.
+    pub fn set_backoff(&mut self, min: Duration, max: Duration) {
+        self.min_backoff = min;
+        self.max_backoff = max.max(min);
+        self.backoff = min;
+    }
+
+    /// Milliseconds until a repair is due (0: now), or -1 when none is waiting.
+    pub fn next_timeout_ms(&self) -> i64 {
+        if !self.loaded {
+            return 0;
+        }
+        match self.repair_due {
+            Some(t) => t.saturating_duration_since(Instant::now()).as_millis() as i64,
+            None => -1,
+        }
+    }
+
+    /// Runs what is due: the first load or a repair, then the events that arrive within
+    /// `timeout_ms` (0: only those already queued; negative: wait until some arrive or a
+    /// repair is due). Each change goes to `f`, which returns false to end the step early
+    /// (a repair always completes first, so the mirror is never left half compared).
+    /// Returns how many changes were delivered.
+    pub fn step(
+        &mut self,
+        timeout_ms: i32,
+        mut f: impl FnMut(Change, &Entry) -> bool,
+    ) -> Result<usize> {
+        let mut delivered = 0;
+        let due = !self.loaded || self.repair_due.is_some_and(|t| Instant::now() >= t);
+        if due {
+            let (n, stopped) = self.repair(&mut f)?;
+            delivered += n;
+            if stopped {
+                return Ok(delivered);
+            }
+        }
+        // Never sleep past a due repair.
+        let mut wait = timeout_ms;
+        if let Some(t) = self.repair_due {
+            let left = t.saturating_duration_since(Instant::now()).as_millis();
+            let left = i32::try_from(left).unwrap_or(i32::MAX);
+            wait = if wait < 0 { left } else { wait.min(left) };
+        }
+        let Mirror {
+            listener,
+            table,
+            stats,
+            filter,
+            ..
+        } = self;
+        let mut a = Apply {
+            table,
+            stats,
+            filter: filter.as_ref(),
+            f: &mut f,
+            stop: false,
+            delivered: 0,
+            touched: None,
+        };
+        let r = listener.receive(wait, |kind, e| {
+            a.event(kind, e);
+            !a.stop
+        });
+        delivered += a.delivered;
+        match r {
+            Ok(_) => Ok(delivered),
+            Err(e) if e.kind == Kind::Overrun => {
+                self.overrun();
+                Ok(delivered)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Runs steps until `f` returns false (or an error).
+    pub fn run(&mut self, mut f: impl FnMut(Change, &Entry) -> bool) -> Result<()> {
+        let mut go = true;
+        while go {
+            self.step(-1, |c, e| {
+                go = f(c, e);
+                go
+            })?;
+        }
+        Ok(())
+    }
+
+    fn overrun(&mut self) {
+        self.stats.overruns += 1;
+        let now = Instant::now();
+        self.stale_since.get_or_insert(now);
+        self.stats.stale = true;
+        if self.repair_due.is_none() {
+            self.repair_due = Some(now + self.backoff);
+        }
+        self.backoff = (self.backoff * 2).min(self.max_backoff);
+    }
+
+    /// Dumps the table and brings the mirror to it (see the module documentation); returns
+    /// the changes delivered and whether the callback asked to stop.
+    fn repair(&mut self, f: &mut impl FnMut(Change, &Entry) -> bool) -> Result<(usize, bool)> {
+        let start = Instant::now();
+        self.repair_due = None;
+        self.generation = self.generation.wrapping_add(1).max(1);
+        let generation = self.generation;
+        let overruns_before = self.stats.overruns;
+        let Mirror {
+            handle,
+            listener,
+            table,
+            stats,
+            filter,
+            ..
+        } = self;
+        let mut a = Apply {
+            table,
+            stats,
+            filter: filter.as_ref(),
+            f,
+            stop: false,
+            delivered: 0,
+            touched: Some(HashSet::new()),
+        };
+        let mut lost = false;
+        let mut drain = |a: &mut Apply<'_, _>, listener: &mut Listener| -> Result<()> {
+            loop {
+                match listener.receive(0, |kind, e| {
+                    a.event(kind, e);
+                    true
+                }) {
+                    Ok(0) => return Ok(()),
+                    Ok(_) => {}
+                    Err(e) if e.kind == Kind::Overrun => {
+                        a.stats.overruns += 1;
+                        lost = true;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        {
+            let mut entries = handle.entries(filter.as_ref())?;
+            let mut n = 0usize;
+            while let Some(e) = entries.next_entry()? {
+                a.dumped(e, generation);
+                n += 1;
+                if n % DRAIN_EVERY == 0 {
+                    drain(&mut a, listener)?;
+                }
+            }
+        }
+        drain(&mut a, listener)?;
+        // What the dump did not show and no event touched is gone. Backwards: a removal
+        // moves the last entry into the freed slot, which is then already checked.
+        let touched = a.touched.take().unwrap_or_default();
+        let mut s = a.table.entries.len();
+        while s > 0 {
+            s -= 1;
+            if a.table.seen[s] != generation && !touched.contains(&key_of(&a.table.entries[s])) {
+                let gone = a.table.remove(s);
+                a.emit(ChangeKind::Destroy, true, &gone);
+            }
+        }
+        let (delivered, stopped) = (a.delivered, a.stop);
+        self.stats.repairs += 1;
+        self.stats.last_repair_ms = start.elapsed().as_millis() as u64;
+        self.loaded = true;
+        if lost || self.stats.overruns != overruns_before {
+            // Events went missing during the repair itself: it cannot vouch for the result.
+            self.stale_since.get_or_insert(start);
+            self.stats.stale = true;
+            self.repair_due = Some(Instant::now() + self.backoff);
+            self.backoff = (self.backoff * 2).min(self.max_backoff);
+        } else {
+            if let Some(since) = self.stale_since.take() {
+                self.stats.stale_ms += since.elapsed().as_millis() as u64;
+            }
+            self.stats.stale = false;
+            self.backoff = self.min_backoff;
+        }
+        Ok((delivered, stopped))
+    }
+
+    /// How many entries the mirror holds.
+    pub fn len(&self) -> usize {
+        self.table.entries.len()
+    }
+
+    /// Whether the mirror holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.table.entries.is_empty()
+    }
+
+    /// The entry with `key`'s original tuple and zone (zone unset: 0).
+    pub fn get(&self, key: &Entry) -> Option<&Entry> {
+        self.table
+            .find(&key_of(key))
+            .map(|s| &self.table.entries[s])
+    }
+
+    /// The entry with the kernel id `id` (the newest one, if the kernel reused the id).
+    pub fn get_by_id(&self, id: u32) -> Option<&Entry> {
+        self.table.find_id(id).map(|s| &self.table.entries[s])
+    }
+
+    /// Every entry, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &Entry> {
+        self.table.entries.iter()
+    }
+
+    /// The mirror's counters; `stale_ms` includes the time stale so far.
+    pub fn stats(&self) -> MirrorStats {
+        let mut s = self.stats;
+        if let Some(since) = self.stale_since {
+            s.stale_ms += since.elapsed().as_millis() as u64;
+        }
+        s
+    }
+
+    /// Bytes the mirror's own structures hold beyond its entries' extra fields: the entry
+    /// array and the two indexes.
+    pub fn memory(&self) -> usize {
+        self.table.entries.capacity() * std::mem::size_of::<Entry>()
+            + self.table.seen.capacity() * 4
+            + self.table.by_key.bytes()
+            + self.table.by_id.bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::{proto, Dir, Side};
+
+    fn udp(i: u32, id: u32) -> Entry {
+        let mut e = Entry::new();
+        e.set_proto(proto::UDP).unwrap();
+        e.set_addr(
+            Dir::Orig,
+            Side::Src,
+            IpAddr::from((0x0a00_0000 + i).to_be_bytes()),
+        )
+        .unwrap();
+        e.set_addr(Dir::Orig, Side::Dst, "10.200.0.1".parse().unwrap())
+            .unwrap();
+        e.set_port(Dir::Orig, Side::Src, 1024).unwrap();
+        e.set_port(Dir::Orig, Side::Dst, 53).unwrap();
+        e.id = Some(id);
+        e
+    }
+
+    #[test]
+    fn the_table_keeps_both_indexes_through_inserts_and_removals() {
+        let mut t = Table::new();
+        let mut model = std::collections::HashMap::new();
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for round in 0..60_000u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let i = (x % 5_000) as u32;
+            let key = key_of(&udp(i, 0));
+            match t.find(&key) {
+                Some(s) if x % 3 == 0 => {
+                    let gone = t.remove(s);
+                    assert_eq!(model.remove(&i), gone.id);
+                }
+                Some(s) => {
+                    // A new incarnation under the same tuple: another id.
+                    t.replace(s, udp(i, round + 100_000));
+                    model.insert(i, round + 100_000);
+                }
+                None => {
+                    t.insert(udp(i, round), 0);
+                    model.insert(i, round);
+                }
+            }
+        }
+        assert_eq!(t.entries.len(), model.len());
+        assert_eq!(t.by_key.len, model.len());
+        assert_eq!(t.by_id.len, model.len());
+        for (i, id) in &model {
+            let s = t.find(&key_of(&udp(*i, 0))).expect("by key");
+            assert_eq!(t.entries[s].id, Some(*id));
+            assert_eq!(t.find_id(*id), Some(s), "by id");
+        }
+        assert_eq!(t.find_id(7_777_777), None);
+    }
+
+    #[test]
+    fn events_and_repairs_apply_in_the_right_order() {
+        let mut t = Table::new();
+        let mut stats = MirrorStats::default();
+        let mut seen = Vec::new();
+        let mut a = Apply {
+            table: &mut t,
+            stats: &mut stats,
+            filter: None,
+            f: |c: Change, e: &Entry| {
+                seen.push((c, e.id, e.mark));
+                true
+            },
+            stop: false,
+            delivered: 0,
+            touched: Some(HashSet::new()),
+        };
+        // An entry the dump shows; then an event that destroys an older incarnation of
+        // another tuple's entry; then an update of the first that carries only the mark.
+        let mut first = udp(1, 10);
+        first.status = Some(8);
+        a.dumped(&first, 1);
+        let mut upd = udp(1, 10);
+        upd.mark = Some(5);
+        a.event(crate::events::EVENT_UPDATE, &upd);
+        assert_eq!(
+            a.table.entries[0].status,
+            Some(8),
+            "kept what the event lacked"
+        );
+        assert_eq!(a.table.entries[0].mark, Some(5));
+        // A destroy of an older incarnation (another id) leaves the entry.
+        a.event(EVENT_DESTROY, &udp(1, 9));
+        assert_eq!(a.table.entries.len(), 1);
+        // A dump entry for a touched key does not override the event's newer state.
+        let mut stale = udp(1, 10);
+        stale.mark = Some(1);
+        a.dumped(&stale, 1);
+        assert_eq!(a.table.entries[0].mark, Some(5));
+        a.event(EVENT_DESTROY, &udp(1, 10));
+        assert!(a.table.entries.is_empty());
+        let kinds: Vec<_> = seen.iter().map(|(c, _, _)| (c.kind, c.repair)).collect();
+        assert_eq!(
+            kinds,
+            [
+                (ChangeKind::New, true),
+                (ChangeKind::Update, false),
+                (ChangeKind::Destroy, false)
+            ]
+        );
+    }
+}
