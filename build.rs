@@ -58,6 +58,11 @@ const SECTIONS: &[(&str, &str, &[&str])] = &[
         &["events"],
     ),
     (
+        "Mirror",
+        "A live copy of the table, loaded by a dump, kept by events, repaired after loss.",
+        &["mirror"],
+    ),
+    (
         "Statistics",
         "The table's size and per-CPU counters (conntrack -C, conntrack -S).",
         &["stats"],

@@ -1805,6 +1805,177 @@ uint64_t ct_events_overruns(const ct_events *events);
 }  // extern "C"
 #endif  // __cplusplus
 
+/* Mirror ====================================================================
+ * A live copy of the table, loaded by a dump, kept by events, repaired after loss. */
+/**
+ * Change kind: an entry appeared in the mirror.
+ */
+#define CT_MIRROR_NEW 1
+
+/**
+ * Change kind: an entry of the mirror changed.
+ */
+#define CT_MIRROR_UPDATE 2
+
+/**
+ * Change kind: an entry left the mirror.
+ */
+#define CT_MIRROR_DESTROY 4
+
+/**
+ * Flag OR-ed into a change found by a repair (the first load included) rather than
+ * reported by an event.
+ */
+#define CT_MIRROR_REPAIR 256
+
+/**
+ * The content of one network namespace's conntrack table (or of the entries a filter
+ * matches), held in memory: loaded by a dump, kept current from events, and repaired by a
+ * new dump after the kernel dropped events. The caller drives it: ct_mirror_step from its
+ * own loop (ct_mirror_fd for poll/epoll), each change reaching its callback. Used by one
+ * thread at a time; from inside its callback, only ct_mirror_close may be called on it.
+ */
+typedef struct ct_mirror ct_mirror;
+
+/**
+ * Called for each change of the mirror: `change` is one CT_MIRROR_NEW, _UPDATE or _DESTROY,
+ * with CT_MIRROR_REPAIR when a repair found it; `entry` is the entry as the mirror now holds
+ * it (for a destroy: as it held it last), valid until the callback returns. Return 0 to go
+ * on, anything else to end the step early (a repair still completes first, its changes
+ * delivered).
+ */
+typedef int32_t (*ct_mirror_cb)(uint32_t change, const ct_entry *entry, void *user_data);
+
+/**
+ * A mirror's counters, as ct_mirror_stats reads them.
+ */
+typedef struct {
+  /**
+   * Events received and applied.
+   */
+  uint64_t events;
+  /**
+   * Times the kernel reported dropped events.
+   */
+  uint64_t overruns;
+  /**
+   * Repairs run (dumps compared with the mirror), the first load included.
+   */
+  uint64_t repairs;
+  /**
+   * Changes the repairs found.
+   */
+  uint64_t repaired_entries;
+  /**
+   * Milliseconds the mirror was known to be stale, summed (so far, when it still is).
+   */
+  uint64_t stale_ms;
+  /**
+   * Milliseconds the last repair took.
+   */
+  uint64_t last_repair_ms;
+  /**
+   * 1 while the mirror is known to be stale (events lost since the last clean repair).
+   */
+  uint32_t stale;
+  /**
+   * Zero.
+   */
+  uint32_t reserved;
+} ct_mirror_counters;
+
+#ifdef __cplusplus
+extern "C" {
+#endif // __cplusplus
+
+/**
+ * Opens a mirror of the network namespace `netns` (a name under /run/netns or a path such
+ * as /proc/PID/ns/net; NULL: the caller's), of the entries `filter` matches (NULL: all;
+ * copied). It subscribes to events at once and is loaded by the first ct_mirror_step. On
+ * CT_OK, `*mirror_out` is a new mirror owned by the caller; close it with ct_mirror_close.
+ */
+ct_status ct_mirror_open(const char *netns, const ct_filter *filter, ct_mirror **mirror_out);
+
+/**
+ * Closes `mirror` and frees it. Passing NULL does nothing; closing twice is undefined.
+ * Called from the mirror's own callback, it takes effect when ct_mirror_step returns, and
+ * no further change reaches the callback.
+ */
+void ct_mirror_close(ct_mirror *mirror);
+
+/**
+ * Runs what is due: the first load or a repair, then the events that arrive within
+ * `timeout_ms` milliseconds (0: only those already queued; -1: wait until some arrive or a
+ * repair is due). Each change goes to `cb` (see ct_mirror_cb); `*changes_out` (may be NULL)
+ * receives how many were delivered. Call it when ct_mirror_fd is readable and at the latest
+ * after ct_mirror_next_timeout milliseconds. An overrun is not an error: the mirror counts
+ * it, knows itself stale, and repairs itself in a later step.
+ */
+ct_status ct_mirror_step(ct_mirror *mirror,
+                         int32_t timeout_ms,
+                         ct_mirror_cb cb,
+                         void *user_data,
+                         size_t *changes_out);
+
+/**
+ * The descriptor to poll for the mirror's events (readable: call ct_mirror_step). -1 for
+ * NULL. It belongs to the mirror: do not close it or read from it.
+ */
+int32_t ct_mirror_fd(const ct_mirror *mirror);
+
+/**
+ * Milliseconds until a repair is due (0: now), or -1 when none waits: the longest a caller
+ * may wait on ct_mirror_fd before calling ct_mirror_step. -1 for NULL.
+ */
+int32_t ct_mirror_next_timeout(ct_mirror *mirror);
+
+/**
+ * Sets the event socket's receive buffer to about `bytes` (64 MiB by default). A smaller
+ * buffer loses events under bursts, which the mirror then repairs.
+ */
+ct_status ct_mirror_set_receive_buffer(ct_mirror *mirror, size_t bytes);
+
+/**
+ * Sets the delay before a repair after an overrun: `min_ms` at first, doubling with each
+ * overrun up to `max_ms`, and `min_ms` again after a repair that saw no loss (defaults: 10
+ * and 5000).
+ */
+ct_status ct_mirror_set_backoff(ct_mirror *mirror, uint32_t min_ms, uint32_t max_ms);
+
+/**
+ * How many entries the mirror holds (0 for NULL or while a call holds it).
+ */
+size_t ct_mirror_count(ct_mirror *mirror);
+
+/**
+ * Looks up the entry with `key`'s original tuple and zone (unset: zone 0). On CT_OK,
+ * `*entry_out` is the mirror's entry, valid until the next ct_mirror_step or
+ * ct_mirror_close (copy it with ct_entry_clone to keep it). CT_ERR_NOT_FOUND when the
+ * mirror has none.
+ */
+ct_status ct_mirror_get(ct_mirror *mirror, const ct_entry *key, const ct_entry **entry_out);
+
+/**
+ * Looks up the entry with the kernel id `id` (the newest, if the kernel reused the id);
+ * otherwise as ct_mirror_get.
+ */
+ct_status ct_mirror_get_by_id(ct_mirror *mirror, uint32_t id, const ct_entry **entry_out);
+
+/**
+ * Passes every entry of the mirror to `cb` (as a dump callback: return 0 to go on), in no
+ * particular order. Each entry is valid until the callback returns.
+ */
+ct_status ct_mirror_each(ct_mirror *mirror, ct_dump_cb cb, void *user_data);
+
+/**
+ * Copies the mirror's counters into `*stats_out`.
+ */
+ct_status ct_mirror_stats(ct_mirror *mirror, ct_mirror_counters *stats_out);
+
+#ifdef __cplusplus
+}  // extern "C"
+#endif  // __cplusplus
+
 /* Statistics ================================================================
  * The table's size and per-CPU counters (conntrack -C, conntrack -S). */
 /**

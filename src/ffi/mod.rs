@@ -109,6 +109,7 @@ pub mod filter;
 pub mod handle;
 pub mod labels;
 pub mod list;
+pub mod mirror;
 pub mod ops;
 pub mod stats;
 pub mod status;
