@@ -89,6 +89,18 @@ bench-bindings: bench
 	  go build -o $(abspath $(BUILD))/gobind .
 	./bench/bindings.sh $(BUILD)/ct-bench $(BUILD)/gobind $(N)
 
+# The table mirror under a burst (MIRROR_CREATES creates, MIRROR_UPDATES mark updates and as
+# many deletes from three processes, over a pool of MIRROR_POOL entries), in a private
+# namespace: once with a small receive buffer (the kernel must drop events and the mirror
+# repair itself), once with the default one. Each prints whether the mirror, and a copy built
+# from its callbacks, equal the table afterwards.
+MIRROR_POOL    ?= 100000
+MIRROR_CREATES ?= 1000000
+MIRROR_UPDATES ?= 500000
+compare-mirror:
+	$(CARGO) build --release --example mirror_bench
+	./scripts/compare-mirror.sh target/release/examples/mirror_bench $(MIRROR_POOL) $(MIRROR_CREATES) $(MIRROR_UPDATES)
+
 # Soak: a million mixed operations and the events they make through one handle and one
 # listener, in a private namespace; fails if resident memory grows. Not part of `make test`.
 # soak-valgrind runs a shorter one under valgrind.

@@ -1831,7 +1831,9 @@ uint64_t ct_events_overruns(const ct_events *events);
 /**
  * The content of one network namespace's conntrack table (or of the entries a filter
  * matches), held in memory: loaded by a dump, kept current from events, and repaired by a
- * new dump after the kernel dropped events. The caller drives it: ct_mirror_step from its
+ * new dump after the kernel dropped events. Events must exist for every entry: where
+ * net.netfilter.nf_conntrack_events is 2, entries made before the first listener report
+ * none (set it to 1, or call ct_mirror_request_repair on a schedule). The caller drives it: ct_mirror_step from its
  * own loop (ct_mirror_fd for poll/epoll), each change reaching its callback. Used by one
  * thread at a time; from inside its callback, only ct_mirror_close may be called on it.
  */
@@ -1938,9 +1940,16 @@ ct_status ct_mirror_set_receive_buffer(ct_mirror *mirror, size_t bytes);
 /**
  * Sets the delay before a repair after an overrun: `min_ms` at first, doubling with each
  * overrun up to `max_ms`, and `min_ms` again after a repair that saw no loss (defaults: 10
- * and 5000).
+ * and 2000).
  */
 ct_status ct_mirror_set_backoff(ct_mirror *mirror, uint32_t min_ms, uint32_t max_ms);
+
+/**
+ * Asks for a repair (a dump compared with the mirror) at the next ct_mirror_step: for
+ * callers that refresh on a schedule, for example where net.netfilter.nf_conntrack_events is
+ * 2 and entries made before the first listener report no events at all.
+ */
+ct_status ct_mirror_request_repair(ct_mirror *mirror);
 
 /**
  * How many entries the mirror holds (0 for NULL or while a call holds it).

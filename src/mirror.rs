@@ -9,6 +9,11 @@
 //! shows, and no event touched, are gone. The changes a repair finds reach the callback
 //! marked as repairs, so a consumer that applies every callback holds the mirror's content.
 //!
+//! Events must exist for every entry: with `net.netfilter.nf_conntrack_events=2` (the
+//! default of new namespaces on some kernels between 5.19 and 6.10), entries made before the
+//! first listener subscribed report no events, not even their destroy; set it to 1, or
+//! refresh on a schedule with [`Mirror::request_repair`].
+//!
 //! After an overrun (the kernel dropped events), the mirror is stale until a repair that saw
 //! no further loss completes. Repairs are spaced out under a sustained burst: the delay
 //! doubles with every overrun, from [`Mirror::set_backoff`]'s minimum up to its maximum, and
@@ -61,6 +66,8 @@ pub struct MirrorStats {
     pub stale_ms: u64,
     /// How long the last repair took, in milliseconds.
     pub last_repair_ms: u64,
+    /// How many entries the last repair's dump read.
+    pub last_repair_entries: u64,
     /// Whether the mirror is known to be stale now (events were lost since the last clean
     /// repair).
     pub stale: bool,
@@ -172,13 +179,25 @@ impl Index {
     fn bytes(&self) -> usize {
         self.buckets.capacity() * 4
     }
+
+    /// Re-places every slot into the smallest table that keeps it under 7/8 full.
+    fn rebuild(&mut self, hash_of: impl Fn(u32) -> u64) {
+        let mut size = 16;
+        while self.len * 8 > size * 7 / 2 {
+            size *= 2;
+        }
+        let old = std::mem::replace(&mut self.buckets, vec![EMPTY; size]);
+        for s in old.into_iter().filter(|s| *s != EMPTY) {
+            self.place(hash_of(s), s);
+        }
+    }
 }
 
 /// The entries and their two indexes (by key, by id).
 struct Table {
     entries: Vec<Entry>,
-    /// The repair generation that last saw each entry in a dump.
-    seen: Vec<u32>,
+    /// The repair generation (1..=255) that last saw each entry in a dump; 0: none.
+    seen: Vec<u8>,
     by_key: Index,
     by_id: Index,
     hasher: RandomState,
@@ -215,11 +234,11 @@ impl Table {
             .map(|b| self.by_id.buckets[b] as usize)
     }
 
-    fn insert(&mut self, e: Entry, generation: u32) -> usize {
+    fn insert(&mut self, e: Entry, generation: u8) -> usize {
         let slot = self.entries.len();
-        // Grow by an eighth, not double: the mirror's memory stays close to its entries'.
+        // Grow by a sixteenth, not double: the mirror's memory stays close to its entries'.
         if self.entries.len() == self.entries.capacity() {
-            let more = self.entries.len() / 8 + 64;
+            let more = self.entries.len() / 16 + 64;
             self.entries.reserve_exact(more);
             self.seen.reserve_exact(more);
         }
@@ -271,6 +290,25 @@ impl Table {
             self.index_id(slot);
         } else {
             self.entries[slot] = e;
+        }
+    }
+
+    /// Gives back memory a burst left behind: the entry array's slack beyond a thirty-second,
+    /// an index's when it is less than 3/8 full.
+    fn shrink(&mut self) {
+        let len = self.entries.len();
+        if self.entries.capacity() > len + len / 16 + 64 {
+            self.entries.shrink_to(len + len / 32);
+            self.seen.shrink_to(len + len / 32);
+        }
+        let (entries, hasher) = (&self.entries, &self.hasher);
+        if self.by_key.buckets.len() > 64 && self.by_key.len * 8 < self.by_key.buckets.len() * 3 {
+            self.by_key
+                .rebuild(|s| Self::hash(hasher, &key_of(&entries[s as usize])));
+        }
+        if self.by_id.buckets.len() > 64 && self.by_id.len * 8 < self.by_id.buckets.len() * 3 {
+            self.by_id
+                .rebuild(|s| Self::hash(hasher, &entries[s as usize].id.unwrap_or(0)));
         }
     }
 
@@ -392,7 +430,7 @@ pub struct Mirror {
     filter: Option<Filter>,
     table: Table,
     stats: MirrorStats,
-    generation: u32,
+    generation: u8,
     /// Synced at least once.
     loaded: bool,
     stale_since: Option<Instant>,
@@ -477,7 +515,7 @@ impl<F: FnMut(Change, &Entry) -> bool> Apply<'_, F> {
     }
 
     /// One entry of a repair's dump, seen in generation `generation`.
-    fn dumped(&mut self, e: &Entry, generation: u32) {
+    fn dumped(&mut self, e: &Entry, generation: u8) {
         let key = key_of(e);
         if self.touched.as_ref().is_some_and(|t| t.contains(&key)) {
             // Events since the dump began describe this entry better than the dump can.
@@ -533,7 +571,7 @@ impl Mirror {
             repair_due: None,
             backoff: Duration::from_millis(10),
             min_backoff: Duration::from_millis(10),
-            max_backoff: Duration::from_secs(5),
+            max_backoff: Duration::from_secs(2),
         })
     }
 
@@ -556,6 +594,13 @@ impl Mirror {
         self.min_backoff = min;
         self.max_backoff = max.max(min);
         self.backoff = min;
+    }
+
+    /// Asks for a repair at the next step, whatever the events said: for callers that refresh
+    /// on a schedule, for example where `nf_conntrack_events` is 2 and entries made before
+    /// the first listener report no events at all.
+    pub fn request_repair(&mut self) {
+        self.repair_due = Some(Instant::now());
     }
 
     /// Milliseconds until a repair is due (0: now), or -1 when none is waiting.
@@ -616,6 +661,10 @@ impl Mirror {
             !a.stop
         });
         delivered += a.delivered;
+        let t = &mut self.table;
+        if t.entries.capacity() > t.entries.len() + t.entries.len() / 8 + 256 {
+            t.shrink();
+        }
         match r {
             Ok(_) => Ok(delivered),
             Err(e) if e.kind == Kind::Overrun => {
@@ -654,7 +703,12 @@ impl Mirror {
     fn repair(&mut self, f: &mut impl FnMut(Change, &Entry) -> bool) -> Result<(usize, bool)> {
         let start = Instant::now();
         self.repair_due = None;
-        self.generation = self.generation.wrapping_add(1).max(1);
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            // Wrapped: forget old marks so that none passes for this repair's.
+            self.table.seen.iter_mut().for_each(|g| *g = 0);
+            self.generation = 1;
+        }
         let generation = self.generation;
         let overruns_before = self.stats.overruns;
         let Mirror {
@@ -691,9 +745,9 @@ impl Mirror {
                 }
             }
         };
+        let mut n = 0usize;
         {
             let mut entries = handle.entries(filter.as_ref())?;
-            let mut n = 0usize;
             while let Some(e) = entries.next_entry()? {
                 a.dumped(e, generation);
                 n += 1;
@@ -715,8 +769,10 @@ impl Mirror {
             }
         }
         let (delivered, stopped) = (a.delivered, a.stop);
+        self.table.shrink();
         self.stats.repairs += 1;
         self.stats.last_repair_ms = start.elapsed().as_millis() as u64;
+        self.stats.last_repair_entries = n as u64;
         self.loaded = true;
         if lost || self.stats.overruns != overruns_before {
             // Events went missing during the repair itself: it cannot vouch for the result.
@@ -774,7 +830,7 @@ impl Mirror {
     /// array and the two indexes.
     pub fn memory(&self) -> usize {
         self.table.entries.capacity() * std::mem::size_of::<Entry>()
-            + self.table.seen.capacity() * 4
+            + self.table.seen.capacity()
             + self.table.by_key.bytes()
             + self.table.by_id.bytes()
     }

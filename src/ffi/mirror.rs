@@ -14,7 +14,9 @@ use crate::Entry;
 
 /// The content of one network namespace's conntrack table (or of the entries a filter
 /// matches), held in memory: loaded by a dump, kept current from events, and repaired by a
-/// new dump after the kernel dropped events. The caller drives it: ct_mirror_step from its
+/// new dump after the kernel dropped events. Events must exist for every entry: where
+/// net.netfilter.nf_conntrack_events is 2, entries made before the first listener report
+/// none (set it to 1, or call ct_mirror_request_repair on a schedule). The caller drives it: ct_mirror_step from its
 /// own loop (ct_mirror_fd for poll/epoll), each change reaching its callback. Used by one
 /// thread at a time; from inside its callback, only ct_mirror_close may be called on it.
 pub struct ct_mirror {
@@ -217,7 +219,7 @@ pub unsafe extern "C" fn ct_mirror_set_receive_buffer(
 
 /// Sets the delay before a repair after an overrun: `min_ms` at first, doubling with each
 /// overrun up to `max_ms`, and `min_ms` again after a repair that saw no loss (defaults: 10
-/// and 5000).
+/// and 2000).
 #[no_mangle]
 pub unsafe extern "C" fn ct_mirror_set_backoff(
     mirror: *mut ct_mirror,
@@ -232,6 +234,16 @@ pub unsafe extern "C" fn ct_mirror_set_backoff(
             )
         });
         r.map_or_else(|s| s, |()| ct_status::CT_OK)
+    }
+}
+
+/// Asks for a repair (a dump compared with the mirror) at the next ct_mirror_step: for
+/// callers that refresh on a schedule, for example where net.netfilter.nf_conntrack_events is
+/// 2 and entries made before the first listener report no events at all.
+#[no_mangle]
+pub unsafe extern "C" fn ct_mirror_request_repair(mirror: *mut ct_mirror) -> ct_status {
+    ffi_fn! {
+        with_mirror(mirror, |m, _| m.request_repair()).map_or_else(|s| s, |()| ct_status::CT_OK)
     }
 }
 

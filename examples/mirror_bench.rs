@@ -1,0 +1,335 @@
+//! The mirror under a burst (make compare-mirror): run as root inside a private network
+//! namespace. A steady pool of entries, then creates, mark updates and deletes from three
+//! other processes at once while the mirror follows; at the end the mirror is compared, field
+//! by field, with the table (the library's list and `conntrack -L -o id`), and so is a copy
+//! built only from its callbacks. With a small receive buffer the kernel must drop events and
+//! the mirror must repair itself.
+//!
+//!     mirror_bench [--buffer BYTES] [--pool N] [--creates N] [--updates N]
+//!
+//! prints `mirror: events=E overruns=O repairs=R entries=N equal=yes|no replay_equal=yes|no
+//! stale_ms=S repair_ms_max=X dump_ms=D bytes_per_entry=B list_bytes_per_entry=L`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, Write};
+use std::net::IpAddr;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use conntrack::batch::{Batch, Op};
+use conntrack::entry::{proto, Dir, Side};
+use conntrack::mirror::{Change, ChangeKind, Mirror};
+use conntrack::{Entry, Handle};
+
+const CHUNK: u32 = 10_000;
+const POOL_ZONE: u16 = 1;
+const BURST_ZONE: u16 = 2;
+
+fn udp(i: u32, zone: u16) -> Entry {
+    let mut e = Entry::new();
+    e.set_proto(proto::UDP).unwrap();
+    let src = IpAddr::from((0x0a00_0000 + i / 1024 + 1).to_be_bytes());
+    e.set_addr(Dir::Orig, Side::Src, src).unwrap();
+    e.set_addr(Dir::Orig, Side::Dst, "10.200.0.1".parse().unwrap())
+        .unwrap();
+    e.set_port(Dir::Orig, Side::Src, 1024 + (i % 1024) as u16)
+        .unwrap();
+    e.set_port(Dir::Orig, Side::Dst, 53).unwrap();
+    e.set_zone(u32::from(zone)).unwrap();
+    e.timeout = Some(3600);
+    e
+}
+
+fn send(h: &mut Handle, op: Op, entries: impl Iterator<Item = Entry>) -> usize {
+    let mut b = Batch::new();
+    for e in entries {
+        b.add(op, &e);
+    }
+    h.send_batch("burst", &mut b).expect("send a batch");
+    b.failed()
+}
+
+type Row = (String, u16, u32, u32, Option<u32>);
+
+fn tuple_text(e: &Entry) -> String {
+    let t = &e.orig;
+    format!(
+        "{} {} {} {}",
+        t.src.unwrap(),
+        t.dst.unwrap(),
+        t.src_port.unwrap_or(0),
+        t.dst_port.unwrap_or(0)
+    )
+}
+
+fn row(e: &Entry) -> Row {
+    (
+        tuple_text(e),
+        e.zone.unwrap_or(0),
+        e.mark.unwrap_or(0),
+        e.status.unwrap_or(0),
+        e.id,
+    )
+}
+
+/// (tuple, zone, mark, id) of every line of `conntrack -L -o id`.
+fn tool_rows() -> BTreeSet<(String, u16, u32, Option<u32>)> {
+    let out = Command::new("conntrack")
+        .args(["-L", "-o", "id"])
+        .stderr(Stdio::null())
+        .output()
+        .expect("run conntrack -L");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let field = |name: &str| {
+                l.split_whitespace()
+                    .find_map(|w| w.strip_prefix(name))
+                    .map(str::to_string)
+            };
+            let tuple = format!(
+                "{} {} {} {}",
+                field("src=").unwrap_or_default(),
+                field("dst=").unwrap_or_default(),
+                field("sport=").unwrap_or_else(|| "0".into()),
+                field("dport=").unwrap_or_else(|| "0".into())
+            );
+            (
+                tuple,
+                field("zone=").map_or(0, |z| z.parse().unwrap_or(0)),
+                field("mark=").map_or(0, |m| m.parse().unwrap_or(0)),
+                field("id=").and_then(|i| i.parse().ok()),
+            )
+        })
+        .collect()
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Child: creates `n` burst entries chunk by chunk, writing each chunk's number when made.
+fn churn_creates(n: u32) {
+    let mut h = Handle::open().unwrap();
+    let mut out = std::io::stdout();
+    for c in 0..n.div_ceil(CHUNK) {
+        let range = c * CHUNK..((c + 1) * CHUNK).min(n);
+        send(&mut h, Op::Create, range.map(|i| udp(i, BURST_ZONE)));
+        writeln!(out, "{c}").unwrap();
+        out.flush().unwrap();
+    }
+}
+
+/// Child: deletes each chunk the creator reports, as it reports it.
+fn churn_deletes(n: u32) {
+    let mut h = Handle::open().unwrap();
+    for line in std::io::stdin().lock().lines() {
+        let c: u32 = line.unwrap().trim().parse().unwrap();
+        let range = c * CHUNK..((c + 1) * CHUNK).min(n);
+        send(&mut h, Op::Delete, range.map(|i| udp(i, BURST_ZONE)));
+    }
+}
+
+/// Child: `updates` mark changes over the pool, round after round.
+fn churn_updates(pool: u32, updates: u32) {
+    let mut h = Handle::open().unwrap();
+    let mut done = 0;
+    let mut round = 1;
+    while done < updates {
+        let n = (updates - done).min(pool);
+        send(
+            &mut h,
+            Op::Update,
+            (0..n).map(|i| {
+                let mut e = udp(i, POOL_ZONE);
+                e.mark = Some(round);
+                e
+            }),
+        );
+        done += n;
+        round += 1;
+    }
+}
+
+#[derive(Default)]
+struct Replica(BTreeMap<(String, u16), Row>);
+
+impl Replica {
+    fn apply(&mut self, c: Change, e: &Entry) {
+        let k = (tuple_text(e), e.zone.unwrap_or(0));
+        match c.kind {
+            ChangeKind::New | ChangeKind::Update => {
+                self.0.insert(k, row(e));
+            }
+            ChangeKind::Destroy => {
+                self.0.remove(&k);
+            }
+        }
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let num = |i: usize| -> u32 { args[i].parse().expect("a number") };
+    match args.get(1).map(String::as_str) {
+        Some("churn-creates") => return churn_creates(num(2)),
+        Some("churn-deletes") => return churn_deletes(num(2)),
+        Some("churn-updates") => return churn_updates(num(2), num(3)),
+        _ => {}
+    }
+    let (mut buffer, mut pool, mut creates, mut updates) =
+        (None, 100_000u32, 1_000_000u32, 500_000u32);
+    let mut i = 1;
+    while i + 1 < args.len() {
+        let v: usize = args[i + 1].parse().expect("a number");
+        match args[i].as_str() {
+            "--buffer" => buffer = Some(v),
+            "--pool" => pool = v as u32,
+            "--creates" => creates = v as u32,
+            "--updates" => updates = v as u32,
+            other => panic!("unknown option {other}"),
+        }
+        i += 2;
+    }
+
+    let mut h = Handle::open().expect("open (as root, in the benchmark's namespace)");
+    h.flush().unwrap();
+    // Events for every entry, also those made before the mirror subscribed (a namespace
+    // may start with nf_conntrack_events=2, where they would report none).
+    std::fs::write("/proc/sys/net/netfilter/nf_conntrack_events", "1")
+        .expect("set nf_conntrack_events=1 in the benchmark's namespace");
+    for c in 0..pool.div_ceil(CHUNK) {
+        let range = c * CHUNK..((c + 1) * CHUNK).min(pool);
+        assert_eq!(
+            send(&mut h, Op::Create, range.map(|i| udp(i, POOL_ZONE))),
+            0
+        );
+    }
+
+    let before = rss_kib();
+    let mut m = Mirror::open(None).unwrap();
+    if let Some(b) = buffer {
+        m.set_receive_buffer(b).unwrap();
+    }
+    let mut r = Replica::default();
+    // The slowest repair, per entry its dump read (the table's size changes during the burst).
+    let (mut repairs_seen, mut repair_ms_max, mut repair_ns_max) = (0, 0, 0.0f64);
+    let mut step = |m: &mut Mirror, r: &mut Replica, wait: i32| -> usize {
+        let n = m.step(wait, |c, e| {
+            r.apply(c, e);
+            true
+        });
+        let n = n.expect("mirror step");
+        let s = m.stats();
+        if s.repairs != repairs_seen {
+            repairs_seen = s.repairs;
+            repair_ms_max = repair_ms_max.max(s.last_repair_ms);
+            let per = s.last_repair_ms as f64 * 1e6 / s.last_repair_entries.max(1) as f64;
+            repair_ns_max = repair_ns_max.max(per);
+        }
+        n
+    };
+    step(&mut m, &mut r, 0);
+    let loaded_kib = rss_kib().saturating_sub(before);
+
+    let me = std::env::current_exe().unwrap();
+    let mut creator = Command::new(&me)
+        .args(["churn-creates", &creates.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut deleter = Command::new(&me)
+        .args(["churn-deletes", &creates.to_string()])
+        .stdin(Stdio::from(creator.stdout.take().unwrap()))
+        .spawn()
+        .unwrap();
+    let mut updater = Command::new(&me)
+        .args(["churn-updates", &pool.to_string(), &updates.to_string()])
+        .spawn()
+        .unwrap();
+    let mut running = 3;
+    while running > 0 {
+        step(&mut m, &mut r, 10);
+        running = [&mut creator, &mut deleter, &mut updater]
+            .into_iter()
+            .filter_map(|c| c.try_wait().unwrap().is_none().then_some(()))
+            .count();
+    }
+    for c in [&mut creator, &mut deleter, &mut updater] {
+        assert!(c.wait().unwrap().success(), "a churn process failed");
+    }
+    // Every event of what happened is queued or reported lost by now: settle.
+    loop {
+        let wait = m.next_timeout_ms();
+        let n = step(&mut m, &mut r, if wait > 0 { wait as i32 } else { 0 });
+        if n == 0 && !m.stats().stale && m.next_timeout_ms() < 0 {
+            break;
+        }
+    }
+
+    // One repair of the quiet table, beside one dump of it: what a repair adds to the dump.
+    let start = Instant::now();
+    m.request_repair();
+    step(&mut m, &mut r, 0);
+    let quiet_repair_ms = start.elapsed().as_millis();
+    let start = Instant::now();
+    let listed = h.list(None).unwrap();
+    let dump_ms = start.elapsed().as_millis();
+    let mine: BTreeSet<Row> = m.iter().map(row).collect();
+    let theirs: BTreeSet<Row> = listed.iter().map(row).collect();
+    let tool: BTreeSet<_> = m
+        .iter()
+        .map(|e| {
+            (
+                tuple_text(e),
+                e.zone.unwrap_or(0),
+                e.mark.unwrap_or(0),
+                e.id,
+            )
+        })
+        .collect();
+    let equal = mine == theirs && tool == tool_rows();
+    let replay_equal = r.0.values().cloned().collect::<BTreeSet<Row>>() == mine;
+    let dump_ns = dump_ms as f64 * 1e6 / listed.len().max(1) as f64;
+    let s = m.stats();
+    let yes = |b: bool| if b { "yes" } else { "no" };
+    let per_entry = m.memory() / m.len().max(1);
+    println!(
+        "mirror: events={} overruns={} repairs={} entries={} equal={} replay_equal={} \
+         stale_ms={} repair_ms_max={repair_ms_max} repair_ns_per_entry_max={:.0} \
+         dump_ns_per_entry={:.0} quiet_repair_ms={quiet_repair_ms} dump_ms={dump_ms} \
+         repair_over_dump={:.2} \
+         bytes_per_entry={per_entry} list_bytes_per_entry={} loaded_rss_kib={loaded_kib}",
+        s.events,
+        s.overruns,
+        s.repairs,
+        m.len(),
+        yes(equal),
+        yes(replay_equal),
+        s.stale_ms,
+        repair_ns_max,
+        dump_ns,
+        quiet_repair_ms as f64 / dump_ms.max(1) as f64,
+        std::mem::size_of::<Entry>(),
+    );
+    if !equal || !replay_equal {
+        let tool_now = tool_rows();
+        for (what, a, b) in [
+            ("mirror, not listed", &mine, &theirs),
+            ("listed, not in the mirror", &theirs, &mine),
+        ] {
+            for x in a.difference(b).take(5) {
+                eprintln!("{what}: {x:?}");
+            }
+        }
+        for x in tool.symmetric_difference(&tool_now).take(5) {
+            eprintln!("mirror vs conntrack -L differ: {x:?}");
+        }
+        std::process::exit(1);
+    }
+}
