@@ -18,7 +18,7 @@ C_TESTS    := $(patsubst c-tests/%.c,%,$(wildcard c-tests/test_*.c))
 EXAMPLES   := ct-list demo
 
 .PHONY: all lib package header examples c-tests demo test deps test-rust test-c test-examples \
-	test-readme test-install test-python test-go test-oldkernel test-symbols install uninstall clean bench bench-bindings compare compare-events soak soak-valgrind fuzz
+	test-readme test-install test-python test-go test-oldkernel test-symbols install uninstall clean bench bench-bindings compare compare-events compare-mirror soak soak-valgrind fuzz
 
 all: lib examples
 
