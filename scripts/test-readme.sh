@@ -1,10 +1,10 @@
 #!/bin/sh
-# Compiles the C example of the README and runs it in a throwaway network namespace holding
+# Compiles the C example of the README (its first C block) and runs it in a throwaway network namespace holding
 # one entry in zone 10 and one in zone 11: it must print exactly the zone-10 line.
 set -eu
 build=$1
 src="$build/readme-example.c"
-awk '/^```c$/{on=1; next} /^```$/{on=0} on' README.md >"$src"
+awk '/^```c$/ && !seen {on=1; seen=1; next} /^```$/{on=0} on' README.md >"$src"
 cc -std=c11 -Wall -Wextra -Werror -Iinclude -o "$build/readme-example" "$src" \
     -L"$build/lib" -Wl,-rpath,"$(pwd)/$build/lib" -lconntrack
 ns="ctreadme-$$"
