@@ -106,6 +106,7 @@ pub mod entry;
 pub mod events;
 pub mod expect;
 pub mod filter;
+pub mod filterset;
 pub mod handle;
 pub mod labels;
 pub mod list;
