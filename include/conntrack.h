@@ -1058,25 +1058,6 @@ ct_status ct_filters_clear(ct_filters *set);
  */
 size_t ct_filters_len(const ct_filters *set);
 
-/**
- * Streams every entry that matches any filter of `set` to `cb`, in one dump of the table
- * whatever the number of filters, without keeping the table in memory. What all the
- * filters share (a zone, a mark, a family...) is filtered by the kernel where it can. An
- * empty set matches nothing: CT_OK without a dump. Otherwise as ct_dump.
- */
-ct_status ct_dump_any(ct_handle *h, const ct_filters *set, ct_dump_cb cb, void *user_data);
-
-/**
- * Deletes every entry that matches any filter of `set`, in one dump of the table: the
- * deletes go out while the dump is read (through a second socket of the handle, in the
- * same namespace, made when first needed), so memory stays constant whatever the number of
- * matches. On CT_OK, `*deleted_out` (may be NULL) holds how many entries this call deleted:
- * entries gone meanwhile, or sent twice by the dump, are neither errors nor counted twice.
- * Every entry that matched when the dump saw it is gone on CT_OK; otherwise the error says
- * what failed (its message gives the count deleted). An empty set deletes nothing.
- */
-ct_status ct_delete_matching_any(ct_handle *h, const ct_filters *set, uint64_t *deleted_out);
-
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus
@@ -1186,6 +1167,25 @@ ct_status ct_flush(ct_handle *h);
  * (use ct_delete_matching when the count matters).
  */
 ct_status ct_flush_matching(ct_handle *h, const ct_filter *filter, uint64_t *flushed_out);
+
+/**
+ * Streams every entry that matches any filter of `set` to `cb`, in one dump of the table
+ * whatever the number of filters, without keeping the table in memory. What all the
+ * filters share (a zone, a mark, a family...) is filtered by the kernel where it can. An
+ * empty set matches nothing: CT_OK without a dump. Otherwise as ct_dump.
+ */
+ct_status ct_dump_any(ct_handle *h, const ct_filters *set, ct_dump_cb cb, void *user_data);
+
+/**
+ * Deletes every entry that matches any filter of `set`, in one dump of the table: the
+ * deletes go out while the dump is read (through a second socket of the handle, in the
+ * same namespace, made when first needed), so memory stays constant whatever the number of
+ * matches. On CT_OK, `*deleted_out` (may be NULL) holds how many entries this call deleted:
+ * entries gone meanwhile, or sent twice by the dump, are neither errors nor counted twice.
+ * Every entry that matched when the dump saw it is gone on CT_OK; otherwise the error says
+ * what failed (its message gives the count deleted). An empty set deletes nothing.
+ */
+ct_status ct_delete_matching_any(ct_handle *h, const ct_filters *set, uint64_t *deleted_out);
 
 /**
  * The number of entries in `list` (0 for NULL).

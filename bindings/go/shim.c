@@ -194,6 +194,7 @@ static ct_status filter_build(const gct_fspec *fs, ct_filter **out) {
         if (fs->has & (GCTF_PORT0 << w)) TRY(ct_filter_set_port(f, w, fs->port[w]));
     }
     if (fs->has & GCTF_NO_KERNEL) TRY(ct_filter_set_kernel_filtering(f, false));
+    if (fs->has & GCTF_NAT) TRY(ct_filter_set_nat(f, fs->nat_kind, fs->nat));
 #undef TRY
     if (rc != CT_OK) {
         ct_filter_free(f);
@@ -266,6 +267,53 @@ ct_status gct_delete_matching(ct_handle *h, const gct_fspec *fs, int flush, uint
     return rc;
 }
 
+/* Builds the set of the `count` filters `fs` describes. */
+static ct_status set_build(const gct_fspec *fs, size_t count, ct_filters **out) {
+    ct_filters *set = NULL;
+    ct_status rc = ct_filters_new(&set);
+    for (size_t i = 0; rc == CT_OK && i < count; i++) {
+        ct_filter *f = NULL;
+        rc = filter_build(&fs[i], &f);
+        if (rc == CT_OK) rc = ct_filters_add(set, f);
+        ct_filter_free(f);
+    }
+    if (rc != CT_OK) {
+        ct_filters_free(set);
+        return rc;
+    }
+    *out = set;
+    return CT_OK;
+}
+
+ct_status gct_dump_any(ct_handle *h, const gct_fspec *fs, size_t count, uintptr_t user, gct_err *err) {
+    ct_filters *set = NULL;
+    dump_ctx ctx = {NULL, 0, user, 0};
+    ct_status rc = set_build(fs, count, &set);
+    if (rc == CT_OK) {
+        ctx.buf = malloc(GCT_DUMP_CHUNK * sizeof *ctx.buf);
+        if (ctx.buf == NULL) {
+            ct_filters_free(set);
+            snprintf(err->msg, sizeof err->msg, "dump: out of memory");
+            err->err_no = ENOMEM;
+            return CT_ERR_INTERNAL;
+        }
+        rc = ct_dump_any(h, set, dump_trampoline, &ctx);
+    }
+    capture(rc, err);
+    deliver(&ctx);
+    free(ctx.buf);
+    ct_filters_free(set);
+    return rc;
+}
+
+ct_status gct_delete_matching_any(ct_handle *h, const gct_fspec *fs, size_t count, uint64_t *n, gct_err *err) {
+    ct_filters *set = NULL;
+    ct_status rc = set_build(fs, count, &set);
+    if (rc == CT_OK) rc = ct_delete_matching_any(h, set, n);
+    capture(rc, err);
+    ct_filters_free(set);
+    return rc;
+}
 
 
 

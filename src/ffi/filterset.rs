@@ -1,19 +1,14 @@
-//! ct_filters: a set of filters, matched in one dump (entries that match any of them); and
-//! the NAT condition of a filter.
+//! ct_filters: a set of filters (entries that match any of them); and the NAT condition of
+//! a filter. The operations on a set are in `filterset_ops`.
 
-use std::ffi::{c_char, c_void, CStr};
-use std::ops::ControlFlow;
+use std::ffi::{c_char, CStr};
 
-use super::entry::ct_entry;
 use super::filter::ct_filter;
-use super::handle::{ct_handle, with_handle};
-use super::ops::ct_dump_cb;
 use super::status::ct_status;
-use super::{cast_ref, free_c, give, status_of, write_opt, Castable};
+use super::{cast_ref, free_c, give, status_of, Castable};
 use crate::error::Error;
 use crate::filterset::FilterSet;
 use crate::nat::{Nat, NatKind};
-use crate::Entry;
 
 /// Source NAT, for ct_filter_set_nat (`conntrack --src-nat`).
 pub const CT_NAT_SRC: u32 = 1;
@@ -116,56 +111,4 @@ pub unsafe extern "C" fn ct_filters_clear(set: *mut ct_filters) -> ct_status {
 #[no_mangle]
 pub unsafe extern "C" fn ct_filters_len(set: *const ct_filters) -> usize {
     ffi_fn! { cast_ref(set).map_or(0, FilterSet::len) }
-}
-
-/// Streams every entry that matches any filter of `set` to `cb`, in one dump of the table
-/// whatever the number of filters, without keeping the table in memory. What all the
-/// filters share (a zone, a mark, a family...) is filtered by the kernel where it can. An
-/// empty set matches nothing: CT_OK without a dump. Otherwise as ct_dump.
-#[no_mangle]
-pub unsafe extern "C" fn ct_dump_any(
-    h: *mut ct_handle,
-    set: *const ct_filters,
-    cb: ct_dump_cb,
-    user_data: *mut c_void,
-) -> ct_status {
-    ffi_fn! {
-        let cb = arg_cb!(cb);
-        let s = arg_ref!(set);
-        let closing = || cast_ref(h).is_some_and(|b| b.state.free_pending());
-        ok!(with_handle(h, |core| {
-            core.dump_any(s, |e| {
-                // SAFETY: the entry lives until the callback returns, as documented.
-                let rc = cb(e as *const Entry as *const ct_entry, user_data);
-                // The callback closed the handle: the rest of the dump is of no use.
-                if rc == 0 && !closing() {
-                    ControlFlow::Continue(())
-                } else {
-                    ControlFlow::Break(())
-                }
-            })
-        }));
-        ct_status::CT_OK
-    }
-}
-
-/// Deletes every entry that matches any filter of `set`, in one dump of the table: the
-/// deletes go out while the dump is read (through a second socket of the handle, in the
-/// same namespace, made when first needed), so memory stays constant whatever the number of
-/// matches. On CT_OK, `*deleted_out` (may be NULL) holds how many entries this call deleted:
-/// entries gone meanwhile, or sent twice by the dump, are neither errors nor counted twice.
-/// Every entry that matched when the dump saw it is gone on CT_OK; otherwise the error says
-/// what failed (its message gives the count deleted). An empty set deletes nothing.
-#[no_mangle]
-pub unsafe extern "C" fn ct_delete_matching_any(
-    h: *mut ct_handle,
-    set: *const ct_filters,
-    deleted_out: *mut u64,
-) -> ct_status {
-    ffi_fn! {
-        let s = arg_ref!(set);
-        let n = ok!(with_handle(h, |core| core.delete_matching_any(s)));
-        write_opt(deleted_out, n);
-        ct_status::CT_OK
-    }
 }
