@@ -33,7 +33,7 @@ enum Key {
 const ZONE_BIT: u16 = 1 << 8;
 const PROTO_BIT: u16 = 1 << 9;
 
-/// A small, fast hasher for the index (FxHash's mixing): keys are not chosen by an
+/// A small, fast hasher for the index (FxHash's mixing, a murmur3 finish): keys are not chosen by an
 /// attacker who could flood one bucket, since the caller builds the set.
 #[derive(Default)]
 struct Fx(u64);
@@ -62,7 +62,15 @@ impl Hasher for Fx {
         self.add(n as u64);
     }
     fn finish(&self) -> u64 {
-        self.0
+        // The multiply carries low bits upward only, and the bytes that vary in addresses
+        // sit high in the word: fold the high bits down (murmur3's finaliser) so the
+        // table's bucket index, taken from the low bits, varies too.
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
     }
 }
 
@@ -408,6 +416,21 @@ mod tests {
             (Some(7), Some(proto::UDP), Some(AF_INET))
         );
         assert!(c.addrs.iter().all(Option::is_none), "the addresses differ");
+    }
+
+    #[test]
+    fn addresses_spread_over_the_index_buckets() {
+        // The table takes its bucket from the hash's low bits: addresses that differ only
+        // in their last bytes must not share them (they once did, making 10,000 filters
+        // cost several times 1,000).
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        let b = BuildHasherDefault::<Fx>::default();
+        let mut buckets = std::collections::HashSet::new();
+        for j in 0..10_000u32 {
+            let a = IpAddr::V4(std::net::Ipv4Addr::from((10u32 << 24) + 2 * j + 1));
+            buckets.insert(b.hash_one(Key::Addr(0, a)) & 0x3fff);
+        }
+        assert!(buckets.len() > 5_000, "{} buckets of 16384", buckets.len());
     }
 
     #[test]
