@@ -27,6 +27,7 @@ if [ "$max" -lt $((n * 2)) ]; then sysctl -qw net.netfilter.nf_conntrack_max=$((
 ns=ctfilt$$
 ip netns add "$ns"
 trap 'ip netns del "$ns"' EXIT
+trap 'exit 130' INT TERM
 run() { ip netns exec "$ns" "$@"; }
 field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p"; }
 fresh() {

@@ -217,10 +217,10 @@ impl Handle {
         dump.finish(self);
         let mut deleted = 0;
         let mut error = None;
-        if let Some(d) = done {
+        if let Some(mut d) = done {
             deleted = d.deleted;
             error = d.error;
-            self.dropped += d.deleter.dropped;
+            self.dropped += std::mem::take(&mut d.deleter.dropped);
             spare = Some(d.deleter);
         }
         self.deleter = spare;
