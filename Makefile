@@ -75,7 +75,7 @@ compare: bench
 # the README's targets at the end.
 FILTERS_N ?= 1000000
 compare-filters: bench
-	./scripts/compare-filters.sh $(BUILD)/ct-bench $(FILTERS_N)
+	./bench/compare-filters.sh $(BUILD)/ct-bench $(FILTERS_N)
 
 # An event burst (EVENTS_N creates, then as many deletes) heard by the project's listener and
 # libnetfilter_conntrack's side by side, for EVENTS_SECS seconds (root).

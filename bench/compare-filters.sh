@@ -6,11 +6,12 @@
 #   `ct-bench create N 7`: delete-any with K = 1, 100, 1,000 and 10,000 filters (K = 1,000
 #   and 10,000 delete the same ~N/2 entries), delete-matching of the whole zone with the
 #   library's path forced, and the floor: dump, delete 500000, delete N.
-#   Then, beside delete-any, the way agents clean up today: one `conntrack -D` process per
-#   filter (for K up to CONNTRACK_D_MAX_K, default 100: beyond, it takes hours), and, when
-#   GO_FILTERS_BENCH names a program taking `delete-any K ZONE` and printing the same line,
-#   vishvananda/netlink's approach (list the table, test every filter on every entry, one
-#   delete per entry).
+#   Then, beside delete-any, the way agents clean up today: the same K filters through
+#   vishvananda/netlink (anchors/vish-bench.go delete-any: list the table, test every filter
+#   on every entry, one delete per entry), and one `conntrack -D` process per filter (for K
+#   up to CONNTRACK_D_MAX_K, default 100: beyond, it takes hours; Go's up to GO_MAX_K,
+#   default 1,000). The programs of anchors/
+#   are built beside CT_BENCH (anchors/build.sh, which installs what they need).
 # Prints one line per row with the bench's fields, then four lines a script can read:
 #   ratio filters=X       K = 10,000 over K = 1,000
 #   ratio overlap_any=X   K = 1,000 over the larger of dump and delete N/2 (500000)
@@ -21,6 +22,9 @@ set -euo pipefail
 bench=$(readlink -f "${1:?usage: compare-filters.sh CT_BENCH [N]}")
 n=${2:-1000000}
 dmax=${CONNTRACK_D_MAX_K:-100}
+here=$(cd "$(dirname "$0")" && pwd)
+bin=$(dirname "$bench")/anchors
+"$here/anchors/build.sh" "$bin" go >&2
 max=$(cat /proc/sys/net/netfilter/nf_conntrack_max)
 if [ "$max" -lt $((n * 2)) ]; then sysctl -qw net.netfilter.nf_conntrack_max=$((n * 2)); fi
 
@@ -53,6 +57,17 @@ row dump "$bench" dump
 row delete-half "$bench" delete $((n / 2)) 7
 row "delete-$n" "$bench" delete "$n" 7
 
+# Every filter tried on every listed flow: K = 10,000 over a million flows takes very long.
+gmax=${GO_MAX_K:-1000}
+for k in 1 100 1000 10000; do
+  if [ "$k" -gt "$gmax" ]; then
+    echo "row=go-netlink-k$k skipped (K > GO_MAX_K=$gmax)"
+    continue
+  fi
+  fresh
+  echo "row=go-netlink-k$k $(run "$bin/vish-bench" delete-any "$k" 7)"
+done
+
 # One conntrack -D per filter, as the agents that shell out do.
 for k in 1 100 1000 10000; do
   if [ "$k" -gt "$dmax" ]; then
@@ -69,15 +84,6 @@ for k in 1 100 1000 10000; do
   left=$(run conntrack -C)
   echo "row=conntrack-D-k$k op=conntrack-D n=$((n - left)) filters=$k secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')"
 done
-if [ -n "${GO_FILTERS_BENCH:-}" ]; then
-  for k in 1 100 1000 10000; do
-    fresh
-    echo "row=go-netlink-k$k $(run "$GO_FILTERS_BENCH" delete-any "$k" 7)"
-  done
-else
-  echo "row=go-netlink skipped (set GO_FILTERS_BENCH to the Go program of bench/anchors)"
-fi
-
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
 bigger() { awk -v a="$1" -v b="$2" 'BEGIN{print (a > b ? a : b)}'; }
 echo "ratio filters=$(ratio "${secs[delete-any-k10000]}" "${secs[delete-any-k1000]}")"
