@@ -14,17 +14,39 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
 use crate::batch::{Batch, Op};
 use crate::codec::SUBSYS_CTNETLINK;
-use crate::entry::Entry;
+use crate::entry::{Entry, Tuple};
 use crate::error::{Error, Kind, Result};
 use crate::filter::Filter;
 use crate::handle::Handle;
 use crate::ops::{EntryDump, DUMP_TABLE};
 
 /// Victims per chunk handed to the worker.
-const CHUNK: usize = 2048;
+const CHUNK: usize = 4096;
 /// Chunks in flight between the dump and the worker (the bound on memory: with the one
-/// being filled and the one being deleted, at most DEPTH + 2 chunks exist).
-const DEPTH: usize = 2;
+/// being filled and the one being deleted, at most DEPTH + 2 chunks exist, about 64 bytes
+/// a victim: 1.5 MiB in all).
+const DEPTH: usize = 4;
+
+/// What a delete needs of an entry: family, original tuple, zone and id (the id keeps a
+/// reused tuple safe, and makes a repeat of the dump fail with ENOENT, not count twice).
+#[derive(Clone, Default)]
+struct Victim {
+    family: Option<u8>,
+    orig: Tuple,
+    zone: Option<u16>,
+    id: Option<u32>,
+}
+
+impl Victim {
+    fn of(e: &Entry) -> Victim {
+        Victim {
+            family: e.family,
+            orig: e.orig.clone(),
+            zone: e.zone,
+            id: e.id,
+        }
+    }
+}
 
 /// What the worker reports when it is done.
 struct Done {
@@ -33,28 +55,25 @@ struct Done {
     error: Option<Error>,
 }
 
-/// Copies into `v` what a delete needs of `e`: family, original tuple, zone and id (the id
-/// keeps a reused tuple safe, and makes a repeat of the dump fail with ENOENT, not count).
-fn keep(v: &mut Entry, e: &Entry) {
-    v.family = e.family;
-    v.orig = e.orig.clone();
-    v.zone = e.zone;
-    v.id = e.id;
-}
-
 /// Deletes `victims` through `h` in batches built in `b`; adds the successes to `deleted`
 /// and keeps the first real failure. An entry gone meanwhile (ENOENT: it expired, someone
 /// else deleted it, or the dump sent it twice) is neither counted nor an error.
 fn delete_chunk(
     h: &mut Handle,
     b: &mut Batch,
-    victims: &[Entry],
+    victims: &[Victim],
     deleted: &mut u64,
     error: &mut Option<Error>,
 ) {
     b.clear();
+    // One entry, refilled for each request (the batch encodes it at once).
+    let mut e = Entry::new();
     for v in victims {
-        b.add(Op::Delete, v);
+        e.family = v.family;
+        e.orig = v.orig.clone();
+        e.zone = v.zone;
+        e.id = v.id;
+        b.add(Op::Delete, &e);
     }
     if let Err(e) = h.send_batch(Op::Delete.what(), b) {
         error.get_or_insert(e);
@@ -75,8 +94,8 @@ fn delete_chunk(
 /// The worker: deletes each chunk it receives and sends the emptied vector back for reuse.
 fn worker(
     mut deleter: Box<Handle>,
-    rx: Receiver<Vec<Entry>>,
-    back: SyncSender<Vec<Entry>>,
+    rx: Receiver<Vec<Victim>>,
+    back: SyncSender<Vec<Victim>>,
 ) -> Done {
     let mut b = Batch::new();
     let mut deleted = 0;
@@ -124,8 +143,8 @@ fn open_beside(fd: i32) -> Result<Handle> {
 
 /// The pipe to a running worker.
 struct Pipe<'s> {
-    tx: SyncSender<Vec<Entry>>,
-    back: Receiver<Vec<Entry>>,
+    tx: SyncSender<Vec<Victim>>,
+    back: Receiver<Vec<Victim>>,
     /// Vectors made so far (at most DEPTH + 2).
     made: usize,
     worker: std::thread::ScopedJoinHandle<'s, Done>,
@@ -147,7 +166,7 @@ impl Handle {
         let req = dump.request(self);
         let (r, done, tail, unbounded) = std::thread::scope(|s| {
             let mut pipe: Option<Pipe<'_>> = None;
-            let mut chunk: Vec<Entry> = Vec::new();
+            let mut chunk: Vec<Victim> = Vec::new();
             // Set when no second socket could be had: victims are then kept to the end.
             let mut unbounded = false;
             let mut e = Entry::new();
@@ -155,9 +174,7 @@ impl Handle {
                 if !dump.take(m, &mut e)? || !also(&e) {
                     return Ok(true);
                 }
-                chunk.push(Entry::new());
-                let last = chunk.len() - 1;
-                keep(&mut chunk[last], &e);
+                chunk.push(Victim::of(&e));
                 if chunk.len() < CHUNK || unbounded {
                     return Ok(true);
                 }
