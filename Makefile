@@ -18,7 +18,7 @@ C_TESTS    := $(patsubst c-tests/%.c,%,$(wildcard c-tests/test_*.c))
 EXAMPLES   := ct-list demo
 
 .PHONY: all lib package header examples c-tests demo test deps test-rust test-c test-examples \
-	test-readme test-install test-python test-go test-oldkernel test-symbols install uninstall clean bench bench-bindings compare compare-events compare-mirror soak soak-valgrind fuzz
+	test-readme test-install test-python test-go test-oldkernel test-symbols install uninstall clean bench bench-bindings compare compare-events compare-mirror compare-filters soak soak-valgrind fuzz
 
 all: lib examples
 
@@ -69,6 +69,13 @@ bench: lib | $(BUILD)
 
 compare: bench
 	./bench/compare.sh $(BUILD)/ct-bench $(N) $(REPEATS)
+
+# Filter sets: delete-any with 1 to 10,000 filters and a forced whole-zone delete-matching
+# beside the floor (dump, delete), each on a fresh table of FILTERS_N entries; the ratios of
+# the README's targets at the end.
+FILTERS_N ?= 1000000
+compare-filters: bench
+	./bench/compare-filters.sh $(BUILD)/ct-bench $(FILTERS_N)
 
 # An event burst (EVENTS_N creates, then as many deletes) heard by the project's listener and
 # libnetfilter_conntrack's side by side, for EVENTS_SECS seconds (root).

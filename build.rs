@@ -40,7 +40,7 @@ const SECTIONS: &[(&str, &str, &[&str])] = &[
     (
         "Operations",
         "Dump, list, read one entry at a time, get, create, update, delete and flush.",
-        &["ops", "list", "cursor"],
+        &["ops", "filterset_ops", "list", "cursor"],
     ),
     (
         "Batches",

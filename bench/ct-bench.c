@@ -8,6 +8,15 @@
  *                   per entry
  *                   (with CT_BENCH_MEMORY set in the environment, dump reports its resident
  *                   memory growth too: its buffers, whatever the size)
+ *   delete-any K ZONE
+ *                   one ct_delete_matching_any with K filters (UDP, ZONE, orig source
+ *                   10.0.0.0 + 2j + 1 for j < K): about half the sources of `create` match,
+ *                   the rest match nothing, as stale filters do
+ *   delete-matching ZONE [userspace]
+ *                   one ct_delete_matching of the whole zone (the library's path forced
+ *                   with "userspace")
+ *                   both print "op=... n=DELETED filters=K secs=S rate=R/s rss_kib=GROWTH",
+ *                   GROWTH being the peak resident memory over what it was before the call
  *   events SECS     listen for NEW and DESTROY events for SECS seconds with the library's
  *                   default settings; prints "op=events events=E overruns=O"
  * Prints "op=... n=... fails=... secs=... rate=.../s". Creates and deletes go out in
@@ -36,6 +45,19 @@ static long rss_kib(void) {
     if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
     fclose(f);
     return resident * 4;
+}
+
+/* A line of /proc/self/status ("VmRSS", "VmHWM") in KiB. */
+static long status_kib(const char *field) {
+    char line[256];
+    long v = 0;
+    size_t n = strlen(field);
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return 0;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, field, n) && line[n] == ':') v = strtol(line + n + 1, NULL, 10);
+    fclose(f);
+    return v;
 }
 
 static int die(const char *what, ct_status rc) {
@@ -110,9 +132,47 @@ static int bulk(ct_handle *h, int create, unsigned n, unsigned zone, unsigned *f
     return rc == CT_OK ? 0 : die(create ? "create" : "delete", rc);
 }
 
+/* delete-any K ZONE and delete-matching ZONE [userspace]: one call, timed, with the peak
+ * resident growth it caused. */
+static int delete_filtered(ct_handle *h, int any, unsigned k, unsigned zone, int userspace) {
+    ct_filters *set = NULL;
+    ct_filter *f = NULL;
+    uint64_t deleted = 0;
+    long before = status_kib("VmRSS");
+    double t0 = now();
+    ct_status rc = ct_filters_new(&set);
+    for (unsigned j = 0; rc == CT_OK && j < (any ? k : 1); j++) {
+        rc = ct_filter_new(&f);
+        if (rc == CT_OK) rc = ct_filter_set_zone(f, zone);
+        if (rc == CT_OK && userspace) rc = ct_filter_set_kernel_filtering(f, false);
+        if (rc == CT_OK && any) rc = ct_filter_set_proto(f, CT_PROTO_UDP);
+        if (rc == CT_OK && any) {
+            uint32_t a = (10u << 24) + 2 * j + 1;
+            uint8_t b[4] = {(uint8_t)(a >> 24), (uint8_t)(a >> 16), (uint8_t)(a >> 8), (uint8_t)a};
+            char text[16];
+            snprintf(text, sizeof text, "%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
+            rc = ct_filter_set_addr(f, CT_ORIG_SRC, text);
+        }
+        if (rc == CT_OK && any) rc = ct_filters_add(set, f);
+        if (rc == CT_OK && !any) rc = ct_delete_matching(h, f, &deleted);
+        ct_filter_free(f);
+        f = NULL;
+    }
+    if (rc == CT_OK && any) rc = ct_delete_matching_any(h, set, &deleted);
+    double dt = now() - t0;
+    long growth = status_kib("VmHWM") - before;
+    ct_filters_free(set);
+    if (rc != CT_OK) return die(any ? "delete-any" : "delete-matching", rc);
+    printf("op=%s n=%llu filters=%u secs=%.3f rate=%.0f/s rss_kib=%ld\n", any ? "delete-any" : "delete-matching",
+           (unsigned long long)deleted, any ? k : 1, dt, dt > 0 ? (double)deleted / dt : 0.0, growth);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s create N ZONE | dump [ZONE] | delete N ZONE | list [ZONE] | flush | events SECS\n",
+        fprintf(stderr, "usage: %s create N ZONE | dump [ZONE] | delete N ZONE | list [ZONE] | delete-any K ZONE | "
+                "delete-matching ZONE [userspace] | flush | events SECS
+",
                 argv[0]);
         return 2;
     }
@@ -121,6 +181,16 @@ int main(int argc, char **argv) {
     ct_handle *h = NULL;
     ct_status rc = ct_open(&h);
     if (rc != CT_OK) return die("open", rc);
+    if (!strcmp(op, "delete-any") && argc > 3) {
+        int st = delete_filtered(h, 1, (unsigned)strtoul(argv[2], NULL, 10), (unsigned)strtoul(argv[3], NULL, 10), 0);
+        ct_close(h);
+        return st;
+    }
+    if (!strcmp(op, "delete-matching") && argc > 2) {
+        int st = delete_filtered(h, 0, 1, (unsigned)strtoul(argv[2], NULL, 10), argc > 3 && !strcmp(argv[3], "userspace"));
+        ct_close(h);
+        return st;
+    }
     unsigned n = 0, fails = 0;
     int status = 0;
     double t0 = now();

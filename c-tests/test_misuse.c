@@ -272,6 +272,7 @@ static bool test_null_with_a_handle(void) {
              ct_batch_send(h, NULL, &n) == NP && ct_expect_dump(h, NULL, NULL) == NP &&
              ct_expect_create(h, NULL) == NP && ct_expect_delete(h, NULL) == NP &&
              ct_cursor_open(h, NULL, NULL) == NP &&
+             ct_dump_any(h, NULL, dummy_cb, NULL) == NP && ct_delete_matching_any(h, NULL, &u64) == NP &&
              /* An entry lacking what an operation needs: refused before any request. */
              ct_create(h, e) == INV && ct_get(h, e, &out) == INV && ct_delete(h, e) == INV &&
              ct_update(h, e) == INV && out == NULL &&

@@ -930,9 +930,31 @@ ct_status ct_entry_format(const ct_entry *entry,
 /* Filter ====================================================================
  * Which entries a dump, delete, flush or event listener concerns. */
 /**
+ * Source NAT, for ct_filter_set_nat (`conntrack --src-nat`).
+ */
+#define CT_NAT_SRC 1
+
+/**
+ * Destination NAT, for ct_filter_set_nat (`conntrack --dst-nat`).
+ */
+#define CT_NAT_DST 2
+
+/**
+ * Source or destination NAT, for ct_filter_set_nat (`conntrack --any-nat`).
+ */
+#define CT_NAT_ANY 3
+
+/**
  * A filter: every field left unset matches everything. Plain data owned by the caller.
  */
 typedef struct ct_filter ct_filter;
+
+/**
+ * A set of filters: the entries that match any of them. Plain data owned by the caller; an
+ * empty set matches nothing. Adding copies the filter, so the filter may be changed or
+ * freed afterwards.
+ */
+typedef struct ct_filters ct_filters;
 
 #ifdef __cplusplus
 extern "C" {
@@ -993,6 +1015,48 @@ ct_status ct_filter_set_port(ct_filter *filter, uint32_t which, uint16_t port);
  * library: the fallback path of older kernels, for tests and benchmarks. Default true.
  */
 ct_status ct_filter_set_kernel_filtering(ct_filter *filter, bool enabled);
+
+/**
+ * Matches only NATed entries, as conntrack(8)'s --src-nat, --dst-nat and --any-nat do:
+ * `kind` CT_NAT_SRC matches entries the kernel source-NATed (the reply destination differs
+ * from the original source, in address or port), CT_NAT_DST destination-NATed ones (the
+ * reply source differs from the original destination), CT_NAT_ANY either. `addr_port`
+ * (copied; NULL or "" for any) is "ADDR", "ADDR:PORT", "[ADDR6]:PORT" or ":PORT": the
+ * address and port translated to (the reply destination for source NAT, the reply source for
+ * destination NAT). Matched by the library on every kernel. CT_ERR_INVALID_ARGUMENT for
+ * another kind, text of another form, or an address whose family differs from the filter's.
+ */
+ct_status ct_filter_set_nat(ct_filter *filter, uint32_t kind, const char *addr_port);
+
+/**
+ * Makes an empty set (matches nothing). On CT_OK, `*set_out` is a new set owned by the
+ * caller; free it with ct_filters_free.
+ */
+ct_status ct_filters_new(ct_filters **set_out);
+
+/**
+ * Frees `set`. Passing NULL does nothing; freeing twice is undefined.
+ */
+void ct_filters_free(ct_filters *set);
+
+/**
+ * Adds a copy of `filter` to `set`. Matching costs about the same for 10 or 10,000
+ * filters when each pins an exact address, port, zone or protocol (the set is indexed by
+ * them); filters pinning none of these are tried one by one. CT_ERR_INVALID_ARGUMENT for
+ * a filter that cannot match any entry (a family that contradicts one of its addresses);
+ * CT_ERR_INTERNAL when memory runs out. On error the set is unchanged.
+ */
+ct_status ct_filters_add(ct_filters *set, const ct_filter *filter);
+
+/**
+ * Removes every filter from `set` (which then matches nothing).
+ */
+ct_status ct_filters_clear(ct_filters *set);
+
+/**
+ * The number of filters in `set` (0 for NULL).
+ */
+size_t ct_filters_len(const ct_filters *set);
 
 #ifdef __cplusplus
 }  // extern "C"
@@ -1103,6 +1167,25 @@ ct_status ct_flush(ct_handle *h);
  * (use ct_delete_matching when the count matters).
  */
 ct_status ct_flush_matching(ct_handle *h, const ct_filter *filter, uint64_t *flushed_out);
+
+/**
+ * Streams every entry that matches any filter of `set` to `cb`, in one dump of the table
+ * whatever the number of filters, without keeping the table in memory. What all the
+ * filters share (a zone, a mark, a family...) is filtered by the kernel where it can. An
+ * empty set matches nothing: CT_OK without a dump. Otherwise as ct_dump.
+ */
+ct_status ct_dump_any(ct_handle *h, const ct_filters *set, ct_dump_cb cb, void *user_data);
+
+/**
+ * Deletes every entry that matches any filter of `set`, in one dump of the table: the
+ * deletes go out while the dump is read (through a second socket of the handle, in the
+ * same namespace, made when first needed), so memory stays constant whatever the number of
+ * matches. On CT_OK, `*deleted_out` (may be NULL) holds how many entries this call deleted:
+ * entries gone meanwhile, or sent twice by the dump, are neither errors nor counted twice.
+ * Every entry that matched when the dump saw it is gone on CT_OK; otherwise the error says
+ * what failed (its message gives the count deleted). An empty set deletes nothing.
+ */
+ct_status ct_delete_matching_any(ct_handle *h, const ct_filters *set, uint64_t *deleted_out);
 
 /**
  * The number of entries in `list` (0 for NULL).

@@ -11,10 +11,11 @@ if [ ! -x "$runner" ]; then
     echo "oldkernel: 0 passed, 1 failed"
     exit 1
 fi
-bins=$(cargo test --test kernel --test events --no-run 2>&1 | sed -n 's/.*(\(target\/[^)]*\/\(kernel\|events\)-[0-9a-f]*\)).*/\1/p')
+bins=$(cargo test --test kernel --test events --test filtersets --no-run 2>&1 | sed -n 's/.*(\(target\/[^)]*\/\(kernel\|events\|filtersets\)-[0-9a-f]*\)).*/\1/p')
 rust_bin=$(echo "$bins" | grep '/kernel-' | tail -n1)
 events_bin=$(echo "$bins" | grep '/events-' | tail -n1)
-[ -n "$rust_bin" ] && [ -n "$events_bin" ] || { echo "oldkernel: Rust kernel test binaries not found"; exit 1; }
+sets_bin=$(echo "$bins" | grep '/filtersets-' | tail -n1)
+[ -n "$rust_bin" ] && [ -n "$events_bin" ] && [ -n "$sets_bin" ] || { echo "oldkernel: Rust kernel test binaries not found"; exit 1; }
 # The Go binding's kernel tests, built here (the guest's root is read-only): the Neutron
 # scenario, filters and the delete/flush paths. Go comes with the Go suite's installer.
 if ! command -v go >/dev/null 2>&1; then
@@ -37,12 +38,14 @@ fi
         --skip small_receive_buffer --skip many_entries --skip many_threads \
         --skip a_dump_while_another || rc=1
     ./$events_bin --test-threads=2 || rc=1
+    ./$build/test_filtersets || rc=1
+    ./$sets_bin --test-threads=2 || rc=1
     # The bindings' tests of kernel semantics: the Neutron scenario, filters, delete and flush
     # paths (the whole suites run on the host kernel; processes start slowly under emulation).
     PYTHONDONTWRITEBYTECODE=1 CONNTRACK_LIBRARY=$build/lib/libconntrack.so.0 /usr/bin/python3 -m pytest -q \
         -p no:cacheprovider bindings/python/tests \
         -k '(test_neutron_scenario and zone10 and in_process) or test_filters or test_delete_by_id_matching_flush or test_new_update_destroy' || rc=1
-    (cd bindings/go && CONNTRACK_GO_REQUIRE_KERNEL=1 ../../$build/go-conntrack.test -test.run 'TestNeutronIPv4Zone$|TestNeutronIPv6Zone$|TestFilters|TestGetUpdateDeleteFlush') || rc=1
+    (cd bindings/go && CONNTRACK_GO_REQUIRE_KERNEL=1 ../../$build/go-conntrack.test -test.run 'TestNeutronIPv4Zone$|TestNeutronIPv6Zone$|TestFilters|TestGetUpdateDeleteFlush|TestDeleteMatchingAny|TestNATFilters') || rc=1
     # Last, as it lowers the one table limit every namespace shares (the guest's, never the
     # host's): a batch of creates that fills the table.
     echo 300 > /proc/sys/net/netfilter/nf_conntrack_max

@@ -121,6 +121,8 @@ pub struct Filter {
     pub addrs: [Option<Cidr>; 4],
     /// Ports, by [`slot`].
     pub ports: [Option<u16>; 4],
+    /// Source, destination or any NAT, as conntrack(8) means them (matched in the library).
+    pub nat: Option<crate::nat::Nat>,
     /// Ask the kernel to filter nothing (everything is matched in the library); for tests and
     /// benchmarks of the fallback path.
     pub userspace_only: bool,
@@ -178,6 +180,29 @@ impl Filter {
             )));
         }
         self.addrs[slot(dir, side)] = Some(c);
+        Ok(())
+    }
+
+    /// Sets the NAT condition; refused when its address's family differs from the filter's
+    /// (its family, or that of an address it holds).
+    pub fn set_nat(&mut self, n: crate::nat::Nat) -> Result<()> {
+        let fam = self.family.or_else(|| {
+            self.addrs.iter().flatten().next().map(|c| {
+                if c.addr.is_ipv4() {
+                    AF_INET
+                } else {
+                    AF_INET6
+                }
+            })
+        });
+        if let (Some(a), Some(b)) = (fam, n.family()) {
+            if a != b {
+                return Err(Error::invalid(
+                    "the NAT address's family differs from the filter's",
+                ));
+            }
+        }
+        self.nat = Some(n);
         Ok(())
     }
 
@@ -246,7 +271,7 @@ impl Filter {
         let ports_exact = self.proto.is_some() || self.ports.iter().all(Option::is_none);
         let has_tuple = d.orig != TupleFilter::default() || d.reply != TupleFilter::default();
         // A protocol alone is a tuple filter too; the kernel needs the family for any of them.
-        if !addrs_exact || !ports_exact || (has_tuple && family == 0) {
+        if !addrs_exact || !ports_exact || (has_tuple && family == 0) || self.nat.is_some() {
             return None;
         }
         Some((family, crate::codec::filter_attrs(&d)))
@@ -290,6 +315,9 @@ impl Filter {
             if e.status.unwrap_or(0) & mask != s & mask {
                 return false;
             }
+        }
+        if self.nat.is_some_and(|n| !n.matches(e)) {
+            return false;
         }
         for dir in [Dir::Orig, Dir::Reply] {
             let t = e.tuple(dir);

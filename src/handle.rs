@@ -70,6 +70,9 @@ pub struct Handle {
     /// Entries the kernel sent in the last dump, before the library's own filtering: with
     /// filters the kernel applies, this equals the entries that matched.
     pub last_dump_received: u64,
+    /// A second socket in the same namespace, made when a delete-matching first needs one
+    /// (deletes go out on it while the dump is read on this one).
+    pub(crate) deleter: Option<Box<Handle>>,
 }
 
 impl Handle {
@@ -96,6 +99,7 @@ impl Handle {
             kernel: Kernel::running(),
             dropped: 0,
             last_dump_received: 0,
+            deleter: None,
         })
     }
 

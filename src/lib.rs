@@ -60,13 +60,16 @@ pub mod expect;
 #[doc(hidden)]
 pub mod ffi;
 pub mod filter;
+pub mod filterset;
 pub mod format;
 pub mod handle;
 pub mod kernel;
 pub mod labels;
 pub mod mirror;
+pub mod nat;
 #[doc(hidden)]
 pub mod ops;
+mod overlap;
 #[doc(hidden)]
 pub mod receive;
 pub mod stats;

@@ -207,22 +207,10 @@ impl Handle {
     }
 
     /// Deletes every entry matching `filter`; returns how many this call deleted (entries
-    /// that vanished on their own meanwhile are not counted).
+    /// that vanished on their own meanwhile, or that the dump sent twice, are not counted).
+    /// The deletes go out while the dump is read, in constant memory (see `overlap`).
     pub fn delete_matching(&mut self, filter: &Filter) -> Result<u64> {
-        // The dump must end before the deletes go out on the same socket; keep only what a
-        // delete needs.
-        let mut victims: Vec<Entry> = Vec::new();
-        self.dump_entries(Some(filter), |e| {
-            victims.push(Entry {
-                family: e.family,
-                orig: e.orig.clone(),
-                zone: e.zone,
-                id: e.id,
-                ..Entry::default()
-            });
-            ControlFlow::Continue(())
-        })?;
-        self.delete_all(&victims)
+        self.delete_overlapped(filter, |_| true)
     }
 
     /// Deletes each of `victims` by tuple, zone and id in batches; returns how many went.

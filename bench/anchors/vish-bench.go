@@ -12,6 +12,13 @@
 //	               table holds only the bench's zone). Each delete request repeats the
 //	               attributes the dump returned, the zone among them, so it removes that
 //	               one entry. N and ZONE keep the other programs' command line.
+//	delete-any K ZONE
+//	               the K filters of `ct-bench delete-any` (UDP, source 10.0.0.0 + 2j + 1)
+//	               as kube-proxy passes many to ConntrackDeleteFilters: the table is
+//	               listed into memory, every filter is tried on every flow, and each match
+//	               is deleted by its own request. This version has no ConntrackDeleteFilters,
+//	               so one custom filter tries the K in turn, which is what that function
+//	               does. No zone, as above. Prints rss_kib=GROWTH as ct-bench does.
 //
 // Prints "op=... n=... secs=... rate=.../s" like bench/ct-bench.c (dump adds rss_growth_kib=K).
 // The package does not report a failed delete; the comparison script checks the table.
@@ -89,6 +96,60 @@ func deleteBench() error {
 	return nil
 }
 
+// anyOf matches a flow that any of its filters matches, trying each in turn.
+type anyOf []*netlink.ConntrackFilter
+
+func (a anyOf) MatchConntrackFlow(flow *netlink.ConntrackFlow) bool {
+	for _, f := range a {
+		if f.MatchConntrackFlow(flow) {
+			return true
+		}
+	}
+	return false
+}
+
+// peakGrowthKiB is VmHWM over `before` (KiB), from /proc/self/status.
+func peakGrowthKiB(before int64) int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				v, _ := strconv.ParseInt(f[1], 10, 64)
+				return v - before
+			}
+		}
+	}
+	return 0
+}
+
+func deleteAny(k int) error {
+	before := residentKiB()
+	start := time.Now()
+	filters := make(anyOf, 0, k)
+	for j := 0; j < k; j++ {
+		a := uint32(10<<24) + uint32(2*j+1)
+		f := &netlink.ConntrackFilter{}
+		if err := f.AddProtocol(unix.IPPROTO_UDP); err != nil {
+			return err
+		}
+		if err := f.AddIP(netlink.ConntrackOrigSrcIP, net.IPv4(byte(a>>24), byte(a>>16), byte(a>>8), byte(a))); err != nil {
+			return err
+		}
+		filters = append(filters, f)
+	}
+	n, err := netlink.ConntrackDeleteFilter(netlink.ConntrackTable, unix.AF_INET, filters)
+	elapsed := time.Since(start)
+	if err != nil {
+		return fmt.Errorf("delete-any: %w", err)
+	}
+	report("go-delete-any", int(n), elapsed, fmt.Sprintf(" filters=%d rss_kib=%d", k, peakGrowthKiB(before)))
+	return nil
+}
+
 func main() {
 	var err error
 	switch {
@@ -96,8 +157,15 @@ func main() {
 		err = dump()
 	case len(os.Args) >= 4 && os.Args[1] == "delete":
 		err = deleteBench()
+	case len(os.Args) >= 4 && os.Args[1] == "delete-any":
+		k, convErr := strconv.Atoi(os.Args[2])
+		if convErr != nil || k < 1 {
+			fmt.Fprintf(os.Stderr, "vish-bench: K must be a positive number\n")
+			os.Exit(2)
+		}
+		err = deleteAny(k)
 	default:
-		fmt.Fprintf(os.Stderr, "usage: %s dump | delete N ZONE\n", os.Args[0])
+		fmt.Fprintf(os.Stderr, "usage: %s dump | delete N ZONE | delete-any K ZONE\n", os.Args[0])
 		os.Exit(2)
 	}
 	if err != nil {

@@ -31,6 +31,10 @@ type Filter struct {
 
 	OrigSrcPort, OrigDstPort, ReplySrcPort, ReplyDstPort *uint16 // nil: any port
 
+	// NAT, when set, matches only NATed entries, as conntrack(8)'s --src-nat, --dst-nat
+	// and --any-nat do.
+	NAT *NAT
+
 	// NoKernelFiltering asks nothing of the kernel and matches every field in the
 	// library: the path taken on older kernels, for tests and comparisons.
 	NoKernelFiltering bool
@@ -96,6 +100,17 @@ func (f *Filter) spec(op string) (*C.gct_fspec, error) {
 	}
 	if f.NoKernelFiltering {
 		has |= C.GCTF_NO_KERNEL
+	}
+	if f.NAT != nil {
+		text, err := f.NAT.text(op)
+		if err != nil {
+			return nil, err
+		}
+		has |= C.GCTF_NAT
+		s.nat_kind = C.uint32_t(f.NAT.Kind)
+		for i := 0; i < len(text); i++ {
+			s.nat[i] = C.char(text[i])
+		}
 	}
 	s.has = C.uint32_t(has)
 	return s, nil

@@ -147,6 +147,7 @@ static ct_status filter_build(const gct_fspec *fs, ct_filter **out) {
         if (fs->has & (GCTF_PORT0 << w)) TRY(ct_filter_set_port(f, w, fs->port[w]));
     }
     if (fs->has & GCTF_NO_KERNEL) TRY(ct_filter_set_kernel_filtering(f, false));
+    if (fs->has & GCTF_NAT) TRY(ct_filter_set_nat(f, fs->nat_kind, fs->nat));
 #undef TRY
     if (rc != CT_OK) {
         ct_filter_free(f);
@@ -193,6 +194,77 @@ ct_status gct_delete_matching(ct_handle *h, const gct_fspec *fs, int flush, uint
     return rc;
 }
 
+/* Builds the set of the `count` filters `fs` describes. */
+static ct_status set_build(const gct_fspec *fs, size_t count, ct_filters **out) {
+    ct_filters *set = NULL;
+    ct_status rc = ct_filters_new(&set);
+    for (size_t i = 0; rc == CT_OK && i < count; i++) {
+        ct_filter *f = NULL;
+        rc = filter_build(&fs[i], &f);
+        if (rc == CT_OK) rc = ct_filters_add(set, f);
+        ct_filter_free(f);
+    }
+    if (rc != CT_OK) {
+        ct_filters_free(set);
+        return rc;
+    }
+    *out = set;
+    return CT_OK;
+}
+
+/* The matches of a dump over a set, gathered as records for Go to read after the call. */
+typedef struct {
+    gct_rview *v;
+    size_t n, cap;
+    int oom;
+} gather;
+
+static int gather_one(const ct_entry *e, void *user) {
+    gather *g = user;
+    if (g->n == g->cap) {
+        size_t cap = g->cap ? g->cap * 2 : 256;
+        gct_rview *bigger = realloc(g->v, cap * sizeof *bigger);
+        if (bigger == NULL) {
+            g->oom = 1;
+            return 1;
+        }
+        g->v = bigger;
+        g->cap = cap;
+    }
+    gct_read(e, &g->v[g->n++]);
+    return 0;
+}
+
+ct_status gct_dump_any(ct_handle *h, const gct_fspec *fs, size_t count, gct_rview **out, size_t *n, gct_err *err) {
+    ct_filters *set = NULL;
+    gather g = {NULL, 0, 0, 0};
+    ct_status rc = set_build(fs, count, &set);
+    if (rc == CT_OK) rc = ct_dump_any(h, set, gather_one, &g);
+    ct_filters_free(set);
+    if (rc == CT_OK && g.oom) {
+        snprintf(err->msg, sizeof err->msg, "dump any: out of memory");
+        err->err_no = ENOMEM;
+        free(g.v);
+        return CT_ERR_INTERNAL;
+    }
+    capture(rc, err);
+    if (rc != CT_OK) {
+        free(g.v);
+        return rc;
+    }
+    *out = g.v;
+    *n = g.n;
+    return CT_OK;
+}
+
+ct_status gct_delete_matching_any(ct_handle *h, const gct_fspec *fs, size_t count, uint64_t *n, gct_err *err) {
+    ct_filters *set = NULL;
+    ct_status rc = set_build(fs, count, &set);
+    if (rc == CT_OK) rc = ct_delete_matching_any(h, set, n);
+    capture(rc, err);
+    ct_filters_free(set);
+    return rc;
+}
 
 
 

@@ -47,6 +47,7 @@ enum {
     GCTF_ADDR0 = 1u << 5, /* + which: 4 bits */
     GCTF_PORT0 = 1u << 9, /* + which: 4 bits */
     GCTF_NO_KERNEL = 1u << 13,
+    GCTF_NAT = 1u << 14, /* nat_kind (CT_NAT_*) and nat ("ADDR[:PORT]", ":PORT" or "") */
 };
 
 /* Every field of a ct_filter. */
@@ -59,6 +60,8 @@ typedef struct {
     uint32_t status, status_mask;
     char addr[4][GCT_FILTER_ADDR_MAX];
     uint16_t port[4];
+    uint32_t nat_kind;
+    char nat[GCT_FILTER_ADDR_MAX];
 } gct_fspec;
 
 /* The detail of a failure, copied in the call that failed. */
@@ -102,6 +105,10 @@ ct_status gct_entry_op(ct_handle *h, int op, const gct_flat *f, gct_err *err);
 ct_status gct_get(ct_handle *h, const gct_flat *key, gct_rview *out, gct_err *err);
 ct_status gct_list(ct_handle *h, const gct_fspec *fs, ct_entry_list **out, gct_err *err);
 ct_status gct_delete_matching(ct_handle *h, const gct_fspec *fs, int flush, uint64_t *n, gct_err *err);
+/* The same over a set of `count` filters (entries matching any of them). */
+/* gct_dump_any gathers the matches as records into *out (free it with free()), *n of them. */
+ct_status gct_dump_any(ct_handle *h, const gct_fspec *fs, size_t count, gct_rview **out, size_t *n, gct_err *err);
+ct_status gct_delete_matching_any(ct_handle *h, const gct_fspec *fs, size_t count, uint64_t *n, gct_err *err);
 ct_status gct_batch_new(ct_batch **out, gct_err *err);
 ct_status gct_batch_fill(ct_batch *b, const int32_t *ops, const gct_flat *flats, size_t n, int32_t *build_rc);
 void gct_batch_results(const ct_batch *b, size_t n, int32_t *status, int32_t *err_no);

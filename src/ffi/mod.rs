@@ -106,6 +106,8 @@ pub mod entry;
 pub mod events;
 pub mod expect;
 pub mod filter;
+pub mod filterset;
+pub mod filterset_ops;
 pub mod handle;
 pub mod labels;
 pub mod list;

@@ -56,6 +56,7 @@ CT_FORMAT_EXTENDED, CT_FORMAT_ID, CT_FORMAT_TIMESTAMP = 1, 2, 4
 CT_ADDR_TEXT_MAX = 46
 # What ct_flush_matching reports when the kernel did not say how many entries went.
 CT_COUNT_UNKNOWN = 2**64 - 1
+CT_NAT_SRC, CT_NAT_DST, CT_NAT_ANY = 1, 2, 3
 CT_EVENT_NEW, CT_EVENT_UPDATE, CT_EVENT_DESTROY, CT_EVENT_ALL = 1, 2, 4, 7
 CT_EXPECT_MASTER, CT_EXPECT_TUPLE, CT_EXPECT_MASK = 0, 1, 2
 CT_BATCH_CREATE, CT_BATCH_UPDATE, CT_BATCH_DELETE = 0, 1, 2
@@ -219,6 +220,12 @@ _PROTOTYPES = {
     "ct_delete": (status_t, [P, P]),
     "ct_delete_by_id": (status_t, [P, u32]),
     "ct_delete_matching": (status_t, [P, P, ctypes.POINTER(u64)]),
+    "ct_filter_set_nat": (status_t, [P, ctypes.c_uint32, ctypes.c_char_p]),
+    "ct_filters_new": (status_t, [ctypes.POINTER(P)]),
+    "ct_filters_add": (status_t, [P, P]),
+    "ct_filters_free": (None, [P]),
+    "ct_dump_any": (status_t, [P, P, DUMP_CB, P]),
+    "ct_delete_matching_any": (status_t, [P, P, ctypes.POINTER(u64)]),
     "ct_flush": (status_t, [P]),
     "ct_flush_matching": (status_t, [P, P, ctypes.POINTER(u64)]),
     "ct_entry_list_len": (size_t, [P]),

@@ -29,7 +29,11 @@ class Filter:
     addresses per tuple side (``orig_src``, ``orig_dst``, ``reply_src``, ``reply_dst``: an
     address or a prefix, as text or ipaddress objects), ports per side (``orig_sport``,
     ``orig_dport``, ``reply_sport``, ``reply_dport``), and ``kernel_filtering`` (False:
-    the library matches every field itself, as on kernels that cannot)."""
+    the library matches every field itself, as on kernels that cannot). ``nat`` ("src",
+    "dst" or "any") matches NATed entries as conntrack(8)'s --src-nat, --dst-nat and
+    --any-nat do; ``nat_to`` ("ADDR", "ADDR:PORT", "[ADDR6]:PORT" or ":PORT") is then
+    what the entry was translated to (reply destination for "src", reply source for
+    "dst")."""
 
     zone: Optional[int] = None
     family: Optional[Union[int, str]] = None
@@ -47,6 +51,10 @@ class Filter:
     reply_sport: Optional[int] = None
     reply_dport: Optional[int] = None
     kernel_filtering: bool = True
+    nat: Optional[str] = None
+    nat_to: Optional[str] = None
+
+_NAT_KINDS = {"src": _lib.CT_NAT_SRC, "dst": _lib.CT_NAT_DST, "any": _lib.CT_NAT_ANY}
 
 
 def _addr_text(value):
@@ -88,6 +96,43 @@ def fill_c_filter(ptr, f):
         if port is not None:
             check(lib.ct_filter_set_port(ptr, which, _ranged(port, 0xFFFF, "port")))
     check(lib.ct_filter_set_kernel_filtering(ptr, bool(f.kernel_filtering)))
+    if f.nat is not None or f.nat_to is not None:
+        kind = _NAT_KINDS.get(f.nat)
+        if kind is None:
+            raise ValueError("nat must be 'src', 'dst' or 'any', not %r" % (f.nat,))
+        to = None if f.nat_to is None else c_text(str(f.nat_to), "nat_to")
+        check(lib.ct_filter_set_nat(ptr, kind, to))
+
+
+class c_filters:
+    """Context manager: a ct_filters set of the Filters given (at least one), freed on
+    exit."""
+
+    def __init__(self, filters):
+        for f in filters:
+            if not isinstance(f, Filter):
+                raise TypeError("expected conntrack.Filter objects, not %s" % type(f).__name__)
+        self.filters = filters
+        self.ptr = None
+
+    def __enter__(self):
+        out = ctypes.c_void_p()
+        check(lib.ct_filters_new(ctypes.byref(out)))
+        self.ptr = out.value
+        try:
+            for f in self.filters:
+                with c_filter(f) as fp:
+                    check(lib.ct_filters_add(self.ptr, fp))
+        except BaseException:
+            lib.ct_filters_free(self.ptr)
+            self.ptr = None
+            raise
+        return self.ptr
+
+    def __exit__(self, *exc):
+        ptr, self.ptr = self.ptr, None
+        lib.ct_filters_free(ptr)
+        return False
 
 
 class c_filter:

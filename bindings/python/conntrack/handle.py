@@ -19,7 +19,7 @@ from .entry import (
 )
 from .errors import c_text, check, error_for, invalid, last_error
 from .expect import ExpectReader, c_expect
-from .filter import c_filter
+from .filter import c_filter, c_filters
 
 
 class Conntrack:
@@ -201,13 +201,54 @@ class Conntrack:
         h = self._handle()
         check(lib.ct_delete_by_id(h, _u32(entry_id, "id")))
 
-    def delete_matching(self, filter):
-        """Deletes every entry matching `filter` (required); returns how many went."""
+    def delete_matching(self, *filters):
+        """Deletes every entry matching any of `filters` (at least one Filter), in one dump
+        of the table however many filters there are, and returns how many went. The
+        deletes go out while the dump is read: memory stays flat whatever the number of
+        matches, and entries gone meanwhile are neither errors nor counted."""
+        if not filters:
+            raise TypeError("a Filter is required here (use flush() for the whole table)")
         h = self._handle()
         n = ctypes.c_uint64(0)
-        with c_filter(filter, required=True) as fp:
-            check(lib.ct_delete_matching(h, fp, ctypes.byref(n)))
+        if len(filters) == 1:
+            with c_filter(filters[0], required=True) as fp:
+                check(lib.ct_delete_matching(h, fp, ctypes.byref(n)))
+        else:
+            with c_filters(filters) as sp:
+                check(lib.ct_delete_matching_any(h, sp, ctypes.byref(n)))
         return n.value
+
+    def dump_each_any(self, callback, *filters):
+        """Streams every entry matching any of `filters` to ``callback(entry)``, in one dump
+        of the table (as dump_each does for one filter); returns how many were delivered.
+        With no filter, nothing matches."""
+        if not callable(callback):
+            raise TypeError("callback must be callable")
+        h = self._handle()
+        reader = Reader()
+        state = {"count": 0, "error": None}
+
+        def trampoline(entry_ptr, _user_data):
+            try:
+                entry = reader.read_kept(entry_ptr)
+                state["count"] += 1
+                return 1 if callback(entry) else 0
+            except BaseException as e:  # noqa: B902 - re-raised after ct_dump_any returns
+                state["error"] = e
+                return 1
+
+        cb = _lib.DUMP_CB(trampoline)
+        with c_filters(filters) as sp:
+            rc = lib.ct_dump_any(h, sp, cb, None)
+            failure = last_error(rc) if rc != _lib.CT_OK else None
+        _raise_after_callbacks(state, failure)
+        return state["count"]
+
+    def list_any(self, *filters):
+        """Every entry matching any of `filters`, as a list of Entry (one dump)."""
+        got = []
+        self.dump_each_any(got.append, *filters)
+        return got
 
     def flush(self):
         """Empties the whole table of the handle's namespace (both families, every zone)."""
