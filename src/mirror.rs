@@ -729,22 +729,27 @@ impl Mirror {
             touched: Some(HashSet::new()),
         };
         let mut lost = false;
-        let mut drain = |a: &mut Apply<'_, _>, listener: &mut Listener| -> Result<()> {
-            loop {
-                match listener.receive(0, |kind, e| {
-                    a.event(kind, e);
-                    true
-                }) {
-                    Ok(0) => return Ok(()),
-                    Ok(_) => {}
-                    Err(e) if e.kind == Kind::Overrun => {
-                        a.stats.overruns += 1;
-                        lost = true;
+        // Reads up to `rounds` receive calls' worth of events (each a bounded number of
+        // datagrams), stopping early when none is queued: a sustained burst must not keep the
+        // dump from going on, nor the repair from ending.
+        let mut drain =
+            |a: &mut Apply<'_, _>, listener: &mut Listener, rounds: usize| -> Result<()> {
+                for _ in 0..rounds {
+                    match listener.receive(0, |kind, e| {
+                        a.event(kind, e);
+                        true
+                    }) {
+                        Ok(0) => return Ok(()),
+                        Ok(_) => {}
+                        Err(e) if e.kind == Kind::Overrun => {
+                            a.stats.overruns += 1;
+                            lost = true;
+                        }
+                        Err(e) => return Err(e),
                     }
-                    Err(e) => return Err(e),
                 }
-            }
-        };
+                Ok(())
+            };
         let mut n = 0usize;
         {
             let mut entries = handle.entries(filter.as_ref())?;
@@ -752,11 +757,14 @@ impl Mirror {
                 a.dumped(e, generation);
                 n += 1;
                 if n % DRAIN_EVERY == 0 {
-                    drain(&mut a, listener)?;
+                    drain(&mut a, listener, 1)?;
                 }
             }
         }
-        drain(&mut a, listener)?;
+        // Events still queued from before the dump ended; later ones are applied by the next
+        // steps as usual (an entry the sweep removes and a queued event brings back is right
+        // once that event is applied).
+        drain(&mut a, listener, 64)?;
         // What the dump did not show and no event touched is gone. Backwards: a removal
         // moves the last entry into the freed slot, which is then already checked.
         let touched = a.touched.take().unwrap_or_default();
