@@ -167,7 +167,7 @@ type Key = (
 );
 
 #[derive(Default)]
-struct Replica(std::collections::HashMap<Key, Entry>);
+struct Replica(std::collections::HashMap<Key, (u32, u32, Option<u32>)>);
 
 impl Replica {
     fn apply(&mut self, c: Change, e: &Entry) {
@@ -175,7 +175,8 @@ impl Replica {
         let k = (t.src, t.dst, t.src_port, t.dst_port, e.zone.unwrap_or(0));
         match c.kind {
             ChangeKind::New | ChangeKind::Update => {
-                self.0.insert(k, e.clone());
+                self.0
+                    .insert(k, (e.mark.unwrap_or(0), e.status.unwrap_or(0), e.id));
             }
             ChangeKind::Destroy => {
                 self.0.remove(&k);
@@ -305,7 +306,20 @@ fn main() {
         })
         .collect();
     let equal = mine == theirs && tool == tool_rows();
-    let replay_equal = r.0.values().map(row).collect::<BTreeSet<Row>>() == mine;
+    let replay: BTreeSet<Row> =
+        r.0.iter()
+            .map(|((src, dst, sp, dp, zone), (mark, status, id))| {
+                let text = format!(
+                    "{} {} {} {}",
+                    src.unwrap(),
+                    dst.unwrap(),
+                    sp.unwrap_or(0),
+                    dp.unwrap_or(0)
+                );
+                (text, *zone, *mark, *status, *id)
+            })
+            .collect();
+    let replay_equal = replay == mine;
     let dump_ns = dump_ms as f64 * 1e6 / listed.len().max(1) as f64;
     let s = m.stats();
     let yes = |b: bool| if b { "yes" } else { "no" };

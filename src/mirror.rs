@@ -340,13 +340,23 @@ impl Table {
     }
 }
 
-/// Sets in `into` every field `from` holds: an update event carries the tuple, status,
-/// timeout and id always, and other fields only when they changed.
-fn merge(into: &mut Entry, from: &Entry) {
+/// Sets in `into` every field `from` holds (an update event carries the tuple, status,
+/// timeout and id always, and other fields only when they changed); whether any changed.
+fn merge(into: &mut Entry, from: &Entry) -> bool {
+    let mut changed = false;
     macro_rules! take {
-        ($($f:ident),*) => { $( if from.$f.is_some() { into.$f = from.$f.clone(); } )* };
+        ($to:expr, $from:expr, $($f:ident),*) => {
+            $(
+                if $from.$f.is_some() && $to.$f != $from.$f {
+                    $to.$f = $from.$f.clone();
+                    changed = true;
+                }
+            )*
+        };
     }
     take!(
+        into,
+        from,
         family,
         zone,
         mark,
@@ -362,16 +372,16 @@ fn merge(into: &mut Entry, from: &Entry) {
         sctp_state,
         dccp_state
     );
-    if !from.reply.is_empty() {
+    if !from.reply.is_empty() && into.reply != from.reply {
         into.reply = from.reply.clone();
+        changed = true;
     }
     if !from.extra.is_empty() {
         let f = from.extra.get();
         let x = into.extra.get_mut();
-        macro_rules! take_extra {
-            ($($f:ident),*) => { $( if f.$f.is_some() { x.$f = f.$f.clone(); } )* };
-        }
-        take_extra!(
+        take!(
+            x,
+            f,
             sctp_vtag_orig,
             sctp_vtag_reply,
             counters_orig,
@@ -386,6 +396,7 @@ fn merge(into: &mut Entry, from: &Entry) {
             seq_adj_reply
         );
     }
+    changed
 }
 
 /// Whether a repair has found a change in `now` against `held`: any field the kernel changes
@@ -465,13 +476,24 @@ impl<F: FnMut(Change, &Entry) -> bool> Apply<'_, F> {
         }
     }
 
+    /// As `emit`, for the entry in `slot` (no copy of it is made).
+    fn emit_slot(&mut self, kind: ChangeKind, repair: bool, slot: usize) {
+        self.delivered += 1;
+        if repair {
+            self.stats.repaired_entries += 1;
+        }
+        if !(self.f)(Change { kind, repair }, &self.table.entries[slot]) {
+            self.stop = true;
+        }
+    }
+
     fn event(&mut self, kind: u32, e: &Entry) {
         self.stats.events += 1;
         let key = key_of(e);
-        if let Some(t) = self.touched.as_mut() {
-            t.insert(key.clone());
-        }
         let slot = self.table.find(&key);
+        if let Some(t) = self.touched.as_mut() {
+            t.insert(key);
+        }
         if kind == EVENT_DESTROY {
             if let Some(s) = slot {
                 // A destroy of an older entry with the same tuple leaves the newer one.
@@ -493,23 +515,27 @@ impl<F: FnMut(Change, &Entry) -> bool> Apply<'_, F> {
             }
             (None, false) => {}
             (Some(s), true) => {
-                let mut next = self.table.entries[s].clone();
-                if next.id.is_some() && e.id.is_some() && next.id != e.id {
+                let held = self.table.entries[s].id;
+                let changed = if held == e.id || e.id.is_none() {
+                    // Same id: merged in place, the id index stays right.
+                    merge(&mut self.table.entries[s], e)
+                } else if held.is_some() {
                     // Another entry under the same tuple (the old one's destroy was lost).
-                    next = e.clone();
+                    self.table.replace(s, e.clone());
+                    true
                 } else {
+                    let mut next = self.table.entries[s].clone();
                     merge(&mut next, e);
-                }
-                if next != self.table.entries[s] {
                     self.table.replace(s, next);
-                    let now = self.table.entries[s].clone();
-                    self.emit(ChangeKind::Update, false, &now);
+                    true
+                };
+                if changed {
+                    self.emit_slot(ChangeKind::Update, false, s);
                 }
             }
             (None, true) => {
                 let s = self.table.insert(e.clone(), 0);
-                let now = self.table.entries[s].clone();
-                self.emit(ChangeKind::New, false, &now);
+                self.emit_slot(ChangeKind::New, false, s);
             }
         }
     }
