@@ -193,9 +193,89 @@ impl Index {
     }
 }
 
+/// Entries in chunks of at most `CHUNK`: growing never copies what is held (a table growing
+/// to a million entries would otherwise copy hundreds of megabytes while events wait), and
+/// the room left unused is at most one chunk.
+struct Slab {
+    chunks: Vec<Vec<Entry>>,
+    len: usize,
+}
+
+const CHUNK: usize = 4096;
+
+impl Slab {
+    fn new() -> Slab {
+        Slab {
+            chunks: Vec::new(),
+            len: 0,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn push(&mut self, e: Entry) {
+        match self.chunks.last_mut() {
+            Some(c) if c.len() < CHUNK => {
+                if c.len() == c.capacity() {
+                    // The first chunk grows by doubling up to CHUNK: a small table stays small.
+                    c.reserve_exact(c.len().min(CHUNK - c.len()));
+                }
+                c.push(e);
+            }
+            _ => {
+                let mut c = Vec::with_capacity(if self.chunks.is_empty() { 16 } else { CHUNK });
+                c.push(e);
+                self.chunks.push(c);
+            }
+        }
+        self.len += 1;
+    }
+
+    /// Removes entry `i`; the last entry takes its place.
+    fn swap_remove(&mut self, i: usize) -> Entry {
+        let last = self.chunks.last_mut().expect("an entry to remove");
+        let mut e = last.pop().expect("a chunk is never left empty");
+        if last.is_empty() {
+            self.chunks.pop();
+        }
+        self.len -= 1;
+        if i < self.len {
+            std::mem::swap(&mut self[i], &mut e);
+        }
+        e
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Entry> {
+        self.chunks.iter().flatten()
+    }
+
+    fn capacity(&self) -> usize {
+        self.chunks.iter().map(Vec::capacity).sum()
+    }
+}
+
+impl std::ops::Index<usize> for Slab {
+    type Output = Entry;
+    fn index(&self, i: usize) -> &Entry {
+        &self.chunks[i / CHUNK][i % CHUNK]
+    }
+}
+
+impl std::ops::IndexMut<usize> for Slab {
+    fn index_mut(&mut self, i: usize) -> &mut Entry {
+        &mut self.chunks[i / CHUNK][i % CHUNK]
+    }
+}
+
 /// The entries and their two indexes (by key, by id).
 struct Table {
-    entries: Vec<Entry>,
+    entries: Slab,
     /// The repair generation (1..=255) that last saw each entry in a dump; 0: none.
     seen: Vec<u8>,
     by_key: Index,
@@ -206,7 +286,7 @@ struct Table {
 impl Table {
     fn new() -> Table {
         Table {
-            entries: Vec::new(),
+            entries: Slab::new(),
             seen: Vec::new(),
             by_key: Index::new(),
             by_id: Index::new(),
@@ -236,12 +316,6 @@ impl Table {
 
     fn insert(&mut self, e: Entry, generation: u8) -> usize {
         let slot = self.entries.len();
-        // Grow by a sixteenth, not double: the mirror's memory stays close to its entries'.
-        if self.entries.len() == self.entries.capacity() {
-            let more = self.entries.len() / 16 + 64;
-            self.entries.reserve_exact(more);
-            self.seen.reserve_exact(more);
-        }
         self.entries.push(e);
         self.seen.push(generation);
         let (entries, hasher) = (&self.entries, &self.hasher);
@@ -293,13 +367,12 @@ impl Table {
         }
     }
 
-    /// Gives back memory a burst left behind: the entry array's slack beyond a thirty-second,
-    /// an index's when it is less than 3/8 full.
+    /// Gives back memory a burst left behind: an index's when it is less than 3/8 full (the
+    /// entries' chunks go as they empty).
     fn shrink(&mut self) {
         let len = self.entries.len();
-        if self.entries.capacity() > len + len / 16 + 64 {
-            self.entries.shrink_to(len + len / 32);
-            self.seen.shrink_to(len + len / 32);
+        if self.seen.capacity() > len + len / 4 + 64 {
+            self.seen.shrink_to(len + len / 16);
         }
         let (entries, hasher) = (&self.entries, &self.hasher);
         if self.by_key.buckets.len() > 64 && self.by_key.len * 8 < self.by_key.buckets.len() * 3 {
@@ -688,7 +761,7 @@ impl Mirror {
         });
         delivered += a.delivered;
         let t = &mut self.table;
-        if t.entries.capacity() > t.entries.len() + t.entries.len() / 8 + 256 {
+        if t.by_key.len * 8 < t.by_key.buckets.len() * 3 && t.by_key.buckets.len() > 1024 {
             t.shrink();
         }
         match r {
