@@ -123,8 +123,8 @@ static ct_filter *library_filter(const struct cmdline *c, bool comparison_filter
     ct_filter *f = NULL;
     if (ct_filter_new(&f) != CT_OK) die(EXIT_OTHER, "OOM");
     if (c->family) ct_filter_set_family(f, c->family == AF_INET6 ? CT_FAMILY_IPV6 : CT_FAMILY_IPV4);
-    if ((c->options & OPT_MARK) && (c->mark & ~c->mark_mask) == 0)
-        ct_filter_set_mark(f, c->mark, c->mark_mask);
+    if ((c->options & OPT_MARK) && (c->kmark & ~c->mark_mask) == 0)
+        ct_filter_set_mark(f, c->kmark, c->mark_mask);
     if (!comparison_filters || !(c->options & OPT_COMPARISON)) return f;
     if (c->options & OPT_PROTO) ct_filter_set_proto(f, c->proto);
     if (c->options & OPT_ZONE) ct_filter_set_zone(f, c->zone);
@@ -136,7 +136,9 @@ static ct_filter *library_filter(const struct cmdline *c, bool comparison_filter
             addr_network_text(a, net, sizeof net);
             snprintf(text, sizeof text, "%s/%d", net, a->prefix);
             ct_filter_set_addr(f, (uint32_t)i, text);
-        } else if (!a->masked) {
+        } else if (!a->masked && a->family == AF_INET) {
+            /* IPv4 only: the library's kernel filter of an exact IPv6 address matches
+             * nothing (kernel 6.18); match_entry checks those. */
             char text[CT_ADDR_TEXT_MAX];
             addr_text(a, text, sizeof text);
             ct_filter_set_addr(f, (uint32_t)i, text);
@@ -306,7 +308,8 @@ static bool mark_match(const struct cmdline *c, const ct_entry *e) {
     if (!(c->options & OPT_MARK)) return true;
     bool set;
     uint32_t m = entry_u32(ct_entry_get_mark, e, &set);
-    return set && (m & c->mark_mask) == c->mark;
+    /* The kernel's filter has the -m value, conntrack's own check the value -u left. */
+    return set && (m & c->mark_mask) == c->mark && (m & c->mark_mask) == c->kmark;
 }
 
 /* conntrack -L also sends the status filter to the kernel: (status & mask) == value, the
@@ -500,6 +503,8 @@ static unsigned long do_create(const struct cmdline *c) {
 }
 
 static unsigned long do_get(const struct cmdline *c) {
+    /* conntrack sends a reply tuple alone in a form the kernel refuses. */
+    if (!(c->options & OPT_ORIG)) die(EXIT_OTHER, "Operation failed: %s", err_text(EINVAL, CMD_GET));
     ct_handle *h = open_handle(c);
     ct_entry *key = entry_from_cmdline(c, false);
     ct_entry *e = NULL;
@@ -649,14 +654,9 @@ static unsigned long do_update(const struct cmdline *c) {
 
 static void do_flush(const struct cmdline *c) {
     ct_handle *h = open_handle(c);
-    ct_status rc;
-    if (c->family) {
-        ct_filter *f = library_filter(c, false);
-        rc = ct_flush_matching(h, f, NULL);
-        ct_filter_free(f);
-    } else {
-        rc = ct_flush(h);
-    }
+    /* conntrack sends -f in the request header, which the kernel ignores for a flush:
+     * every family goes. */
+    ct_status rc = ct_flush(h);
     ct_close(h);
     banner(stderr);
     fputs("connection tracking table has been emptied.\n", stderr);
@@ -805,8 +805,12 @@ unsigned long run_command(struct cmdline *c) {
 int main(int argc, char **argv) {
     static char outbuf[1 << 16];
     setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
-    if (argc > 2 && (strcmp(argv[1], "-R") == 0 || strcmp(argv[1], "--load-file") == 0))
-        return load_file(argv[0], argv[2]);
+    /* --netns NAME may come first, before -R. */
+    const char *netns = NULL;
+    int first = 1;
+    if (argc > 2 && strcmp(argv[1], "--netns") == 0) netns = argv[2], first = 3;
+    if (argc > first + 1 && (strcmp(argv[first], "-R") == 0 || strcmp(argv[first], "--load-file") == 0))
+        return load_file(argv[0], argv[first + 1], netns);
     struct cmdline c;
     parse_cmdline(&c, argc, argv);
     unsigned long n = run_command(&c);

@@ -126,7 +126,7 @@ struct cmdline {
     uint16_t icmp_id;
     int state; /* -1 when not given */
     bool vtag_set;
-    uint32_t timeout, status, status_kmask, mark, mark_mask, secmark, id;
+    uint32_t timeout, status, status_kmask, mark, kmark, mark_mask, secmark, id;
     uint16_t zone, orig_zone, reply_zone;
     struct natspec snat, dnat;
     uint32_t event_mask;
@@ -149,6 +149,6 @@ bool proto_has_ports(uint8_t proto);
 void addr_text(const struct addr *a, char *buf, size_t len);
 void addr_network_text(const struct addr *a, char *buf, size_t len);
 unsigned long run_command(struct cmdline *c);
-int load_file(const char *argv0, const char *path);
+int load_file(const char *argv0, const char *path, const char *netns);
 
 #endif

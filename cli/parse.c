@@ -648,6 +648,7 @@ void parse_cmdline(struct cmdline *c, int argc, char **argv) {
             uint32_t mask = 0;
             status_list(optarg, &c->status, &mask);
             c->status_kmask = mask ? mask : c->status;
+            c->mark = c->status; /* as conntrack: -u overwrites the value -m checks and sets */
             break;
         }
         case 'e':
@@ -703,6 +704,7 @@ void parse_cmdline(struct cmdline *c, int argc, char **argv) {
             char *end;
             c->mark = (uint32_t)strtoul(optarg, &end, 0);
             c->mark_mask = *end == '/' ? (uint32_t)strtoul(end + 1, NULL, 0) : 0xffffffffu;
+            c->kmark = c->mark;
             break;
         }
         case 'l':
@@ -886,7 +888,7 @@ static int split_words(char *line, char **words, int max) {
     return n;
 }
 
-int load_file(const char *argv0, const char *path) {
+int load_file(const char *argv0, const char *path, const char *netns) {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
     if (!f) die(EXIT_PARAMETER, "Failed to open file %s for reading", path);
     size_t cap = 64, n = 0;
@@ -912,6 +914,7 @@ int load_file(const char *argv0, const char *path) {
         for (int i = 0; i < argc; i++) kept[i] = strdup(words[i]);
         kept[argc] = NULL;
         parse_cmdline(&cmds[n], argc, kept);
+        cmds[n].netns = netns;
         n++;
     }
     if (!cmds) die(EXIT_OTHER, "OOM");
