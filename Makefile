@@ -88,6 +88,12 @@ FILTERS_N ?= 1000000
 compare-filters: bench
 	./bench/compare-filters.sh $(BUILD)/ct-bench $(FILTERS_N)
 
+# ctrack beside conntrack on one table of CLI_N entries (`row=NAME ctrack=S conntrack=S ratio=R`,
+# medians of REPEATS runs). A benchmark, not part of `make test`.
+CLI_N ?= 1000000
+compare-cli: cli
+	./bench/compare-cli.sh $(BUILD)/bin/ctrack $(CLI_N) $(REPEATS)
+
 # An event burst (EVENTS_N creates, then as many deletes) heard by the project's listener and
 # libnetfilter_conntrack's side by side, for EVENTS_SECS seconds (root).
 EVENTS_N    ?= 1000000

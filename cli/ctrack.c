@@ -487,10 +487,44 @@ static ct_entry *entry_from_cmdline(const struct cmdline *c, bool create) {
     return e;
 }
 
-static unsigned long do_create(const struct cmdline *c) {
+static void check_create(const struct cmdline *c) {
     if (c->options & (OPT_SRC_NAT | OPT_DST_NAT)) unsupported("creating NATed entries (--src-nat, --dst-nat)");
     if (c->options & (OPT_ORIG_ZONE | OPT_REPL_ZONE)) unsupported("--orig-zone and --reply-zone on a create");
     if (c->vtag_set) unsupported("SCTP verification tags");
+}
+
+/* The create and add lines of -R, in batches on one handle. A failed create ends the run
+ * as conntrack's does (the requests already sent in its batch stand). */
+void run_creates(const struct cmdline *cmds, size_t n) {
+    if (n == 0) return;
+    ct_handle *h = open_handle(&cmds[0]);
+    ct_batch *b = NULL;
+    if (ct_batch_new(&b) != CT_OK) die(EXIT_OTHER, "OOM");
+    for (size_t start = 0; start < n; start += CHUNK) {
+        size_t end = start + CHUNK < n ? start + CHUNK : n;
+        for (size_t i = start; i < end; i++) {
+            check_create(&cmds[i]);
+            ct_entry *e = entry_from_cmdline(&cmds[i], true);
+            if (ct_batch_add_create(b, e) != CT_OK) die(EXIT_OTHER, "OOM");
+            ct_entry_free(e);
+        }
+        ct_status rc = ct_batch_send(h, b, NULL);
+        if (rc != CT_OK) op_failed(rc, CMD_CREATE);
+        for (size_t i = start; i < end; i++) {
+            ct_status st = CT_OK;
+            int32_t err = 0;
+            ct_batch_result(b, i - start, &st, &err);
+            if (st == CT_OK || (st == CT_ERR_EXISTS && cmds[i].command == CMD_ADD)) continue;
+            die(EXIT_OTHER, "Operation failed: %s", err_text(err ? err : status_errno(st), cmds[i].command));
+        }
+        ct_batch_clear(b);
+    }
+    ct_batch_free(b);
+    ct_close(h);
+}
+
+static unsigned long do_create(const struct cmdline *c) {
+    check_create(c);
     ct_handle *h = open_handle(c);
     ct_entry *e = entry_from_cmdline(c, true);
     ct_status rc = ct_create(h, e);
@@ -716,7 +750,7 @@ static int32_t event_one(uint32_t type, const ct_entry *e, void *user) {
     if (ev->c->output & OUT_TMS) {
         struct timeval tv;
         gettimeofday(&tv, NULL);
-        printf("[%-.10ld.%-6ld]\t", (long)tv.tv_sec, (long)tv.tv_usec);
+        printf("[%.8ld.%.6ld]\t", (long)tv.tv_sec, (long)tv.tv_usec);
     }
     const char *what = type == CT_EVENT_NEW ? "[NEW]" : type == CT_EVENT_UPDATE ? "[UPDATE]" : "[DESTROY]";
     printf("%9s %s\n", what, format_entry(e, ev->flags, (ev->c->output & OUT_LABELS) != 0, &ev->buf, &ev->cap));
@@ -744,7 +778,7 @@ static unsigned long do_events(const struct cmdline *c) {
     struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART: the wait returns */
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    struct eventing ev = {c, list_flags(c, false), NULL, 0, 0};
+    struct eventing ev = {c, list_flags(c, true), NULL, 0, 0};
     while (!stop_events) {
         rc = ct_events_receive(evs, -1, event_one, &ev, NULL);
         fflush(stdout);

@@ -149,6 +149,7 @@ bool proto_has_ports(uint8_t proto);
 void addr_text(const struct addr *a, char *buf, size_t len);
 void addr_network_text(const struct addr *a, char *buf, size_t len);
 unsigned long run_command(struct cmdline *c);
+void run_creates(const struct cmdline *cmds, size_t n);
 int load_file(const char *argv0, const char *path, const char *netns);
 
 #endif

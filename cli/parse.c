@@ -937,7 +937,16 @@ int load_file(const char *argv0, const char *path, const char *netns) {
         die(EXIT_PARAMETER, "Cannot use command `%s' with --load-file", text);
     }
     /* conntrack prints no summary for the lines of a file; their entries' lines, yes. */
-    for (size_t i = 0; i < n; i++) run_command(&cmds[i]);
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && (cmds[j].command & (CMD_CREATE | CMD_ADD))) j++;
+        if (j > i) {
+            run_creates(&cmds[i], j - i);
+            i = j;
+        } else {
+            run_command(&cmds[i++]);
+        }
+    }
     fflush(stdout);
     return EXIT_SUCCESS;
 }
