@@ -107,6 +107,103 @@ static const char *format_entry(const ct_entry *e, uint32_t flags, bool labels, 
     return "";
 }
 
+/* The `-o save` form: the command line (-A, -U or -D) that makes the entry again. */
+static void save_add(char **buf, size_t *cap, size_t *len, const char *fmt, ...) {
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(*buf ? *buf + *len : NULL, *buf ? *cap - *len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) return;
+        if (*buf && *len + (size_t)n < *cap) {
+            *len += (size_t)n;
+            return;
+        }
+        size_t want = (*len + (size_t)n + 1) * 2;
+        char *more = realloc(*buf, want);
+        if (!more) die(EXIT_OTHER, "out of memory");
+        *buf = more;
+        *cap = want;
+    }
+}
+
+static bool nat_done(const ct_entry *e, bool src);
+static bool entry_addr(const ct_entry *e, int which, uint8_t out[16], size_t *len);
+
+static const char *format_save(const ct_entry *e, const char *verb, char **buf, size_t *cap) {
+    static const char *const tcp_states[] = {"NONE", "SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT",
+                                             "CLOSE_WAIT", "LAST_ACK", "TIME_WAIT", "CLOSE", "SYN_SENT2"};
+    static const char *const sctp_states[] = {"NONE", "CLOSED", "COOKIE_WAIT", "COOKIE_ECHOED",
+                                              "ESTABLISHED", "SHUTDOWN_SENT", "SHUTDOWN_RECD",
+                                              "SHUTDOWN_ACK_SENT", "HEARTBEAT_SENT", "HEARTBEAT_ACKED"};
+    static const char *const dccp_states[] = {"NONE", "REQUEST", "RESPOND", "PARTOPEN", "OPEN",
+                                              "CLOSEREQ", "CLOSING", "TIMEWAIT", "IGNORE", "INVALID"};
+    size_t len = 0;
+    uint32_t v;
+    uint16_t z;
+    uint8_t p = 0, fam = 0, st;
+    if (*buf) **buf = '\0';
+    save_add(buf, cap, &len, "%s ", verb);
+    if (ct_entry_get_timeout(e, &v) == CT_OK) save_add(buf, cap, &len, "-t %u ", v);
+    if (ct_entry_get_status(e, &v) == CT_OK) {
+        static const struct { uint32_t bit; const char *name; } bits[] = {
+            {IPS_EXPECTED, "EXPECTED"}, {IPS_SEEN_REPLY, "SEEN_REPLY"}, {IPS_ASSURED, "ASSURED"},
+            {IPS_FIXED_TIMEOUT, "FIXED_TIMEOUT"}};
+        const char *sep = "-u ";
+        for (size_t i = 0; i < 4; i++)
+            if (v & bits[i].bit) {
+                save_add(buf, cap, &len, "%s%s", sep, bits[i].name);
+                sep = ",";
+            }
+        save_add(buf, cap, &len, *sep == ',' ? " " : "-u UNSET ");
+    }
+    if (ct_entry_get_secmark(e, &v) == CT_OK) save_add(buf, cap, &len, "-c %u ", v);
+    if (ct_entry_get_zone(e, &z) == CT_OK) save_add(buf, cap, &len, "-w %u ", z);
+    ct_entry_get_family(e, &fam);
+    if (fam != CT_FAMILY_IPV4 && fam != CT_FAMILY_IPV6) {
+        fprintf(stderr, "WARNING: unsupported l3proto %d, skipping.\n", fam);
+        return "";
+    }
+    const char *names[4] = {"-s", "-d", nat_done(e, false) ? "-g" : "-r", nat_done(e, true) ? "-n" : "-q"};
+    for (int i = 0; i < 4; i++) {
+        char text[CT_ADDR_TEXT_MAX];
+        if (ct_entry_get_addr(e, (uint32_t)i, text, sizeof text) == CT_OK)
+            save_add(buf, cap, &len, "%s %s ", names[i], text);
+    }
+    ct_entry_get_proto(e, &p);
+    const char *pname = p == CT_PROTO_TCP ? "tcp" : p == CT_PROTO_UDP ? "udp" : p == CT_PROTO_UDPLITE ? "udplite"
+                        : p == CT_PROTO_SCTP ? "sctp" : p == CT_PROTO_DCCP ? "dccp" : p == CT_PROTO_GRE ? "gre"
+                        : p == CT_PROTO_ICMP ? "icmp" : p == CT_PROTO_ICMPV6 ? "icmpv6" : NULL;
+    if (!pname) {
+        save_add(buf, cap, &len, "-p %d ", p);
+    } else {
+        save_add(buf, cap, &len, "-p %s ", pname);
+        if (p == CT_PROTO_ICMP || p == CT_PROTO_ICMPV6) {
+            uint8_t t, code;
+            uint16_t id;
+            const char *six = p == CT_PROTO_ICMPV6 ? "v6" : "";
+            if (ct_entry_get_icmp(e, CT_DIR_ORIG, &t, &code, &id) == CT_OK)
+                save_add(buf, cap, &len, "--icmp%s-type %u --icmp%s-code %u --icmp%s-id %u ", six, t, six, code, six, id);
+        } else {
+            static const char *const port_names[4] = {"--sport", "--dport", "--reply-port-src", "--reply-port-dst"};
+            static const char *const key_names[4] = {"--srckey", "--dstkey", "--reply-key-src", "--reply-key-dst"};
+            for (int i = 0; i < 4; i++) {
+                uint16_t port;
+                if (ct_entry_get_port(e, (uint32_t)i, &port) == CT_OK)
+                    save_add(buf, cap, &len, "%s %u ", (p == CT_PROTO_GRE ? key_names : port_names)[i], port);
+            }
+            if (p == CT_PROTO_TCP && ct_entry_get_tcp_state(e, &st) == CT_OK && st < 10)
+                save_add(buf, cap, &len, "--state %s ", tcp_states[st]);
+            if (p == CT_PROTO_SCTP && ct_entry_get_sctp_state(e, &st) == CT_OK && st < 10)
+                save_add(buf, cap, &len, "--state %s ", sctp_states[st]);
+            if (p == CT_PROTO_DCCP && ct_entry_get_dccp_state(e, &st) == CT_OK && st < 10)
+                save_add(buf, cap, &len, "--state %s ", dccp_states[st]);
+        }
+    }
+    while (len && (*buf)[len - 1] == ' ') (*buf)[--len] = '\0';
+    return *buf;
+}
+
 static uint32_t list_flags(const struct cmdline *c, bool ktimestamp) {
     uint32_t f = 0;
     if (c->output & OUT_EXT) f |= CT_FORMAT_EXTENDED;
@@ -205,6 +302,16 @@ static bool nat_side(const ct_entry *e, bool src, const struct natspec *n) {
         ok = n->addr_set ? ok && pok : pok;
     }
     return ok;
+}
+
+/* libnetfilter_conntrack's "is SNAT/DNAT": NAT done and the address changed. */
+static bool nat_done(const ct_entry *e, bool src) {
+    uint32_t st = 0;
+    if (ct_entry_get_status(e, &st) != CT_OK || !(st & (src ? IPS_SRC_NAT_DONE : IPS_DST_NAT_DONE))) return false;
+    uint8_t a[16], b[16];
+    size_t la = 0, lb = 0;
+    return entry_addr(e, src ? CT_ORIG_SRC : CT_ORIG_DST, a, &la) &&
+           entry_addr(e, src ? CT_REPLY_DST : CT_REPLY_SRC, b, &lb) && (la != lb || memcmp(a, b, la) != 0);
 }
 
 static bool nat_match(const struct cmdline *c, const ct_entry *e) {
@@ -344,7 +451,9 @@ struct listing {
 static int32_t list_one(const ct_entry *e, void *user) {
     struct listing *l = user;
     if (!match_entry(l->c, e) || !kernel_status_match(l->c, e)) return 0;
-    fputs(format_entry(e, l->flags, l->labels, &l->buf, &l->cap), stdout);
+    fputs(l->c->output & OUT_SAVE ? format_save(e, "-A", &l->buf, &l->cap)
+                                  : format_entry(e, l->flags, l->labels, &l->buf, &l->cap),
+          stdout);
     fputc('\n', stdout);
     l->count++;
     return 0;
@@ -408,7 +517,8 @@ static void flush_deletes(struct deleting *d) {
 static int32_t delete_one(const ct_entry *e, void *user) {
     struct deleting *d = user;
     if (!match_entry(d->c, e)) return 0;
-    const char *text = format_entry(e, d->flags, false, &d->buf, &d->cap);
+    const char *text = d->c->output & OUT_SAVE ? format_save(e, "-D", &d->buf, &d->cap)
+                                               : format_entry(e, d->flags, false, &d->buf, &d->cap);
     size_t len = strlen(text) + 1;
     if (d->used + len > d->size) {
         size_t size = (d->used + len) * 2;
@@ -550,7 +660,8 @@ static unsigned long do_get(const struct cmdline *c) {
     size_t cap = 0;
     unsigned long n = 0;
     if (match_entry(c, e)) {
-        puts(format_entry(e, list_flags(c, true), (c->output & OUT_LABELS) != 0, &buf, &cap));
+        puts(c->output & OUT_SAVE ? format_save(e, "-A", &buf, &cap)
+                                  : format_entry(e, list_flags(c, true), (c->output & OUT_LABELS) != 0, &buf, &cap));
         n = 1;
     }
     free(buf);
@@ -581,8 +692,10 @@ static void flush_updates(struct updating *u) {
         int32_t err = 0;
         ct_batch_result(u->batch, i, &st, &err);
         if (st == CT_OK) {
-            puts(format_entry(u->pending[i], list_flags(u->c, false),
-                              (u->c->output & OUT_LABELS) != 0, &u->buf, &u->cap));
+            puts(u->c->output & OUT_SAVE
+                     ? format_save(u->pending[i], "-A", &u->buf, &u->cap)
+                     : format_entry(u->pending[i], list_flags(u->c, false),
+                                    (u->c->output & OUT_LABELS) != 0, &u->buf, &u->cap));
             u->count++;
         } else if (st != CT_ERR_NOT_FOUND) {
             fprintf(stderr, "Operation failed: %s\n",
@@ -747,6 +860,11 @@ struct eventing {
 static int32_t event_one(uint32_t type, const ct_entry *e, void *user) {
     struct eventing *ev = user;
     if (!match_entry(ev->c, e)) return 0;
+    if (ev->c->output & OUT_SAVE) {
+        puts(format_save(e, type == CT_EVENT_NEW ? "-A" : type == CT_EVENT_UPDATE ? "-U" : "-D", &ev->buf, &ev->cap));
+        ev->count++;
+        return 0;
+    }
     if (ev->c->output & OUT_TMS) {
         struct timeval tv;
         gettimeofday(&tv, NULL);
@@ -818,6 +936,7 @@ unsigned long run_command(struct cmdline *c) {
         /* Names were resolved by the parser; the map is kept for printing. */
         labelmap = c->labelmap;
     }
+    if (c->output & OUT_XML) unsupported("-o xml");
     switch (c->command) {
     case CMD_LIST: return do_list(c);
     case CMD_DELETE: return do_delete(c);

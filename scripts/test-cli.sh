@@ -62,7 +62,7 @@ norm() {
     sed -E -e "s/^ctrack v[^ ]+ \(conntrack-tools compatible\)/conntrack v1.4.7 (conntrack-tools)/" \
         -e "s/Try \`ctrack -h' or 'ctrack --help'/Try \`conntrack -h' or 'conntrack --help'/" \
         -e 's/^(( *\[[A-Z]+\] )?(ipv[46] +[0-9]+ +)?[a-z0-9-]+ +[0-9]+ +)[0-9]+ /\1T /' \
-        -e 's/id=[0-9]+/id=ID/g' -e "$mask_use" "$1" | sort
+        -e 's/id=[0-9]+/id=ID/g' -e 's/^(-[AUD] -t )[0-9]+ /\1T /' -e "$mask_use" "$1" | sort
 }
 table() {
     ip netns exec "$1" conntrack -L 2>/dev/null >"$tmp/t"
@@ -160,6 +160,8 @@ same -L --src-nat 192.168.1.1
 same -L --dst-nat 192.168.1.9:8080
 same -L --dst-nat 192.168.1.9:80
 same -L -f ipv4 -p udp -w 10 -m 2
+same -L -o save
+same -L -p icmpv6 -o save
 
 echo "# get"
 same -G -p tcp -s 10.0.0.1 -d 10.0.0.2 --sport 1000 --dport 80
@@ -186,6 +188,7 @@ same -D -s 10.0.0.0/30
 same -D -m 16
 same -D -s 10.9.9.9
 same -D -p tcp --state SYN_SENT -o extended
+same -D -p udp -d 10.0.0.2 -o save
 same -D
 
 echo "# create and add"
@@ -220,6 +223,12 @@ echo '-U -f ipv4 -p icmp -s 10.0.0.1 -m 42' >>"$tmp/load"
 mask_use='s/use=[0-9]+/use=U/'
 same -R "$tmp/load"
 mask_use=''
+# What -o save writes, read back by -R (the entries without NAT: ctrack cannot create NAT).
+fill
+ca -L -p udp -o save 2>/dev/null | grep -v -- ' -[ng] ' >"$tmp/saved"
+ca -F 2>/dev/null
+cb -F 2>/dev/null
+same --keep -R "$tmp/saved"
 
 echo "# refused command lines"
 same -L -s 999.1.1.1
