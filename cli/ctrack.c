@@ -233,9 +233,7 @@ static ct_filter *library_filter(const struct cmdline *c, bool comparison_filter
             addr_network_text(a, net, sizeof net);
             snprintf(text, sizeof text, "%s/%d", net, a->prefix);
             ct_filter_set_addr(f, (uint32_t)i, text);
-        } else if (!a->masked && a->family == AF_INET) {
-            /* IPv4 only: the library's kernel filter of an exact IPv6 address matches
-             * nothing (kernel 6.18); match_entry checks those. */
+        } else if (!a->masked) {
             char text[CT_ADDR_TEXT_MAX];
             addr_text(a, text, sizeof text);
             ct_filter_set_addr(f, (uint32_t)i, text);
