@@ -1,10 +1,12 @@
-#!/bin/sh
+#!/bin/bash
 # ctrack beside conntrack on the same table: usage: compare-cli.sh CTRACK [N] [REPEATS]
 # (root; `make compare-cli`). A private network namespace gets N entries (UDP, a tenth of
 # them in each of the zones 0..9, sources spread over 10.0.0.0/8 so that 10.K.0.0/16 holds a
 # tenth); each row times one command line with each tool, the table refilled before every
 # run that changes it, and prints the medians of REPEATS runs:
 #   row=NAME ctrack=SECS conntrack=SECS ratio=R
+# Each row also gives the CPU seconds (user + system) of each command, medians too: on a
+# shared machine the wall time mostly measures the wait for a CPU.
 # A benchmark, not a test: the machine is shared, so compare the columns of one run.
 set -u
 ctrack=${1:-build/bin/ctrack}
@@ -16,8 +18,9 @@ export LC_ALL=C
 trap 'ip netns del "$ns" 2>/dev/null; rm -rf "$tmp"' EXIT
 trap 'exit 1' HUP INT TERM
 ip netns add "$ns" || exit 1
-ip netns exec "$ns" sysctl -q -w net.netfilter.nf_conntrack_max=$((n * 2 + 200000)) 2>/dev/null ||
-    sysctl -q -w net.netfilter.nf_conntrack_max=$((n * 2 + 200000))
+# nf_conntrack_max is global: raised to 2N + 200,000 only if it is lower.
+max=$(cat /proc/sys/net/netfilter/nf_conntrack_max)
+if [ "$max" -lt $((n * 2 + 200000)) ]; then sysctl -qw net.netfilter.nf_conntrack_max=$((n * 2 + 200000)); fi
 
 # Entry i: zone i%10, source 10.(i%10).(i/65536%256).(i/256%256), ports from i.
 awk -v n="$n" 'BEGIN { for (i = 0; i < n; i++)
@@ -34,17 +37,39 @@ fill() {
     "$ctrack" --netns "$ns" -F 2>/dev/null
     "$ctrack" --netns "$ns" -R "$tmp/table" || exit 1
 }
-now() { date +%s.%N; }
-# run TOOL ARGS...: the seconds one command line takes (output to /dev/null).
+TIMEFORMAT='%R %U %S'
+# timed COMMAND...: runs it; prints "WALL CPU" seconds (its children's user + system time).
+timed() {
+    { time "$@" >/dev/null 2>"$tmp/err"; } 2>"$tmp/time"
+    echo $? >"$tmp/status"
+    awk '{ printf "%.3f %.3f\n", $1, $2 + $3 }' "$tmp/time"
+}
+# run TOOL ARGS...: "WALL CPU" of one command line (output to /dev/null); its exit status
+# goes to $tmp/TOOL.status, its standard error to $tmp/TOOL.err.
 run() {
     tool=$1
     shift
-    t0=$(now)
-    if [ "$tool" = ctrack ]; then "$ctrack" --netns "$ns" "$@"; else ip netns exec "$ns" conntrack "$@"; fi >/dev/null 2>&1
-    t1=$(now)
-    echo "$t0 $t1" | awk '{ printf "%.3f\n", $2 - $1 }'
+    if [ "$tool" = ctrack ]; then timed "$ctrack" --netns "$ns" "$@"; else timed ip netns exec "$ns" conntrack "$@"; fi
+    cp "$tmp/status" "$tmp/$tool.status"
+    cp "$tmp/err" "$tmp/$tool.err"
 }
-median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# median COLUMN: the median of a column of "WALL CPU" lines.
+median() { awk -v c="$1" '{ print $c }' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# report NAME: the row line from $tmp/ctrack.times and $tmp/conntrack.times.
+report() {
+    a=$(median 1 <"$tmp/ctrack.times")
+    b=$(median 1 <"$tmp/conntrack.times")
+    ca=$(median 2 <"$tmp/ctrack.times")
+    cb=$(median 2 <"$tmp/conntrack.times")
+    # A command that failed is named with its status and last message.
+    note=""
+    for tool in ctrack conntrack; do
+        st=$(cat "$tmp/$tool.status" 2>/dev/null || echo 0)
+        [ "$st" = 0 ] || [ "$st" = 1 ] || note="$note $tool-exit=$st ($(tail -n1 "$tmp/$tool.err"))"
+    done
+    echo "row=$1 ctrack=$a conntrack=$b ratio=$(echo "$a $b" | awk '{ printf "%.2f", ($2 > 0) ? $1 / $2 : 0 }')" \
+        "cpu: ctrack=$ca conntrack=$cb ratio=$(echo "$ca $cb" | awk '{ printf "%.2f", ($2 > 0) ? $1 / $2 : 0 }')$note"
+}
 
 # row NAME REFILL(yes|no) ARGS...
 row() {
@@ -60,14 +85,11 @@ row() {
             r=$((r + 1))
         done
     done
-    a=$(median <"$tmp/ctrack.times")
-    b=$(median <"$tmp/conntrack.times")
-    echo "row=$name ctrack=$a conntrack=$b ratio=$(echo "$a $b" | awk '{ printf "%.2f", ($2 > 0) ? $1 / $2 : 0 }')"
+    report "$name"
 }
 
 # Rows whose command is a script rather than one command line.
-neutron() { # TOOL
-    t0=$(now)
+neutron_loop() { # TOOL
     while read -r ip; do
         if [ "$1" = ctrack ]; then
             "$ctrack" --netns "$ns" -D -f ipv4 -p udp -s "$ip" -w 3
@@ -75,15 +97,16 @@ neutron() { # TOOL
             ip netns exec "$ns" conntrack -D -f ipv4 -p udp -s "$ip" -w 3
         fi >/dev/null 2>&1
     done <"$tmp/remotes"
-    t1=$(now)
-    echo "$t0 $t1" | awk '{ printf "%.3f\n", $2 - $1 }'
+}
+neutron() { # TOOL
+    timed neutron_loop "$1"
+}
+load_one() { # TOOL
+    if [ "$1" = ctrack ]; then "$ctrack" --netns "$ns" -R - <"$tmp/creates"; else ip netns exec "$ns" conntrack -R - <"$tmp/creates"; fi
 }
 load() { # TOOL
-    t0=$(now)
-    if [ "$1" = ctrack ]; then "$ctrack" --netns "$ns" -R - <"$tmp/creates"; else ip netns exec "$ns" conntrack -R - <"$tmp/creates"; fi >/dev/null 2>&1
-    t1=$(now)
+    timed load_one "$1"
     "$ctrack" --netns "$ns" -D -w 99 >/dev/null 2>&1
-    echo "$t0 $t1" | awk '{ printf "%.3f\n", $2 - $1 }'
 }
 script_row() { # NAME FUNCTION REFILL
     for tool in ctrack conntrack; do
@@ -92,12 +115,12 @@ script_row() { # NAME FUNCTION REFILL
         while [ "$r" -lt "$repeats" ]; do
             [ "$3" = yes ] && fill
             "$2" "$tool" >>"$tmp/$tool.times"
+            cp "$tmp/status" "$tmp/$tool.status"
+            cp "$tmp/err" "$tmp/$tool.err"
             r=$((r + 1))
         done
     done
-    a=$(median <"$tmp/ctrack.times")
-    b=$(median <"$tmp/conntrack.times")
-    echo "row=$1 ctrack=$a conntrack=$b ratio=$(echo "$a $b" | awk '{ printf "%.2f", ($2 > 0) ? $1 / $2 : 0 }')"
+    report "$1"
 }
 
 echo "# $n entries, medians of $repeats runs, kernel $(uname -r)"

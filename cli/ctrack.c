@@ -68,7 +68,7 @@ static int status_errno(ct_status rc) {
     }
 }
 
-static void op_failed(ct_status rc, unsigned cmd) {
+__attribute__((noreturn)) static void op_failed(ct_status rc, unsigned cmd) {
     if (rc == CT_ERR_NETNS) die(EXIT_OTHER, "Can't open handler: %s", ct_last_error_message());
     die(EXIT_OTHER, "Operation failed: %s", err_text(status_errno(rc), cmd));
 }
@@ -458,12 +458,14 @@ static int32_t list_one(const ct_entry *e, void *user) {
 }
 
 static unsigned long do_list(const struct cmdline *c) {
-    if ((c->options & OPT_COMPARISON) && (c->options & OPT_ZERO))
+    bool lists = c->table == 2 || c->table == 3; /* dying, unconfirmed */
+    if (!lists && (c->options & OPT_COMPARISON) && (c->options & OPT_ZERO))
         die(EXIT_PARAMETER, "Can't use -z with filtering parameters");
-    if (c->options & OPT_ZERO) unsupported("-z (zeroing counters)");
-    check_masks(c);
+    if (!lists) check_masks(c);
     ct_handle *h = open_handle(c);
     ct_filter *f = library_filter(c, true);
+    if (lists) ct_filter_set_source(f, c->table == 2 ? CT_SOURCE_DYING : CT_SOURCE_UNCONFIRMED);
+    else if (c->options & OPT_ZERO) ct_filter_set_source(f, CT_SOURCE_TABLE_ZERO_COUNTERS);
     struct listing l = {c, list_flags(c, true), (c->output & OUT_LABELS) != 0, NULL, 0, 0};
     ct_status rc = ct_dump(h, f, list_one, &l);
     ct_filter_free(f);
@@ -838,6 +840,32 @@ static void do_stats(const struct cmdline *c) {
     free(s);
 }
 
+/* --- The expectation table: -F expect, -C expect ------------------------------------- */
+
+static int32_t count_expect(const ct_expect *x, void *user) {
+    (void)x;
+    (*(unsigned long *)user)++;
+    return 0;
+}
+
+static void do_expect(const struct cmdline *c) {
+    ct_handle *h = open_handle(c);
+    ct_status rc;
+    if (c->command == (1u << EXP_FLUSH_BIT)) {
+        rc = ct_expect_flush(h);
+        ct_close(h);
+        banner(stderr);
+        fputs("expectation table has been emptied.\n", stderr);
+        if (rc != CT_OK) op_failed(rc, c->command);
+        return;
+    }
+    unsigned long n = 0;
+    rc = ct_expect_dump(h, count_expect, &n);
+    ct_close(h);
+    if (rc != CT_OK) op_failed(rc, c->command);
+    printf("%lu\n", n);
+}
+
 /* --- -E --------------------------------------------------------------------------------- */
 
 static volatile sig_atomic_t stop_events;
@@ -949,6 +977,8 @@ unsigned long run_command(struct cmdline *c) {
     case CMD_VERSION: printf("%s v%s (conntrack-tools compatible)\n", progname, ct_version()); return 0;
     case CMD_HELP: usage(c); return 0;
     case 0: usage(c); return 0;
+    case 1u << EXP_FLUSH_BIT:
+    case 1u << EXP_COUNT_BIT: do_expect(c); return 0;
     default: unsupported("the expectation table"); return 0;
     }
 }

@@ -26,6 +26,8 @@ trap cleanup EXIT
 trap 'exit 1' HUP INT PIPE TERM
 
 ip netns add "$a" && ip netns add "$b" || exit 1
+# Counters on, so listings show them (and -z has something to zero).
+for ns in "$a" "$b"; do ip netns exec "$ns" sysctl -qw net.netfilter.nf_conntrack_acct=1; done
 
 # The entries every case starts from, as conntrack -R lines: TCP, UDP, ICMP and IPv6, in
 # zones 0, 10 and 20, with marks, states, status bits, reply tuples and NAT.
@@ -161,6 +163,9 @@ same -L --dst-nat 192.168.1.9:8080
 same -L --dst-nat 192.168.1.9:80
 same -L -f ipv4 -p udp -w 10 -m 2
 same -L -o save
+same -L -z
+same -L dying
+same -L unconfirmed -o extended
 same -L -p icmpv6 -o save
 
 echo "# get"
@@ -217,6 +222,8 @@ same -F
 same -F -f ipv6
 same -C
 same --keep -C
+same -C expect
+same -F expect
 echo '-D -p udp -d 10.0.0.2' >"$tmp/load"
 echo '-I -p tcp -s 10.2.0.1 -d 10.2.0.2 --sport 1 --dport 2 -t 300 --state ESTABLISHED' >>"$tmp/load"
 echo '-U -f ipv4 -p icmp -s 10.0.0.1 -m 42' >>"$tmp/load"
