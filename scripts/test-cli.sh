@@ -27,7 +27,9 @@ trap 'exit 1' HUP INT PIPE TERM
 
 ip netns add "$a" && ip netns add "$b" || exit 1
 # Counters on, so listings show them (and -z has something to zero).
-for ns in "$a" "$b"; do ip netns exec "$ns" sysctl -qw net.netfilter.nf_conntrack_acct=1; done
+for ns in "$a" "$b"; do
+    ip netns exec "$ns" sh -c 'echo 1 >/proc/sys/net/netfilter/nf_conntrack_acct' || exit 1
+done
 
 # The entries every case starts from, as conntrack -R lines: TCP, UDP, ICMP and IPv6, in
 # zones 0, 10 and 20, with marks, states, status bits, reply tuples and NAT.
