@@ -61,11 +61,12 @@ report() {
     b=$(median 1 <"$tmp/conntrack.times")
     ca=$(median 2 <"$tmp/ctrack.times")
     cb=$(median 2 <"$tmp/conntrack.times")
-    # A command that failed is named with its status and last message.
+    # A command that exited non-zero (its last run) is named with its status and last
+    # message: a failure, or for deletes and updates, nothing matched.
     note=""
     for tool in ctrack conntrack; do
         st=$(cat "$tmp/$tool.status" 2>/dev/null || echo 0)
-        [ "$st" = 0 ] || [ "$st" = 1 ] || note="$note $tool-exit=$st ($(tail -n1 "$tmp/$tool.err"))"
+        [ "$st" = 0 ] || note="$note $tool-exit=$st ($(tail -n1 "$tmp/$tool.err"))"
     done
     echo "row=$1 ctrack=$a conntrack=$b ratio=$(echo "$a $b" | awk '{ printf "%.2f", ($2 > 0) ? $1 / $2 : 0 }')" \
         "cpu: ctrack=$ca conntrack=$cb ratio=$(echo "$ca $cb" | awk '{ printf "%.2f", ($2 > 0) ? $1 / $2 : 0 }')$note"
