@@ -65,7 +65,7 @@ fill() {
 norm() {
     sed -E -e "s/^ctrack v[^ ]+ \(conntrack-tools compatible\)/conntrack v1.4.7 (conntrack-tools)/" \
         -e "s/Try \`ctrack -h' or 'ctrack --help'/Try \`conntrack -h' or 'conntrack --help'/" \
-        -e 's/^(( *\[[A-Z]+\] )?(ipv[46] +[0-9]+ +)?[a-z0-9-]+ +[0-9]+ +)[0-9]+ /\1T /' \
+        -e 's/^((\[TS\].)?( *\[[A-Z]+\] )?(ipv[46] +[0-9]+ +)?[a-z0-9-]+ +[0-9]+ +)[0-9]+ /\1T /' \
         -e 's/id=[0-9]+/id=ID/g' -e 's/^(-[AUD] -t )[0-9]+ /\1T /' -e "$mask_use" "$1" | sort
 }
 table() {
