@@ -16,11 +16,15 @@ CT_LDLIBS  := -L$(LIBDIR) -Wl,-rpath,$(abspath $(LIBDIR)) -lconntrack -pthread
 SAN        := -fsanitize=address,undefined -fno-omit-frame-pointer
 C_TESTS    := $(patsubst c-tests/%.c,%,$(wildcard c-tests/test_*.c))
 EXAMPLES   := ct-list demo
+CLI_SRC    := $(wildcard cli/*.c) $(wildcard cli/*.h)
+SBINDIR    := $(PREFIX)/sbin
+MANDIR     := $(PREFIX)/share/man
 
 .PHONY: all lib package header examples c-tests demo test deps test-rust test-c test-examples \
-	test-readme test-install test-python test-go test-oldkernel test-symbols install uninstall clean bench bench-bindings compare compare-events compare-mirror compare-filters soak soak-valgrind fuzz
+	test-readme test-install test-python test-go test-oldkernel test-symbols install uninstall clean bench bench-bindings compare compare-events compare-mirror compare-filters soak soak-valgrind fuzz \
+	cli test-cli compare-cli
 
-all: lib examples
+all: lib examples cli
 
 # The shared library with its SONAME chain (libconntrack.so -> .so.MAJOR -> .so.X.Y.Z) and
 # the static one, under build/lib.
@@ -49,6 +53,13 @@ header:
 $(BUILD):
 	mkdir -p $(BUILD)
 
+# ctrack, the conntrack(8)-compatible command, linked with the static library so the
+# installed command needs nothing else.
+cli: $(BUILD)/bin/ctrack
+$(BUILD)/bin/ctrack: lib $(CLI_SRC)
+	mkdir -p $(BUILD)/bin
+	$(CC) $(CT_CFLAGS) -Icli -o $@ $(filter %.c,$(CLI_SRC)) $(LIBDIR)/libconntrack.a -pthread -ldl -lm
+
 examples: lib | $(BUILD)
 	for x in $(EXAMPLES); do $(CC) $(CT_CFLAGS) -o $(BUILD)/$$x examples/$$x.c $(CT_LDLIBS) || exit 1; done
 
@@ -76,6 +87,12 @@ compare: bench
 FILTERS_N ?= 1000000
 compare-filters: bench
 	./bench/compare-filters.sh $(BUILD)/ct-bench $(FILTERS_N)
+
+# ctrack beside conntrack on one table of CLI_N entries (`row=NAME ctrack=S conntrack=S ratio=R`,
+# medians of REPEATS runs). A benchmark, not part of `make test`.
+CLI_N ?= 1000000
+compare-cli: cli
+	./bench/compare-cli.sh $(BUILD)/bin/ctrack $(CLI_N) $(REPEATS)
 
 # An event burst (EVENTS_N creates, then as many deletes) heard by the project's listener and
 # libnetfilter_conntrack's side by side, for EVENTS_SECS seconds (root).
@@ -132,7 +149,7 @@ demo: deps examples
 deps:
 	./scripts/install-deps.sh
 
-test: deps test-rust test-symbols test-c test-examples test-readme test-install test-python test-go test-oldkernel
+test: deps test-rust test-symbols test-c test-examples test-cli test-readme test-install test-python test-go test-oldkernel
 
 test-rust:
 	$(CARGO) fmt --check
@@ -150,6 +167,10 @@ test-c: c-tests
 
 test-examples: examples
 	./scripts/test-examples.sh $(BUILD)
+
+# ctrack beside conntrack on twin namespaces: same exit status, output and table.
+test-cli: cli
+	./scripts/test-cli.sh $(BUILD)/bin/ctrack
 
 # The Python binding (ctypes) against build/lib: pytest, a namespace per test.
 test-python: lib
@@ -174,8 +195,13 @@ INCDIR := $(PREFIX)/include
 LIBDST := $(PREFIX)/lib
 PCDIR  := $(LIBDST)/pkgconfig
 
-install: lib
-	install -d $(DESTDIR)$(LIBDST) $(DESTDIR)$(INCDIR) $(DESTDIR)$(PCDIR)
+# CONNTRACK_ALIAS=1 also installs ctrack as `conntrack`, for hosts that want it in place of
+# conntrack-tools' command.
+install: lib cli
+	install -d $(DESTDIR)$(LIBDST) $(DESTDIR)$(INCDIR) $(DESTDIR)$(PCDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8
+	install -m 755 $(BUILD)/bin/ctrack $(DESTDIR)$(SBINDIR)/
+	install -m 644 cli/ctrack.8 $(DESTDIR)$(MANDIR)/man8/
+	if [ "$(CONNTRACK_ALIAS)" = 1 ]; then ln -sf ctrack $(DESTDIR)$(SBINDIR)/conntrack; fi
 	install -m 755 $(LIBDIR)/libconntrack.so.$(VERSION) $(DESTDIR)$(LIBDST)/
 	ln -sf libconntrack.so.$(VERSION) $(DESTDIR)$(LIBDST)/libconntrack.so.$(MAJOR)
 	ln -sf libconntrack.so.$(MAJOR) $(DESTDIR)$(LIBDST)/libconntrack.so
@@ -185,6 +211,8 @@ install: lib
 	    conntrack.pc.in >$(DESTDIR)$(PCDIR)/conntrack.pc
 
 uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/ctrack $(DESTDIR)$(MANDIR)/man8/ctrack.8
+	if [ -L $(DESTDIR)$(SBINDIR)/conntrack ]; then rm -f $(DESTDIR)$(SBINDIR)/conntrack; fi
 	rm -f $(DESTDIR)$(LIBDST)/libconntrack.so.$(VERSION) $(DESTDIR)$(LIBDST)/libconntrack.so.$(MAJOR) \
 	    $(DESTDIR)$(LIBDST)/libconntrack.so $(DESTDIR)$(LIBDST)/libconntrack.a \
 	    $(DESTDIR)$(INCDIR)/conntrack.h $(DESTDIR)$(PCDIR)/conntrack.pc

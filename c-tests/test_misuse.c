@@ -151,6 +151,10 @@ static bool test_null_everywhere_without_a_handle(void) {
     CHECK_RC(ct_filter_set_port(NULL, CT_ORIG_SRC, 1), NP);
     CHECK_RC(ct_filter_set_port(f, 9, 1), INV);
     CHECK_RC(ct_filter_set_kernel_filtering(NULL, false), NP);
+    CHECK_RC(ct_filter_set_source(NULL, CT_SOURCE_DYING), NP);
+    CHECK_RC(ct_filter_set_source(f, 4), INV);
+    CHECK_RC(ct_filter_set_source(f, CT_SOURCE_UNCONFIRMED), CT_OK);
+    CHECK_RC(ct_filter_set_source(f, CT_SOURCE_TABLE), CT_OK);
     /* Batches. */
     CHECK_RC(ct_batch_add_create(NULL, e), NP);
     CHECK_RC(ct_batch_add_create(b, NULL), NP);

@@ -930,6 +930,26 @@ ct_status ct_entry_format(const ct_entry *entry,
 /* Filter ====================================================================
  * Which entries a dump, delete, flush or event listener concerns. */
 /**
+ * Source of ct_filter_set_source: the table (the default).
+ */
+#define CT_SOURCE_TABLE 0
+
+/**
+ * Source: the table, zeroing each entry's counters as the dump reads it (`conntrack -L -z`).
+ */
+#define CT_SOURCE_TABLE_ZERO_COUNTERS 1
+
+/**
+ * Source: the entries being destroyed (`conntrack -L dying`).
+ */
+#define CT_SOURCE_DYING 2
+
+/**
+ * Source: the entries not yet confirmed (`conntrack -L unconfirmed`).
+ */
+#define CT_SOURCE_UNCONFIRMED 3
+
+/**
  * Source NAT, for ct_filter_set_nat (`conntrack --src-nat`).
  */
 #define CT_NAT_SRC 1
@@ -1015,6 +1035,14 @@ ct_status ct_filter_set_port(ct_filter *filter, uint32_t which, uint16_t port);
  * library: the fallback path of older kernels, for tests and benchmarks. Default true.
  */
 ct_status ct_filter_set_kernel_filtering(ct_filter *filter, bool enabled);
+
+/**
+ * What dumps with this filter read (ct_dump, ct_list, ct_cursor_open): CT_SOURCE_TABLE,
+ * CT_SOURCE_TABLE_ZERO_COUNTERS, CT_SOURCE_DYING or CT_SOURCE_UNCONFIRMED (the kernel
+ * filters nothing of the last two; the library matches every field). Deletes and flushes
+ * always work on the table. CT_ERR_INVALID_ARGUMENT for another number.
+ */
+ct_status ct_filter_set_source(ct_filter *filter, uint32_t source);
 
 /**
  * Matches only NATed entries, as conntrack(8)'s --src-nat, --dst-nat and --any-nat do:

@@ -1,11 +1,12 @@
 #!/bin/sh
 # `make install` into a temporary DESTDIR, then a program outside the tree built with
-# pkg-config against it (shared, and static through --static) runs; `make uninstall`
-# removes every file again.
+# pkg-config against it (shared, and static through --static) runs; ctrack is installed in
+# sbin, stands alone (no libconntrack.so needed) with its man page, and CONNTRACK_ALIAS=1
+# adds the `conntrack` link; `make uninstall` removes every file again.
 set -eu
 dest=$(mktemp -d)
 trap 'rm -rf "$dest"' EXIT
-make -s install DESTDIR="$dest" PREFIX=/usr/local >/dev/null
+make -s install DESTDIR="$dest" PREFIX=/usr/local CONNTRACK_ALIAS=1 >/dev/null
 pc="$dest/usr/local/lib/pkgconfig"
 cat >"$dest/prog.c" <<'C'
 #include <stdio.h>
@@ -25,6 +26,12 @@ check() { if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); ech
 check test "$(LD_LIBRARY_PATH="$dest/usr/local/lib" "$dest/prog")" = "$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)"
 check test -n "$("$dest/prog-static")"
 check test "$(readelf -d "$dest/usr/local/lib/libconntrack.so" | sed -n 's/.*soname: \[\(.*\)\]/\1/p')" = libconntrack.so.0
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+sbin=$dest/usr/local/sbin
+check test "$("$sbin/ctrack" -V)" = "ctrack v$version (conntrack-tools compatible)"
+check test -z "$(readelf -d "$sbin/ctrack" | grep 'NEEDED.*libconntrack')"
+check test "$(readlink "$sbin/conntrack")" = ctrack
+check test -s "$dest/usr/local/share/man/man8/ctrack.8"
 make -s uninstall DESTDIR="$dest" PREFIX=/usr/local
 check test -z "$(find "$dest/usr" -type f -o -type l)"
 echo "install: $passed passed, $failed failed"

@@ -89,6 +89,21 @@ pub fn slot(dir: Dir, side: Side) -> usize {
     }
 }
 
+/// What a dump reads: the table, the table while zeroing the counters it reads (`conntrack -L
+/// -z`), or the kernel's lists of dying and of unconfirmed entries (`conntrack -L dying`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Source {
+    /// The table.
+    #[default]
+    Table,
+    /// The table; each entry's packet and byte counters are zeroed as it is read.
+    TableZeroCounters,
+    /// Entries being destroyed (the kernel filters nothing of this list).
+    Dying,
+    /// Entries not yet confirmed (the kernel filters nothing of this list).
+    Unconfirmed,
+}
+
 /// A filter over entries. Every field left unset matches everything. The kernel applies
 /// what it can (which depends on its version) and the library checks every field again, so
 /// results are the same on every kernel.
@@ -126,6 +141,8 @@ pub struct Filter {
     /// Ask the kernel to filter nothing (everything is matched in the library); for tests and
     /// benchmarks of the fallback path.
     pub userspace_only: bool,
+    /// What dumps read; deletes and flushes always work on the table.
+    pub source: Source,
 }
 
 impl Filter {
@@ -204,6 +221,12 @@ impl Filter {
         }
         self.nat = Some(n);
         Ok(())
+    }
+
+    /// Whether a dump asks the kernel to filter: not when told not to, nor for the dying and
+    /// unconfirmed lists, which the kernel dumps whole.
+    pub fn kernel_filters(&self) -> bool {
+        !self.userspace_only && matches!(self.source, Source::Table | Source::TableZeroCounters)
     }
 
     /// The family the kernel is asked for (AF_UNSPEC: both).
@@ -342,6 +365,23 @@ impl Filter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_table_dumps_carry_kernel_filters() {
+        let mut f = Filter::new();
+        f.set_zone(7).unwrap();
+        assert_eq!(f.source, Source::Table);
+        assert!(f.kernel_filters());
+        f.source = Source::TableZeroCounters;
+        assert!(f.kernel_filters());
+        for s in [Source::Dying, Source::Unconfirmed] {
+            f.source = s;
+            assert!(!f.kernel_filters(), "{s:?}");
+        }
+        f.source = Source::Table;
+        f.userspace_only = true;
+        assert!(!f.kernel_filters());
+    }
 
     fn entry(src: &str, zone: u16, mark: u32) -> Entry {
         let mut e = Entry::new();

@@ -7,7 +7,7 @@ use crate::batch::{self, Batch, Op};
 use crate::codec::{self, msg, RawMessage, Request, SUBSYS_CTNETLINK};
 use crate::entry::Entry;
 use crate::error::{Error, Kind, Result};
-use crate::filter::Filter;
+use crate::filter::{Filter, Source};
 use crate::handle::Handle;
 
 /// What names a dump of the table in errors.
@@ -28,8 +28,9 @@ impl EntryDump {
     /// A dump of the entries matching `filter` (None: all).
     pub(crate) fn new(filter: Option<&Filter>) -> EntryDump {
         let filter = filter.cloned().unwrap_or_default();
+        let kernel_filters = filter.kernel_filters();
         EntryDump {
-            asked_zone: filter.zone.filter(|_| !filter.userspace_only),
+            asked_zone: filter.zone.filter(|_| kernel_filters),
             filter,
             zone_ignored: false,
             received: 0,
@@ -38,12 +39,22 @@ impl EntryDump {
 
     /// The dump request, with the filters the kernel of `h` applies.
     pub(crate) fn request(&self, h: &Handle) -> Request {
+        let msg_type = match self.filter.source {
+            Source::Table => msg::CT_GET,
+            Source::TableZeroCounters => msg::CT_GET_CTRZERO,
+            Source::Dying => msg::CT_GET_DYING,
+            Source::Unconfirmed => msg::CT_GET_UNCONFIRMED,
+        };
         Request {
-            msg_type: msg::CT_GET,
+            msg_type,
             version: 0,
             family: self.filter.kernel_family(),
             flags: 0,
-            attrs: self.filter.kernel_attrs(&h.kernel),
+            attrs: if self.filter.kernel_filters() {
+                self.filter.kernel_attrs(&h.kernel)
+            } else {
+                Vec::new()
+            },
         }
     }
 
@@ -210,6 +221,16 @@ impl Handle {
     /// that vanished on their own meanwhile, or that the dump sent twice, are not counted).
     /// The deletes go out while the dump is read, in constant memory (see `overlap`).
     pub fn delete_matching(&mut self, filter: &Filter) -> Result<u64> {
+        let table_only;
+        let filter = if filter.source == Source::Table {
+            filter
+        } else {
+            table_only = Filter {
+                source: Source::Table,
+                ..filter.clone()
+            };
+            &table_only
+        };
         self.delete_overlapped(filter, |_| true)
     }
 

@@ -34,10 +34,16 @@ pub mod msg {
     pub const CT_GET: u8 = 1;
     /// Delete one entry, or flush; also the DESTROY event.
     pub const CT_DELETE: u8 = 2;
+    /// Dump, zeroing each entry's counters as it is read.
+    pub const CT_GET_CTRZERO: u8 = 3;
     /// Per-CPU statistics (dump).
     pub const CT_GET_STATS_CPU: u8 = 4;
     /// Global statistics.
     pub const CT_GET_STATS: u8 = 5;
+    /// Dump of the entries being destroyed.
+    pub const CT_GET_DYING: u8 = 6;
+    /// Dump of the entries not yet confirmed (in the table).
+    pub const CT_GET_UNCONFIRMED: u8 = 7;
     /// Create an expectation (IPCTNL_MSG_EXP_NEW); also what an expectation dump answers.
     pub const EXP_NEW: u8 = 0;
     /// Get or dump expectations.

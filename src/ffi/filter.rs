@@ -5,7 +5,7 @@ use std::ffi::c_char;
 use super::entry::selector;
 use super::status::ct_status;
 use super::{free_c, give, status_of, Castable};
-use crate::filter::{slot, Cidr};
+use crate::filter::{slot, Cidr, Source};
 use crate::Filter;
 
 /// A filter: every field left unset matches everything. Plain data owned by the caller.
@@ -133,5 +133,38 @@ pub unsafe extern "C" fn ct_filter_set_kernel_filtering(
     ffi_fn! {
         arg_mut!(filter).userspace_only = !enabled;
         ct_status::CT_OK
+    }
+}
+
+/// Source of ct_filter_set_source: the table (the default).
+pub const CT_SOURCE_TABLE: u32 = 0;
+/// Source: the table, zeroing each entry's counters as the dump reads it (`conntrack -L -z`).
+pub const CT_SOURCE_TABLE_ZERO_COUNTERS: u32 = 1;
+/// Source: the entries being destroyed (`conntrack -L dying`).
+pub const CT_SOURCE_DYING: u32 = 2;
+/// Source: the entries not yet confirmed (`conntrack -L unconfirmed`).
+pub const CT_SOURCE_UNCONFIRMED: u32 = 3;
+
+/// What dumps with this filter read (ct_dump, ct_list, ct_cursor_open): CT_SOURCE_TABLE,
+/// CT_SOURCE_TABLE_ZERO_COUNTERS, CT_SOURCE_DYING or CT_SOURCE_UNCONFIRMED (the kernel
+/// filters nothing of the last two; the library matches every field). Deletes and flushes
+/// always work on the table. CT_ERR_INVALID_ARGUMENT for another number.
+#[no_mangle]
+pub unsafe extern "C" fn ct_filter_set_source(filter: *mut ct_filter, source: u32) -> ct_status {
+    ffi_fn! {
+        update(arg_mut!(filter), |f| {
+            f.source = match source {
+                CT_SOURCE_TABLE => Source::Table,
+                CT_SOURCE_TABLE_ZERO_COUNTERS => Source::TableZeroCounters,
+                CT_SOURCE_DYING => Source::Dying,
+                CT_SOURCE_UNCONFIRMED => Source::Unconfirmed,
+                _ => {
+                    return Err(crate::Error::invalid(format!(
+                        "dump source {source} is unknown"
+                    )))
+                }
+            };
+            Ok(())
+        })
     }
 }
