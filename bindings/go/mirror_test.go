@@ -272,7 +272,7 @@ func TestMirrorOverrunRepairsToTheTable(t *testing.T) {
 	c := ns.open(t)
 	for r := 1; r <= 3; r++ {
 		b := NewBatch()
-		for i := 0; i < 3000; i++ {
+		for i := 0; i < 1000; i++ {
 			b.AddCreate(udpEntry(fmt.Sprintf("10.%d.%d.%d", r, i/250, i%250+1)))
 		}
 		errs, err := b.Send(c)
@@ -297,7 +297,7 @@ func TestMirrorOverrunRepairsToTheTable(t *testing.T) {
 	if err != nil || s.Overruns == 0 || s.Repairs < 2 || s.RepairedEntries == 0 || s.Stale {
 		t.Fatalf("stats %+v %v", s, err)
 	}
-	if m.Len() != 3*2999 {
+	if m.Len() != 3*999 {
 		t.Fatalf("Len %d", m.Len())
 	}
 	if e, ok, _ := m.Get(udpEntry("10.2.0.7")); !ok || *e.Mark != 12 {
