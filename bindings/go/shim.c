@@ -495,3 +495,134 @@ ct_status gct_expect_dump(ct_handle *h, uintptr_t user, gct_err *err) {
     return rc;
 }
 
+
+ct_status gct_mirror_open(const char *netns, const gct_fspec *fs, ct_mirror **out, gct_err *err) {
+    ct_filter *f = NULL;
+    ct_status rc = filter_build(fs, &f);
+    if (rc == CT_OK) rc = ct_mirror_open(netns, f, out); /* the filter is copied */
+    capture(rc, err);
+    ct_filter_free(f);
+    return rc;
+}
+
+/* A growing array of the changes of one step. */
+typedef struct {
+    gct_mchange *buf;
+    size_t n, cap;
+    int oom;
+} mirror_ctx;
+
+static int32_t mirror_trampoline(uint32_t change, const ct_entry *e, void *user) {
+    mirror_ctx *ctx = user;
+    if (ctx->oom) return 1;
+    if (ctx->n == ctx->cap) {
+        size_t cap = ctx->cap ? ctx->cap * 2 : 64;
+        gct_mchange *b = realloc(ctx->buf, cap * sizeof *b);
+        if (b == NULL) {
+            ctx->oom = 1;
+            return 1;
+        }
+        ctx->buf = b;
+        ctx->cap = cap;
+    }
+    ctx->buf[ctx->n].kind = change;
+    gct_read(e, &ctx->buf[ctx->n].entry);
+    ctx->n++;
+    return 0;
+}
+
+ct_status gct_mirror_step(ct_mirror *m, gct_mchange **out, size_t *n, gct_err *err) {
+    mirror_ctx ctx = {NULL, 0, 0, 0};
+    ct_status rc = capture(ct_mirror_step(m, 0, mirror_trampoline, &ctx, NULL), err);
+    if (ctx.oom && rc == CT_OK) {
+        snprintf(err->msg, sizeof err->msg, "mirror step: out of memory for the changes");
+        err->err_no = ENOMEM;
+        rc = CT_ERR_INTERNAL;
+    }
+    *out = ctx.buf;
+    *n = ctx.n;
+    return rc;
+}
+
+int gct_mirror_wait(int fd, int closed_fd, int cancel_fd, int32_t timeout_ms, int *err_no) {
+    int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    *err_no = 0;
+    for (;;) {
+        int wait = -1;
+        if (deadline >= 0) {
+            int64_t left = deadline - now_ms();
+            wait = left <= 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
+        }
+        struct pollfd p[3] = {{.fd = fd, .events = POLLIN},
+                              {.fd = closed_fd, .events = POLLIN},
+                              {.fd = cancel_fd, .events = POLLIN}};
+        int rc = poll(p, 3, wait); /* a negative descriptor is skipped */
+        if (rc > 0) return p[1].revents || p[2].revents ? 2 : 1;
+        if (rc == 0) return 0;
+        if (errno != EINTR) {
+            *err_no = errno;
+            return -1;
+        }
+    }
+}
+
+ct_status gct_mirror_get(ct_mirror *m, const gct_flat *key, gct_rview *out, gct_err *err) {
+    ct_entry *k = NULL;
+    const ct_entry *got = NULL;
+    ct_status rc = gct_build(key, &k, err);
+    if (rc != CT_OK) return rc;
+    rc = capture(ct_mirror_get(m, k, &got), err);
+    if (rc == CT_OK) gct_read(got, out); /* valid until the next step: copied now */
+    ct_entry_free(k);
+    return rc;
+}
+
+ct_status gct_mirror_get_by_id(ct_mirror *m, uint32_t id, gct_rview *out, gct_err *err) {
+    const ct_entry *got = NULL;
+    ct_status rc = capture(ct_mirror_get_by_id(m, id, &got), err);
+    if (rc == CT_OK) gct_read(got, out);
+    return rc;
+}
+
+typedef struct {
+    gct_rview *buf;
+    size_t n, cap;
+} snapshot_ctx;
+
+static int32_t snapshot_trampoline(const ct_entry *e, void *user) {
+    snapshot_ctx *ctx = user;
+    if (ctx->n == ctx->cap) return 1; /* the count said fewer: cannot happen */
+    gct_read(e, &ctx->buf[ctx->n++]);
+    return 0;
+}
+
+ct_status gct_mirror_snapshot(ct_mirror *m, gct_rview **out, size_t *n, gct_err *err) {
+    snapshot_ctx ctx = {NULL, 0, ct_mirror_count(m)};
+    *out = NULL;
+    *n = 0;
+    if (ctx.cap > 0 && (ctx.buf = malloc(ctx.cap * sizeof *ctx.buf)) == NULL) {
+        snprintf(err->msg, sizeof err->msg, "mirror snapshot: out of memory");
+        err->err_no = ENOMEM;
+        return CT_ERR_INTERNAL;
+    }
+    ct_status rc = capture(ct_mirror_each(m, snapshot_trampoline, &ctx), err);
+    *out = ctx.buf;
+    *n = ctx.n;
+    return rc;
+}
+
+ct_status gct_mirror_set_receive_buffer(ct_mirror *m, size_t bytes, gct_err *err) {
+    return capture(ct_mirror_set_receive_buffer(m, bytes), err);
+}
+
+ct_status gct_mirror_set_backoff(ct_mirror *m, uint32_t min_ms, uint32_t max_ms, gct_err *err) {
+    return capture(ct_mirror_set_backoff(m, min_ms, max_ms), err);
+}
+
+ct_status gct_mirror_request_repair(ct_mirror *m, gct_err *err) {
+    return capture(ct_mirror_request_repair(m), err);
+}
+
+ct_status gct_mirror_stats(ct_mirror *m, ct_mirror_counters *out, gct_err *err) {
+    return capture(ct_mirror_stats(m, out), err);
+}

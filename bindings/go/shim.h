@@ -154,4 +154,30 @@ ct_status gct_events_set_reliable(ct_events *ev, bool on, gct_err *err);
 ct_status gct_events_receive(ct_events *ev, int32_t timeout_ms, int wake_fd, uintptr_t user,
                              size_t *delivered, uint64_t *overruns, int *woken, gct_err *err);
 
+/* One change of a mirror as Go receives it: CT_MIRROR_NEW/_UPDATE/_DESTROY, with
+ * CT_MIRROR_REPAIR, and a copy of the entry. */
+typedef struct {
+    uint32_t kind;
+    gct_rview entry;
+} gct_mchange;
+
+ct_status gct_mirror_open(const char *netns, const gct_fspec *fs, ct_mirror **out, gct_err *err);
+/* Runs ct_mirror_step without waiting (the wait is gct_mirror_wait's, outside the lock Go
+ * holds around every call on the mirror). The changes are collected, as views, into one
+ * malloc'd array (*out, *n; free it with free(), also on errors: what was delivered before
+ * an error stands): one cgo call for a whole step, however many changes. */
+ct_status gct_mirror_step(ct_mirror *m, gct_mchange **out, size_t *n, gct_err *err);
+/* Waits up to timeout_ms (-1: no end) until fd, closed_fd or cancel_fd (either may be -1)
+ * is readable or hung up: 1 for fd, 2 for the others, 0 on timeout, -1 with *err_no. A
+ * signal (EINTR) does not start the timeout over. */
+int gct_mirror_wait(int fd, int closed_fd, int cancel_fd, int32_t timeout_ms, int *err_no);
+ct_status gct_mirror_get(ct_mirror *m, const gct_flat *key, gct_rview *out, gct_err *err);
+ct_status gct_mirror_get_by_id(ct_mirror *m, uint32_t id, gct_rview *out, gct_err *err);
+/* Every entry of the mirror into a malloc'd array (*out, *n; free() it). */
+ct_status gct_mirror_snapshot(ct_mirror *m, gct_rview **out, size_t *n, gct_err *err);
+ct_status gct_mirror_set_receive_buffer(ct_mirror *m, size_t bytes, gct_err *err);
+ct_status gct_mirror_set_backoff(ct_mirror *m, uint32_t min_ms, uint32_t max_ms, gct_err *err);
+ct_status gct_mirror_request_repair(ct_mirror *m, gct_err *err);
+ct_status gct_mirror_stats(ct_mirror *m, ct_mirror_counters *out, gct_err *err);
+
 #endif

@@ -80,6 +80,7 @@ from .events import (
 from .expect import Expectation
 from .filter import Filter
 from .handle import Batch, Conntrack, EntryIterator, Stats
+from .mirror import CHANGE_NAMES, Change, Mirror, MirrorStats
 
 __version__ = "0.1.0"
 
@@ -100,6 +101,8 @@ def strerror(status):
 
 __all__ = [
     "Batch",
+    "CHANGE_NAMES",
+    "Change",
     "BufferTooSmallError",
     "BusyError",
     "Conntrack",
@@ -125,6 +128,8 @@ __all__ = [
     "KernelError",
     "LIBRARY",
     "MalformedError",
+    "Mirror",
+    "MirrorStats",
     "NetnsError",
     "NotFoundError",
     "NotSetError",

@@ -135,6 +135,18 @@ DUMP_CB = ctypes.CFUNCTYPE(ctypes.c_int32, P, P)
 EXPECT_CB = ctypes.CFUNCTYPE(ctypes.c_int32, P, P)
 # int32_t (*ct_event_cb)(uint32_t event_type, const ct_entry *entry, void *user_data)
 EVENT_CB = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_uint32, P, P)
+# int32_t (*ct_mirror_cb)(uint32_t change, const ct_entry *entry, void *user_data)
+MIRROR_CB = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_uint32, P, P)
+
+CT_MIRROR_NEW, CT_MIRROR_UPDATE, CT_MIRROR_DESTROY, CT_MIRROR_REPAIR = 1, 2, 4, 0x100
+
+
+class CtMirrorCounters(ctypes.Structure):
+    """ct_mirror_counters, in the header's order."""
+
+    _fields_ = [(name, ctypes.c_uint64) for name in (
+        "events", "overruns", "repairs", "repaired_entries", "stale_ms", "last_repair_ms")] + [
+        ("stale", ctypes.c_uint32), ("reserved", ctypes.c_uint32)]
 
 _PROTOTYPES = {
     # batches
@@ -275,6 +287,20 @@ _PROTOTYPES = {
     "ct_events_set_reliable": (status_t, [P, bool_t]),
     "ct_events_receive": (status_t, [P, i32, EVENT_CB, P, ctypes.POINTER(size_t)]),
     "ct_events_overruns": (u64, [P]),
+    # the table mirror
+    "ct_mirror_open": (status_t, [char_p, P, PP]),
+    "ct_mirror_close": (None, [P]),
+    "ct_mirror_step": (status_t, [P, i32, MIRROR_CB, P, ctypes.POINTER(size_t)]),
+    "ct_mirror_fd": (i32, [P]),
+    "ct_mirror_next_timeout": (i32, [P]),
+    "ct_mirror_set_receive_buffer": (status_t, [P, size_t]),
+    "ct_mirror_set_backoff": (status_t, [P, u32, u32]),
+    "ct_mirror_request_repair": (status_t, [P]),
+    "ct_mirror_count": (size_t, [P]),
+    "ct_mirror_get": (status_t, [P, P, PP]),
+    "ct_mirror_get_by_id": (status_t, [P, u32, PP]),
+    "ct_mirror_each": (status_t, [P, DUMP_CB, P]),
+    "ct_mirror_stats": (status_t, [P, ctypes.POINTER(CtMirrorCounters)]),
     # errors and version (static or thread-owned strings: copied at once)
     "ct_strerror": (P, [i32]),
     "ct_last_error_message": (P, []),
