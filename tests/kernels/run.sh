@@ -23,7 +23,7 @@ set -euo pipefail
 export PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
 
 # Bump when the initramfs or the guest scripts change: cached images carry it in their name.
-REV=1
+REV=2
 CACHE=${CT_KERNELS_CACHE:-/var/cache/libconntrack-kernels}
 KVER= MEM=1024 SMP=1 TIMEOUT=1800 PREPARE=0
 SYSCTLS=()

@@ -32,7 +32,7 @@ step rust/events "$events_bin" --test-threads=2
 step python env PYTHONDONTWRITEBYTECODE=1 CONNTRACK_LIBRARY="$build/lib/libconntrack.so.0" \
     /usr/bin/python3 -m pytest -q -p no:cacheprovider bindings/python/tests \
     -k '(test_neutron_scenario and zone10 and in_process) or test_filters or test_delete_by_id_matching_flush or test_new_update_destroy'
-step go sh -c "cd bindings/go && CONNTRACK_GO_REQUIRE_KERNEL=1 '$go_bin' \
+step go sh -c "cd bindings/go && CONNTRACK_GO_REQUIRE_KERNEL=1 '$PWD/$go_bin' \
     -test.run 'TestNeutronIPv4Zone\$|TestNeutronIPv6Zone\$|TestFilters|TestGetUpdateDeleteFlush'"
 # Last, as it lowers the one table limit every namespace shares (the guest's): a batch of
 # creates that fills the table.
