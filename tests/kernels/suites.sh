@@ -12,10 +12,11 @@ step() {
     name=$1
     shift
     echo "== $release: $name"
+    t0=$(date +%s)
     if "$@"; then
-        echo "kernels: ok   $release $name"
+        echo "kernels: ok   $release $name ($(($(date +%s) - t0)) s)"
     else
-        echo "kernels: FAIL $release $name"
+        echo "kernels: FAIL $release $name ($(($(date +%s) - t0)) s)"
         rc=1
     fi
 }

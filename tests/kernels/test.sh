@@ -6,7 +6,8 @@
 # nf_conntrack_events autodetect mode. Prints each guest's output, then
 # "kernels: N passed, N failed" counting the steps of every guest.
 #   tests/kernels/test.sh BUILD
-# CT_KERNELS overrides the list of kernels (e.g. CT_KERNELS=5.10.0-32).
+# CT_KERNELS overrides the list of kernels (e.g. CT_KERNELS=5.10.0-32), CT_KERNELS_SMP the
+# guests' CPUs.
 set -eu
 build=${1:-build}
 kernels=${CT_KERNELS:-6.1.0-56 5.10.0-32}
@@ -50,7 +51,7 @@ pids=""
 for k in $kernels; do
     (
         rc=0 t0=$(date +%s)
-        "$here/run.sh" --kernel "$k" --mem 2048 --smp 1 --sysctl net.netfilter.nf_conntrack_max=1048576 \
+        "$here/run.sh" --kernel "$k" --mem 2048 --smp "${CT_KERNELS_SMP:-1}" --sysctl net.netfilter.nf_conntrack_max=1048576 \
             -- sh "$here/suites.sh" "$build" "$rust_bin" "$events_bin" "$go_bin" >"$logs/$k.log" 2>&1 || rc=$?
         echo "$rc $(($(date +%s) - t0))" >"$logs/$k.rc"
     ) &
