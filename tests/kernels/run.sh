@@ -23,7 +23,7 @@ set -euo pipefail
 export PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
 
 # Bump when the initramfs or the guest scripts change: cached images carry it in their name.
-REV=2
+REV=3
 CACHE=${CT_KERNELS_CACHE:-/var/cache/libconntrack-kernels}
 KVER= MEM=1024 SMP=1 TIMEOUT=1800 PREPARE=0
 SYSCTLS=()
@@ -202,6 +202,8 @@ build_initrd() {
         die "cpio failed"
     mv "$INITRD.new" "$INITRD"
     rm -rf "$t"
+    # Older revisions go (a guest booted from one has read it whole already).
+    find "$KDIR" -maxdepth 1 -name 'initrd-*.cpio' ! -name "${INITRD##*/}" -delete
 }
 
 mkdir -p "$CACHE"
