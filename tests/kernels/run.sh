@@ -128,8 +128,6 @@ install_tools() {
     local need=()
     command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
     command -v modprobe >/dev/null && command -v depmod >/dev/null || need+=(kmod)
-    command -v xz >/dev/null || need+=(xz-utils)
-    command -v zstd >/dev/null || need+=(zstd)
     [ ${#need[@]} -eq 0 ] && return 0
     echo "kernels/run.sh: installing ${need[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
@@ -179,11 +177,10 @@ add_modules() { # TREE DIR MODULE...
         # A module two lists depend on goes in the first one only.
         [ -n "$(find "$tree" -name "[0-9]*-${mod##*/}" -print -quit 2>/dev/null)" ] && continue
         n=$((n + 1))
+        # (Debian's 6.1 and 5.10 packages ship them uncompressed, as busybox's insmod wants.)
         case $mod in
             *.ko) cp "$mod" "$tree/$dir/$(printf %03d "$n")-${mod##*/}" ;;
-            *.ko.xz) xz -dc "$mod" >"$tree/$dir/$(printf %03d "$n")-$(basename "$mod" .xz)" ;;
-            *.ko.zst) zstd -qdc "$mod" >"$tree/$dir/$(printf %03d "$n")-$(basename "$mod" .zst)" ;;
-            *) die "unknown module file $mod" ;;
+            *) die "unexpected module file $mod" ;;
         esac
     done
 }
