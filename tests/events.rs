@@ -199,7 +199,10 @@ fn events_arrive_in_autodetect_mode_or_in_the_kernels_only_mode() {
         assert_eq!(seen[0], (EVENT_NEW, Some(1)));
         let mut destroyed = [seen[1], seen[2]];
         destroyed.sort();
-        assert_eq!(destroyed, [(EVENT_DESTROY, Some(1)), (EVENT_DESTROY, Some(7))]);
+        assert_eq!(
+            destroyed,
+            [(EVENT_DESTROY, Some(1)), (EVENT_DESTROY, Some(7))]
+        );
     }
 }
 
