@@ -17,8 +17,9 @@
 # --sysctl K=V (repeatable, set in the guest's first namespace before COMMAND),
 # --timeout SEC (1800), --prepare (fetch and build, run nothing).
 # Environment: CT_KERNELS_CACHE (/var/cache/libconntrack-kernels), CT_KERNELS_ACCEL (auto,
-# kvm or tcg), CT_KERNELS_VERBOSE (set: show the guest kernel's console), CT_KERNELS_MIRROR (the archive to fetch bullseye from, when the host's apt
-# sources name none).
+# kvm or tcg; auto takes KVM when /dev/kvm is usable and the CPU has vmx or svm),
+# CT_KERNELS_VERBOSE (set: show the guest kernel's console), CT_KERNELS_MIRROR (the archive
+# to fetch bullseye from, when the host's apt sources name none).
 set -euo pipefail
 export PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
 
