@@ -14,11 +14,14 @@ kernels=${CT_KERNELS:-6.1.0-56 5.10.0-32}
 here=$(dirname "$0")
 
 # The Rust test binaries, built here like the rest: the guest's root is read-only.
-bins=$(cargo test --test kernel --test events --no-run 2>&1 | sed -n 's/.*(\(target\/[^)]*\/\(kernel\|events\)-[0-9a-f]*\)).*/\1/p')
+bins=$(cargo test --test kernel --test events --test filtersets --no-run 2>&1 |
+    sed -n 's/.*(\(target\/[^)]*\/\(kernel\|events\|filtersets\)-[0-9a-f]*\)).*/\1/p')
 rust_bin=$(echo "$bins" | grep '/kernel-' | tail -n1)
 events_bin=$(echo "$bins" | grep '/events-' | tail -n1)
-[ -n "$rust_bin" ] && [ -n "$events_bin" ] || { echo "kernels: Rust kernel test binaries not found"; exit 1; }
-for t in test_core test_events test_misuse test_threads; do
+sets_bin=$(echo "$bins" | grep '/filtersets-' | tail -n1)
+[ -n "$rust_bin" ] && [ -n "$events_bin" ] && [ -n "$sets_bin" ] ||
+    { echo "kernels: Rust kernel test binaries not found"; exit 1; }
+for t in test_core test_events test_misuse test_threads test_filtersets; do
     [ -x "$build/$t" ] || { echo "kernels: $build/$t missing (make c-tests)"; exit 1; }
 done
 
@@ -61,7 +64,7 @@ worker() {
         set -- $job
         t0=$(date +%s) rc=0
         "$here/run.sh" --kernel "$1" --mem 2048 --smp 1 --sysctl net.netfilter.nf_conntrack_max=1048576 \
-            -- sh "$here/suites.sh" "$2" "$build" "$rust_bin" "$events_bin" "$go_bin" >"$logs/$1-$2.log" 2>&1 || rc=$?
+            -- sh "$here/suites.sh" "$2" "$build" "$rust_bin" "$events_bin" "$sets_bin" "$go_bin" >"$logs/$1-$2.log" 2>&1 || rc=$?
         echo "$rc $(($(date +%s) - t0))" >"$logs/$1-$2.rc"
         # Each guest's output as soon as it ends, whole (never mixed with the other's).
         flock "$logs/lock" sh -c 'echo "==== kernel $1, $2: guest ran $3 s, status $4"; cat "$5"' - \
