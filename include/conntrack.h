@@ -1830,7 +1830,9 @@ ct_status ct_batch_add_views(ct_batch *batch,
  * net.netfilter.nf_conntrack_events = 2 (the default of a new namespace on some kernels
  * between 5.19 and 6.10) means the kernel records events only while a listener exists:
  * entries created before the first listener subscribed never report events, not even their
- * destroy. Dump after subscribing to learn about them.
+ * destroy. Dump after subscribing to learn about them. Kernels without that mode (5.10, for
+ * example) refuse 2 (EINVAL) and keep 1: every entry reports its events there, so a listener
+ * also hears the destroy of an entry created before it subscribed.
  */
 typedef struct ct_events ct_events;
 

@@ -473,7 +473,7 @@ fn sequence_numbers_wrap_around_without_losing_an_answer() {
 
 /// The table fills up during a batch of creates. nf_conntrack_max is one limit for every
 /// namespace and only the initial namespace may lower it, so this test runs only where that
-/// was done for it: `make test-oldkernel` lowers it inside its test VM, never on a host.
+/// was done for it: `make test-kernels` lowers it inside its test VMs, never on a host.
 #[test]
 #[ignore = "needs net.netfilter.nf_conntrack_max lowered to at most 1000 (the test VM does it)"]
 fn a_full_table_during_a_batch_of_creates() {

@@ -75,7 +75,9 @@ type Event struct {
 //
 // With net.netfilter.nf_conntrack_events = 2 (the default of a new namespace on some
 // kernels) entries created before the first listener subscribed report no events at all:
-// list the table after subscribing to learn about them.
+// list the table after subscribing to learn about them. Kernels without that mode (5.10)
+// refuse 2 and keep 1: every entry reports there, so a listener also hears the destroy of
+// entries created before it subscribed.
 //
 // Like a Conn, an Events is used by one goroutine at a time: a call while another is
 // running on it (or while Run owns it) fails with ErrBusy. Close it when done.

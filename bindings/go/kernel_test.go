@@ -13,6 +13,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 )
 
 func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
@@ -196,12 +197,14 @@ func TestGetUpdateDeleteFlush(t *testing.T) {
 	}
 	t.Logf("second create: %v", err)
 	e.Mark, e.Timeout = Ptr[uint32](0x42), Ptr[uint32](500)
+	updated := time.Now()
 	if err := c.Update(e); err != nil {
 		t.Fatal(err)
 	}
 	out := ns.tool(t, "-L", "-w", "5")
-	if countLines(out, "mark=66 zone=5") != 1 || !(strings.Contains(out, " 499 ") || strings.Contains(out, " 500 ")) {
-		t.Fatalf("after Update:\n%s", out)
+	since := time.Since(updated)
+	if left, ok := toolTimeout(out, "mark=66 zone=5"); !ok || !timeoutWithin(left, 500, since) {
+		t.Fatalf("after an Update to 500 s, %v before the tool's answer:\n%s", since, out)
 	}
 	got, err := c.Get(e)
 	if err != nil || got.ID == nil || got.Mark == nil || *got.Mark != 0x42 {

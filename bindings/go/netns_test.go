@@ -3,11 +3,14 @@ package conntrack
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // The kernel tests run as root, each in a network namespace of its own (removed after the
@@ -104,6 +107,33 @@ func (ns *netns) open(t testing.TB) *Conn {
 }
 
 // countLines counts the lines of text containing needle (every non-empty line for "").
+// timeoutWithin says whether `got`, a timeout read back (whole seconds left, rounded down),
+// can be what `set` seconds became at most `elapsed` later. The slack is the time measured
+// around the calls, not a fixed one: a slow machine passes, a wrong value still fails.
+func timeoutWithin(got, set uint32, elapsed time.Duration) bool {
+	slack := uint32(math.Ceil(elapsed.Seconds()))
+	return got <= set && got+slack >= set
+}
+
+// toolTimeout reads the timeout column (the third: "udp 17 499 ...") of the one line of
+// conntrack -L's output that holds needle.
+func toolTimeout(out, needle string) (uint32, bool) {
+	var f []string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, needle) {
+			if f != nil {
+				return 0, false
+			}
+			f = strings.Fields(line)
+		}
+	}
+	if len(f) < 3 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(f[2], 10, 32)
+	return uint32(n), err == nil
+}
+
 func countLines(text, needle string) int {
 	n := 0
 	for _, line := range strings.Split(text, "\n") {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"testing"
+	"time"
 )
 
 // The scenario of Neutron's conntrack helper tests, as the C suite runs it: the tool makes
@@ -37,8 +38,10 @@ func (s scenario) icmpProto() uint8 {
 	return ProtoICMP
 }
 
-func (s scenario) createThree(t *testing.T, ns *netns) {
+// createThree makes the entries, with a timeout of 1234 s; it returns the time just before.
+func (s scenario) createThree(t *testing.T, ns *netns) time.Time {
 	t.Helper()
+	start := time.Now()
 	z := fmt.Sprint(s.zone)
 	ns.tool(t, "-I", "-p", "tcp", "-s", s.src(), "-d", s.dst(), "--sport", "1", "--dport", "2",
 		"--state", "ESTABLISHED", "-t", "1234", "-w", z)
@@ -50,10 +53,12 @@ func (s scenario) createThree(t *testing.T, ns *netns) {
 		ns.tool(t, "-I", "-p", "icmp", "-s", s.src(), "-d", s.dst(), "--icmp-type", "8",
 			"--icmp-code", "0", "--icmp-id", "3333", "-t", "1234", "-w", z)
 	}
+	return start
 }
 
-// checkEntry checks every field of one of the three entries.
-func (s scenario) checkEntry(t *testing.T, ns *netns, e Entry) {
+// checkEntry checks every field of one of the three entries, read at most `since` after
+// their creation.
+func (s scenario) checkEntry(t *testing.T, ns *netns, e Entry, since time.Duration) {
 	t.Helper()
 	src, dst := netip.MustParseAddr(s.src()), netip.MustParseAddr(s.dst())
 	wantFamily := FamilyIPv4
@@ -66,8 +71,8 @@ func (s scenario) checkEntry(t *testing.T, ns *netns, e Entry) {
 	if e.Orig.Src != src || e.Orig.Dst != dst || e.Reply.Src != dst || e.Reply.Dst != src {
 		t.Errorf("addresses %v>%v / %v>%v", e.Orig.Src, e.Orig.Dst, e.Reply.Src, e.Reply.Dst)
 	}
-	if e.Timeout == nil || *e.Timeout <= 1200 || *e.Timeout > 1234 {
-		t.Errorf("timeout %v", e.Timeout)
+	if e.Timeout == nil || !timeoutWithin(*e.Timeout, 1234, since) {
+		t.Errorf("timeout %v, %v after a create with 1234", e.Timeout, since)
 	}
 	if s.zone == 0 {
 		if e.Zone != nil {
@@ -176,7 +181,7 @@ func (s scenario) run(t *testing.T) {
 	t.Parallel()
 	ns := newNetns(t)
 	c := ns.open(t)
-	s.createThree(t, ns)
+	created := s.createThree(t, ns)
 	// An entry in another zone that must never show up or go.
 	other := "5"
 	if s.zone == 5 {
@@ -191,7 +196,7 @@ func (s scenario) run(t *testing.T) {
 	protos := map[uint8]bool{}
 	for _, e := range l {
 		t.Logf("listed: %s (counters %v %v, started %v)", e, e.OrigCounters, e.ReplyCounters, e.TimestampStart)
-		s.checkEntry(t, ns, e)
+		s.checkEntry(t, ns, e, time.Since(created))
 		protos[e.Proto] = true
 	}
 	if !protos[ProtoTCP] || !protos[ProtoUDP] || !protos[s.icmpProto()] {

@@ -119,7 +119,9 @@ class Events:
 
     Entries created before the listener subscribed may report no events at all when the
     namespace's net.netfilter.nf_conntrack_events is 2 (the default of a new namespace on
-    some kernels): list the table after subscribing to learn about them.
+    some kernels): list the table after subscribing to learn about them. Kernels without
+    that mode (5.10) refuse 2 and keep 1: every entry reports there, so a listener also
+    hears the destroy of entries created before it subscribed.
 
     One thread at a time: a call while another thread is inside receive() (or the
     iteration's wait) raises BusyError; open one listener per thread. Use it as a context
