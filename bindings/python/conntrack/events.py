@@ -35,7 +35,9 @@ EVENT_NAMES = {EVENT_NEW: "new", EVENT_UPDATE: "update", EVENT_DESTROY: "destroy
 _EVENT_NUMBERS = {name: number for number, name in EVENT_NAMES.items()}
 
 # poll()'s largest timeout in milliseconds.
-_MAX_WAIT_MS = 2**31 - 1
+# The longest single poll(): a signal that lands just before a poll begins goes unnoticed by
+# that poll (its handler runs only when Python regains control), so Ctrl-C waits at most this.
+_SLICE_MS = 500
 
 
 @dataclasses.dataclass(frozen=True)
@@ -316,14 +318,14 @@ class Events:
             if self._read_once(ev):
                 return
             if deadline is None:
-                wait_ms = None
+                wait_ms = _SLICE_MS
             else:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return
-                wait_ms = min(_MAX_WAIT_MS, max(1, math.ceil(left * 1000)))
+                wait_ms = min(_SLICE_MS, max(1, math.ceil(left * 1000)))
             # Readable, an error flagged on the socket (an overrun), or the timeout; a
-            # signal runs its handler here (PEP 475) and the wait goes on.
+            # signal runs its handler here (PEP 475), or at the latest when the slice ends.
             self._poll.poll(wait_ms)
 
     def receive(self, timeout=None):

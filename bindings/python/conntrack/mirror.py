@@ -23,7 +23,7 @@ from . import _lib
 from ._lib import lib
 from .entry import Reader, c_entry
 from .errors import BusyError, c_text, check, invalid, last_error
-from .events import _MAX_WAIT_MS, _check_timeout
+from .events import _SLICE_MS, _check_timeout
 from .filter import c_filter
 
 #: Change kind number (CT_MIRROR_*) -> name.
@@ -308,13 +308,12 @@ class Mirror:
                 if n or self._m is None or timeout == 0:
                     break
                 ms = lib.ct_mirror_next_timeout(m)
-                wait_ms = None if ms < 0 else ms
+                wait_ms = _SLICE_MS if ms < 0 else min(ms, _SLICE_MS)
                 if deadline is not None:
                     left = deadline - time.monotonic()
                     if left <= 0:
                         break
-                    left_ms = min(_MAX_WAIT_MS, max(1, math.ceil(left * 1000)))
-                    wait_ms = left_ms if wait_ms is None else min(wait_ms, left_ms)
+                    wait_ms = min(wait_ms, max(1, math.ceil(left * 1000)))
                 self._poll.poll(wait_ms)
         finally:
             self._lock.release()

@@ -293,7 +293,10 @@ def test_arguments_and_closed_listener(netns):
 def test_a_blocking_receive_yields_to_ctrl_c(netns):
     # The wait is Python's: SIGINT raises KeyboardInterrupt in a listener blocked without a
     # timeout (a wait inside the C library would retry poll() until an event came).
-    code = ("import sys, conntrack\n"
+    # The child installs Python's SIGINT handler itself: a parent started in the background
+    # by a shell passes SIGINT on as ignored, and Python then leaves it so.
+    code = ("import signal, sys, conntrack\n"
+            "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
             "events = conntrack.Events(netns=sys.argv[1])\n"
             "try:\n"
             "    print('ready', flush=True)\n"
