@@ -149,7 +149,7 @@ demo: deps examples
 deps:
 	./scripts/install-deps.sh
 
-test: deps test-rust test-symbols test-c test-examples test-cli test-readme test-install test-python test-go test-kernels
+test: deps test-rust test-symbols test-c bench test-examples test-cli test-readme test-install test-python test-go test-kernels
 
 test-rust:
 	$(CARGO) fmt --check

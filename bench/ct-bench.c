@@ -171,8 +171,7 @@ static int delete_filtered(ct_handle *h, int any, unsigned k, unsigned zone, int
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: %s create N ZONE | dump [ZONE] | delete N ZONE | list [ZONE] | delete-any K ZONE | "
-                "delete-matching ZONE [userspace] | flush | events SECS
-",
+                "delete-matching ZONE [userspace] | flush | events SECS\n",
                 argv[0]);
         return 2;
     }
