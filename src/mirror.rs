@@ -75,7 +75,7 @@ pub struct MirrorStats {
 
 /// The mirror's identity of an entry: its original tuple and zone (what the kernel looks
 /// an entry up by).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct Key {
     zone: u16,
     proto: u8,
@@ -84,6 +84,48 @@ struct Key {
     sport: Option<u16>,
     dport: Option<u16>,
     icmp: (Option<u8>, Option<u8>, Option<u16>),
+}
+
+/// One write of the whole key: the hasher is called once an entry, not once a field (the
+/// mirror hashes every event's key).
+impl Hash for Key {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let mut b = [0u8; 48];
+        b[..2].copy_from_slice(&self.zone.to_ne_bytes());
+        b[2] = self.proto;
+        for (at, a) in [(3, self.src), (20, self.dst)] {
+            match a {
+                Some(IpAddr::V4(v)) => {
+                    b[at] = 4;
+                    b[at + 1..at + 5].copy_from_slice(&v.octets());
+                }
+                Some(IpAddr::V6(v)) => {
+                    b[at] = 6;
+                    b[at + 1..at + 17].copy_from_slice(&v.octets());
+                }
+                None => {}
+            }
+        }
+        for (at, p) in [(37, self.sport), (40, self.dport)] {
+            if let Some(p) = p {
+                b[at] = 1;
+                b[at + 1..at + 3].copy_from_slice(&p.to_ne_bytes());
+            }
+        }
+        let (t, c, i) = self.icmp;
+        b[43] = u8::from(t.is_some()) | u8::from(c.is_some()) << 1 | u8::from(i.is_some()) << 2;
+        b[44] = t.unwrap_or(0);
+        b[45] = c.unwrap_or(0);
+        b[46..48].copy_from_slice(&i.unwrap_or(0).to_ne_bytes());
+        state.write(&b);
+    }
+}
+
+/// The id index's hash: kernel ids are already keyed hashes, so a multiply spreads them.
+fn id_hash(id: u32) -> u64 {
+    u64::from(id)
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        .rotate_left(32)
 }
 
 fn key_of(e: &Entry) -> Key {
@@ -308,7 +350,7 @@ impl Table {
     }
 
     fn find_id(&self, id: u32) -> Option<usize> {
-        let h = Self::hash(&self.hasher, &id);
+        let h = id_hash(id);
         self.by_id
             .find(h, |s| self.entries[s as usize].id == Some(id))
             .map(|b| self.by_id.buckets[b] as usize)
@@ -332,12 +374,12 @@ impl Table {
         let Some(id) = self.entries[slot].id else {
             return;
         };
-        let (entries, hasher) = (&self.entries, &self.hasher);
-        let h = Self::hash(hasher, &id);
+        let entries = &self.entries;
+        let h = id_hash(id);
         match self.by_id.find(h, |s| entries[s as usize].id == Some(id)) {
             Some(b) => self.by_id.buckets[b] = slot as u32,
             None => self.by_id.insert(h, slot as u32, |s| {
-                Self::hash(hasher, &entries[s as usize].id.unwrap_or(0))
+                id_hash(entries[s as usize].id.unwrap_or(0))
             }),
         }
     }
@@ -347,12 +389,11 @@ impl Table {
         let Some(id) = self.entries[slot].id else {
             return;
         };
-        let (entries, hasher) = (&self.entries, &self.hasher);
-        let h = Self::hash(hasher, &id);
+        let entries = &self.entries;
+        let h = id_hash(id);
         if let Some(b) = self.by_id.find(h, |s| s as usize == slot) {
-            self.by_id.remove_at(b, |s| {
-                Self::hash(hasher, &entries[s as usize].id.unwrap_or(0))
-            });
+            self.by_id
+                .remove_at(b, |s| id_hash(entries[s as usize].id.unwrap_or(0)));
         }
     }
 
@@ -381,7 +422,7 @@ impl Table {
         }
         if self.by_id.buckets.len() > 64 && self.by_id.len * 8 < self.by_id.buckets.len() * 3 {
             self.by_id
-                .rebuild(|s| Self::hash(hasher, &entries[s as usize].id.unwrap_or(0)));
+                .rebuild(|s| id_hash(entries[s as usize].id.unwrap_or(0)));
         }
     }
 
@@ -402,7 +443,7 @@ impl Table {
                 self.by_key.buckets[b] = slot as u32;
             }
             if let Some(id) = entries[last].id {
-                let ih = Self::hash(hasher, &id);
+                let ih = id_hash(id);
                 if let Some(b) = self.by_id.find(ih, |s| s as usize == last) {
                     self.by_id.buckets[b] = slot as u32;
                 }
