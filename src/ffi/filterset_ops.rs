@@ -1,15 +1,12 @@
 //! Dump and delete-matching over a set of filters (ct_filters), in one dump of the table.
 
 use std::ffi::c_void;
-use std::ops::ControlFlow;
 
-use super::entry::ct_entry;
 use super::filterset::ct_filters;
 use super::handle::{ct_handle, with_handle};
-use super::ops::ct_dump_cb;
+use super::ops::{ct_dump_cb, each_to_c};
 use super::status::ct_status;
-use super::{cast_ref, write_opt};
-use crate::Entry;
+use super::write_opt;
 
 /// Streams every entry that matches any filter of `set` to `cb`, in one dump of the table
 /// whatever the number of filters, without keeping the table in memory. What all the
@@ -25,19 +22,7 @@ pub unsafe extern "C" fn ct_dump_any(
     ffi_fn! {
         let cb = arg_cb!(cb);
         let s = arg_ref!(set);
-        let closing = || cast_ref(h).is_some_and(|b| b.state.free_pending());
-        ok!(with_handle(h, |core| {
-            core.dump_any(s, |e| {
-                // SAFETY: the entry lives until the callback returns, as documented.
-                let rc = cb(e as *const Entry as *const ct_entry, user_data);
-                // The callback closed the handle: the rest of the dump is of no use.
-                if rc == 0 && !closing() {
-                    ControlFlow::Continue(())
-                } else {
-                    ControlFlow::Break(())
-                }
-            })
-        }));
+        ok!(with_handle(h, |core| core.dump_any(s, each_to_c(h, cb, user_data))));
         ct_status::CT_OK
     }
 }

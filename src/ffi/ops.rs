@@ -17,6 +17,25 @@ use crate::Entry;
 pub type ct_dump_cb =
     Option<unsafe extern "C" fn(entry: *const ct_entry, user_data: *mut c_void) -> i32>;
 
+/// The dump callback that hands each entry to the C callback `cb`: the dump goes on while
+/// `cb` answers 0 and has not closed the handle `h` (then the rest is of no use).
+pub(crate) fn each_to_c(
+    h: *mut ct_handle,
+    cb: unsafe extern "C" fn(entry: *const ct_entry, user_data: *mut c_void) -> i32,
+    user_data: *mut c_void,
+) -> impl FnMut(&Entry) -> ControlFlow<()> {
+    move |e| {
+        // SAFETY: the entry lives until the callback returns, as documented; `h` is the
+        // handle the dump runs on, alive until the call that runs it returns.
+        let rc = unsafe { cb(e as *const Entry as *const ct_entry, user_data) };
+        if rc == 0 && !unsafe { cast_ref(h) }.is_some_and(|b| b.state.free_pending()) {
+            ControlFlow::Continue(())
+        } else {
+            ControlFlow::Break(())
+        }
+    }
+}
+
 /// Streams every entry matching `filter` (NULL: every entry) to `cb`, without keeping the
 /// table in memory. Filters the kernel cannot apply are applied by the library, with the
 /// same result on every kernel. Returns CT_OK when the dump ended or the callback stopped
@@ -32,19 +51,7 @@ pub unsafe extern "C" fn ct_dump(
     ffi_fn! {
         let cb = arg_cb!(cb);
         let f = cast_ref(filter);
-        let closing = || cast_ref(h).is_some_and(|b| b.state.free_pending());
-        ok!(with_handle(h, |core| {
-            core.dump_entries(f, |e| {
-                // SAFETY: the entry lives until the callback returns, as documented.
-                let rc = cb(e as *const Entry as *const ct_entry, user_data);
-                // The callback closed the handle: the rest of the dump is of no use.
-                if rc == 0 && !closing() {
-                    ControlFlow::Continue(())
-                } else {
-                    ControlFlow::Break(())
-                }
-            })
-        }));
+        ok!(with_handle(h, |core| core.dump_entries(f, each_to_c(h, cb, user_data))));
         ct_status::CT_OK
     }
 }
