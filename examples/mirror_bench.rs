@@ -17,28 +17,16 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use conntrack::batch::{Batch, Op};
-use conntrack::entry::{proto, Dir, Side};
 use conntrack::mirror::{Change, ChangeKind, Mirror};
 use conntrack::{Entry, Handle};
+
+#[path = "../tests/common/table_rows.rs"]
+mod table_rows;
+use table_rows::{row, tool_rows, tuple_text, udp, Row};
 
 const CHUNK: u32 = 10_000;
 const POOL_ZONE: u16 = 1;
 const BURST_ZONE: u16 = 2;
-
-fn udp(i: u32, zone: u16) -> Entry {
-    let mut e = Entry::new();
-    e.set_proto(proto::UDP).unwrap();
-    let src = IpAddr::from((0x0a00_0000 + i / 1024 + 1).to_be_bytes());
-    e.set_addr(Dir::Orig, Side::Src, src).unwrap();
-    e.set_addr(Dir::Orig, Side::Dst, "10.200.0.1".parse().unwrap())
-        .unwrap();
-    e.set_port(Dir::Orig, Side::Src, 1024 + (i % 1024) as u16)
-        .unwrap();
-    e.set_port(Dir::Orig, Side::Dst, 53).unwrap();
-    e.set_zone(u32::from(zone)).unwrap();
-    e.timeout = Some(3600);
-    e
-}
 
 fn send(h: &mut Handle, op: Op, entries: impl Iterator<Item = Entry>) -> usize {
     let mut b = Batch::new();
@@ -49,59 +37,14 @@ fn send(h: &mut Handle, op: Op, entries: impl Iterator<Item = Entry>) -> usize {
     b.failed()
 }
 
-type Row = (String, u16, u32, u32, Option<u32>);
-
-fn tuple_text(e: &Entry) -> String {
-    let t = &e.orig;
-    format!(
-        "{} {} {} {}",
-        t.src.unwrap(),
-        t.dst.unwrap(),
-        t.src_port.unwrap_or(0),
-        t.dst_port.unwrap_or(0)
-    )
-}
-
-fn row(e: &Entry) -> Row {
-    (
-        tuple_text(e),
-        e.zone.unwrap_or(0),
-        e.mark.unwrap_or(0),
-        e.status.unwrap_or(0),
-        e.id,
-    )
-}
-
-/// (tuple, zone, mark, id) of every line of `conntrack -L -o id`.
-fn tool_rows() -> BTreeSet<(String, u16, u32, Option<u32>)> {
+/// `conntrack -L -o id` of the benchmark's namespace, as rows.
+fn tool_now() -> BTreeSet<(String, u16, u32, Option<u32>)> {
     let out = Command::new("conntrack")
         .args(["-L", "-o", "id"])
         .stderr(Stdio::null())
         .output()
         .expect("run conntrack -L");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| {
-            let field = |name: &str| {
-                l.split_whitespace()
-                    .find_map(|w| w.strip_prefix(name))
-                    .map(str::to_string)
-            };
-            let tuple = format!(
-                "{} {} {} {}",
-                field("src=").unwrap_or_default(),
-                field("dst=").unwrap_or_default(),
-                field("sport=").unwrap_or_else(|| "0".into()),
-                field("dport=").unwrap_or_else(|| "0".into())
-            );
-            (
-                tuple,
-                field("zone=").map_or(0, |z| z.parse().unwrap_or(0)),
-                field("mark=").map_or(0, |m| m.parse().unwrap_or(0)),
-                field("id=").and_then(|i| i.parse().ok()),
-            )
-        })
-        .collect()
+    tool_rows(&String::from_utf8_lossy(&out.stdout))
 }
 
 fn rss_kib() -> u64 {
@@ -305,7 +248,7 @@ fn main() {
             )
         })
         .collect();
-    let equal = mine == theirs && tool == tool_rows();
+    let equal = mine == theirs && tool == tool_now();
     let replay: BTreeSet<Row> =
         r.0.iter()
             .map(|((src, dst, sp, dp, zone), (mark, status, id))| {
@@ -343,7 +286,7 @@ fn main() {
         std::mem::size_of::<Entry>(),
     );
     if !equal || !replay_equal {
-        let tool_now = tool_rows();
+        let tool_now = tool_now();
         for (what, a, b) in [
             ("mirror, not listed", &mine, &theirs),
             ("listed, not in the mirror", &theirs, &mine),

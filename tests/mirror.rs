@@ -4,15 +4,16 @@
 //! copy built only from its callbacks must equal the mirror.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::IpAddr;
 
 use conntrack::batch::{Batch, Op};
-use conntrack::entry::{proto, Dir, Side};
 use conntrack::mirror::{Change, ChangeKind, Mirror};
 use conntrack::{Entry, Filter, Handle};
 
 mod common;
 use common::Netns;
+#[path = "common/table_rows.rs"]
+mod table_rows;
+use table_rows::{row, tool_rows, tuple_text, udp, Row};
 
 impl Netns {
     /// A namespace with events on, whatever the kernel's default for a new one is.
@@ -23,76 +24,8 @@ impl Netns {
     }
 }
 
-/// What identifies an entry and what events change, as compared here.
-type Row = (String, u16, u32, u32, Option<u32>);
-
-fn udp(i: u32, zone: u16) -> Entry {
-    let mut e = Entry::new();
-    e.set_proto(proto::UDP).unwrap();
-    e.set_addr(
-        Dir::Orig,
-        Side::Src,
-        IpAddr::from((0x0a00_0000 + i / 1024 + 1).to_be_bytes()),
-    )
-    .unwrap();
-    e.set_addr(Dir::Orig, Side::Dst, "10.200.0.1".parse().unwrap())
-        .unwrap();
-    e.set_port(Dir::Orig, Side::Src, 1024 + (i % 1024) as u16)
-        .unwrap();
-    e.set_port(Dir::Orig, Side::Dst, 53).unwrap();
-    e.set_zone(u32::from(zone)).unwrap();
-    e.timeout = Some(3600);
-    e
-}
-
-fn tuple_text(e: &Entry) -> String {
-    let t = &e.orig;
-    format!(
-        "{} {} {} {}",
-        t.src.unwrap(),
-        t.dst.unwrap(),
-        t.src_port.unwrap_or(0),
-        t.dst_port.unwrap_or(0)
-    )
-}
-
-fn row(e: &Entry) -> Row {
-    (
-        tuple_text(e),
-        e.zone.unwrap_or(0),
-        e.mark.unwrap_or(0),
-        e.status.unwrap_or(0),
-        e.id,
-    )
-}
-
 fn rows<'a>(it: impl Iterator<Item = &'a Entry>) -> BTreeSet<Row> {
     it.map(row).collect()
-}
-
-/// The table as `conntrack -L -o id` prints it: (tuple, zone, mark, id) of each entry.
-fn tool_rows(ns: &Netns) -> BTreeSet<(String, u16, u32, Option<u32>)> {
-    let out = ns.sh("conntrack -L -o id 2>/dev/null");
-    out.lines()
-        .map(|l| {
-            let field = |name: &str| {
-                l.split_whitespace()
-                    .find_map(|w| w.strip_prefix(name))
-                    .map(str::to_string)
-            };
-            let tuple = format!(
-                "{} {} {} {}",
-                field("src=").unwrap(),
-                field("dst=").unwrap(),
-                field("sport=").unwrap_or_else(|| "0".into()),
-                field("dport=").unwrap_or_else(|| "0".into())
-            );
-            let zone = field("zone=").map_or(0, |z| z.parse().unwrap());
-            let mark = field("mark=").map_or(0, |m| m.parse().unwrap());
-            let id = field("id=").map(|i| i.parse().unwrap());
-            (tuple, zone, mark, id)
-        })
-        .collect()
 }
 
 /// A copy of the mirror built only from its callbacks.
@@ -162,7 +95,11 @@ fn check_equal(ns: &Netns, h: &mut Handle, m: &Mirror, r: &Replica, filter: Opti
                 )
             })
             .collect();
-        assert_eq!(mine, tool_rows(ns), "mirror vs conntrack -L -o id");
+        assert_eq!(
+            mine,
+            tool_rows(&ns.sh("conntrack -L -o id 2>/dev/null")),
+            "mirror vs conntrack -L -o id"
+        );
     }
     for e in m.iter() {
         assert_eq!(m.get(e).map(row), Some(row(e)), "lookup by tuple and zone");
