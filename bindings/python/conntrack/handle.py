@@ -128,6 +128,16 @@ class Conntrack:
         runs the handle is busy: calling this handle's methods from the callback raises
         BusyError (use another handle, or dump()).
         """
+        def run(h, cb):
+            with c_filter(filter) as fp:
+                return lib.ct_dump(h, fp, cb, None)
+
+        return self._dump_to(callback, run)
+
+    def _dump_to(self, callback, run):
+        """Runs the dump `run(handle, c_callback)` starts, passing each entry to
+        ``callback(entry)``; returns how many were delivered. The callback's exception, or
+        the dump's failure, is raised once the C call has returned."""
         if not callable(callback):
             raise TypeError("callback must be callable")
         h = self._handle()
@@ -140,14 +150,13 @@ class Conntrack:
                 entry = reader.read_kept(entry_ptr)
                 state["count"] += 1
                 return 1 if callback(entry) else 0
-            except BaseException as e:  # noqa: B902 - re-raised after ct_dump returns
+            except BaseException as e:  # noqa: B902 - re-raised after the dump returns
                 state["error"] = e
                 return 1
 
         cb = _lib.DUMP_CB(trampoline)  # kept alive by this frame for the whole call
-        with c_filter(filter) as fp:
-            rc = lib.ct_dump(h, fp, cb, None)
-            failure = last_error(rc) if rc != _lib.CT_OK else None
+        rc = run(h, cb)
+        failure = last_error(rc) if rc != _lib.CT_OK else None
         _raise_after_callbacks(state, failure)
         return state["count"]
 
@@ -222,27 +231,11 @@ class Conntrack:
         """Streams every entry matching any of `filters` to ``callback(entry)``, in one dump
         of the table (as dump_each does for one filter); returns how many were delivered.
         With no filter, nothing matches."""
-        if not callable(callback):
-            raise TypeError("callback must be callable")
-        h = self._handle()
-        reader = Reader()
-        state = {"count": 0, "error": None}
+        def run(h, cb):
+            with c_filters(filters) as sp:
+                return lib.ct_dump_any(h, sp, cb, None)
 
-        def trampoline(entry_ptr, _user_data):
-            try:
-                entry = reader.read_kept(entry_ptr)
-                state["count"] += 1
-                return 1 if callback(entry) else 0
-            except BaseException as e:  # noqa: B902 - re-raised after ct_dump_any returns
-                state["error"] = e
-                return 1
-
-        cb = _lib.DUMP_CB(trampoline)
-        with c_filters(filters) as sp:
-            rc = lib.ct_dump_any(h, sp, cb, None)
-            failure = last_error(rc) if rc != _lib.CT_OK else None
-        _raise_after_callbacks(state, failure)
-        return state["count"]
+        return self._dump_to(callback, run)
 
     def list_any(self, *filters):
         """Every entry matching any of `filters`, as a list of Entry (one dump)."""
