@@ -528,6 +528,9 @@ fn differs(held: &Entry, now: &Entry) -> bool {
         || held.extra.get().helper != now.extra.get().helper
 }
 
+/// Receive calls (each up to 256 datagrams) that read what is queued before a repair dumps.
+const PRE_DRAIN: usize = 4096;
+
 /// Events read per drain while a repair dumps, so that the event socket never fills
 /// behind a long dump.
 const DRAIN_EVERY: usize = 256;
@@ -850,7 +853,6 @@ impl Mirror {
             self.generation = 1;
         }
         let generation = self.generation;
-        let overruns_before = self.stats.overruns;
         let Mirror {
             handle,
             listener,
@@ -866,8 +868,26 @@ impl Mirror {
             f,
             stop: false,
             delivered: 0,
-            touched: Some(HashSet::new()),
+            touched: None,
         };
+        // Events already queued happened before the dump begins, so the dump is newer than
+        // they are: apply them first, as events, not as the newer ones that win over the
+        // dump (after an overrun the kernel still delivers those queued before the loss).
+        // A loss reported here is one the dump repairs. Bounded, so that a sustained burst
+        // cannot keep the repair from starting.
+        for _ in 0..PRE_DRAIN {
+            match listener.receive(0, |kind, e| {
+                a.event(kind, e);
+                true
+            }) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.kind == Kind::Overrun => a.stats.overruns += 1,
+                Err(e) => return Err(e),
+            }
+        }
+        let overruns_before = a.stats.overruns;
+        a.touched = Some(HashSet::new());
         let mut lost = false;
         // Reads up to `rounds` receive calls' worth of events (each a bounded number of
         // datagrams), stopping early when none is queued: a sustained burst must not keep the
