@@ -257,8 +257,10 @@ class Entry:
     # _b, _o: the block of views and this entry's offset in it (None: made in Python);
     # _v: the field values once decoded or set (a list in PUBLIC_FIELDS order);
     # _source: an _OwnedEntry, the kernel's C entry, for entries with fields the view
-    # lacks (CT_VIEW_MORE) and those Reader.read_kept made.
-    __slots__ = ("_b", "_o", "_v", "_source", "__weakref__")
+    # lacks (CT_VIEW_MORE) and those Reader.read_kept made; _r: for an entry made in
+    # Python, its record (ct_view bytes) packed as it was built, dropped when a field is
+    # set, so that a batch of them is one join of bytes (None: not packed).
+    __slots__ = ("_b", "_o", "_v", "_source", "_r", "__weakref__")
 
     def __init__(
         self, family=None, proto=None, orig_src=None, orig_dst=None, reply_src=None,
@@ -278,11 +280,17 @@ class Entry:
             reply_packets, reply_bytes, timestamp_start, timestamp_stop, labels, secmark,
             helper,
         ]
-        _normalise(v)
+        # Values already as _normalise leaves them (ints, address objects) are packed at
+        # once; others are normalised first.
+        r = _pack_fast(v)
+        if r is None:
+            _normalise(v)
+            r = _record(v)
         self._b = None
         self._o = 0
         self._v = v
         self._source = None
+        self._r = r
 
     def _decode(self):
         v = self._v = _decode_view(self._b, self._o, self._source)
@@ -404,6 +412,7 @@ def _field(i, name):
         if v is None:
             v = self._decode()
         v[i] = value
+        self._r = None
 
     return property(get, set_, doc="The entry's %s (None: not held)." % name)
 
@@ -421,6 +430,7 @@ def _restore(values, view):
     e._o = 0
     e._v = list(values)
     e._source = None
+    e._r = None
     return e
 
 
@@ -434,6 +444,7 @@ def entries_of_block(block, count, out):
         e._o = o
         e._v = None
         e._source = None
+        e._r = None
         append(e)
 
 
@@ -522,16 +533,179 @@ def pack_view(e, buf, offset):
     `buf`. Returns False (nothing written that matters) when `e` holds a field the view
     cannot carry (a helper): pass that one through c_entry. Raises as the setters would
     for values out of range; the library checks the rest (e.g. a port on ICMP)."""
+    r = record_of(e)
+    if r is None:
+        return False
+    buf[offset:offset + VIEW_SIZE] = r
+    return True
+
+
+def record_of(e):
+    """Entry `e`'s settable fields as one ct_view record (bytes), or None when `e` holds a
+    field the view cannot carry (a helper). Raises as pack_view does."""
+    r = e._r
+    if r is not None:
+        return r
     if e._b is not None and e._v is None and not e._more():
         # Unchanged since read: its own bytes (the library ignores the read-only fields).
-        buf[offset:offset + VIEW_SIZE] = e._view_bytes()
-        return True
-    v = e._values()
+        return e._view_bytes()
+    return _pack_values(e._values())
+
+
+def _record(v):
+    """The record of the values `v` for a new Entry, or None: a value out of range is
+    raised later, where the entry is used, as before the record was kept."""
+    try:
+        return _pack_values(v)
+    except Exception:  # noqa: BLE001 - only a cache: record_of raises it again
+        return None
+
+
+class _Checked(Exception):
+    """A value the fast packing does not take as it is: _pack_checked decides."""
+
+
+def _pack_values(v):
+    """The record (bytes) of the field values `v` (PUBLIC_FIELDS order), or None with a
+    helper; raises as the setters would for a value they refuse."""
+    r = _pack_fast(v)
+    return r if r is not None else _pack_checked(v)
+
+
+def _pack_fast(v):
+    """The record of `v` when every value is already of its type and in range (what
+    _normalise would leave as it is), packed with no call a field; None otherwise
+    (_pack_checked converts, or raises)."""
+    (family, proto, osrc, odst, rsrc, rdst, osp, odp, rsp, rdp, oit, oic, oii, rit, ric, rii,
+     zone, mark, status, timeout, tcp, sctp, _dccp, id_, _use, _opk, _oby, _rpk, _rby, _tss,
+     _tst, labels, _secmark, helper) = v
+    if helper is not None or labels is not None or oit is not None or rit is not None \
+            or oic is not None or ric is not None or oii is not None or rii is not None:
+        return None
+    try:
+        p = 0
+        if family is not None:
+            if family.__class__ is not int or (family != FAMILY_IPV4 and family != FAMILY_IPV6):
+                raise _Checked
+            p = CT_VIEW_FAMILY
+        if proto is None:
+            proto = 0
+        elif proto.__class__ is int and 0 <= proto <= 0xFF:
+            p |= CT_VIEW_PROTO
+        else:
+            raise _Checked
+        a0 = a1 = a2 = a3 = _ZERO16
+        size = 0  # the addresses' length: all must agree, and with the family
+        if osrc is not None:
+            a0 = osrc.packed  # AttributeError for a text address: _pack_checked parses it
+            size = len(a0)
+            p |= CT_VIEW_ORIG_SRC
+        if odst is not None:
+            a1 = odst.packed
+            if size and len(a1) != size:
+                raise _Checked
+            size = len(a1)
+            p |= CT_VIEW_ORIG_DST
+        if rsrc is not None:
+            a2 = rsrc.packed
+            if size and len(a2) != size:
+                raise _Checked
+            size = len(a2)
+            p |= CT_VIEW_REPLY_SRC
+        if rdst is not None:
+            a3 = rdst.packed
+            if size and len(a3) != size:
+                raise _Checked
+            size = len(a3)
+            p |= CT_VIEW_REPLY_DST
+        if size:
+            if family is None:
+                family = FAMILY_IPV4 if size == 4 else FAMILY_IPV6
+                p |= CT_VIEW_FAMILY
+            elif size != (4 if family == FAMILY_IPV4 else 16):
+                raise _Checked
+        if osp is None:
+            osp = 0
+        elif osp.__class__ is int and 0 <= osp <= 0xFFFF:
+            p |= CT_VIEW_ORIG_SPORT
+        else:
+            raise _Checked
+        if odp is None:
+            odp = 0
+        elif odp.__class__ is int and 0 <= odp <= 0xFFFF:
+            p |= CT_VIEW_ORIG_DPORT
+        else:
+            raise _Checked
+        if rsp is None:
+            rsp = 0
+        elif rsp.__class__ is int and 0 <= rsp <= 0xFFFF:
+            p |= CT_VIEW_REPLY_SPORT
+        else:
+            raise _Checked
+        if rdp is None:
+            rdp = 0
+        elif rdp.__class__ is int and 0 <= rdp <= 0xFFFF:
+            p |= CT_VIEW_REPLY_DPORT
+        else:
+            raise _Checked
+        if zone is None:
+            zone = 0
+        elif zone.__class__ is int and 0 <= zone <= 0xFFFF:
+            p |= CT_VIEW_ZONE
+        else:
+            raise _Checked
+        if mark is None:
+            mark = 0
+        elif mark.__class__ is int and 0 <= mark <= 0xFFFFFFFF:
+            p |= CT_VIEW_MARK
+        else:
+            raise _Checked
+        if status is None:
+            status = 0
+        elif status.__class__ is int and 0 <= status <= 0xFFFFFFFF:
+            p |= CT_VIEW_STATUS
+        else:
+            raise _Checked
+        if timeout is None:
+            timeout = 0
+        elif timeout.__class__ is int and 0 <= timeout <= 0xFFFFFFFF:
+            p |= CT_VIEW_TIMEOUT
+        else:
+            raise _Checked
+        if tcp is None:
+            tcp = 0
+        elif tcp.__class__ is int and 0 <= tcp <= 0xFF:
+            p |= CT_VIEW_TCP_STATE
+        else:
+            raise _Checked
+        if sctp is None:
+            sctp = 0
+        elif sctp.__class__ is int and 0 <= sctp <= 0xFF:
+            p |= CT_VIEW_SCTP_STATE
+        else:
+            raise _Checked
+        if id_ is None:
+            id_ = 0
+        elif id_.__class__ is int and 0 <= id_ <= 0xFFFFFFFF:
+            p |= CT_VIEW_ID
+        else:
+            raise _Checked
+    except (_Checked, AttributeError):
+        return None
+    return _VIEW.pack(
+        VIEW_SIZE, p, family or 0, proto, zone, mark, status, timeout, id_, 0,
+        tcp, sctp, 0, 0, osp, odp, rsp, rdp, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        a0, a1, a2, a3, 0, 0, 0, 0, 0, 0, _ZERO16, 0, 0, 0, 0, 0,
+    )
+
+
+def _pack_checked(v):
+    """_pack_values for any values: converts them as the setters would, or raises."""
     (family, proto, osrc, odst, rsrc, rdst, osp, odp, rsp, rdp, oit, oic, oii, rit, ric, rii,
      zone, mark, status, timeout, tcp, sctp, _dccp, id_, _use, _opk, _oby, _rpk, _rby, _tss,
      _tst, labels, _secmark, helper) = v
     if helper is not None:
-        return False
+        return None
     p = 0
     if family is not None:
         family = family_number(family)
@@ -645,12 +819,11 @@ def pack_view(e, buf, offset):
             mask |= 1 << bit
         raw_labels = mask.to_bytes(16, "little")
         p |= CT_VIEW_LABELS
-    _VIEW.pack_into(
-        buf, offset, VIEW_SIZE, p, family or 0, proto, zone, mark, status, timeout, id_, 0,
+    return _VIEW.pack(
+        VIEW_SIZE, p, family or 0, proto, zone, mark, status, timeout, id_, 0,
         tcp, sctp, 0, 0, osp, odp, rsp, rdp, oit, oic, oii, rit, ric, rii, 0, 0, 0,
         a0, a1, a2, a3, 0, 0, 0, 0, 0, 0, raw_labels, 0, 0, 0, 0, 0,
     )
-    return True
 
 
 def _format_c(fn, obj, flags):
@@ -714,8 +887,8 @@ class c_entry:
         self.ptr = None
 
     def __enter__(self):
-        view = ctypes.create_string_buffer(VIEW_SIZE)
-        if pack_view(self.entry, view, 0):
+        view = record_of(self.entry)
+        if view is not None:
             out = ctypes.c_void_p()
             check(lib.ct_entry_from_view(view, ctypes.byref(out)))
             self.ptr = out.value
@@ -854,6 +1027,7 @@ class Reader:
         e._o = 0
         e._source = None
         e._v = None
+        e._r = None
         if _present(block, 0) & CT_VIEW_MORE:
             # The rare fields come from `ptr` now; the view alone cannot format it.
             v = _decode_view(block, 0, None)
@@ -873,4 +1047,5 @@ class Reader:
         e._o = 0
         e._source = owned
         e._v = None
+        e._r = None
         return e

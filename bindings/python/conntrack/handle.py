@@ -15,7 +15,7 @@ from .entry import (
     c_entry,
     clone_c_entry,
     entries_of_block,
-    pack_view,
+    record_of,
 )
 from .errors import c_text, check, error_for, invalid, last_error
 from .expect import ExpectReader, c_expect
@@ -372,6 +372,21 @@ def _raise_after_callbacks(state, failure):
         raise failure
 
 
+def _runs_of_bytes(records):
+    """(start, end) runs of `records`: each a run of bytes, or one non-bytes item."""
+    runs = []
+    start = 0
+    for i, r in enumerate(records):
+        if r.__class__ is not bytes:
+            if start < i:
+                runs.append((start, i))
+            runs.append((i, i + 1))
+            start = i + 1
+    if start < len(records):
+        runs.append((start, len(records)))
+    return runs
+
+
 def _u32(value, what):
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError("%s must be an int" % what)
@@ -600,31 +615,36 @@ class Batch:
 
     def _add_many(self, op, add_one, entries):
         b = self._batch()
-        entries = list(entries)
+        # Every entry's record first (an entry made in Python keeps the one packed when it
+        # was built; one read from the kernel passes its own): a bad value raises before
+        # anything is queued. An entry with a helper (not in the view) is kept as itself.
+        records = []
+        append = records.append
+        plain = True
         for e in entries:
-            if not isinstance(e, Entry):
+            if e.__class__ is not Entry and not isinstance(e, Entry):
                 raise TypeError("expected a conntrack.Entry, not %s" % type(e).__name__)
+            r = e._r
+            if r is None:
+                r = record_of(e)
+                if r is None:
+                    r = e
+                    plain = False
+            append(r)
         first = lib.ct_batch_len(b) if not self._sent else 0
-        i = 0
-        while i < len(entries):
-            # Pack a run of entries the view carries and queue it with one call; an entry
-            # with a helper (not in the view) goes through its setters alone.
-            chunk = entries[i:i + 4096]
-            buf = bytearray(len(chunk) * VIEW_SIZE)
-            n = 0
-            for e in chunk:
-                if not pack_view(e, buf, n * VIEW_SIZE):
-                    break
-                n += 1
-            if n:
-                check(lib.ct_batch_add_views(
-                    b, op, (ctypes.c_char * len(buf)).from_buffer(buf), VIEW_SIZE, n))
-                self._sent = False
-            i += n
-            if n < len(chunk):
-                add_one(entries[i])
-                i += 1
-        return range(first, first + len(entries))
+        if plain:
+            runs = [(0, len(records))] if records else []
+        else:
+            runs = _runs_of_bytes(records)
+        for start, end in runs:
+            if records[start].__class__ is bytes:
+                # A run of records: one join and one C call.
+                check(lib.ct_batch_add_views(b, op, b"".join(records[start:end]), VIEW_SIZE,
+                                             end - start))
+            else:
+                add_one(records[start])  # its setters, alone
+            self._sent = False
+        return range(first, first + len(records))
 
     def add_creates(self, entries):
         """Queues the creation of every Entry of `entries` (in order), passed to the

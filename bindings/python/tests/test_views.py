@@ -3,6 +3,7 @@ library's getters and against `conntrack -L` for entries the tool made, the bulk
 path, and the layout check that refuses a library with another view layout."""
 
 import copy
+import ipaddress
 import pickle
 import re
 import subprocess
@@ -141,6 +142,83 @@ def test_bulk_batches_pass_views(ct, netns):
         assert b.send() == [None] * 3000
     (left,) = netns.lines()
     assert "sport=9000" in left and "zone=3" in left
+
+
+# Entries of several shapes made in Python: values already of their type (packed when the
+# Entry is built) and values the constructor converts (names, text addresses, 4/6).
+MADE = (
+    dict(proto=17, orig_src=ipaddress.ip_address("10.1.0.1"),
+         orig_dst=ipaddress.ip_address("10.1.0.2"), orig_sport=1, orig_dport=53, zone=4,
+         timeout=600),
+    dict(family=6, proto="tcp", orig_src="fd00::1", orig_dst="fd00::2", orig_sport=1000,
+         orig_dport=80, tcp_state=conntrack.TCP_STATE_ESTABLISHED, timeout=600, mark=9,
+         status=conntrack.STATUS_ASSURED),
+    dict(proto="icmp", orig_src="10.1.0.1", orig_dst="10.1.0.3", orig_icmp_type=8,
+         orig_icmp_code=0, orig_icmp_id=77, timeout=600, zone=4),
+    dict(family=4, proto=6, orig_src="10.1.0.9", orig_dst="10.1.0.8", orig_sport=5,
+         orig_dport=6, reply_src="10.1.0.8", reply_dst="10.1.0.9", reply_sport=6,
+         reply_dport=5, tcp_state=3, timeout=600, labels={1}),
+)
+
+
+def test_records_kept_by_entries_made_in_python():
+    ctypes = __import__("ctypes")
+    for kw in MADE:
+        e = Entry(**kw)
+        record = e._r
+        assert record is not None and len(record) == _lib.VIEW_SIZE
+        out = ctypes.c_void_p()
+        assert _lib.lib.ct_entry_from_view(record, ctypes.byref(out)) == 0
+        try:
+            by_record = Reader().read(out.value)
+        finally:
+            _lib.lib.ct_entry_free(out.value)
+        with c_entry(Entry(**kw)) as ptr:
+            by_fields = Reader().read(ptr)
+        assert fields(by_record) == fields(by_fields)
+        # The public fields are those given (normalised), not the record's.
+        assert e.family == (None if "family" not in kw else conntrack.entry.family_number(kw["family"]))
+    # A field set after construction drops the record; the batch packs the new value.
+    e = Entry(**MADE[0])
+    e.orig_dport = 54
+    assert e._r is None
+    # A value out of range keeps no record and raises where the entry is used.
+    bad = Entry(proto=17, orig_src="10.0.0.1", orig_dst="10.0.0.2", orig_sport=70000)
+    assert bad._r is None
+    with pytest.raises(conntrack.InvalidArgumentError):
+        pack_view(bad, bytearray(_lib.VIEW_SIZE), 0)
+
+
+def test_batch_from_kept_records_against_the_tool(ct, netns):
+    made = [Entry(**kw) for kw in MADE]
+    changed = Entry(**MADE[0])
+    changed.orig_dport = 54  # no record any more: packed from its fields
+    helper = Entry(proto="tcp", orig_src="10.1.0.5", orig_dst="10.1.0.6", orig_sport=7,
+                   orig_dport=21, timeout=600, helper="ftp")  # through the setters
+    with ct.batch() as b:
+        assert b.add_creates(made + [changed, helper]) == range(6)
+        results = b.send()
+    assert results[:5] == [None] * 5
+    # The helper needs its module: created, or refused by the kernel, in its own place.
+    assert results[5] is None or isinstance(results[5], conntrack.ConntrackError)
+    lines = netns.lines()
+    text = "\n".join(lines)
+    assert re.search(r"^udp .*src=10\.1\.0\.1 dst=10\.1\.0\.2 sport=1 dport=53 .*zone=4", text, re.M)
+    assert re.search(r"^udp .*sport=1 dport=54 ", text, re.M)
+    assert re.search(r"^tcp .*ESTABLISHED src=fd00::1 dst=fd00::2 sport=1000 dport=80 .*mark=9", text, re.M)
+    assert re.search(r"^icmp .*type=8 code=0 id=77 .*zone=4", text, re.M)
+    assert re.search(r"^tcp .*src=10\.1\.0\.9 dst=10\.1\.0\.8 sport=5 dport=6 ", text, re.M)
+    # Deletes from new entries holding only the tuple and zone, made in Python.
+    keys = [Entry(proto=17, orig_src=ipaddress.ip_address("10.1.0.1"),
+                  orig_dst=ipaddress.ip_address("10.1.0.2"), orig_sport=1, orig_dport=d, zone=z)
+            for d, z in ((53, 4), (54, 4), (55, 4))]
+    with ct.batch() as b:
+        b.add_deletes(keys)
+        results = b.send()
+    assert results[:2] == [None, None]
+    assert isinstance(results[2], conntrack.NotFoundError)
+    assert not any(line.startswith("udp ") for line in netns.lines())
+    assert len(netns.lines()) == len(lines) - 2
 
 
 def test_stream_reads_more_than_a_block(ct, netns):
