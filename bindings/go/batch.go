@@ -75,8 +75,9 @@ func (b *Batch) Send(c *Conn) ([]error, error) {
 	}
 	defer C.ct_batch_free(cb)
 
-	// Every request converted on the Go side is built and queued in one C call; one
-	// that failed to convert is skipped (op -1).
+	// Every request converted on the Go side is queued in one C call, as blocks of views
+	// (ct_batch_add_views) but for those with a helper or a label mask; one that failed
+	// to convert is skipped (op -1).
 	ops := make([]C.int32_t, n)
 	for i := range ops {
 		ops[i] = b.ops[i]

@@ -271,24 +271,44 @@ ct_status gct_delete_matching_any(ct_handle *h, const gct_fspec *fs, size_t coun
 
 ct_status gct_batch_new(ct_batch **out, gct_err *err) { return capture(ct_batch_new(out), err); }
 
+/* A request the view carries whole (no helper, no label mask) can go in a block of views. */
+static int view_only(const gct_flat *f) { return (f->has & (GCT_LABELS_MASK | GCT_HELPER)) == 0; }
+
+static uint32_t batch_op(int32_t op) {
+    return op == GCT_OP_CREATE ? CT_BATCH_CREATE : op == GCT_OP_UPDATE ? CT_BATCH_UPDATE : CT_BATCH_DELETE;
+}
+
 ct_status gct_batch_fill(ct_batch *b, const int32_t *ops, const gct_flat *flats, size_t n, int32_t *build_rc) {
-    for (size_t i = 0; i < n; i++) {
+    size_t i = 0;
+    while (i < n) {
+        int32_t op = ops[i];
+        if (op < GCT_OP_CREATE || op > GCT_OP_DELETE) {
+            build_rc[i++] = CT_ERR_INVALID_ARGUMENT; /* not converted on the Go side: skipped */
+            continue;
+        }
+        if (view_only(&flats[i])) {
+            /* A run of one operation's plain views: one call, the flats' stride apart. A view
+             * the library refuses still takes its index, with the reason as its outcome. */
+            size_t j = i + 1;
+            while (j < n && ops[j] == op && view_only(&flats[j])) j++;
+            ct_status rc = ct_batch_add_views(b, batch_op(op), &flats[i].view, sizeof(gct_flat), j - i);
+            for (; i < j; i++) build_rc[i] = rc;
+            continue;
+        }
         ct_entry *e = NULL;
         ct_status rc = gct_build(&flats[i], &e, NULL);
         if (rc == CT_OK) {
-            switch (ops[i]) {
+            switch (op) {
             case GCT_OP_CREATE: rc = ct_batch_add_create(b, e); break;
             case GCT_OP_UPDATE: rc = ct_batch_add_update(b, e); break;
-            case GCT_OP_DELETE: rc = ct_batch_add_delete(b, e); break;
-            default: rc = CT_ERR_INVALID_ARGUMENT; break;
+            default: rc = ct_batch_add_delete(b, e); break;
             }
             ct_entry_free(e);
         }
-        build_rc[i] = rc;
+        build_rc[i++] = rc;
     }
     return CT_OK;
 }
-
 
 void gct_batch_results(const ct_batch *b, size_t n, int32_t *status, int32_t *err_no) {
     for (size_t i = 0; i < n; i++) {

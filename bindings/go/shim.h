@@ -110,6 +110,9 @@ ct_status gct_delete_matching(ct_handle *h, const gct_fspec *fs, int flush, uint
 ct_status gct_dump_any(ct_handle *h, const gct_fspec *fs, size_t count, gct_rview **out, size_t *n, gct_err *err);
 ct_status gct_delete_matching_any(ct_handle *h, const gct_fspec *fs, size_t count, uint64_t *n, gct_err *err);
 ct_status gct_batch_new(ct_batch **out, gct_err *err);
+/* Queues the `n` requests in order: runs of plain views of one operation through
+ * ct_batch_add_views (one call a run), the others built one by one; build_rc[i] is CT_OK
+ * when request i was queued. */
 ct_status gct_batch_fill(ct_batch *b, const int32_t *ops, const gct_flat *flats, size_t n, int32_t *build_rc);
 void gct_batch_results(const ct_batch *b, size_t n, int32_t *status, int32_t *err_no);
 

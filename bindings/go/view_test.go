@@ -75,3 +75,51 @@ func TestDumpAndListBlocks(t *testing.T) {
 		t.Fatalf("conntrack -L shows %d entries, want %d", lines, want)
 	}
 }
+
+// A batch goes to the library as runs of views (one ct_batch_add_views a run of one
+// operation), with a request the view cannot carry (a label mask) built on its own between
+// runs: each outcome stays at its request's index, a view the library refuses included.
+func TestBatchViewRuns(t *testing.T) {
+	t.Parallel()
+	ns := newNetns(t)
+	c := ns.open(t)
+	udp := func(port uint16) Entry { return withPorts(entry(ProtoUDP, "10.2.0.1", "10.2.0.2", 5, 0), port, 53) }
+	masked := udp(9)
+	masked.Labels, masked.LabelsMask = &Labels{1}, &Labels{1}
+	badICMP := withPorts(entry(ProtoICMP, "10.2.0.1", "10.2.0.2", 5, 0), 5, 5)
+	b := NewBatch()
+	b.AddCreate(udp(1))
+	b.AddCreate(udp(2))
+	b.AddCreate(udp(3))
+	b.AddCreate(masked) // built alone (the kernel may refuse labels without their extension)
+	b.AddDelete(udp(2))
+	b.AddCreate(badICMP) // a port on ICMP: refused by the library, in its place
+	b.AddCreate(udp(4))
+	b.AddCreate(udp(1)) // exists
+	errs, err := b.Send(c)
+	if err != nil || len(errs) != 8 {
+		t.Fatalf("Send: %v, %d outcomes", err, len(errs))
+	}
+	for _, i := range []int{0, 1, 2, 4, 6} {
+		if errs[i] != nil {
+			t.Errorf("request %d: %v", i, errs[i])
+		}
+	}
+	made := 0 // request 3's outcome, whichever it is, is the tool's
+	if errs[3] == nil {
+		made = 1
+	}
+	var ce *Error
+	if !errors.Is(errs[5], ErrInvalidArgument) || !errors.As(errs[5], &ce) || ce.Op != "create" || ce.Message == "" {
+		t.Errorf("request 5: %#v", errs[5])
+	}
+	if !errors.Is(errs[7], ErrExists) {
+		t.Errorf("request 7: %v", errs[7])
+	}
+	out := ns.tool(t, "-L", "-w", "5")
+	if countLines(out, "src=10.2.0.1") != 3+made || countLines(out, "sport=9 dport=53") != made || countLines(out, "sport=1 dport=53") != 1 ||
+		countLines(out, "sport=2 dport=53") != 0 || countLines(out, "sport=3 dport=53") != 1 ||
+		countLines(out, "sport=4 dport=53") != 1 {
+		t.Fatalf("after the batch:\n%s", out)
+	}
+}
