@@ -67,29 +67,56 @@ _PORTS = _lib.CT_VIEW_ORIG_SPORT | _lib.CT_VIEW_ORIG_DPORT
 _NAMES = tuple(proto_name(n) for n in range(256))
 
 
-def _tuples_of_block(block, zone, by_version):
-    """Appends the Neutron tuple of every view of `block` to by_version[4] or [6]."""
+# The common layout (a port protocol with both addresses and both ports) takes the short
+# path; anything else the full one.
+_COMMON = _NEEDED | _PORTS
+_PORT_PROTO = tuple(n in PORT_PROTOS for n in range(256))
+
+
+def _tuples_of_block(block, zone, by_version, names):
+    """Appends the Neutron tuple of every view of `block` to by_version[4] or [6].
+    `names` maps (family, address bytes) to its text: a table's addresses repeat (a
+    port's own address in every entry of its zone), so each is turned into text once a
+    call."""
     v4, v6 = by_version[4], by_version[6]
+    add4, add6 = v4.append, v6.append
     ntop = socket.inet_ntop
+    af4, af6 = socket.AF_INET, socket.AF_INET6
+    get = names.get
     for p, fam, proto, sport, dport, itype, code, iid, src, dst in _TUPLE.iter_unpack(block):
+        if p & _COMMON == _COMMON and _PORT_PROTO[proto]:
+            # Keyed by all 16 bytes and the family: an IPv4 address's 12 zero bytes follow it.
+            if fam == FAMILY_IPV6:
+                src_t = get((6, src))
+                if src_t is None:
+                    src_t = names[6, src] = ntop(af6, src)
+                dst_t = get((6, dst))
+                if dst_t is None:
+                    dst_t = names[6, dst] = ntop(af6, dst)
+                add6((6, _NAMES[proto], sport, dport, src_t, dst_t, zone))
+            else:
+                src_t = get((4, src))
+                if src_t is None:
+                    src_t = names[4, src] = ntop(af4, src[:4])
+                dst_t = get((4, dst))
+                if dst_t is None:
+                    dst_t = names[4, dst] = ntop(af4, dst[:4])
+                add4((4, _NAMES[proto], sport, dport, src_t, dst_t, zone))
+            continue
         if fam == FAMILY_IPV6:
-            version, out, af, src_b, dst_b = 6, v6, socket.AF_INET6, src, dst
+            version, out, af, src_b, dst_b = 6, v6, af6, src, dst
         else:
-            version, out, af, src_b, dst_b = 4, v4, socket.AF_INET, src[:4], dst[:4]
-        if p & _NEEDED == _NEEDED:
-            src_t, dst_t = ntop(af, src_b), ntop(af, dst_b)
-        else:
-            src_t = ntop(af, src_b) if p & _lib.CT_VIEW_ORIG_SRC else ""
-            dst_t = ntop(af, dst_b) if p & _lib.CT_VIEW_ORIG_DST else ""
+            version, out, af, src_b, dst_b = 4, v4, af4, src[:4], dst[:4]
+        src_t = ntop(af, src_b) if p & _lib.CT_VIEW_ORIG_SRC else ""
+        dst_t = ntop(af, dst_b) if p & _lib.CT_VIEW_ORIG_DST else ""
         name = _NAMES[proto]
         if proto in ICMP_PROTOS:
             if not p & _lib.CT_VIEW_ORIG_ICMP:
                 itype = code = iid = None
             out.append((version, name, itype, code, src_t, dst_t, iid, zone))
         elif proto in PORT_PROTOS:
-            if p & _PORTS != _PORTS:
-                sport = sport if p & _lib.CT_VIEW_ORIG_SPORT else 0
-                dport = dport if p & _lib.CT_VIEW_ORIG_DPORT else 0
+            sport = sport if p & _lib.CT_VIEW_ORIG_SPORT else 0
+            dport = dport if p & _lib.CT_VIEW_ORIG_DPORT else 0
             out.append((version, name, sport, dport, src_t, dst_t, zone))
         else:
             out.append((version, name, 0, 0, src_t, dst_t, zone))
@@ -120,6 +147,7 @@ def list_entries(zone, netns=None):
             lib = _lib.lib
             buf = ctypes.create_string_buffer(_BLOCK * _lib.VIEW_SIZE)
             count = ctypes.c_size_t(0)
+            names = {}
             first = 0
             while first < it._len:
                 check(lib.ct_entry_list_views(it._ptr, first, buf, _lib.VIEW_SIZE, _BLOCK,
@@ -127,7 +155,7 @@ def list_entries(zone, netns=None):
                 n = count.value
                 if n == 0:
                     break
-                _tuples_of_block(ctypes.string_at(buf, n * _lib.VIEW_SIZE), zone, by_version)
+                _tuples_of_block(memoryview(buf)[:n * _lib.VIEW_SIZE], zone, by_version, names)
                 first += n
         finally:
             it.close()
