@@ -1,9 +1,15 @@
 """The Python side of `make bench-bindings`: run inside the benchmark's namespace.
 
-    bindings.py read N ZONE    dump the table to Entry objects, list ZONE, and the anchors:
+    bindings.py read N ZONE [RAW_DUMP]
+                               dump the table to Entry objects, list ZONE, and the anchors:
                                pyroute2's dump, the Neutron drop-in's list_entries(ZONE)
                                and libnetfilter_conntrack through ctypes as Neutron uses it
     bindings.py write N ZONE   batch-create N entries in ZONE, then batch-delete them
+    bindings.py neutron OP ZONE [RAW_DUMP]
+                               the Neutron drop-in's list_entries(ZONE) and the
+                               libnetfilter_conntrack way, reported as op=OP; with
+                               RAW_DUMP (bench/anchors/raw-dump), the floor first: a dump
+                               of ZONE with nothing decoded, in the same run
 
 Prints one line per measurement:
     lang=L op=O n=N secs=S per_entry_ns=P bytes_per_entry=B
@@ -18,6 +24,7 @@ import gc
 import ipaddress
 import os
 import re
+import subprocess
 import sys
 import time
 
@@ -128,7 +135,7 @@ def nfct_list_entries(nfct, zone):
     return sorted(out, key=lambda x: x[3])
 
 
-def read(n, zone):
+def read(n, zone, raw_dump=None):
     with conntrack.Conntrack() as ct:
         def dump():
             count = 0
@@ -167,8 +174,19 @@ def read(n, zone):
         got, secs, _ = measure(pyroute2_dump)
         line("pyroute2", "dump", got, secs, 0)
 
+    return neutron("list_entries", zone, raw_dump)
+
+
+def neutron(op, zone, raw_dump):
+    """The drop-in's list_entries(zone) beside libnetfilter_conntrack through ctypes (the
+    same tuples, checked), after the floor (raw_dump: a dump of the zone nothing decodes)."""
+    if raw_dump:
+        out = subprocess.run([raw_dump, str(zone)], stdout=subprocess.PIPE, text=True,
+                             check=True).stdout
+        f = dict(kv.split("=", 1) for kv in out.split() if "=" in kv)
+        line("raw-floor", op, int(f["n"]), float(f["secs"]), 0)
     kept, secs, grown = measure(lambda: netlink_lib.list_entries(zone))
-    line("python-neutron-dropin", "list_entries", len(kept), secs, grown)
+    line("python-neutron-dropin", op, len(kept), secs, grown)
     ours = kept
     del kept
     nfct = nfct_library()
@@ -176,7 +194,7 @@ def read(n, zone):
         print("# libnetfilter_conntrack missing: no anchor", file=sys.stderr)
     else:
         kept, secs, grown = measure(lambda: nfct_list_entries(nfct, zone))
-        line("python-nfct-ctypes", "list_entries", len(kept), secs, grown)
+        line("python-nfct-ctypes", op, len(kept), secs, grown)
         if sorted(kept) != sorted(ours):
             print("# the two list_entries differ: %d vs %d tuples" % (len(kept), len(ours)),
                   file=sys.stderr)
@@ -225,5 +243,10 @@ def write(n, zone):
 
 
 if __name__ == "__main__":
+    what = sys.argv[1]
+    if what == "neutron":
+        sys.exit(neutron(sys.argv[2], int(sys.argv[3]), sys.argv[4] if len(sys.argv) > 4 else None))
     what, count, zone_arg = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    sys.exit(read(count, zone_arg) if what == "read" else write(count, zone_arg))
+    if what == "read":
+        sys.exit(read(count, zone_arg, sys.argv[4] if len(sys.argv) > 4 else None))
+    sys.exit(write(count, zone_arg))

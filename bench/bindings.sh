@@ -4,15 +4,19 @@
 # dump the same N-entry table to their native objects and count them, list one zone, and
 # batch-create then batch-delete N entries; pyroute2 dumps the same table (the Python
 # anchor), and the Neutron drop-in's list_entries(zone) runs beside libnetfilter_conntrack
-# driven through ctypes as Neutron's own module does. Prints
+# driven through ctypes as Neutron's own module does, after the floor (RAW_DUMP, a dump of
+# the zone with nothing decoded). The Neutron pair runs twice: on that table, where the
+# zone is the whole table, and on one of many zones (the listed zone 1% of the entries,
+# ten others the rest), as a Neutron host has a zone per network. Prints
 #   lang=L op=O n=N secs=S per_entry_ns=P bytes_per_entry=B
 # lines, then each binding's time as a ratio of C's. Root; Debian 12. Raises the global
 # nf_conntrack_max to 2N when it is lower, as compare.sh does.
-# Usage: bench/bindings.sh CT_BENCH GOBIND N
+# Usage: bench/bindings.sh CT_BENCH GOBIND N [RAW_DUMP]
 set -eu
 bench=$1
 gobind=$2
 n=$3
+raw=${4:-}
 zone=7
 python=/usr/bin/python3
 here=$(cd "$(dirname "$0")" && pwd)
@@ -54,11 +58,19 @@ c_line() {
         { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
         END { printf "lang=c op=list_zone n=%d secs=%.3f per_entry_ns=%.0f bytes_per_entry=%.0f\n", v["n"], v["secs"], v["n"] ? v["secs"] * 1e9 / v["n"] : 0, mem + 0 }' "$out.list"
     rm -f "$out.list" "$out.lerr"
-    x "$python" "$here/bindings.py" read "$n" "$zone"
+    # shellcheck disable=SC2086
+    x "$python" "$here/bindings.py" read "$n" "$zone" $raw
     x "$gobind" read "$n" "$zone"
     c_line delete delete "$n" "$zone"
     x "$python" "$here/bindings.py" write "$n" "$zone"
     x "$gobind" write "$n" "$zone"
+    # The table is empty again: the second shape, many zones.
+    x "$bench" create $((n / 100)) "$zone" >/dev/null 2>&1
+    for z in 1 2 3 4 5 6 7 8 9 10; do
+        x "$bench" create $((n / 10)) $((zone + z)) >/dev/null 2>&1
+    done
+    # shellcheck disable=SC2086
+    x "$python" "$here/bindings.py" neutron list_entries_manyzones "$zone" $raw
 } | tee "$out"
 
 echo "# ratios to C (time; the Neutron drop-in to libnetfilter_conntrack through ctypes)"
@@ -79,6 +91,15 @@ awk '
         }
         if (("pyroute2 dump" in secs) && ("python dump" in secs))
             printf "ratio lang=python op=dump x_pyroute2=%.3f\n", secs["python dump"] / secs["pyroute2 dump"]
-        a = secs["python-neutron-dropin list_entries"]; b = secs["python-nfct-ctypes list_entries"]
-        if (b > 0) printf "ratio lang=python-neutron-dropin op=list_entries x_nfct_ctypes=%.3f\n", a / b
+        # The drop-in and the floor (a dump of the zone, nothing decoded) against
+        # libnetfilter_conntrack through ctypes, on each table shape.
+        split("list_entries list_entries_manyzones", ops, " ")
+        for (k = 1; k <= 2; k++) {
+            a = secs["python-neutron-dropin " ops[k]]; b = secs["python-nfct-ctypes " ops[k]]
+            fl = secs["raw-floor " ops[k]]
+            if (b <= 0) continue
+            printf "ratio lang=python-neutron-dropin op=%s x_nfct_ctypes=%.3f", ops[k], a / b
+            if (fl > 0) printf " floor_x_nfct_ctypes=%.3f", fl / b
+            printf "\n"
+        }
     }' "$out"
