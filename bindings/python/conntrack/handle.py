@@ -372,6 +372,11 @@ def _raise_after_callbacks(state, failure):
         raise failure
 
 
+# Where CT_VIEW_MORE sits in a view's little-endian `present` word (offset 4).
+_MORE_BYTE = 4 + (CT_VIEW_MORE.bit_length() - 1) // 8
+_MORE_BIT = 1 << ((CT_VIEW_MORE.bit_length() - 1) % 8)
+
+
 def _runs_of_bytes(records):
     """(start, end) runs of `records`: each a run of bytes, or one non-bytes item."""
     runs = []
@@ -626,6 +631,14 @@ class Batch:
                 raise TypeError("expected a conntrack.Entry, not %s" % type(e).__name__)
             r = e._r
             if r is None:
+                b_ = e._b
+                if b_ is not None and e._v is None:
+                    # Read from the kernel and unchanged: its own view, unless it holds
+                    # fields beyond it (record_of decides those).
+                    o = e._o
+                    if not b_[o + _MORE_BYTE] & _MORE_BIT:
+                        append(b_[o:o + VIEW_SIZE])
+                        continue
                 r = record_of(e)
                 if r is None:
                     r = e
