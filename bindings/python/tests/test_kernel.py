@@ -147,7 +147,7 @@ def test_format_is_the_tools_text(ct, netns):
         netns.conntrack("-I", *args)
     for tool_opts, kw in (([], {}), (["-o", "extended"], {"extended": True}),
                           (["-o", "extended,id"], {"extended": True, "id": True})):
-        for attempt in range(3):
+        for attempt in range(10):
             before = netns.lines(*tool_opts)
             ours = sorted(e.format(**kw) for e in ct.dump())
             after = netns.lines(*tool_opts)
