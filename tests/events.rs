@@ -264,3 +264,36 @@ fn a_callback_that_stops_leaves_the_rest_for_the_next_call() {
     all.sort();
     assert_eq!(all, [Some(1), Some(2), Some(3)]);
 }
+
+#[test]
+fn stopping_after_every_event_loses_none_of_a_batch_read_at_once_and_keeps_their_order() {
+    // 300 events queued before the first receive: they are read many datagrams a system
+    // call, so each stop leaves the rest of that read for the next calls.
+    let ns = Netns::make("stopmany");
+    let mut l = Listener::open_netns(&ns.0, EVENT_NEW).unwrap();
+    ns.sh(
+        "for p in $(seq 1 300); do echo \"-I -p udp -s 1.1.1.1 -d 2.2.2.2 --sport $p --dport 9 -t 100\"; done \
+         | conntrack -R -",
+    );
+    let mut ports = Vec::new();
+    let mut idle = 0;
+    while ports.len() < 300 {
+        let n = l
+            .receive(5000, |_, e| {
+                ports.push(e.orig.src_port.unwrap());
+                false
+            })
+            .unwrap();
+        assert!(n <= 1, "a stop ends the call");
+        if n == 0 {
+            idle += 1;
+            assert!(idle < 3, "only {} of 300 events arrived", ports.len());
+        }
+    }
+    assert_eq!(ports, (1..=300).collect::<Vec<u16>>());
+    assert_eq!(
+        l.receive(0, |_, _| true).unwrap(),
+        0,
+        "none delivered twice"
+    );
+}
