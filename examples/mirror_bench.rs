@@ -8,7 +8,9 @@
 //!     mirror_bench [--buffer BYTES] [--pool N] [--creates N] [--updates N]
 //!
 //! prints `mirror: events=E overruns=O repairs=R entries=N equal=yes|no replay_equal=yes|no
-//! stale_ms=S repair_ms_max=X dump_ms=D bytes_per_entry=B list_bytes_per_entry=L`.
+//! stale_ms=S ... bytes_per_entry=B list_bytes_per_entry=L`, then the slowest repair beside
+//! its own dump (made at the same time on the repair's thread) and beside one dump of the
+//! table made on another socket right after it, and every repair's three times.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, Write};
@@ -96,6 +98,55 @@ fn churn_updates(pool: u32, updates: u32) {
         );
         done += n;
         round += 1;
+    }
+}
+
+/// One repair's time, beside its own dump's and one dump of the table just after it.
+struct RepairTime {
+    ms: u64,
+    own_dump_ms: u64,
+    entries: u64,
+    dump_after_ms: Option<u64>,
+}
+
+/// Repairs as they end, each with a dump of the table asked of another thread right after it
+/// when that thread is free.
+struct Timer {
+    ask: std::sync::mpsc::Sender<usize>,
+    answers: std::sync::mpsc::Receiver<(usize, u64)>,
+    dumping: bool,
+    repairs: Vec<RepairTime>,
+}
+
+impl Timer {
+    fn take_answer(&mut self, (i, ms): (usize, u64)) {
+        self.repairs[i].dump_after_ms = Some(ms);
+        self.dumping = false;
+    }
+
+    fn after_step(&mut self, s: &conntrack::mirror::MirrorStats) {
+        while let Ok(a) = self.answers.try_recv() {
+            self.take_answer(a);
+        }
+        if s.repairs as usize != self.repairs.len() {
+            self.repairs.push(RepairTime {
+                ms: s.last_repair_ms,
+                own_dump_ms: s.last_repair_dump_ms,
+                entries: s.last_repair_entries,
+                dump_after_ms: None,
+            });
+            if !self.dumping {
+                self.dumping = true;
+                self.ask.send(self.repairs.len() - 1).unwrap();
+            }
+        }
+    }
+
+    fn wait_idle(&mut self) {
+        if self.dumping {
+            let a = self.answers.recv().unwrap();
+            self.take_answer(a);
+        }
     }
 }
 
@@ -207,24 +258,40 @@ fn main() {
         m.set_receive_buffer(b).unwrap();
     }
     let mut r = Replica::default();
-    // The slowest repair, per entry its dump read (the table's size changes during the burst).
-    let (mut repairs_seen, mut repair_ms_max, mut repair_ns_max) = (0, 0, 0.0f64);
-    let mut step = |m: &mut Mirror, r: &mut Replica, wait: i32| -> usize {
+    // Every repair's time beside its own dump's (on the repair's thread, at the same time)
+    // and beside one dump of the table made on another socket right after it, when that
+    // dumper was free: a repair must finish within 2 x the time of one dump.
+    #[allow(clippy::type_complexity)]
+    let (ask, asked) = std::sync::mpsc::channel::<usize>();
+    let (told, answers) = std::sync::mpsc::channel::<(usize, u64)>();
+    let dumper = std::thread::spawn(move || {
+        let mut h = Handle::open().unwrap();
+        for i in asked {
+            let start = Instant::now();
+            let mut entries = h.entries(None).unwrap();
+            while entries.next_entry().unwrap().is_some() {}
+            drop(entries);
+            told.send((i, start.elapsed().as_millis() as u64)).unwrap();
+        }
+    });
+    let mut timer = Timer {
+        ask,
+        answers,
+        dumping: false,
+        repairs: Vec::new(),
+    };
+    let step = |m: &mut Mirror, r: &mut Replica, t: &mut Timer, wait: i32| -> usize {
         let n = m.step(wait, |c, e| {
             r.apply(c, e);
             true
         });
         let n = n.expect("mirror step");
-        let s = m.stats();
-        if s.repairs != repairs_seen {
-            repairs_seen = s.repairs;
-            repair_ms_max = repair_ms_max.max(s.last_repair_ms);
-            let per = s.last_repair_ms as f64 * 1e6 / s.last_repair_entries.max(1) as f64;
-            repair_ns_max = repair_ns_max.max(per);
-        }
+        t.after_step(&m.stats());
         n
     };
-    step(&mut m, &mut r, 0);
+    step(&mut m, &mut r, &mut timer, 0);
+    // The load's own comparison dump, before the burst begins.
+    timer.wait_idle();
     let loaded_kib = rss_kib().saturating_sub(before);
 
     let me = std::env::current_exe().unwrap();
@@ -244,7 +311,7 @@ fn main() {
         .unwrap();
     let mut running = 3;
     while running > 0 {
-        step(&mut m, &mut r, 10);
+        step(&mut m, &mut r, &mut timer, 10);
         running = [&mut creator, &mut deleter, &mut updater]
             .into_iter()
             .filter_map(|c| c.try_wait().unwrap().is_none().then_some(()))
@@ -256,17 +323,24 @@ fn main() {
     // Every event of what happened is queued or reported lost by now: settle.
     loop {
         let wait = m.next_timeout_ms();
-        let n = step(&mut m, &mut r, if wait > 0 { wait as i32 } else { 0 });
+        let n = step(
+            &mut m,
+            &mut r,
+            &mut timer,
+            if wait > 0 { wait as i32 } else { 0 },
+        );
         if n == 0 && !m.stats().stale && m.next_timeout_ms() < 0 {
             break;
         }
     }
 
     // One repair of the quiet table, beside one dump of it: what a repair adds to the dump.
+    timer.wait_idle();
     let start = Instant::now();
     m.request_repair();
-    step(&mut m, &mut r, 0);
+    step(&mut m, &mut r, &mut timer, 0);
     let quiet_repair_ms = start.elapsed().as_millis();
+    timer.wait_idle();
     let start = Instant::now();
     let listed = h.list(None).unwrap();
     let dump_ms = start.elapsed().as_millis();
@@ -304,9 +378,8 @@ fn main() {
     let per_entry = m.memory() / m.len().max(1);
     println!(
         "mirror: events={} overruns={} repairs={} entries={} equal={} replay_equal={} \
-         stale_ms={} repair_ms_max={repair_ms_max} repair_ns_per_entry_max={:.0} \
-         dump_ns_per_entry={:.0} quiet_repair_ms={quiet_repair_ms} dump_ms={dump_ms} \
-         repair_over_dump={:.2} \
+         stale_ms={} quiet_repair_ms={quiet_repair_ms} dump_ms={dump_ms} \
+         repair_over_dump={:.2} dump_ns_per_entry={:.0} \
          bytes_per_entry={per_entry} list_bytes_per_entry={} loaded_rss_kib={loaded_kib}",
         s.events,
         s.overruns,
@@ -315,11 +388,51 @@ fn main() {
         yes(equal),
         yes(replay_equal),
         s.stale_ms,
-        repair_ns_max,
-        dump_ns,
         quiet_repair_ms as f64 / dump_ms.max(1) as f64,
+        dump_ns,
         std::mem::size_of::<Entry>(),
     );
+    // Each repair against its own dump (same time, its own thread) and against a dump of
+    // the table on another socket right after it; a millisecond of slack for the rounding.
+    let over = |ms: u64, dump: u64| ms as f64 / dump.max(1) as f64;
+    let within = |t: &RepairTime| {
+        t.ms <= 2 * t.own_dump_ms.max(1) && t.dump_after_ms.map_or(true, |d| t.ms <= 2 * d.max(1))
+    };
+    let slowest = timer.repairs.iter().max_by_key(|t| t.ms).unwrap();
+    println!(
+        "repairs: slowest_ms={} entries={} its_dump_ms={} dump_after_ms={} \
+         worst_over_its_dump={:.2} worst_over_dump_after={:.2} each_within_2x_dump={}",
+        slowest.ms,
+        slowest.entries,
+        slowest.own_dump_ms,
+        slowest
+            .dump_after_ms
+            .map_or_else(|| "-".to_string(), |d| d.to_string()),
+        timer
+            .repairs
+            .iter()
+            .map(|t| over(t.ms, t.own_dump_ms))
+            .fold(0.0, f64::max),
+        timer
+            .repairs
+            .iter()
+            .filter_map(|t| t.dump_after_ms.map(|d| over(t.ms, d)))
+            .fold(0.0, f64::max),
+        yes(timer.repairs.iter().all(within)),
+    );
+    let times: Vec<String> = timer
+        .repairs
+        .iter()
+        .map(|t| {
+            let after = t
+                .dump_after_ms
+                .map_or_else(|| "-".to_string(), |d| d.to_string());
+            format!("{}/{}/{}", t.ms, t.own_dump_ms, after)
+        })
+        .collect();
+    println!("repair_ms/its_dump_ms/dump_after_ms: {}", times.join(" "));
+    drop(timer);
+    dumper.join().unwrap();
     if !equal || !replay_equal {
         let tool_now = tool_now();
         for (what, a, b) in [
