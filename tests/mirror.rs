@@ -138,6 +138,7 @@ fn loads_then_follows_creates_updates_deletes_and_a_flush() {
     assert_eq!(first.len(), 500);
     assert!(first.iter().all(|c| c.kind == ChangeKind::New && c.repair));
     assert_eq!(m.len(), 500);
+    assert_eq!(m.stats().last_repair_entries, 500, "the load's dump read every entry");
     check_equal(&ns, &mut h, &m, &r, None);
     // Changes by the tool and by the library, applied from events.
     create(&mut h, 500..700, 2);
@@ -211,6 +212,8 @@ fn repairs_after_forced_overruns_with_changes_during_the_repairs() {
     assert!(s.repairs >= 2, "{s:?}");
     assert!(s.repaired_entries > 0, "{s:?}");
     assert!(!s.stale);
+    // The repair's clock runs from its dump's request to its end, so it holds the dump's.
+    assert!(s.last_repair_dump_ms <= s.last_repair_ms, "{s:?}");
     assert_eq!(m.len(), 2_000 + 6 * 1_500);
     check_equal(&ns, &mut h, &m, &r, None);
 }
