@@ -566,6 +566,99 @@ fn differs(held: &Entry, now: &Entry) -> bool {
 /// Receive calls (each up to 256 datagrams) that read what is queued before a repair dumps.
 const PRE_DRAIN: usize = 4096;
 
+/// Rows handed from a repair's dump thread to the applying thread, at most [`ROW_CHUNKS`]
+/// chunks ahead. A mutex and a condition variable rather than a channel: a channel's
+/// blocking receive records a thread handle on the calling thread (a C program's), which
+/// valgrind then reports as possibly lost.
+#[derive(Default)]
+struct Rows {
+    state: std::sync::Mutex<RowsState>,
+    cv: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct RowsState {
+    chunks: std::collections::VecDeque<Vec<Entry>>,
+    /// The dump ended (all its rows are in `chunks`).
+    ended: bool,
+    /// The applying side stopped taking rows.
+    closed: bool,
+}
+
+impl Rows {
+    fn lock(&self) -> std::sync::MutexGuard<'_, RowsState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queues a chunk, waiting while the queue is full; false once the applier stopped.
+    fn put(&self, chunk: Vec<Entry>) -> bool {
+        let mut s = self.lock();
+        while s.chunks.len() >= ROW_CHUNKS && !s.closed {
+            s = self.cv.wait(s).unwrap_or_else(|p| p.into_inner());
+        }
+        if s.closed {
+            return false;
+        }
+        s.chunks.push_back(chunk);
+        self.cv.notify_all();
+        true
+    }
+
+    fn end(&self) {
+        self.lock().ended = true;
+        self.cv.notify_all();
+    }
+
+    /// Every chunk queued, and whether the dump has ended (no more will come).
+    fn take(&self) -> (Vec<Vec<Entry>>, bool) {
+        let mut s = self.lock();
+        let chunks: Vec<_> = s.chunks.drain(..).collect();
+        let ended = s.ended && chunks.is_empty();
+        self.cv.notify_all();
+        (chunks, ended)
+    }
+
+    /// Waits up to `d` for a chunk or the dump's end.
+    fn wait(&self, d: Duration) {
+        let s = self.lock();
+        if s.chunks.is_empty() && !s.ended {
+            let _ = self.cv.wait_timeout(s, d);
+        }
+    }
+
+    fn close(&self) {
+        self.lock().closed = true;
+        self.cv.notify_all();
+    }
+}
+
+/// A repair's dump, on its own thread: its rows go to `rows` in chunks; how long it took.
+fn dump_rows(handle: &mut Handle, filter: Option<&Filter>, rows: &Rows) -> Result<Duration> {
+    let t = Instant::now();
+    let r = (|| {
+        let mut entries = handle.entries(filter)?;
+        let mut chunk = Vec::with_capacity(ROWS_PER_CHUNK);
+        while let Some(e) = entries.next_entry()? {
+            chunk.push(e.clone());
+            if chunk.len() == ROWS_PER_CHUNK {
+                let full = std::mem::replace(&mut chunk, Vec::with_capacity(ROWS_PER_CHUNK));
+                if !rows.put(full) {
+                    // The applying side failed and returns its own error.
+                    break;
+                }
+            }
+        }
+        let elapsed = t.elapsed();
+        if !chunk.is_empty() {
+            rows.put(chunk);
+        }
+        Ok(elapsed)
+    })();
+    // Ended, also on an error: the applier then stops waiting and reads the error at join.
+    rows.end();
+    r
+}
+
 /// A repair's dump hands its rows to the applying thread in chunks of this many entries, at
 /// most this many chunks ahead (the memory a repair adds is bounded).
 const ROWS_PER_CHUNK: usize = 256;
@@ -589,7 +682,8 @@ const ROW_CHUNKS: usize = 16;
 /// # }
 /// ```
 pub struct Mirror {
-    handle: Handle,
+    /// The repair dumps' socket; None only while a repair's dump thread holds it.
+    handle: Option<Handle>,
     listener: Listener,
     filter: Option<Filter>,
     table: Table,
@@ -741,7 +835,7 @@ impl Mirror {
 
     fn with(handle: Handle, listener: Listener, filter: Option<Filter>) -> Result<Mirror> {
         Ok(Mirror {
-            handle,
+            handle: Some(handle),
             listener,
             filter,
             table: Table::new(),
@@ -948,72 +1042,59 @@ impl Mirror {
         // over in chunks, so that it proceeds at dump speed while this thread applies the
         // rows and the events that keep coming (a repair that read both on one thread ran
         // at the speed of the events, up to 25 times slower than a dump under a burst).
-        let (n, dump_time) = std::thread::scope(|scope| -> Result<(usize, Duration)> {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Entry>>(ROW_CHUNKS);
-            let flt = filter.as_ref();
-            let dumper = scope.spawn(move || -> Result<Duration> {
-                let t = Instant::now();
-                let mut entries = handle.entries(flt)?;
-                let mut chunk = Vec::with_capacity(ROWS_PER_CHUNK);
-                while let Some(e) = entries.next_entry()? {
-                    chunk.push(e.clone());
-                    if chunk.len() == ROWS_PER_CHUNK {
-                        let full =
-                            std::mem::replace(&mut chunk, Vec::with_capacity(ROWS_PER_CHUNK));
-                        if tx.send(full).is_err() {
-                            // The applying side failed and returns its error.
-                            return Ok(t.elapsed());
-                        }
-                    }
-                }
-                let elapsed = t.elapsed();
-                if !chunk.is_empty() {
-                    let _ = tx.send(chunk);
-                }
-                Ok(elapsed)
-            });
-            let mut n = 0usize;
-            let mut apply = |a: &mut Apply<'_, _>, chunk: Vec<Entry>| {
-                n += chunk.len();
-                for e in chunk {
-                    a.dumped(e, generation);
-                }
-            };
-            loop {
-                let mut rows = false;
-                let mut ended = false;
-                loop {
-                    match rx.try_recv() {
-                        Ok(chunk) => {
-                            apply(&mut a, chunk);
-                            rows = true;
-                        }
-                        Err(std::sync::mpsc::TryRecvError::Empty) => break,
-                        Err(std::sync::mpsc::TryRecvError::Disconnected) => {
-                            ended = true;
-                            break;
-                        }
-                    }
-                }
-                if ended {
-                    break;
-                }
-                let events = drain(&mut a, listener)?;
-                if !rows && events == 0 {
-                    // Neither rows nor events: wait for rows, briefly, then look at the
-                    // events again.
-                    match rx.recv_timeout(Duration::from_millis(1)) {
-                        Ok(chunk) => apply(&mut a, chunk),
-                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-                        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
-                    }
-                }
-            }
-            let dump_time = dumper.join().unwrap_or_else(|_| {
-                Err(Error::new(Kind::Internal, "the repair's dump panicked"))
-            })?;
-            Ok((n, dump_time))
+        let rows = std::sync::Arc::new(Rows::default());
+        let tx = rows.clone();
+        let flt = filter.clone();
+        let mut dump_handle = handle.take().ok_or_else(|| {
+            Error::new(Kind::Internal, "an earlier repair's dump thread panicked")
         })?;
+        // A thread of its own rather than a scoped one: it borrows nothing, and it leaves the
+        // calling thread (a C program's) without the thread handle a scope records on it.
+        let dumper = std::thread::Builder::new()
+            .name("ct-mirror-dump".into())
+            .spawn(move || {
+                let r = dump_rows(&mut dump_handle, flt.as_ref(), &tx);
+                (dump_handle, r)
+            })
+            .map_err(|e| Error::io("start the repair's dump thread", &e))?;
+        let mut n = 0usize;
+        let mut apply = |a: &mut Apply<'_, _>, chunk: Vec<Entry>| {
+            n += chunk.len();
+            for e in chunk {
+                a.dumped(e, generation);
+            }
+        };
+        let applied = loop {
+            let (chunks, ended) = rows.take();
+            let got = !chunks.is_empty();
+            for chunk in chunks {
+                apply(&mut a, chunk);
+            }
+            if ended {
+                break Ok(());
+            }
+            match drain(&mut a, listener) {
+                // Neither rows nor events: wait for rows, briefly, then look at the events
+                // again.
+                Ok(0) if !got => rows.wait(Duration::from_millis(1)),
+                Ok(_) => {}
+                Err(e) => break Err(e),
+            }
+        };
+        // The dump thread stops at its next chunk when its rows are no longer taken.
+        rows.close();
+        let dump_time = match dumper.join() {
+            Ok((h, r)) => {
+                *handle = Some(h);
+                r
+            }
+            Err(_) => Err(Error::new(
+                Kind::Internal,
+                "the repair's dump thread panicked",
+            )),
+        };
+        applied?;
+        let dump_time = dump_time?;
         // Events still queued from before the dump ended; later ones are applied by the next
         // steps as usual (an entry the sweep removes and a queued event brings back is right
         // once that event is applied).

@@ -138,7 +138,11 @@ fn loads_then_follows_creates_updates_deletes_and_a_flush() {
     assert_eq!(first.len(), 500);
     assert!(first.iter().all(|c| c.kind == ChangeKind::New && c.repair));
     assert_eq!(m.len(), 500);
-    assert_eq!(m.stats().last_repair_entries, 500, "the load's dump read every entry");
+    assert_eq!(
+        m.stats().last_repair_entries,
+        500,
+        "the load's dump read every entry"
+    );
     check_equal(&ns, &mut h, &m, &r, None);
     // Changes by the tool and by the library, applied from events.
     create(&mut h, 500..700, 2);
