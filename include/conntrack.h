@@ -1955,9 +1955,11 @@ typedef struct ct_mirror ct_mirror;
 /**
  * Called for each change of the mirror: `change` is one CT_MIRROR_NEW, _UPDATE or _DESTROY,
  * with CT_MIRROR_REPAIR when a repair found it; `entry` is the entry as the mirror now holds
- * it (for a destroy: as it held it last), valid until the callback returns. Return 0 to go
- * on, anything else to end the step early (a repair still completes first, its changes
- * delivered).
+ * it (for a destroy: as it held it last), valid until the callback returns. An update is
+ * reported when a field the mirror compares changed (id, mark, status, reply tuple, protocol
+ * state, labels, helper); the others (timeout, counters, reference count) are refreshed
+ * silently. Return 0 to go on, anything else to end the step early (a repair still
+ * completes first, its changes delivered).
  */
 typedef int32_t (*ct_mirror_cb)(uint32_t change, const ct_entry *entry, void *user_data);
 
@@ -1986,7 +1988,7 @@ typedef struct {
    */
   uint64_t stale_ms;
   /**
-   * Milliseconds the last repair took.
+   * Milliseconds the last repair took, from its dump's request to its end.
    */
   uint64_t last_repair_ms;
   /**
@@ -2024,7 +2026,9 @@ void ct_mirror_close(ct_mirror *mirror);
  * repair is due). Each change goes to `cb` (see ct_mirror_cb); `*changes_out` (may be NULL)
  * receives how many were delivered. Call it when ct_mirror_fd is readable and at the latest
  * after ct_mirror_next_timeout milliseconds. An overrun is not an error: the mirror counts
- * it, knows itself stale, and repairs itself in a later step.
+ * it, knows itself stale, and repairs itself in a later step. A repair's dump runs on a
+ * short-lived thread of the library's while this call applies its rows and the events; the
+ * callback is always called on the calling thread.
  */
 ct_status ct_mirror_step(ct_mirror *mirror,
                          int32_t timeout_ms,

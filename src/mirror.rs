@@ -3,7 +3,8 @@
 //! repaired by itself after any loss.
 //!
 //! Order between the dump and the events: the mirror subscribes first, then dumps on a
-//! socket of its own while it keeps reading and applying events. An entry an event touched
+//! socket and a thread of its own while it keeps reading and applying events (rows and
+//! events are applied on the caller's thread, and every change reaches the callback there). An entry an event touched
 //! since the dump began is the events' to describe (they are newer than anything the dump can
 //! say of it); every other entry is taken from the dump, and the entries the dump no longer
 //! shows, and no event touched, are gone. The changes a repair finds reach the callback

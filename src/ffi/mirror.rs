@@ -46,9 +46,11 @@ pub const CT_MIRROR_REPAIR: u32 = 0x100;
 
 /// Called for each change of the mirror: `change` is one CT_MIRROR_NEW, _UPDATE or _DESTROY,
 /// with CT_MIRROR_REPAIR when a repair found it; `entry` is the entry as the mirror now holds
-/// it (for a destroy: as it held it last), valid until the callback returns. Return 0 to go
-/// on, anything else to end the step early (a repair still completes first, its changes
-/// delivered).
+/// it (for a destroy: as it held it last), valid until the callback returns. An update is
+/// reported when a field the mirror compares changed (id, mark, status, reply tuple, protocol
+/// state, labels, helper); the others (timeout, counters, reference count) are refreshed
+/// silently. Return 0 to go on, anything else to end the step early (a repair still
+/// completes first, its changes delivered).
 pub type ct_mirror_cb = Option<
     unsafe extern "C" fn(change: u32, entry: *const ct_entry, user_data: *mut c_void) -> i32,
 >;
@@ -67,7 +69,7 @@ pub struct ct_mirror_counters {
     pub repaired_entries: u64,
     /// Milliseconds the mirror was known to be stale, summed (so far, when it still is).
     pub stale_ms: u64,
-    /// Milliseconds the last repair took.
+    /// Milliseconds the last repair took, from its dump's request to its end.
     pub last_repair_ms: u64,
     /// 1 while the mirror is known to be stale (events lost since the last clean repair).
     pub stale: u32,
@@ -145,7 +147,9 @@ unsafe fn with_mirror<R>(
 /// repair is due). Each change goes to `cb` (see ct_mirror_cb); `*changes_out` (may be NULL)
 /// receives how many were delivered. Call it when ct_mirror_fd is readable and at the latest
 /// after ct_mirror_next_timeout milliseconds. An overrun is not an error: the mirror counts
-/// it, knows itself stale, and repairs itself in a later step.
+/// it, knows itself stale, and repairs itself in a later step. A repair's dump runs on a
+/// short-lived thread of the library's while this call applies its rows and the events; the
+/// callback is always called on the calling thread.
 #[no_mangle]
 pub unsafe extern "C" fn ct_mirror_step(
     mirror: *mut ct_mirror,
