@@ -145,8 +145,8 @@ fn key_of(e: &Entry) -> Key {
 /// and rehashes read only the tags, so an entry is read only when its tag matches (a probe
 /// that read every candidate entry cost a cache miss each, the mirror's largest cost per
 /// event under a burst). The bucket count is any number, not a power of two (a tag maps to
-/// its home bucket by a multiply), so growing by a quarter keeps the index between 7/10 and
-/// 7/8 full: 11 to 14 bytes an entry.
+/// its home bucket by a multiply), so growing by a quarter, and shrinking below 3/5 full,
+/// keep the index between 3/5 and 7/8 full: 9.1 to 13.3 bytes an entry.
 struct Index {
     buckets: Vec<u64>,
     len: usize,
@@ -260,10 +260,15 @@ impl Index {
         self.buckets.capacity() * 8
     }
 
-    /// Gives memory back when a burst left the index less than 3/8 full: 7/10 full after.
-    fn shrink(&mut self) {
+    /// Whether a burst left the index less than 3/5 full (at most 13.3 bytes an entry).
+    fn wants_shrink(&self) -> bool {
         let n = self.buckets.len();
-        if n > 64 && self.len * 8 < n * 3 {
+        n > 64 && self.len * 5 < n * 3
+    }
+
+    /// Gives that memory back: 7/10 full after.
+    fn shrink(&mut self) {
+        if self.wants_shrink() {
             self.resize(self.len * 10 / 7 + 1);
         }
     }
@@ -441,7 +446,7 @@ impl Table {
         }
     }
 
-    /// Gives back memory a burst left behind: an index's when it is less than 3/8 full (the
+    /// Gives back memory a burst left behind: an index's when it is less than 3/5 full (the
     /// entries' chunks go as they empty).
     fn shrink(&mut self) {
         let len = self.entries.len();
@@ -938,7 +943,7 @@ impl Mirror {
         });
         delivered += a.delivered;
         let t = &mut self.table;
-        if t.by_key.len * 8 < t.by_key.buckets.len() * 3 && t.by_key.buckets.len() > 1024 {
+        if t.by_key.wants_shrink() || t.by_id.wants_shrink() {
             t.shrink();
         }
         match r {
@@ -1210,15 +1215,21 @@ mod tests {
     fn the_table_keeps_both_indexes_through_inserts_and_removals() {
         let mut t = Table::new();
         let mut model = std::collections::HashMap::new();
+        let mut shrunk = false;
         let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
         for round in 0..60_000u32 {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
+            // Phases that mostly remove, so the indexes shrink as well as grow.
+            let removing = (round / 15_000) % 2 == 1;
             let i = (x % 5_000) as u32;
             let key = key_of(&udp(i, 0));
+            if round % 997 == 0 {
+                t.shrink();
+            }
             match t.find(&key) {
-                Some(s) if x % 3 == 0 => {
+                Some(s) if removing || x % 3 == 0 => {
                     let gone = t.remove(s);
                     assert_eq!(model.remove(&i), gone.id);
                 }
@@ -1227,12 +1238,17 @@ mod tests {
                     t.replace(s, udp(i, round + 100_000));
                     model.insert(i, round + 100_000);
                 }
+                None if removing && x % 8 != 0 => {}
                 None => {
                     t.insert(udp(i, round), 0);
                     model.insert(i, round);
                 }
             }
+            if round % 15_000 == 14_999 {
+                shrunk |= removing && t.by_key.buckets.len() < 2_000;
+            }
         }
+        assert!(shrunk, "a removing phase shrank the key index");
         assert_eq!(t.entries.len(), model.len());
         assert_eq!(t.by_key.len, model.len());
         assert_eq!(t.by_id.len, model.len());
