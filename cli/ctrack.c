@@ -41,7 +41,7 @@ void die(int status, const char *fmt, ...) {
 }
 
 /* conntrack's wording for the errno of a failed operation, else the system's. */
-static const char *err_text(int err, unsigned cmd) {
+const char *err_text(int err, unsigned cmd) {
     if (err == EINVAL) return "invalid parameters";
     if (err == EEXIST && (cmd & CMD_CREATE)) return "Such conntrack exists, try -U to update";
     if (err == ENOENT && (cmd & (CMD_CREATE | CMD_GET | CMD_DELETE | CMD_ADD)))
@@ -73,7 +73,7 @@ __attribute__((noreturn)) static void op_failed(ct_status rc, unsigned cmd) {
     die(EXIT_OTHER, "Operation failed: %s", err_text(status_errno(rc), cmd));
 }
 
-static ct_handle *open_handle(const struct cmdline *c) {
+ct_handle *open_handle(const struct cmdline *c) {
     ct_handle *h = NULL;
     ct_status rc = c->netns ? ct_open_netns(c->netns, &h) : ct_open(&h);
     if (rc != CT_OK) {
@@ -89,9 +89,26 @@ static ct_handle *open_handle(const struct cmdline *c) {
 
 static ct_labelmap *labelmap;
 
+/* -o xml: the output words, the event type of the flow being printed (0 outside -E), and
+ * whether the header line is still to come (-L, -G and -E print it before their first
+ * flow; -D and -U print none). */
+static unsigned xml_output;
+static uint32_t xml_event;
+static bool xml_header_pending, xml_header_printed;
+static struct text xml_text;
+
 /* One entry as conntrack prints it, into `buf` (grown when needed); returns the text. */
 static const char *format_entry(const ct_entry *e, uint32_t flags, bool labels, char **buf,
                                 size_t *cap) {
+    if (xml_output) {
+        /* Every caller prints the text at once, so the header goes out just before it. */
+        if (xml_header_pending) {
+            fputs(xml_header_conntrack, stdout);
+            xml_header_pending = false;
+            xml_header_printed = true;
+        }
+        return format_xml(e, xml_event, xml_output, &xml_text);
+    }
     size_t need = 0;
     for (int pass = 0; pass < 2; pass++) {
         ct_status rc = labels && labelmap
@@ -840,32 +857,6 @@ static void do_stats(const struct cmdline *c) {
     free(s);
 }
 
-/* --- The expectation table: -F expect, -C expect ------------------------------------- */
-
-static int32_t count_expect(const ct_expect *x, void *user) {
-    (void)x;
-    (*(unsigned long *)user)++;
-    return 0;
-}
-
-static void do_expect(const struct cmdline *c) {
-    ct_handle *h = open_handle(c);
-    ct_status rc;
-    if (c->command == (1u << EXP_FLUSH_BIT)) {
-        rc = ct_expect_flush(h);
-        ct_close(h);
-        banner(stderr);
-        fputs("expectation table has been emptied.\n", stderr);
-        if (rc != CT_OK) op_failed(rc, c->command);
-        return;
-    }
-    unsigned long n = 0;
-    rc = ct_expect_dump(h, count_expect, &n);
-    ct_close(h);
-    if (rc != CT_OK) op_failed(rc, c->command);
-    printf("%lu\n", n);
-}
-
 /* --- -E --------------------------------------------------------------------------------- */
 
 static volatile sig_atomic_t stop_events;
@@ -888,6 +879,12 @@ static int32_t event_one(uint32_t type, const ct_entry *e, void *user) {
     if (!match_entry(ev->c, e)) return 0;
     if (ev->c->output & OUT_SAVE) {
         puts(format_save(e, type == CT_EVENT_NEW ? "-A" : type == CT_EVENT_UPDATE ? "-U" : "-D", &ev->buf, &ev->cap));
+        ev->count++;
+        return 0;
+    }
+    if (xml_output) {
+        xml_event = type;
+        puts(format_entry(e, ev->flags, false, &ev->buf, &ev->cap));
         ev->count++;
         return 0;
     }
@@ -937,6 +934,8 @@ static unsigned long do_events(const struct cmdline *c) {
     }
     ct_events_close(evs);
     free(ev.buf);
+    if (xml_header_printed) fputs("</conntrack>\n", stdout);
+    fflush(stdout);
     banner(stderr);
     fprintf(stderr, "%lu flow events have been shown.\n", ev.count);
     exit(EXIT_SUCCESS);
@@ -962,9 +961,16 @@ unsigned long run_command(struct cmdline *c) {
         /* Names were resolved by the parser; the map is kept for printing. */
         labelmap = c->labelmap;
     }
-    if (c->output & OUT_XML) unsupported("-o xml");
+    if (c->output & OUT_XML) {
+        xml_output = c->output;
+        xml_header_pending = (c->command & (CMD_LIST | CMD_GET | CMD_EVENT)) && !(c->command & CMD_EXPECT_ANY);
+    }
     switch (c->command) {
-    case CMD_LIST: return do_list(c);
+    case CMD_LIST: {
+        unsigned long n = do_list(c);
+        if (xml_header_printed) fputs("</conntrack>\n", stdout);
+        return n;
+    }
     case CMD_DELETE: return do_delete(c);
     case CMD_CREATE:
     case CMD_ADD: return do_create(c);
@@ -977,9 +983,12 @@ unsigned long run_command(struct cmdline *c) {
     case CMD_VERSION: printf("%s v%s (conntrack-tools compatible)\n", progname, ct_version()); return 0;
     case CMD_HELP: usage(c); return 0;
     case 0: usage(c); return 0;
-    case 1u << EXP_FLUSH_BIT:
-    case 1u << EXP_COUNT_BIT: do_expect(c); return 0;
-    default: unsupported("the expectation table"); return 0;
+    default:
+        if (c->command & CMD_EXPECT_ANY) {
+            fflush(stdout);
+            exit(run_expect(c));
+        }
+        unsupported("this command");
     }
 }
 

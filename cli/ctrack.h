@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "conntrack.h"
@@ -136,6 +137,17 @@ struct cmdline {
     ct_labelmap *labelmap;
     size_t bufsize;
     const char *netns;
+    /* The expectation table: the expected tuple (--tuple-src/--tuple-dst, --tuple-port-*)
+     * and its mask (--mask-src/--mask-dst, --mask-port-*); the master is -s -d -p --sport
+     * --dport. */
+    struct addr exp_addr[2], exp_mask[2];
+    uint16_t exp_port[2], exp_mask_port[2];
+};
+
+/* A growing string (xml.c). */
+struct text {
+    char *buf;
+    size_t len, cap;
 };
 
 extern const char *progname;
@@ -151,5 +163,20 @@ void addr_network_text(const struct addr *a, char *buf, size_t len);
 unsigned long run_command(struct cmdline *c);
 void run_creates(const struct cmdline *cmds, size_t n);
 int load_file(const char *argv0, const char *path, const char *netns);
+
+/* xml.c: -o xml, and the expectation table's text. */
+extern const char xml_header_conntrack[], xml_header_expect[];
+__attribute__((format(printf, 2, 3))) void text_add(struct text *t, const char *fmt, ...);
+void text_reset(struct text *t);
+const char *l3_name(uint8_t family);
+const char *l4_name(uint8_t proto);
+const char *format_xml(const ct_entry *e, uint32_t event, unsigned output, struct text *t);
+const char *format_expect(const ct_expect *x, uint32_t event, struct text *t);
+const char *format_expect_xml(const ct_expect *x, uint32_t event, unsigned output, struct text *t);
+
+/* expect.c: the expectation table's commands; returns the exit status. */
+int run_expect(const struct cmdline *c);
+ct_handle *open_handle(const struct cmdline *c);
+const char *err_text(int err, unsigned cmd);
 
 #endif

@@ -322,6 +322,14 @@ static void address_option(struct cmdline *c, int opt, const char *arg, struct a
     *out = a;
 }
 
+/* A prefix on -s, -d, --tuple-src or --tuple-dst is also the expectation's mask (as the
+ * last of them, or --mask-src/--mask-dst, gives it). */
+static void exp_mask_from(struct cmdline *c, int i, const struct addr *a) {
+    struct addr m = *a;
+    memcpy(m.bytes, a->mask, sizeof m.bytes);
+    c->exp_mask[i] = m;
+}
+
 /* "ADDR", "ADDR:PORT" or "[V6ADDR]:PORT" of --src-nat, --dst-nat and --any-nat. */
 static void nat_option(struct cmdline *c, int opt, const char *arg, struct natspec *n) {
     char addr[256] = "";
@@ -520,7 +528,15 @@ static void proto_option(struct cmdline *c, int code, const char *arg) {
         if (strncasecmp(arg, "client", strlen(arg)) && strncasecmp(arg, "server", strlen(arg)))
             die(EXIT_PARAMETER, "Unknown DCCP role `%s'", arg);
         break;
-    default: /* mask and expectation-tuple ports: only for expectations */
+    case PO_TSPORT:
+    case PO_TDPORT:
+        c->exp_port[code - PO_TSPORT] = port;
+        break;
+    case PO_MSPORT:
+    case PO_MDPORT:
+        c->exp_mask_port[code - PO_MSPORT] = port;
+        break;
+    default:
         break;
     }
 }
@@ -615,6 +631,7 @@ void parse_cmdline(struct cmdline *c, int argc, char **argv) {
             int i = ch == 's' ? CT_ORIG_SRC : ch == 'd' ? CT_ORIG_DST : ch == 'r' ? CT_REPLY_SRC : CT_REPLY_DST;
             c->options |= 1u << i;
             address_option(c, ch, optarg, &c->addr[i], i < 2, i == 0 ? OPT_MASK_SRC : OPT_MASK_DST);
+            if (i < 2 && c->addr[i].masked) exp_mask_from(c, i, &c->addr[i]);
             break;
         }
         case '{':
@@ -623,13 +640,15 @@ void parse_cmdline(struct cmdline *c, int argc, char **argv) {
             c->options |= i == 0 ? OPT_MASK_SRC : OPT_MASK_DST;
             address_option(c, ch, optarg, &explicit_mask[i], false, 0);
             explicit_mask_set[i] = true;
+            c->exp_mask[i] = explicit_mask[i];
             break;
         }
         case '[':
         case ']': {
-            struct addr scratch;
+            int i = ch == '[' ? 0 : 1;
             c->options |= ch == '[' ? OPT(EXP_SRC) : OPT(EXP_DST);
-            address_option(c, ch, optarg, &scratch, true, ch == '[' ? OPT_MASK_SRC : OPT_MASK_DST);
+            address_option(c, ch, optarg, &c->exp_addr[i], true, i == 0 ? OPT_MASK_SRC : OPT_MASK_DST);
+            if (c->exp_addr[i].masked) exp_mask_from(c, i, &c->exp_addr[i]);
             break;
         }
         case 'p':
