@@ -187,6 +187,17 @@ static bool test_null_everywhere_without_a_handle(void) {
     CHECK_RC(ct_expect_get_flags(x, NULL), NP);
     CHECK_RC(ct_expect_get_id(NULL, &u32), NP);
     CHECK_RC(ct_expect_get_helper(x, NULL, 8), NP);
+    /* NAT set up at creation, SCTP verification tags, an event's sender. */
+    CHECK_RC(ct_entry_set_nat(NULL, CT_NAT_SRC, "1.2.3.4"), NP);
+    CHECK_RC(ct_entry_set_nat(e, CT_NAT_SRC, NULL), NP);
+    CHECK_RC(ct_entry_set_nat(e, CT_NAT_ANY, "1.2.3.4"), INV);
+    CHECK_RC(ct_entry_set_nat(e, CT_NAT_DST, "not an address"), INV);
+    CHECK_RC(ct_entry_set_nat(e, CT_NAT_DST, ":80"), INV);
+    CHECK_RC(ct_entry_set_sctp_vtag(NULL, CT_DIR_ORIG, 1), NP);
+    CHECK_RC(ct_entry_set_sctp_vtag(e, 2, 1), INV);
+    CHECK_RC(ct_entry_get_sctp_vtag(e, CT_DIR_ORIG, NULL), NP);
+    CHECK_RC(ct_entry_get_sctp_vtag(e, 5, &u32), INV);
+    CHECK(ct_events_sender() == 0);
     /* Label maps. */
     CHECK_RC(ct_labelmap_open("/nonexistent", &m), CT_ERR_NOT_FOUND);
     CHECK(m == NULL);

@@ -213,6 +213,13 @@ static const char *format_save(const ct_entry *e, const char *verb, char **buf, 
                 save_add(buf, cap, &len, "--state %s ", tcp_states[st]);
             if (p == CT_PROTO_SCTP && ct_entry_get_sctp_state(e, &st) == CT_OK && st < 10)
                 save_add(buf, cap, &len, "--state %s ", sctp_states[st]);
+            uint32_t tag;
+            /* conntrack 1.4.7 swaps the tag's bytes once more than the kernel does, both
+             * ways: its numbers are the kernel's byte-swapped, and so are ctrack's. */
+            if (p == CT_PROTO_SCTP && ct_entry_get_sctp_vtag(e, CT_DIR_ORIG, &tag) == CT_OK)
+                save_add(buf, cap, &len, "--orig-vtag %u ", __builtin_bswap32(tag));
+            if (p == CT_PROTO_SCTP && ct_entry_get_sctp_vtag(e, CT_DIR_REPLY, &tag) == CT_OK)
+                save_add(buf, cap, &len, "--reply-vtag %u ", __builtin_bswap32(tag));
             if (p == CT_PROTO_DCCP && ct_entry_get_dccp_state(e, &st) == CT_OK && st < 10)
                 save_add(buf, cap, &len, "--state %s ", dccp_states[st]);
         }
@@ -577,6 +584,18 @@ static void must(ct_status rc, const char *what) {
     if (rc != CT_OK) die(EXIT_PARAMETER, "%s: %s", what, ct_last_error_message());
 }
 
+/* The ICMP or ICMPv6 type answering `type` (echo, timestamp, information and address mask
+ * requests and their replies; 255 for the others), as the kernel and conntrack pair them. */
+static uint8_t icmp_reply_type(uint8_t proto, uint8_t type) {
+    static const uint8_t v4[][2] = {{8, 0}, {0, 8}, {13, 14}, {14, 13}, {15, 16}, {16, 15}, {17, 18}, {18, 17}};
+    static const uint8_t v6[][2] = {{128, 129}, {129, 128}, {139, 140}, {140, 139}};
+    bool six = proto == CT_PROTO_ICMPV6;
+    size_t n = six ? sizeof v6 / sizeof v6[0] : sizeof v4 / sizeof v4[0];
+    for (size_t i = 0; i < n; i++)
+        if ((six ? v6 : v4)[i][0] == type) return (six ? v6 : v4)[i][1];
+    return 255;
+}
+
 /* The entry the command line describes (tuples, and for a create its other fields). */
 static ct_entry *entry_from_cmdline(const struct cmdline *c, bool create) {
     ct_entry *e = NULL;
@@ -598,6 +617,17 @@ static ct_entry *entry_from_cmdline(const struct cmdline *c, bool create) {
             must(ct_entry_set_port(e, (uint32_t)i, c->port[from]), "port");
     }
     if (c->icmp_set) must(ct_entry_set_icmp(e, CT_DIR_ORIG, c->icmp_type, c->icmp_code, c->icmp_id), "icmp");
+    if (create && reply) {
+        /* conntrack sends the reply tuple whole: what the command line lacks is zero (NAT
+         * set up by the kernel replaces it), the ICMP type is the reply's to the original's. */
+        for (uint32_t i = CT_REPLY_SRC; i <= CT_REPLY_DST; i++) {
+            if (!c->addr[i].set) must(ct_entry_set_addr(e, i, family == AF_INET6 ? "::" : "0.0.0.0"), "address");
+            if (!c->port_set[i] && proto_has_ports(c->proto)) must(ct_entry_set_port(e, i, 0), "port");
+        }
+        if (c->icmp_set)
+            must(ct_entry_set_icmp(e, CT_DIR_REPLY, icmp_reply_type(c->proto, c->icmp_type), c->icmp_code, c->icmp_id),
+                 "icmp");
+    }
     if (create && !reply) ct_entry_unset(e, CT_FIELD_REPLY);
     if (!create) return e;
     if (c->options & OPT_TIMEOUT) must(ct_entry_set_timeout(e, c->timeout), "timeout");
@@ -611,13 +641,25 @@ static ct_entry *entry_from_cmdline(const struct cmdline *c, bool create) {
     if (c->options & OPT_ADD_LABEL)
         for (uint32_t b = 0; b < 128; b++)
             if (c->label_modify[b / 8] & (1u << (b % 8))) ct_entry_set_label(e, b, true);
+    for (int d = 0; d < 2; d++)
+        if (c->vtag_set & (1 << d))
+            must(ct_entry_set_sctp_vtag(e, (uint32_t)d, __builtin_bswap32(c->vtag[d])), "vtag"); /* as conntrack */
+    /* --src-nat/--dst-nat ADDR[:PORT]: the kernel sets the NAT up (and the reply tuple). */
+    for (int k = 0; k < 2; k++) {
+        const struct natspec *n = k == 0 ? &c->snat : &c->dnat;
+        if (!(c->options & (k == 0 ? OPT_SRC_NAT : OPT_DST_NAT)) || !n->addr_set) continue;
+        char a[CT_ADDR_TEXT_MAX], text[CT_ADDR_TEXT_MAX + 10];
+        addr_text(&n->addr, a, sizeof a);
+        if (!n->port_set) snprintf(text, sizeof text, "%s", a);
+        else if (n->addr.family == AF_INET6) snprintf(text, sizeof text, "[%s]:%u", a, n->port);
+        else snprintf(text, sizeof text, "%s:%u", a, n->port);
+        must(ct_entry_set_nat(e, k == 0 ? CT_NAT_SRC : CT_NAT_DST, text), "NAT");
+    }
     return e;
 }
 
 static void check_create(const struct cmdline *c) {
-    if (c->options & (OPT_SRC_NAT | OPT_DST_NAT)) unsupported("creating NATed entries (--src-nat, --dst-nat)");
     if (c->options & (OPT_ORIG_ZONE | OPT_REPL_ZONE)) unsupported("--orig-zone and --reply-zone on a create");
-    if (c->vtag_set) unsupported("SCTP verification tags");
 }
 
 /* The create and add lines of -R, in batches on one handle. A failed create ends the run
@@ -874,27 +916,36 @@ struct eventing {
     unsigned long count;
 };
 
+/* The end of an event's line: conntrack names the process that caused it. */
+static void event_end(const struct cmdline *c) {
+    uint32_t portid = ct_events_sender();
+    if (portid == 0) {
+        putchar('\n');
+        return;
+    }
+    const char *name = sender_name(portid, c->netns);
+    if (name) printf(" [USERSPACE] portid=%u progname=%s\n", portid, name);
+    else printf(" [USERSPACE] portid=%u\n", portid);
+}
+
 static int32_t event_one(uint32_t type, const ct_entry *e, void *user) {
     struct eventing *ev = user;
     if (!match_entry(ev->c, e)) return 0;
     if (ev->c->output & OUT_SAVE) {
-        puts(format_save(e, type == CT_EVENT_NEW ? "-A" : type == CT_EVENT_UPDATE ? "-U" : "-D", &ev->buf, &ev->cap));
-        ev->count++;
-        return 0;
-    }
-    if (xml_output) {
+        fputs(format_save(e, type == CT_EVENT_NEW ? "-A" : type == CT_EVENT_UPDATE ? "-U" : "-D", &ev->buf, &ev->cap), stdout);
+    } else if (xml_output) {
         xml_event = type;
-        puts(format_entry(e, ev->flags, false, &ev->buf, &ev->cap));
-        ev->count++;
-        return 0;
+        fputs(format_entry(e, ev->flags, false, &ev->buf, &ev->cap), stdout);
+    } else {
+        if (ev->c->output & OUT_TMS) {
+            struct timeval tv;
+            gettimeofday(&tv, NULL);
+            printf("[%.8ld.%.6ld]\t", (long)tv.tv_sec, (long)tv.tv_usec);
+        }
+        const char *what = type == CT_EVENT_NEW ? "[NEW]" : type == CT_EVENT_UPDATE ? "[UPDATE]" : "[DESTROY]";
+        printf("%9s %s", what, format_entry(e, ev->flags, (ev->c->output & OUT_LABELS) != 0, &ev->buf, &ev->cap));
     }
-    if (ev->c->output & OUT_TMS) {
-        struct timeval tv;
-        gettimeofday(&tv, NULL);
-        printf("[%.8ld.%.6ld]\t", (long)tv.tv_sec, (long)tv.tv_usec);
-    }
-    const char *what = type == CT_EVENT_NEW ? "[NEW]" : type == CT_EVENT_UPDATE ? "[UPDATE]" : "[DESTROY]";
-    printf("%9s %s\n", what, format_entry(e, ev->flags, (ev->c->output & OUT_LABELS) != 0, &ev->buf, &ev->cap));
+    event_end(ev->c);
     ev->count++;
     return 0;
 }

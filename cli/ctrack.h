@@ -126,7 +126,8 @@ struct cmdline {
     uint8_t icmp_type, icmp_code;
     uint16_t icmp_id;
     int state; /* -1 when not given */
-    bool vtag_set;
+    int vtag_set; /* bits: 1 --orig-vtag, 2 --reply-vtag */
+    uint32_t vtag[2];
     uint32_t timeout, status, status_kmask, mark, kmark, mark_mask, secmark, id;
     uint16_t zone, orig_zone, reply_zone;
     struct natspec snat, dnat;
@@ -173,6 +174,10 @@ const char *l4_name(uint8_t proto);
 const char *format_xml(const ct_entry *e, uint32_t event, unsigned output, struct text *t);
 const char *format_expect(const ct_expect *x, uint32_t event, struct text *t);
 const char *format_expect_xml(const ct_expect *x, uint32_t event, unsigned output, struct text *t);
+
+/* userspace.c: the name of the process owning netlink port `portid` of the events'
+ * namespace (`netns`, NULL: ours), or NULL. */
+const char *sender_name(uint32_t portid, const char *netns);
 
 /* expect.c: the expectation table's commands; returns the exit status. */
 int run_expect(const struct cmdline *c);

@@ -234,9 +234,15 @@ static int do_create(const struct cmdline *c) {
 
 /* --- -F expect, -C expect --------------------------------------------------------------- */
 
+struct counting {
+    const struct cmdline *c;
+    unsigned long n;
+};
+
+/* conntrack counts the expectations of its default family, IPv4, unless -f says otherwise. */
 static int32_t count_one(const ct_expect *x, void *user) {
-    (void)x;
-    (*(unsigned long *)user)++;
+    struct counting *k = user;
+    if (family_matches(k->c, x)) k->n++;
     return 0;
 }
 
@@ -252,11 +258,11 @@ static int do_flush(const struct cmdline *c) {
 
 static int do_count(const struct cmdline *c) {
     ct_handle *h = open_handle(c);
-    unsigned long n = 0;
-    ct_status rc = ct_expect_dump(h, count_one, &n);
+    struct counting k = {c, 0};
+    ct_status rc = ct_expect_dump(h, count_one, &k);
     ct_close(h);
     if (rc != CT_OK) die(EXIT_OTHER, "Operation failed: %s", exp_err_text(rc, c->command));
-    printf("%lu\n", n);
+    printf("%lu\n", k.n);
     return EXIT_SUCCESS;
 }
 

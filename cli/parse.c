@@ -522,7 +522,8 @@ static void proto_option(struct cmdline *c, int code, const char *arg) {
         break;
     case PO_OVTAG:
     case PO_RVTAG:
-        c->vtag_set = true;
+        c->vtag_set |= 1 << (code - PO_OVTAG);
+        c->vtag[code - PO_OVTAG] = (uint32_t)atoi(arg);
         break;
     case PO_ROLE:
         if (strncasecmp(arg, "client", strlen(arg)) && strncasecmp(arg, "server", strlen(arg)))
@@ -827,8 +828,66 @@ void parse_cmdline(struct cmdline *c, int argc, char **argv) {
     opts = NULL;
 }
 
+/* -h -p PROTO: the protocol's options, as conntrack lists them. */
+static void proto_help(const struct cmdline *c) {
+    static const char ports[] =
+        "  --orig-port-src\t\toriginal source port\n"
+        "  --orig-port-dst\t\toriginal destination port\n"
+        "  --reply-port-src\t\treply source port\n"
+        "  --reply-port-dst\t\treply destination port\n"
+        "  --mask-port-src\t\tmask source port\n"
+        "  --mask-port-dst\t\tmask destination port\n"
+        "  --tuple-port-src\t\texpectation tuple src port\n"
+        "  --tuple-port-src\t\texpectation tuple dst port\n";
+    const char *name = proto->name;
+    if (proto == &unknown_proto) {
+        struct protoent *pe = getprotobynumber(c->proto);
+        if (pe) name = pe->p_name;
+    }
+    printf("Proto `%s' help:\n", name);
+    switch (proto == &unknown_proto ? 0 : c->proto) {
+    case CT_PROTO_TCP:
+        printf("%s  --state\t\t\tTCP state, fe. ESTABLISHED\n", ports);
+        break;
+    case CT_PROTO_UDP:
+    case CT_PROTO_UDPLITE:
+        fputs(ports, stdout);
+        break;
+    case CT_PROTO_SCTP:
+        printf("%s  --state\t\t\tSCTP state, fe. ESTABLISHED\n"
+               "  --orig-vtag\t\toriginal verification tag\n"
+               "  --reply-vtag\t\treply verification tag\n",
+               ports);
+        break;
+    case CT_PROTO_DCCP:
+        printf("%s  --state\t\t\tDCCP state, fe. RESPOND\n", ports);
+        break;
+    case CT_PROTO_ICMP:
+    case CT_PROTO_ICMPV6: {
+        const char *v = c->proto == CT_PROTO_ICMPV6 ? "v6" : "";
+        printf("  --icmp%s-type\t\t\ticmp%s type\n  --icmp%s-code\t\t\ticmp%s code\n"
+               "  --icmp%s-id\t\t\ticmp%s id\n",
+               v, v, v, v, v, v);
+        break;
+    }
+    case CT_PROTO_GRE:
+        fputs("  --orig-key-src\t\toriginal source key\n"
+              "  --orig-key-dst\t\toriginal destination key\n"
+              "  --reply-key-src\t\treply source key\n"
+              "  --reply-key-dst\t\treply destination key\n"
+              "  --mask-key-src\t\tmask source key\n"
+              "  --mask-key-dst\t\tmask destination key\n"
+              "  --tuple-key-src\t\texpectation tuple src key\n"
+              "  --tuple-key-src\t\texpectation tuple dst key\n",
+              stdout);
+        break;
+    default:
+        fputs("  no options (unsupported)\n", stdout);
+        break;
+    }
+}
+
 void usage(const struct cmdline *c) {
-    (void)c;
     printf("Command line interface for the connection tracking system. Version %s\n"
            "Usage: %s [commands] [options]\n",
            ct_version(), progname);
@@ -877,6 +936,7 @@ void usage(const struct cmdline *c) {
           "  --mask-dst ip\t\t\tDestination mask address\n"
           "  --netns name\t\t\tWork in a network namespace (a name under /run/netns or a path)\n\n",
           stdout);
+    if (c && (c->options & OPT_PROTO) && proto) proto_help(c);
 }
 
 /* --- -R FILE ---------------------------------------------------------------------------- */

@@ -910,6 +910,28 @@ ct_status ct_entry_set_helper(ct_entry *entry, const char *name);
 ct_status ct_entry_get_helper(const ct_entry *entry, char *buf, size_t len);
 
 /**
+ * Asks the kernel to set up NAT when it creates `entry` (ct_create, ct_batch_add_create), as
+ * conntrack(8)'s `-I --src-nat ADDR[:PORT]` and `--dst-nat` do: `kind` is CT_NAT_SRC or
+ * CT_NAT_DST, `addr_port` is "ADDR", "ADDR:PORT" or "[ADDR6]:PORT" (copied). The kernel then
+ * makes the reply tuple and sets the NAT status bits itself; updates and lookups ignore it,
+ * and entries read back never hold it. CT_ERR_INVALID_ARGUMENT for another kind, text that
+ * is no address, or an address of the other family than the entry's.
+ */
+ct_status ct_entry_set_nat(ct_entry *entry, uint32_t kind, const char *addr_port);
+
+/**
+ * Sets the SCTP verification tag of direction `dir` (CT_DIR_ORIG or CT_DIR_REPLY), as
+ * conntrack(8)'s `--orig-vtag`/`--reply-vtag`. A create or update that carries one carries
+ * the SCTP state and both tags (0 for one not set), as the kernel wants them together.
+ */
+ct_status ct_entry_set_sctp_vtag(ct_entry *entry, uint32_t dir, uint32_t vtag);
+
+/**
+ * Gets the SCTP verification tag of direction `dir` (CT_DIR_ORIG or CT_DIR_REPLY).
+ */
+ct_status ct_entry_get_sctp_vtag(const ct_entry *entry, uint32_t dir, uint32_t *vtag_out);
+
+/**
  * Writes `entry` as one line of `conntrack -L` text (no newline) into `buf`, `len` bytes
  * with the NUL. `flags` is 0 or an OR of CT_FORMAT_EXTENDED, CT_FORMAT_ID and
  * CT_FORMAT_TIMESTAMP. Like snprintf, it writes as much as fits (NUL-terminated unless
@@ -1907,6 +1929,14 @@ ct_status ct_events_receive(ct_events *events,
                             ct_event_cb cb,
                             void *user_data,
                             size_t *delivered_out);
+
+/**
+ * Inside a ct_events_receive callback, on the thread running it: the netlink port id of the
+ * socket whose request caused the event being delivered (a process's create, update or
+ * delete; `conntrack -E` prints it as "[USERSPACE] portid=N"), 0 when the kernel itself
+ * caused it (a packet, a timeout). 0 outside a callback.
+ */
+uint32_t ct_events_sender(void);
 
 /**
  * How many overruns (each: one or more events dropped by the kernel) the listener has

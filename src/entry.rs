@@ -373,6 +373,10 @@ pub struct Extra {
     pub seq_adj_orig: Option<SeqAdj>,
     /// NAT sequence adjustment, reply direction.
     pub seq_adj_reply: Option<SeqAdj>,
+    /// Source NAT for the kernel to set up at creation (CTA_NAT_SRC); never read back.
+    pub nat_src: Option<crate::nat::NatSetup>,
+    /// Destination NAT for the kernel to set up at creation (CTA_NAT_DST); never read back.
+    pub nat_dst: Option<crate::nat::NatSetup>,
 }
 
 const NO_EXTRA: Extra = Extra {
@@ -389,6 +393,8 @@ const NO_EXTRA: Extra = Extra {
     helper: None,
     seq_adj_orig: None,
     seq_adj_reply: None,
+    nat_src: None,
+    nat_dst: None,
 };
 
 /// Where an entry keeps its [`Extra`] fields: nothing until one is set. An allocated but
@@ -739,6 +745,28 @@ impl Entry {
     pub fn set_helper(&mut self, name: &str) -> Result<()> {
         check_helper_name(name)?;
         self.extra.get_mut().helper = Some(name.to_string());
+        Ok(())
+    }
+
+    /// Asks the kernel to set up source (`src`) or destination NAT to `to` when it creates
+    /// the entry, as conntrack(8)'s `-I --src-nat`/`--dst-nat` do: the kernel then makes the
+    /// reply tuple and the NAT status bits itself. The address must be of the entry's family
+    /// when the entry has one.
+    pub fn set_nat_setup(&mut self, src: bool, to: crate::nat::NatSetup) -> Result<()> {
+        let fam = if to.addr.is_ipv4() { AF_INET } else { AF_INET6 };
+        if let Some(f) = self.family() {
+            if f != fam {
+                return Err(Error::invalid(
+                    "the NAT address is not of the entry's family",
+                ));
+            }
+        }
+        let x = self.extra.get_mut();
+        if src {
+            x.nat_src = Some(to);
+        } else {
+            x.nat_dst = Some(to);
+        }
         Ok(())
     }
 

@@ -182,6 +182,18 @@ impl Listener {
         timeout_ms: i32,
         mut f: impl FnMut(u32, &Entry) -> bool,
     ) -> Result<usize> {
+        self.receive_with_sender(timeout_ms, |kind, e, _| f(kind, e))
+    }
+
+    /// As [`Listener::receive`], and `f` also gets the event's sender: the netlink port id
+    /// of the socket whose request caused it (a process's create, update or delete), 0 when
+    /// the kernel itself caused it (a packet, a timeout). `conntrack -E` prints it as
+    /// `[USERSPACE] portid=N`.
+    pub fn receive_with_sender(
+        &mut self,
+        timeout_ms: i32,
+        mut f: impl FnMut(u32, &Entry, u32) -> bool,
+    ) -> Result<usize> {
         let mut delivered = 0usize;
         // Events left over from a datagram a callback stopped in the middle of come first.
         if !self.pending.is_empty() {
@@ -216,7 +228,7 @@ impl Listener {
         &mut self,
         rbuf: &mut [u8],
         delivered: &mut usize,
-        f: &mut impl FnMut(u32, &Entry) -> bool,
+        f: &mut impl FnMut(u32, &Entry, u32) -> bool,
     ) -> Result<()> {
         let mut grams = [sys::Datagram::default(); BATCH];
         let mut read = 0;
@@ -291,7 +303,7 @@ impl Listener {
         &mut self,
         buf: &[u8],
         delivered: &mut usize,
-        f: &mut impl FnMut(u32, &Entry) -> bool,
+        f: &mut impl FnMut(u32, &Entry, u32) -> bool,
     ) -> Result<Option<usize>> {
         for m in codec::messages(buf) {
             let m = m?;
@@ -317,7 +329,7 @@ impl Listener {
                 continue;
             }
             *delivered += 1;
-            if !f(kind, &self.entry) {
+            if !f(kind, &self.entry, m.pid) {
                 // Where the next message starts: after this one's payload, aligned.
                 let end = m.payload.as_ptr() as usize + m.payload.len() - buf.as_ptr() as usize;
                 return Ok(Some(((end + 3) & !3).min(buf.len())));

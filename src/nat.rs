@@ -20,6 +20,27 @@ pub enum NatKind {
     Any,
 }
 
+/// The NAT the kernel is asked to set up when it creates an entry (one address, an
+/// optional port), as conntrack(8)'s `-I --src-nat ADDR[:PORT]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct NatSetup {
+    /// The address translated to.
+    pub addr: IpAddr,
+    /// The port translated to, for protocols with ports.
+    pub port: Option<u16>,
+}
+
+impl NatSetup {
+    /// "ADDR", "ADDR:PORT" or "[ADDR6]:PORT".
+    pub fn parse(text: &str) -> Result<NatSetup> {
+        let n = Nat::parse(NatKind::Src, Some(text))?;
+        match n.addr {
+            Some(addr) => Ok(NatSetup { addr, port: n.port }),
+            None => Err(Error::invalid(format!("'{text}' has no address"))),
+        }
+    }
+}
+
 /// A NAT condition of a filter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Nat {

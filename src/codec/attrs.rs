@@ -9,12 +9,14 @@ pub const CTA_TUPLE_REPLY: u16 = 2;
 pub const CTA_STATUS: u16 = 3;
 pub const CTA_PROTOINFO: u16 = 4;
 pub const CTA_HELP: u16 = 5;
+pub const CTA_NAT_SRC: u16 = 6;
 pub const CTA_TIMEOUT: u16 = 7;
 pub const CTA_MARK: u16 = 8;
 pub const CTA_COUNTERS_ORIG: u16 = 9;
 pub const CTA_COUNTERS_REPLY: u16 = 10;
 pub const CTA_USE: u16 = 11;
 pub const CTA_ID: u16 = 12;
+pub const CTA_NAT_DST: u16 = 13;
 pub const CTA_SEQ_ADJ_ORIG: u16 = 15;
 pub const CTA_SEQ_ADJ_REPLY: u16 = 16;
 pub const CTA_SECMARK: u16 = 17;
@@ -26,6 +28,15 @@ pub const CTA_LABELS: u16 = 22;
 pub const CTA_LABELS_MASK: u16 = 23;
 pub const CTA_FILTER: u16 = 25;
 pub const CTA_STATUS_MASK: u16 = 26;
+
+// Inside CTA_NAT_SRC/CTA_NAT_DST (enum ctattr_nat, ctattr_protonat).
+pub const CTA_NAT_V4_MINIP: u16 = 1;
+pub const CTA_NAT_V4_MAXIP: u16 = 2;
+pub const CTA_NAT_PROTO: u16 = 3;
+pub const CTA_NAT_V6_MINIP: u16 = 4;
+pub const CTA_NAT_V6_MAXIP: u16 = 5;
+pub const CTA_PROTONAT_PORT_MIN: u16 = 1;
+pub const CTA_PROTONAT_PORT_MAX: u16 = 2;
 
 // Inside CTA_FILTER (enum ctattr_filter) and its flag bits (CTA_FILTER_F_*).
 pub const CTA_FILTER_ORIG_FLAGS: u16 = 1;

@@ -167,6 +167,28 @@ pub fn put_request(out: &mut Vec<u8>, subsys: u8, seq: u32, extra_flags: u16, re
     finish_message(out, mark);
 }
 
+/// One NAT range of a single address (and port) for the kernel's NAT setup.
+fn put_nat(w: &mut Writer<'_>, kind: u16, n: &crate::nat::NatSetup) {
+    let outer = w.begin(kind);
+    match n.addr {
+        IpAddr::V4(a) => {
+            w.put(CTA_NAT_V4_MINIP, &a.octets());
+            w.put(CTA_NAT_V4_MAXIP, &a.octets());
+        }
+        IpAddr::V6(a) => {
+            w.put(CTA_NAT_V6_MINIP, &a.octets());
+            w.put(CTA_NAT_V6_MAXIP, &a.octets());
+        }
+    }
+    if let Some(p) = n.port {
+        let pr = w.begin(CTA_NAT_PROTO);
+        w.be16(CTA_PROTONAT_PORT_MIN, p);
+        w.be16(CTA_PROTONAT_PORT_MAX, p);
+        w.end(pr);
+    }
+    w.end(outer);
+}
+
 pub(crate) fn put_tuple(w: &mut Writer<'_>, kind: u16, t: &Tuple) {
     let outer = w.begin(kind);
     let ip = w.begin(CTA_TUPLE_IP);
@@ -253,6 +275,15 @@ pub fn encode_entry(out: &mut Vec<u8>, e: &Entry, purpose: Purpose) -> Result<()
             put_tuple(&mut w, CTA_TUPLE_REPLY, &e.reply);
         } else {
             put_tuple(&mut w, CTA_TUPLE_REPLY, &e.orig.inverted());
+        }
+        // NAT for the kernel to set up: it rewrites the reply tuple and sets the NAT bits.
+        for (kind, nat) in [
+            (CTA_NAT_SRC, e.extra.get().nat_src),
+            (CTA_NAT_DST, e.extra.get().nat_dst),
+        ] {
+            if let Some(n) = nat {
+                put_nat(&mut w, kind, &n);
+            }
         }
     } else {
         let (dir, t) = e.lookup_tuple()?;

@@ -385,3 +385,32 @@ fn the_codec_reads_kernel_tuples_as_the_crate_does() {
     assert!(parsed.contains(&Ca::CtaMark(5)));
     assert!(parsed.contains(&Ca::CtaTimeout(1201)));
 }
+
+/// NAT to set up travels with a create only: one address as both ends of the range, and the
+/// port as both ends of the port range.
+#[test]
+fn nat_setup_is_sent_with_a_create_only() {
+    let mut e = Entry::new();
+    e.set_proto(proto::UDP).unwrap();
+    e.orig.src = Some("1.1.1.1".parse().unwrap());
+    e.orig.dst = Some("2.2.2.2".parse().unwrap());
+    e.orig.src_port = Some(4);
+    e.orig.dst_port = Some(5);
+    e.timeout = Some(10);
+    let to = crate::nat::NatSetup::parse("9.9.9.9:77").unwrap();
+    e.set_nat_setup(true, to).unwrap();
+    let v6 = crate::nat::NatSetup::parse("fd00::1").unwrap();
+    assert!(e.set_nat_setup(false, v6).is_err());
+    assert!(crate::nat::NatSetup::parse(":77").is_err());
+    let bytes = entry_attrs(&e, Purpose::Create).unwrap();
+    let range = [8, 0, 1, 0, 9, 9, 9, 9, 8, 0, 2, 0, 9, 9, 9, 9];
+    let ports = [6, 0, 1, 0, 0, 77, 0, 0, 6, 0, 2, 0, 0, 77, 0, 0];
+    let at = bytes
+        .windows(range.len())
+        .position(|w| w == range)
+        .expect("the address range");
+    assert_eq!(bytes[at - 2] & 0x7f, CTA_NAT_SRC as u8);
+    assert!(bytes.windows(ports.len()).any(|w| w == ports));
+    let update = entry_attrs(&e, Purpose::Update).unwrap();
+    assert!(!update.windows(range.len()).any(|w| w == range));
+}

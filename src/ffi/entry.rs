@@ -735,6 +735,68 @@ pub unsafe extern "C" fn ct_entry_get_helper(
     }
 }
 
+/// Asks the kernel to set up NAT when it creates `entry` (ct_create, ct_batch_add_create), as
+/// conntrack(8)'s `-I --src-nat ADDR[:PORT]` and `--dst-nat` do: `kind` is CT_NAT_SRC or
+/// CT_NAT_DST, `addr_port` is "ADDR", "ADDR:PORT" or "[ADDR6]:PORT" (copied). The kernel then
+/// makes the reply tuple and sets the NAT status bits itself; updates and lookups ignore it,
+/// and entries read back never hold it. CT_ERR_INVALID_ARGUMENT for another kind, text that
+/// is no address, or an address of the other family than the entry's.
+#[no_mangle]
+pub unsafe extern "C" fn ct_entry_set_nat(
+    entry: *mut ct_entry,
+    kind: u32,
+    addr_port: *const c_char,
+) -> ct_status {
+    ffi_fn! {
+        let text = arg_str!(addr_port);
+        let src = match kind {
+            super::filterset::CT_NAT_SRC => true,
+            super::filterset::CT_NAT_DST => false,
+            _ => return fail(&Error::invalid(format!(
+                "NAT kind {kind} is neither CT_NAT_SRC (1) nor CT_NAT_DST (2)"
+            ))),
+        };
+        let to = ok!(crate::nat::NatSetup::parse(text));
+        status_of(arg_mut!(entry).set_nat_setup(src, to))
+    }
+}
+
+/// Sets the SCTP verification tag of direction `dir` (CT_DIR_ORIG or CT_DIR_REPLY), as
+/// conntrack(8)'s `--orig-vtag`/`--reply-vtag`. A create or update that carries one carries
+/// the SCTP state and both tags (0 for one not set), as the kernel wants them together.
+#[no_mangle]
+pub unsafe extern "C" fn ct_entry_set_sctp_vtag(
+    entry: *mut ct_entry,
+    dir: u32,
+    vtag: u32,
+) -> ct_status {
+    ffi_fn! {
+        let d = ok!(dir_of(dir));
+        let x = arg_mut!(entry).extra.get_mut();
+        match d {
+            Dir::Orig => x.sctp_vtag_orig = Some(vtag),
+            Dir::Reply => x.sctp_vtag_reply = Some(vtag),
+        }
+        ct_status::CT_OK
+    }
+}
+
+/// Gets the SCTP verification tag of direction `dir` (CT_DIR_ORIG or CT_DIR_REPLY).
+#[no_mangle]
+pub unsafe extern "C" fn ct_entry_get_sctp_vtag(
+    entry: *const ct_entry,
+    dir: u32,
+    vtag_out: *mut u32,
+) -> ct_status {
+    ffi_fn! {
+        let d = ok!(dir_of(dir));
+        get!(entry, vtag_out, |e| match d {
+            Dir::Orig => e.extra.get().sctp_vtag_orig,
+            Dir::Reply => e.extra.get().sctp_vtag_reply,
+        })
+    }
+}
+
 /// Writes `entry` as one line of `conntrack -L` text (no newline) into `buf`, `len` bytes
 /// with the NUL. `flags` is 0 or an OR of CT_FORMAT_EXTENDED, CT_FORMAT_ID and
 /// CT_FORMAT_TIMESTAMP. Like snprintf, it writes as much as fits (NUL-terminated unless

@@ -144,14 +144,31 @@ pub unsafe extern "C" fn ct_events_receive(
         let l = arg_mut!(events);
         let cb = arg_cb!(cb);
         let mut n = 0usize;
-        let r = l.receive(timeout_ms, |kind, e| {
+        let r = l.receive_with_sender(timeout_ms, |kind, e, sender| {
             n += 1;
+            EVENT_SENDER.with(|s| s.set(sender));
             // SAFETY: the entry lives until the callback returns, as documented.
-            cb(kind, e as *const Entry as *const ct_entry, user_data) == 0
+            let go_on = cb(kind, e as *const Entry as *const ct_entry, user_data) == 0;
+            EVENT_SENDER.with(|s| s.set(0));
+            go_on
         });
         write_opt(delivered_out, n);
         status_of(r.map(|_| ()))
     }
+}
+
+thread_local! {
+    /// The sender of the event a ct_events_receive callback on this thread is handling.
+    static EVENT_SENDER: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Inside a ct_events_receive callback, on the thread running it: the netlink port id of the
+/// socket whose request caused the event being delivered (a process's create, update or
+/// delete; `conntrack -E` prints it as "[USERSPACE] portid=N"), 0 when the kernel itself
+/// caused it (a packet, a timeout). 0 outside a callback.
+#[no_mangle]
+pub extern "C" fn ct_events_sender() -> u32 {
+    ffi_fn! { EVENT_SENDER.with(|s| s.get()) }
 }
 
 /// How many overruns (each: one or more events dropped by the kernel) the listener has

@@ -157,6 +157,12 @@ impl PanicDefault for usize {
     }
 }
 
+impl PanicDefault for u32 {
+    fn panic_value() -> Self {
+        0
+    }
+}
+
 impl PanicDefault for u64 {
     fn panic_value() -> Self {
         0
