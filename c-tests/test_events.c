@@ -203,6 +203,58 @@ static int keep_expect(const ct_expect *x, void *user) {
     return 0;
 }
 
+struct exp_seen {
+    int news, destroys;
+    uint16_t dport;
+};
+
+static int count_exp_event(uint32_t type, const ct_expect *x, void *user) {
+    struct exp_seen *s = user;
+    ct_entry *t = NULL;
+    if (type == CT_EVENT_NEW) s->news++;
+    if (type == CT_EVENT_DESTROY) s->destroys++;
+    if (ct_expect_get_tuple(x, CT_EXPECT_TUPLE, &t) == CT_OK) ct_entry_get_port(t, CT_ORIG_DST, &s->dport);
+    ct_entry_free(t);
+    return 0;
+}
+
+/* Expectation events: a create and a delete by the tool reach a listener of the namespace. */
+static bool test_expectation_events(void) {
+    struct netns ns;
+    if (!netns_make(&ns)) return false;
+    ct_handle *h = NULL;
+    ct_entry *master = NULL;
+    ct_expect_events *ev = NULL;
+    /* The listener first: where net.netfilter.nf_conntrack_events is 2, the kernel gives a
+     * master made with no listener in the namespace no event cache, and its expectations
+     * then report nothing. */
+    bool ok = ct_expect_events_open(ns.name, CT_EVENT_ALL, &ev) == CT_OK && ct_expect_events_fd(ev) >= 0 &&
+              ct_open_netns(ns.name, &h) == CT_OK && tcp_tuple(&master, "1.1.1.1", "2.2.2.2", 1025, 21) &&
+              ct_entry_set_tcp_state(master, CT_TCP_STATE_ESTABLISHED) == CT_OK &&
+              ct_entry_set_timeout(master, 600) == CT_OK && ct_entry_set_helper(master, "ftp") == CT_OK &&
+              ct_create(h, master) == CT_OK;
+    if (!ok) fprintf(stderr, "    expectation events: setup: %s\n", ct_last_error_message());
+    ok = ok && ns_sh(&ns, "conntrack -I expect -s 1.1.1.1 -d 2.2.2.2 -p tcp --sport 1025 --dport 21 "
+                         "--tuple-src 1.1.1.1 --tuple-dst 2.2.2.2 --mask-src 255.255.255.255 --mask-dst 255.255.255.255 "
+                         "--tuple-port-src 0 --tuple-port-dst 1536 --mask-port-src 0 --mask-port-dst 65535 -t 100 && "
+                         "conntrack -F expect") == 0;
+    struct exp_seen seen = {0, 0, 0};
+    /* Each wait returns as soon as events are queued; 40 waits of up to 0.25 s bound it. */
+    if (!ok) fprintf(stderr, "    expectation events: the tool failed\n");
+    for (int i = 0; ok && i < 40 && seen.destroys == 0; i++) {
+        ct_status rc = ct_expect_events_receive(ev, 250, count_exp_event, &seen, NULL);
+        if (rc != CT_OK) fprintf(stderr, "    expectation events: receive: %s\n", ct_strerror(rc));
+        ok = rc == CT_OK;
+    }
+    ok = ok && seen.news == 1 && seen.destroys == 1 && seen.dport == 1536;
+    if (!ok) fprintf(stderr, "    expectation events: %d new, %d destroy: %s\n", seen.news, seen.destroys, ct_last_error_message());
+    ct_expect_events_close(ev);
+    ct_entry_free(master);
+    ct_close(h);
+    netns_remove(&ns);
+    return ok;
+}
+
 /* Expectations: the library creates one under an FTP master and the tool lists it; the tool
  * creates one and the library reads it back; delete and flush. */
 static bool test_expectations(void) {
@@ -264,6 +316,7 @@ int main(int argc, char **argv) {
         {"overrun_then_continue", test_overrun_then_continue},
         {"count_and_stats", test_count_and_stats},
         {"expectations", test_expectations},
+        {"expectation_events", test_expectation_events},
     };
     return run_tests("events", tests, sizeof tests / sizeof tests[0], argc, argv);
 }

@@ -198,6 +198,13 @@ static bool test_null_everywhere_without_a_handle(void) {
     CHECK_RC(ct_entry_get_sctp_vtag(e, CT_DIR_ORIG, NULL), NP);
     CHECK_RC(ct_entry_get_sctp_vtag(e, 5, &u32), INV);
     CHECK(ct_events_sender() == 0);
+    CHECK_RC(ct_expect_events_open(NULL, CT_EVENT_NEW, NULL), NP);
+    ct_expect_events *xe = NULL;
+    CHECK_RC(ct_expect_events_open(NULL, 0, &xe), INV);
+    CHECK(xe == NULL);
+    CHECK_RC(ct_expect_events_receive(NULL, 0, NULL, NULL, &n), NP);
+    CHECK(ct_expect_events_fd(NULL) == -1);
+    ct_expect_events_close(NULL);
     /* Label maps. */
     CHECK_RC(ct_labelmap_open("/nonexistent", &m), CT_ERR_NOT_FOUND);
     CHECK(m == NULL);

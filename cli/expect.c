@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,6 +267,52 @@ static int do_count(const struct cmdline *c) {
     return EXIT_SUCCESS;
 }
 
+/* --- -E expect ------------------------------------------------------------------------- */
+
+static volatile sig_atomic_t stop_events;
+
+static void on_signal(int sig) {
+    (void)sig;
+    stop_events = 1;
+}
+
+struct eventing {
+    const struct cmdline *c;
+    struct text t;
+    unsigned long n;
+};
+
+static int32_t event_one(uint32_t type, const ct_expect *x, void *user) {
+    struct eventing *ev = user;
+    print_expect(ev->c, x, type, &ev->t, &xml_header_done);
+    fflush(stdout);
+    ev->n++;
+    return 0;
+}
+
+static int do_events(const struct cmdline *c) {
+    ct_expect_events *evs = NULL;
+    if (ct_expect_events_open(c->netns, CT_EVENT_ALL, &evs) != CT_OK) die(EXIT_OTHER, "Can't open handler");
+    struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART: the wait returns */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    struct eventing ev = {c, {NULL, 0, 0}, 0};
+    while (!stop_events) {
+        ct_status rc = ct_expect_events_receive(evs, -1, event_one, &ev, NULL);
+        if (rc == CT_ERR_OVERRUN)
+            fputs("WARNING: We have hit ENOBUFS! We are losing events.\n", stderr);
+        else if (rc != CT_OK)
+            die(EXIT_OTHER, "Operation failed: %s", exp_err_text(rc, c->command));
+    }
+    ct_expect_events_close(evs);
+    free(ev.t.buf);
+    if (xml_header_done) fputs("</expect>\n", stdout);
+    fflush(stdout);
+    banner(stderr);
+    fprintf(stderr, "%lu expectation events have been shown.\n", ev.n);
+    return EXIT_SUCCESS;
+}
+
 int run_expect(const struct cmdline *c) {
     switch (c->command) {
     case EXP_CMD(EXP_LIST_BIT): return do_list(c);
@@ -274,6 +321,7 @@ int run_expect(const struct cmdline *c) {
     case EXP_CMD(EXP_CREATE_BIT): return do_create(c);
     case EXP_CMD(EXP_FLUSH_BIT): return do_flush(c);
     case EXP_CMD(EXP_COUNT_BIT): return do_count(c);
+    case EXP_CMD(EXP_EVENT_BIT): return do_events(c);
     default: unsupported("this command on the expectation table");
     }
 }

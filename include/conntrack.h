@@ -2236,10 +2236,21 @@ ct_status ct_stats_total(ct_handle *h, ct_stats *total_out);
 typedef struct ct_expect ct_expect;
 
 /**
+ * A subscription to the expectation table's events (`conntrack -E expect`).
+ */
+typedef struct ct_expect_events ct_expect_events;
+
+/**
  * Called for each expectation of a dump: `expect` is valid until the callback returns (copy
  * it with ct_expect_clone). Return 0 to go on, anything else to stop.
  */
 typedef int32_t (*ct_expect_cb)(const ct_expect *expect, void *user_data);
+
+/**
+ * Called for each expectation event: `event_type` is one CT_EVENT_* value; `expect` is
+ * valid until the callback returns (copy it with ct_expect_clone). Return 0 to go on.
+ */
+typedef int32_t (*ct_expect_event_cb)(uint32_t event_type, const ct_expect *expect, void *user_data);
 
 #ifdef __cplusplus
 extern "C" {
@@ -2351,6 +2362,37 @@ ct_status ct_expect_delete(ct_handle *h, const ct_expect *expect);
  * Empties the expectation table of the handle's namespace.
  */
 ct_status ct_expect_flush(ct_handle *h);
+
+/**
+ * Subscribes to the expectation events `types` (an OR of CT_EVENT_NEW, CT_EVENT_UPDATE and
+ * CT_EVENT_DESTROY) of the network namespace `netns` (a name under /run/netns or a path such
+ * as /proc/PID/ns/net; NULL: the caller's; the calling thread never changes namespace). On
+ * CT_OK, `*events_out` is owned by the caller; close it with ct_expect_events_close.
+ */
+ct_status ct_expect_events_open(const char *netns, uint32_t types, ct_expect_events **events_out);
+
+/**
+ * Waits up to `timeout_ms` milliseconds (0: do not wait; -1: wait forever) for expectation
+ * events, then passes those queued to `cb`; a non-zero return stops the call after the
+ * datagram being delivered. `*delivered_out` (may be NULL) receives how many were passed:
+ * 0 on timeout or when a signal interrupted the wait. CT_ERR_OVERRUN when the kernel dropped
+ * events; list the table to resynchronise.
+ */
+ct_status ct_expect_events_receive(ct_expect_events *events,
+                                   int32_t timeout_ms,
+                                   ct_expect_event_cb cb,
+                                   void *user_data,
+                                   size_t *delivered_out);
+
+/**
+ * The listener's file descriptor, for the caller's poll/epoll loop; -1 for NULL.
+ */
+int32_t ct_expect_events_fd(const ct_expect_events *events);
+
+/**
+ * Closes `events` and frees it. Passing NULL does nothing; closing twice is undefined.
+ */
+void ct_expect_events_close(ct_expect_events *events);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -28,9 +28,12 @@ trap cleanup EXIT
 trap 'exit 1' HUP INT PIPE TERM
 
 ip netns add "$a" && ip netns add "$b" || exit 1
-# Counters on, so listings show them (and -z has something to zero).
+# Counters on, so listings show them (and -z has something to zero); events always on: where
+# nf_conntrack_events is 2 (a new namespace's default on some kernels), an FTP master made
+# before the listeners started reports no expectation events.
 for ns in "$a" "$b"; do
-    ip netns exec "$ns" sh -c 'echo 1 >/proc/sys/net/netfilter/nf_conntrack_acct' || exit 1
+    ip netns exec "$ns" sh -c 'echo 1 >/proc/sys/net/netfilter/nf_conntrack_acct &&
+        echo 1 >/proc/sys/net/netfilter/nf_conntrack_events' || exit 1
 done
 
 # The entries every case starts from, as conntrack -R lines: TCP, UDP, ICMP and IPv6, in
@@ -425,7 +428,7 @@ events_case() {
         # From the last probe event on; the suffix cut, timestamps masked.
         awk -v p="$P9" '$0 ~ p { n = NR } { l[NR] = $0 } END { for (i = n + 1; i <= NR; i++) print l[i] }' "$tmp/e$x" |
             sed -E -e 's/ \[USERSPACE\] portid=[0-9]+( progname=.*)?$/ [USERSPACE] portid=P/' \
-                -e 's/^\[[0-9]+\.[0-9]+\]\t/[TS]\t/' >"$tmp/e$x.cut"
+                -e 's/^\[[0-9]+\.[0-9]+\]\t/[TS]\t/' -e '/^(<\?xml .*|<conntrack>)$/d' >"$tmp/e$x.cut"
         norm "$tmp/e$x.cut" >"$tmp/e$x.n"
         sed -E 's/[0-9]+ flow events/N flow events/' "$tmp/e${x}e" >"$tmp/e$x.cute"
         norm "$tmp/e$x.cute" >"$tmp/e$x.ne"
@@ -447,11 +450,78 @@ events_case -p udp -w 0 -o id
 events_case -o xml
 events_case -o xml,timestamp,id -e NEW,DESTROY
 
+echo "# expectation events"
+# An expectation on the master 10.8.0.3:1026 -> 10.8.0.2:21 expecting PORT: xexp NS PORT -I|-D
+xexp() {
+    if [ "$3" = -I ]; then
+        ip netns exec "$1" conntrack -I expect -s 10.8.0.3 -d 10.8.0.2 -p tcp --sport 1026 --dport 21 \
+            --tuple-src 10.8.0.3 --tuple-dst 10.8.0.2 --mask-src 255.255.255.255 --mask-dst 255.255.255.255 \
+            --mask-port-src 0 --mask-port-dst 65535 --tuple-port-src 0 --tuple-port-dst "$2" -t 50 >/dev/null 2>&1
+    else
+        ip netns exec "$1" conntrack -D expect -s 10.8.0.3 -d 10.8.0.2 -p tcp --sport 0 --dport "$2" \
+            --reply-port-src 1 --reply-port-dst 2 >/dev/null 2>&1
+    fi
+}
+# As events_case: each listener is ready once it printed a probe (port 1700) of its own
+# namespace; then a create, a delete and a flush, and a last create (1702) to wait for.
+xevents_case() {
+    exp_fill || { echo "not ok - expectation setup"; failed=$((failed + 1)); return; }
+    ip netns exec "$a" conntrack -E expect "$@" >"$tmp/ea" 2>"$tmp/eae" &
+    pa=$!
+    "$ctrack" --netns "$b" -E expect "$@" >"$tmp/eb" 2>"$tmp/ebe" &
+    pb=$!
+    ok=1
+    for ns in "$a" "$b"; do
+        out=$tmp/ea
+        [ "$ns" = "$b" ] && out=$tmp/eb
+        n=0
+        until grep -q 1700 "$out"; do
+            xexp "$ns" 1700 -I
+            xexp "$ns" 1700 -D
+            n=$((n + 1))
+            [ "$n" -gt 400 ] && { ok=0; break; }
+            sleep 0.05
+        done
+    done
+    for ns in "$a" "$b"; do
+        xexp "$ns" 1701 -I
+        ip netns exec "$ns" conntrack -D expect -s 10.8.0.1 -d 10.8.0.2 -p tcp --sport 9 --dport 1600 \
+            --reply-port-src 1 --reply-port-dst 2 >/dev/null 2>&1
+        ip netns exec "$ns" conntrack -F expect >/dev/null 2>&1
+        xexp "$ns" 1702 -I
+    done
+    wait_for "$tmp/ea" 1702 && wait_for "$tmp/eb" 1702 || ok=0
+    kill -INT "$pa" "$pb"
+    wait "$pa"
+    ra=$?
+    wait "$pb"
+    rb=$?
+    for x in a b; do
+        awk '/1700/ { n = NR } { l[NR] = $0 } END { for (i = n + 1; i <= NR; i++) print l[i] }' "$tmp/e$x" |
+            sed -E '/^(<\?xml .*|<expect>)$/d' >"$tmp/e$x.cut"
+        norm "$tmp/e$x.cut" >"$tmp/e$x.n"
+        sed -E 's/[0-9]+ expectation events/N expectation events/' "$tmp/e${x}e" >"$tmp/e$x.cute"
+        norm "$tmp/e$x.cute" >"$tmp/e$x.ne"
+    done
+    if [ "$ok" = 1 ] && [ "$ra" = "$rb" ] && [ -s "$tmp/ea.n" ] && cmp -s "$tmp/ea.n" "$tmp/eb.n" && cmp -s "$tmp/ea.ne" "$tmp/eb.ne"; then
+        passed=$((passed + 1))
+        echo "ok - -E expect $* ($(wc -l <"$tmp/ea.n") lines)"
+    else
+        failed=$((failed + 1))
+        echo "not ok - -E expect $* (ready $ok, status $ra/$rb)"
+        echo "# conntrack:"; show "$tmp/ea.n"; show "$tmp/ea.ne"; echo "# ctrack:"; show "$tmp/eb.n"; show "$tmp/eb.ne"
+    fi
+}
+xevents_case
+xevents_case -o xml
+xevents_case -o timestamp
+
 echo "# memory errors and leaks (valgrind), where installed"
 if command -v valgrind >/dev/null 2>&1; then
     for args in "-L -o extended,id" "-D -p udp -d 10.0.0.2" "-U -f ipv4 -p tcp -m 5" \
         "-I -p tcp -s 10.3.0.1 -d 10.3.0.2 --sport 1 --dport 2 -t 9 --state ESTABLISHED" \
-        "-G -p tcp -s 10.0.0.1 -d 10.0.0.2 --sport 1000 --dport 80" "-L -s 999.1.1.1" "-S"; do
+        "-G -p tcp -s 10.0.0.1 -d 10.0.0.2 --sport 1000 --dport 80" "-L -s 999.1.1.1" "-S" "-L -o xml" \
+        "-I -p udp -s 10.3.0.1 -d 10.3.0.2 --sport 1 --dport 2 -t 9 --src-nat 10.9.9.9:5" "-L expect -o xml"; do
         fill
         # shellcheck disable=SC2086
         if valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99 \

@@ -57,6 +57,7 @@ pub mod entry;
 pub mod error;
 pub mod events;
 pub mod expect;
+pub mod expect_events;
 #[doc(hidden)]
 pub mod ffi;
 pub mod filter;
@@ -82,6 +83,7 @@ pub use entry::{Dir, Entry, Field, Side, Tuple};
 pub use error::{Error, Kind, Result};
 pub use events::Listener;
 pub use expect::Expectation;
+pub use expect_events::ExpectListener;
 pub use filter::{Cidr, Filter};
 pub use handle::Handle;
 pub use kernel::Kernel;

@@ -260,3 +260,79 @@ pub unsafe extern "C" fn ct_expect_flush(h: *mut ct_handle) -> ct_status {
         run(h, |core| core.flush_expectations())
     }
 }
+
+/// A subscription to the expectation table's events (`conntrack -E expect`).
+pub struct ct_expect_events {
+    _private: [u8; 0],
+}
+
+impl Castable for ct_expect_events {
+    type Rust = crate::expect_events::ExpectListener;
+}
+
+/// Called for each expectation event: `event_type` is one CT_EVENT_* value; `expect` is
+/// valid until the callback returns (copy it with ct_expect_clone). Return 0 to go on.
+pub type ct_expect_event_cb = Option<
+    unsafe extern "C" fn(event_type: u32, expect: *const ct_expect, user_data: *mut c_void) -> i32,
+>;
+
+/// Subscribes to the expectation events `types` (an OR of CT_EVENT_NEW, CT_EVENT_UPDATE and
+/// CT_EVENT_DESTROY) of the network namespace `netns` (a name under /run/netns or a path such
+/// as /proc/PID/ns/net; NULL: the caller's; the calling thread never changes namespace). On
+/// CT_OK, `*events_out` is owned by the caller; close it with ct_expect_events_close.
+#[no_mangle]
+pub unsafe extern "C" fn ct_expect_events_open(
+    netns: *const c_char,
+    types: u32,
+    events_out: *mut *mut ct_expect_events,
+) -> ct_status {
+    ffi_fn! {
+        arg_out!(events_out);
+        let l = if netns.is_null() {
+            ok!(crate::expect_events::ExpectListener::open(types))
+        } else {
+            let name = arg_str!(netns);
+            ok!(crate::expect_events::ExpectListener::open_netns(name, types))
+        };
+        give::<ct_expect_events>(events_out, "events_out", l)
+    }
+}
+
+/// Waits up to `timeout_ms` milliseconds (0: do not wait; -1: wait forever) for expectation
+/// events, then passes those queued to `cb`; a non-zero return stops the call after the
+/// datagram being delivered. `*delivered_out` (may be NULL) receives how many were passed:
+/// 0 on timeout or when a signal interrupted the wait. CT_ERR_OVERRUN when the kernel dropped
+/// events; list the table to resynchronise.
+#[no_mangle]
+pub unsafe extern "C" fn ct_expect_events_receive(
+    events: *mut ct_expect_events,
+    timeout_ms: i32,
+    cb: ct_expect_event_cb,
+    user_data: *mut c_void,
+    delivered_out: *mut usize,
+) -> ct_status {
+    ffi_fn! {
+        let l = arg_mut!(events);
+        let cb = arg_cb!(cb);
+        let mut n = 0usize;
+        let r = l.receive(timeout_ms, |kind, x| {
+            n += 1;
+            // SAFETY: the expectation lives until the callback returns, as documented.
+            cb(kind, x as *const Expectation as *const ct_expect, user_data) == 0
+        });
+        super::write_opt(delivered_out, n);
+        status_of(r.map(|_| ()))
+    }
+}
+
+/// The listener's file descriptor, for the caller's poll/epoll loop; -1 for NULL.
+#[no_mangle]
+pub unsafe extern "C" fn ct_expect_events_fd(events: *const ct_expect_events) -> i32 {
+    ffi_fn! { super::cast_ref(events).map_or(-1, |l| l.fd()) }
+}
+
+/// Closes `events` and frees it. Passing NULL does nothing; closing twice is undefined.
+#[no_mangle]
+pub unsafe extern "C" fn ct_expect_events_close(events: *mut ct_expect_events) {
+    ffi_fn! { free_c(events) }
+}
