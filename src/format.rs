@@ -71,12 +71,17 @@ fn write_entry_at(
             AF_INET6 => "ipv6",
             _ => "unknown",
         };
-        let _ = write!(out, "{name:<8} {f} ");
+        push_padded(out, name);
+        push_dec(out, u64::from(f));
+        out.push(' ');
     }
-    let _ = write!(out, "{:<8} {l4} ", proto_name(l4));
+    push_padded(out, proto_name(l4));
+    push_dec(out, u64::from(l4));
+    out.push(' ');
 
     if let Some(t) = e.timeout {
-        let _ = write!(out, "{t} ");
+        push_dec(out, u64::from(t));
+        out.push(' ');
     }
     // Each state prints whenever present, whatever the protocol; out of range reads as NONE.
     for (state, names) in [
@@ -92,7 +97,7 @@ fn write_entry_at(
 
     write_tuple(out, &e.orig, family);
     if let Some(c) = e.extra.get().counters_orig {
-        let _ = write!(out, "packets={} bytes={} ", c.packets, c.bytes);
+        push_counters(out, c.packets, c.bytes);
     }
     if let Some(st) = e.status {
         if st & status::SEEN_REPLY == 0 {
@@ -101,7 +106,7 @@ fn write_entry_at(
     }
     write_tuple(out, &e.reply, family);
     if let Some(c) = e.extra.get().counters_reply {
-        let _ = write!(out, "packets={} bytes={} ", c.packets, c.bytes);
+        push_counters(out, c.packets, c.bytes);
     }
     if let Some(st) = e.status {
         // Only one of the three, the strongest.
@@ -114,16 +119,18 @@ fn write_entry_at(
         }
     }
     if let Some(m) = e.mark {
-        let _ = write!(out, "mark={m} ");
+        push_field(out, "mark=", u64::from(m));
     }
     if let Some(m) = e.extra.get().secmark {
-        let _ = write!(out, "secmark={m} ");
+        push_field(out, "secmark=", u64::from(m));
     }
     if let Some(c) = &e.extra.get().secctx {
-        let _ = write!(out, "secctx={c} ");
+        out.push_str("secctx=");
+        out.push_str(c);
+        out.push(' ');
     }
     if let Some(z) = e.zone {
-        let _ = write!(out, "zone={z} ");
+        push_field(out, "zone=", u64::from(z));
     }
     if let Some(start) = e.extra.get().timestamp_start {
         let start_s = (start / NSEC_PER_SEC) as i64;
@@ -133,7 +140,7 @@ fn write_entry_at(
             _ => now.unwrap_or_else(unix_now),
         };
         // Printed unsigned, so a start in the future wraps as it does in C.
-        let _ = write!(out, "delta-time={} ", stop_s.wrapping_sub(start_s) as u64);
+        push_field(out, "delta-time=", stop_s.wrapping_sub(start_s) as u64);
     }
     if flags & FORMAT_TIMESTAMP != 0 {
         if let Some(start) = e.extra.get().timestamp_start {
@@ -148,14 +155,16 @@ fn write_entry_at(
         }
     }
     if let Some(h) = &e.extra.get().helper {
-        let _ = write!(out, "helper={h} ");
+        out.push_str("helper=");
+        out.push_str(h);
+        out.push(' ');
     }
     if let Some(u) = e.use_count {
-        let _ = write!(out, "use={u} ");
+        push_field(out, "use=", u64::from(u));
     }
     if flags & FORMAT_ID != 0 {
         if let Some(id) = e.id {
-            let _ = write!(out, "id={id} ");
+            push_field(out, "id=", u64::from(id));
         }
     }
     if let (Some(names), Some(bits)) = (label_names, &e.extra.get().labels) {
@@ -205,7 +214,11 @@ fn write_tuple(out: &mut String, t: &Tuple, family: Option<u8>) {
     // missing one reads as 0.0.0.0 or ::, and one of the other family is reinterpreted.
     match family {
         Some(AF_INET) => {
-            let _ = write!(out, "src={} dst={} ", as_v4(t.src), as_v4(t.dst));
+            out.push_str("src=");
+            push_ipv4(out, as_v4(t.src));
+            out.push_str(" dst=");
+            push_ipv4(out, as_v4(t.dst));
+            out.push(' ');
         }
         Some(AF_INET6) => {
             out.push_str("src=");
@@ -219,21 +232,102 @@ fn write_tuple(out: &mut String, t: &Tuple, family: Option<u8>) {
     let (sp, dp) = (t.src_port.unwrap_or(0), t.dst_port.unwrap_or(0));
     match t.proto {
         Some(proto::TCP | proto::UDP | proto::UDPLITE | proto::SCTP | proto::DCCP) => {
-            let _ = write!(out, "sport={sp} dport={dp} ");
+            push_field(out, "sport=", u64::from(sp));
+            push_field(out, "dport=", u64::from(dp));
         }
         Some(proto::GRE) => {
-            let _ = write!(out, "srckey={sp:#x} dstkey={dp:#x} ");
+            out.push_str("srckey=");
+            push_hex(out, sp);
+            out.push_str(" dstkey=");
+            push_hex(out, dp);
+            out.push(' ');
         }
         Some(proto::ICMP | proto::ICMPV6) => {
-            let _ = write!(
-                out,
-                "type={} code={} id={} ",
-                t.icmp_type.unwrap_or(0),
-                t.icmp_code.unwrap_or(0),
-                t.icmp_id.unwrap_or(0)
-            );
+            push_field(out, "type=", u64::from(t.icmp_type.unwrap_or(0)));
+            push_field(out, "code=", u64::from(t.icmp_code.unwrap_or(0)));
+            push_field(out, "id=", u64::from(t.icmp_id.unwrap_or(0)));
         }
         _ => {}
+    }
+}
+
+// The writers below replace core::fmt on the per-entry path: a listing formats every entry
+// of the table, and the formatting machinery cost more than the rest of the line's work.
+
+/// `n` in decimal, two digits per step.
+fn push_dec(out: &mut String, mut n: u64) {
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+        2021222324252627282930313233343536373839\
+        4041424344454647484950515253545556575859\
+        6061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899";
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    while n >= 100 {
+        let r = (n % 100) as usize * 2;
+        n /= 100;
+        i -= 2;
+        buf[i] = PAIRS[r];
+        buf[i + 1] = PAIRS[r + 1];
+    }
+    if n >= 10 {
+        let r = n as usize * 2;
+        i -= 2;
+        buf[i] = PAIRS[r];
+        buf[i + 1] = PAIRS[r + 1];
+    } else {
+        i -= 1;
+        buf[i] = b'0' + n as u8;
+    }
+    out.reserve(buf.len() - i);
+    for &d in &buf[i..] {
+        out.push(char::from(d));
+    }
+}
+
+/// `name`, then `n` in decimal, then a blank.
+fn push_field(out: &mut String, name: &str, n: u64) {
+    out.push_str(name);
+    push_dec(out, n);
+    out.push(' ');
+}
+
+fn push_counters(out: &mut String, packets: u64, bytes: u64) {
+    push_field(out, "packets=", packets);
+    push_field(out, "bytes=", bytes);
+}
+
+/// `s` left-aligned in 8 columns, then a blank (`{:<8} `).
+fn push_padded(out: &mut String, s: &str) {
+    out.push_str(s);
+    for _ in s.len()..8 {
+        out.push(' ');
+    }
+    out.push(' ');
+}
+
+/// `n` as `{:#x}` writes it: 0x and lower-case digits.
+fn push_hex(out: &mut String, n: u16) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    out.push_str("0x");
+    let mut started = false;
+    for shift in [12u32, 8, 4, 0] {
+        let d = (n >> shift) & 0xf;
+        if d != 0 || started || shift == 0 {
+            started = true;
+            out.push(char::from(DIGITS[usize::from(d)]));
+        }
+    }
+}
+
+/// A dotted quad.
+fn push_ipv4(out: &mut String, a: Ipv4Addr) {
+    let o = a.octets();
+    for (i, b) in o.iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        push_dec(out, u64::from(*b));
     }
 }
 
@@ -402,6 +496,41 @@ mod tests {
         let mut s = String::new();
         write_entry_at(&mut s, e, flags, None, Some(now as i64));
         s
+    }
+
+    #[test]
+    fn hand_written_numbers_match_core_fmt() {
+        for n in [
+            0u64,
+            1,
+            9,
+            10,
+            99,
+            100,
+            255,
+            65_535,
+            4_294_967_295,
+            u64::MAX,
+        ] {
+            let mut s = String::new();
+            push_dec(&mut s, n);
+            assert_eq!(s, n.to_string());
+        }
+        for n in [0u16, 1, 0xf, 0x10, 0xff, 0x100, 0xabc, 0x1000, 0xffff] {
+            let mut s = String::new();
+            push_hex(&mut s, n);
+            assert_eq!(s, format!("{n:#x}"));
+        }
+        for a in ["0.0.0.0", "10.0.0.1", "192.168.100.255", "255.255.255.255"] {
+            let mut s = String::new();
+            push_ipv4(&mut s, a.parse().unwrap());
+            assert_eq!(s, a);
+        }
+        for name in ["udp", "udplite", "ipv4", "12345678", "123456789"] {
+            let mut s = String::new();
+            push_padded(&mut s, name);
+            assert_eq!(s, format!("{name:<8} "));
+        }
     }
 
     #[test]

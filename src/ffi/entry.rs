@@ -814,10 +814,27 @@ pub unsafe extern "C" fn ct_entry_format(
     ffi_fn! {
         let e = arg_ref!(entry);
         ok!(check_format_flags(flags));
-        let text = crate::format::format_entry(e, flags);
-        write_opt(needed_out, text.len());
-        copy_text(&text, buf, len)
+        with_format_buffer(|text| {
+            crate::format::write_entry(text, e, flags);
+            write_opt(needed_out, text.len());
+            copy_text(text, buf, len)
+        })
     }
+}
+
+thread_local! {
+    /// The text of the last entry formatted on this thread: kept, so that formatting a
+    /// whole table allocates once.
+    static FORMAT_BUFFER: std::cell::RefCell<String> = std::cell::RefCell::new(String::with_capacity(512));
+}
+
+/// Runs `f` with this thread's format buffer, emptied.
+pub(crate) fn with_format_buffer<R>(f: impl FnOnce(&mut String) -> R) -> R {
+    FORMAT_BUFFER.with(|b| {
+        let mut text = b.borrow_mut();
+        text.clear();
+        f(&mut text)
+    })
 }
 
 /// Refuses format flags the library does not know.

@@ -611,9 +611,11 @@ pub unsafe extern "C" fn ct_view_format(
     ffi_fn! {
         arg_out!(view);
         let e = ok!(whole_entry_of(&std::ptr::read_unaligned(view)));
-        let text = crate::format::format_entry(&e, flags);
-        write_opt(needed_out, text.len() + 1);
-        super::copy_text(&text, buf, len)
+        super::entry::with_format_buffer(|text| {
+            crate::format::write_entry(text, &e, flags);
+            write_opt(needed_out, text.len() + 1);
+            super::copy_text(text, buf, len)
+        })
     }
 }
 
