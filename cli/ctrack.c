@@ -515,6 +515,7 @@ struct deleting {
     size_t n;
     unsigned long count;
     ct_status failure;
+    bool exact; /* the library's filters say it all: no match_entry */
 };
 
 static void flush_deletes(struct deleting *d) {
@@ -540,7 +541,7 @@ static void flush_deletes(struct deleting *d) {
 
 static int32_t delete_one(const ct_entry *e, void *user) {
     struct deleting *d = user;
-    if (!match_entry(d->c, e)) return 0;
+    if (!d->exact && !match_entry(d->c, e)) return 0;
     const char *text = d->c->output & OUT_SAVE ? format_save(e, "-D", &d->buf, &d->cap)
                                                : format_entry(e, d->flags, false, &d->buf, &d->cap);
     size_t len = strlen(text) + 1;
@@ -558,14 +559,16 @@ static int32_t delete_one(const ct_entry *e, void *user) {
     return d->failure == CT_OK ? 0 : 1;
 }
 
-static unsigned long do_delete(const struct cmdline *c) {
+/* Deletes what `c` selects, or with `set`, every entry matching one of its filters (each
+ * of them exact: see delete_exact). */
+static unsigned long delete_where(const struct cmdline *c, const ct_filters *set) {
     check_masks(c);
-    struct deleting d = {.c = c, .flags = list_flags(c, false)};
+    struct deleting d = {.c = c, .flags = list_flags(c, false), .exact = set != NULL};
     ct_handle *h = open_handle(c);
     d.mod = open_handle(c);
     if (ct_batch_new(&d.batch) != CT_OK) die(EXIT_OTHER, "OOM");
-    ct_filter *f = library_filter(c, true);
-    ct_status rc = ct_dump(h, f, delete_one, &d);
+    ct_filter *f = set ? NULL : library_filter(c, true);
+    ct_status rc = set ? ct_dump_any(h, set, delete_one, &d) : ct_dump(h, f, delete_one, &d);
     if (rc == CT_OK && d.failure == CT_OK) flush_deletes(&d);
     ct_filter_free(f);
     ct_batch_free(d.batch);
@@ -576,6 +579,44 @@ static unsigned long do_delete(const struct cmdline *c) {
     if (rc == CT_OK) rc = d.failure;
     if (rc != CT_OK) op_failed(rc, CMD_DELETE);
     return d.count;
+}
+
+static unsigned long do_delete(const struct cmdline *c) {
+    return delete_where(c, NULL);
+}
+
+/* Whether the library's filter of a -D command line selects exactly what match_entry
+ * would: tuple parts, zone and family only, no mask but a prefix, one output form. */
+bool delete_exact(const struct cmdline *c) {
+    const unsigned simple = OPT_ORIG | OPT_REPL | OPT_PROTO | OPT_ZONE | OPT_FAMILY | OPT_MASK_SRC | OPT_MASK_DST;
+    if (c->command != CMD_DELETE || (c->options & ~simple) || c->icmp_set || c->state >= 0 || c->vtag_set)
+        return false;
+    if (c->l4flags & ~((1u << 0) | (1u << 1) | (1u << 2) | (1u << 3))) return false; /* ports only */
+    if ((c->options & OPT_PROTO) == 0 && (c->l4flags || c->port_set[0] || c->port_set[1])) return false;
+    for (int i = 0; i < 4; i++) {
+        const struct addr *a = &c->addr[i];
+        if (a->set && a->masked && (a->prefix < 0 || i >= 2)) return false;
+        if (c->port_set[i] && !proto_has_ports(c->proto)) return false;
+    }
+    return true;
+}
+
+/* Consecutive -D lines of -R, all exact (delete_exact) and with one output form: answered
+ * by one pass over the table, each entry printed once, as deleting line after line does. */
+unsigned long run_deletes(const struct cmdline *cmds, size_t n) {
+    ct_filters *set = NULL;
+    if (ct_filters_new(&set) != CT_OK) die(EXIT_OTHER, "OOM");
+    for (size_t i = 0; i < n; i++) {
+        check_masks(&cmds[i]);
+        ct_filter *f = library_filter(&cmds[i], true);
+        /* A filter no entry can match (family against address) matches nothing. */
+        ct_status rc = ct_filters_add(set, f);
+        ct_filter_free(f);
+        if (rc != CT_OK && rc != CT_ERR_INVALID_ARGUMENT) die(EXIT_OTHER, "OOM");
+    }
+    unsigned long count = ct_filters_len(set) ? delete_where(&cmds[0], set) : 0;
+    ct_filters_free(set);
+    return count;
 }
 
 /* --- -I, -A, -G: one entry from the command line ---------------------------------------- */
@@ -673,6 +714,7 @@ void run_creates(const struct cmdline *cmds, size_t n) {
         size_t end = start + CHUNK < n ? start + CHUNK : n;
         for (size_t i = start; i < end; i++) {
             check_create(&cmds[i]);
+            if (add_create(b, &cmds[i])) continue;
             ct_entry *e = entry_from_cmdline(&cmds[i], true);
             if (ct_batch_add_create(b, e) != CT_OK) die(EXIT_OTHER, "OOM");
             ct_entry_free(e);

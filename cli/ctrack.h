@@ -164,6 +164,11 @@ void addr_network_text(const struct addr *a, char *buf, size_t len);
 unsigned long run_command(struct cmdline *c);
 void run_creates(const struct cmdline *cmds, size_t n);
 int load_file(const char *argv0, const char *path, const char *netns);
+bool delete_exact(const struct cmdline *c);
+unsigned long run_deletes(const struct cmdline *cmds, size_t n);
+bool quick_parse(struct cmdline *c, int argc, char **argv);
+void run_lines(struct cmdline *cmds, size_t n);
+bool add_create(ct_batch *b, const struct cmdline *c);
 
 /* xml.c: -o xml, and the expectation table's text. */
 extern const char xml_header_conntrack[], xml_header_expect[];

@@ -987,12 +987,14 @@ int load_file(const char *argv0, const char *path, const char *netns) {
             if (!more) break;
             cmds = more;
         }
-        /* The parsed command keeps pointers into its words: keep a copy of them. */
-        char **kept = malloc(((size_t)argc + 1) * sizeof *kept);
-        if (!kept) die(EXIT_OTHER, "OOM");
-        for (int i = 0; i < argc; i++) kept[i] = strdup(words[i]);
-        kept[argc] = NULL;
-        parse_cmdline(&cmds[n], argc, kept);
+        if (!quick_parse(&cmds[n], argc, words)) {
+            /* The parsed command keeps pointers into its words: keep a copy of them. */
+            char **kept = malloc(((size_t)argc + 1) * sizeof *kept);
+            if (!kept) die(EXIT_OTHER, "OOM");
+            for (int i = 0; i < argc; i++) kept[i] = strdup(words[i]);
+            kept[argc] = NULL;
+            parse_cmdline(&cmds[n], argc, kept);
+        }
         cmds[n].netns = netns;
         n++;
     }
@@ -1016,16 +1018,7 @@ int load_file(const char *argv0, const char *path, const char *netns) {
         die(EXIT_PARAMETER, "Cannot use command `%s' with --load-file", text);
     }
     /* conntrack prints no summary for the lines of a file; their entries' lines, yes. */
-    for (size_t i = 0; i < n;) {
-        size_t j = i;
-        while (j < n && (cmds[j].command & (CMD_CREATE | CMD_ADD))) j++;
-        if (j > i) {
-            run_creates(&cmds[i], j - i);
-            i = j;
-        } else {
-            run_command(&cmds[i++]);
-        }
-    }
+    run_lines(cmds, n);
     fflush(stdout);
     return EXIT_SUCCESS;
 }
