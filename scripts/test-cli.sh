@@ -269,6 +269,39 @@ ca -F 2>/dev/null
 cb -F 2>/dev/null
 same --keep -R "$tmp/saved"
 
+# Mixed lines: creates, runs of deletes (ctrack answers each run in one pass over the table,
+# conntrack line by line; lines matching the same entry included) and an add.
+cat >"$tmp/mixed" <<'EOF'
+-I -p udp -s 10.5.0.1 -d 10.5.0.2 --sport 1 --dport 2 -t 500 -w 10
+-I -p tcp -s 10.5.0.1 -d 10.5.0.3 --sport 1 --dport 2 -t 500 --state ESTABLISHED -m 4
+--create --protonum icmp --orig-src 10.5.0.1 --orig-dst 10.5.0.4 --icmp-type 8 --icmp-code 0 --icmp-id 3 --timeout 500
+-D -p udp -s 10.0.0.1 -d 10.0.0.2 --sport 2000 --dport 53 -w 10
+-D -p udp -s 10.0.0.5 -d 10.0.0.2 --sport 2001 --dport 53 -w 10
+-D -s 10.0.0.9
+-D -s 10.0.0.9 -p tcp --dport 443
+-D -f ipv6 -p tcp -d fd00:1::2 -w 10
+-D -d 10.0.0.0/24 -p icmp
+-D -p udp -s 10.5.0.1 -w 10
+-A -p udp -s 10.5.0.9 -d 10.5.0.2 --sport 1 --dport 2 -t 500
+-D -p udp -s 10.9.9.9
+-D -p tcp -s 10.5.0.1
+-D -f ipv4 -p udp --dport 5353 -w 20
+-D -f ipv4 -p udp -d 10.0.0.3 --sport 2003 --dport 80
+EOF
+mask_use='s/use=[0-9]+/use=U/'
+same -R "$tmp/mixed"
+mask_use=''
+# A line the full parser refuses, after lines the quick reader takes: refused as conntrack
+# refuses it, nothing run.
+printf '%s\n' '-I -p udp -s 10.5.0.1 -d 10.5.0.2 --sport 1 --dport 2 -t 500' \
+    '-D -p udp -s 10.0.0.1 -d 10.0.0.2 --sport 2000 --dport 53' \
+    '-I -p tcp -s 10.5.0.1 -d 10.5.0.2 --sport 1 --dport 2 -t 500' >"$tmp/bad"
+same -R "$tmp/bad"
+printf '%s\n' '-I -p udp -s 10.5.0.1 -d 10.5.0.2 --sport 1 -t 500' >"$tmp/bad"
+same -R "$tmp/bad"
+printf '%s\n' '-D -p udp -s 10.0.0.1' '-D -p udp -s 10.0.0.300' >"$tmp/bad"
+same -R "$tmp/bad"
+
 echo "# -o xml"
 same -L -o xml
 same -L -o xml,extended,id -p udp
@@ -521,7 +554,8 @@ if command -v valgrind >/dev/null 2>&1; then
     for args in "-L -o extended,id" "-D -p udp -d 10.0.0.2" "-U -f ipv4 -p tcp -m 5" \
         "-I -p tcp -s 10.3.0.1 -d 10.3.0.2 --sport 1 --dport 2 -t 9 --state ESTABLISHED" \
         "-G -p tcp -s 10.0.0.1 -d 10.0.0.2 --sport 1000 --dport 80" "-L -s 999.1.1.1" "-S" "-L -o xml" \
-        "-I -p udp -s 10.3.0.1 -d 10.3.0.2 --sport 1 --dport 2 -t 9 --src-nat 10.9.9.9:5" "-L expect -o xml"; do
+        "-I -p udp -s 10.3.0.1 -d 10.3.0.2 --sport 1 --dport 2 -t 9 --src-nat 10.9.9.9:5" "-L expect -o xml" \
+        "-R $tmp/mixed"; do
         fill
         # shellcheck disable=SC2086
         if valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
