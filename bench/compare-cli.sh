@@ -1,17 +1,26 @@
 #!/bin/bash
-# ctrack beside conntrack on the same table: usage: compare-cli.sh CTRACK [N] [REPEATS]
+# ctrack beside conntrack on the same table:
+#   usage: compare-cli.sh CTRACK [N] [REPEATS] [ANCHORS] [SLOW_REPEATS]
 # (root; `make compare-cli`). A private network namespace gets N entries (UDP, a tenth of
 # them in each of the zones 0..9, sources spread over 10.0.0.0/8 so that 10.K.0.0/16 holds a
 # tenth); each row times one command line with each tool, the table refilled before every
 # run that changes it, and prints the medians of REPEATS runs:
 #   row=NAME ctrack=SECS conntrack=SECS ratio=R
 # Each row also gives the CPU seconds (user + system) of each command, medians too: on a
-# shared machine the wall time mostly measures the wait for a CPU.
+# shared machine the wall time mostly measures the wait for a CPU. Where the kernel sets a
+# floor, a line under the row gives it (median wall seconds, from the programs of
+# bench/anchors built in ANCHORS):
+#   floor=SECS what=...
+# conntrack deletes one entry per round trip after dumping the table, so the Neutron row
+# (100 processes, each dumping the whole table) takes it minutes per run at N = 1,000,000:
+# conntrack runs that row SLOW_REPEATS times (default 1), said on the row.
 # A benchmark, not a test: the machine is shared, so compare the columns of one run.
 set -u
 ctrack=${1:-build/bin/ctrack}
 n=${2:-1000000}
 repeats=${3:-3}
+anchors=${4:-build/anchors}
+slow_repeats=${5:-1}
 ns=ctcompare-$$
 tmp=$(mktemp -d) || exit 1
 export LC_ALL=C
@@ -72,6 +81,30 @@ report() {
         "cpu: ctrack=$ca conntrack=$cb ratio=$(echo "$ca $cb" | awk '{ printf "%.2f", ($2 > 0) ? $1 / $2 : 0 }')$note"
 }
 
+# floor WHAT COMMAND...: the floor line, median wall seconds of REPEATS runs of COMMAND
+# (anchor programs in the namespace; none when the anchors are not built). $after, when
+# set, runs after each (untimed).
+after=
+floor() {
+    what=$1
+    shift
+    [ -x "$anchors/raw-dump" ] && [ -x "$anchors/raw-batch" ] ||
+        { echo "  floor=none what=$what (no anchors in $anchors)"; return; }
+    : >"$tmp/floor.times"
+    r=0
+    while [ "$r" -lt "$repeats" ]; do
+        timed "$@" >>"$tmp/floor.times"
+        [ -n "$after" ] && $after
+        r=$((r + 1))
+    done
+    echo "  floor=$(median 1 <"$tmp/floor.times") what=$what"
+}
+in_ns() { ip netns exec "$ns" "$anchors/$@"; }
+neutron_floor() { # the dump of zone 3 each Neutron process needs at least, 100 times
+    for _ in $(seq 100); do in_ns raw-dump 3 >/dev/null || return 1; done
+}
+drop_zone_99() { "$ctrack" --netns "$ns" -D -w 99 >/dev/null 2>&1; }
+
 # row NAME REFILL(yes|no) ARGS...
 row() {
     name=$1
@@ -109,11 +142,13 @@ load() { # TOOL
     timed load_one "$1"
     "$ctrack" --netns "$ns" -D -w 99 >/dev/null 2>&1
 }
-script_row() { # NAME FUNCTION REFILL
+script_row() { # NAME FUNCTION REFILL [CONNTRACK_REPEATS]
     for tool in ctrack conntrack; do
         : >"$tmp/$tool.times"
         r=0
-        while [ "$r" -lt "$repeats" ]; do
+        want=$repeats
+        [ "$tool" = conntrack ] && want=${4:-$repeats}
+        while [ "$r" -lt "$want" ]; do
             [ "$3" = yes ] && fill
             "$2" "$tool" >>"$tmp/$tool.times"
             cp "$tmp/status" "$tmp/$tool.status"
@@ -127,12 +162,22 @@ script_row() { # NAME FUNCTION REFILL
 echo "# $n entries, medians of $repeats runs, kernel $(uname -r)"
 fill
 row list no -L
+floor "one raw dump of the whole table" in_ns raw-dump
 row list-zone-extended no -L -w 5 -o extended
+floor "one raw dump of zone 5 (filtered by the kernel)" in_ns raw-dump 5
 row delete-zone yes -D -w 5
+floor "one raw dump of zone 5 (the deletes come on top)" in_ns raw-dump 5
 row delete-prefix yes -D -s 10.2.0.0/16
+floor "one raw dump of the whole table (a prefix cannot be filtered by the kernel; the deletes come on top)" in_ns raw-dump
 # conntrack 1.4.7 refuses -U with -w (and updates other zones' entries in zone 0), so the
 # update row selects a tenth of the table by prefix, in zone 0.
 row update-prefix-mark yes -U -f ipv4 -s 10.0.0.0/16 -m 1
+floor "one raw dump of the whole table (the updates come on top)" in_ns raw-dump
 fill
 script_row load-100000-creates load no
-script_row neutron-100-deletes neutron yes
+after=drop_zone_99
+floor "raw-batch: 100,000 UDP creates into zone 99 packed 64 KiB to a sendmsg, no acks" in_ns raw-batch create 100000 99
+after=
+script_row neutron-100-deletes neutron yes "$slow_repeats"
+[ "$slow_repeats" = "$repeats" ] || echo "  (conntrack: $slow_repeats run(s) of this row, not $repeats)"
+floor "100 processes each doing one raw dump of zone 3" neutron_floor
