@@ -223,7 +223,10 @@ bool quick_parse(struct cmdline *c, int argc, char **argv) {
         }
     }
     if (c->command != CMD_DELETE && !c->family) c->family = AF_INET;
-    struct shape s = {c->command, c->options, c->l4flags, c->proto, c->family};
+    struct shape s;
+    memset(&s, 0, sizeof s); /* padding too: shapes are compared whole */
+    s.command = c->command, s.options = c->options, s.l4flags = c->l4flags;
+    s.proto = c->proto, s.family = c->family;
     for (size_t i = 0; i < n_valid_shapes; i++)
         if (!memcmp(&valid_shapes[i], &s, sizeof s)) return true;
     /* First line of this shape: parse_cmdline checks it (and refuses it as it would). */

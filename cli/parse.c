@@ -970,8 +970,10 @@ static int split_words(char *line, char **words, int max) {
 int load_file(const char *argv0, const char *path, const char *netns) {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
     if (!f) die(EXIT_PARAMETER, "Failed to open file %s for reading", path);
-    size_t cap = 64, n = 0;
+    size_t cap = 64, n = 0, n_kept = 0;
     struct cmdline *cmds = malloc(cap * sizeof *cmds);
+    char ***kept_words = malloc(cap * sizeof *kept_words); /* freed once the lines ran */
+    if (!kept_words) die(EXIT_OTHER, "OOM");
     char line[10240];
     while (cmds && fgets(line, sizeof line, f)) {
         char *p = line;
@@ -986,6 +988,9 @@ int load_file(const char *argv0, const char *path, const char *netns) {
             struct cmdline *more = realloc(cmds, cap * sizeof *cmds);
             if (!more) break;
             cmds = more;
+            char ***more_kept = realloc(kept_words, cap * sizeof *kept_words);
+            if (!more_kept) die(EXIT_OTHER, "OOM");
+            kept_words = more_kept;
         }
         if (!quick_parse(&cmds[n], argc, words)) {
             /* The parsed command keeps pointers into its words: keep a copy of them. */
@@ -993,6 +998,7 @@ int load_file(const char *argv0, const char *path, const char *netns) {
             if (!kept) die(EXIT_OTHER, "OOM");
             for (int i = 0; i < argc; i++) kept[i] = strdup(words[i]);
             kept[argc] = NULL;
+            kept_words[n_kept++] = kept;
             parse_cmdline(&cmds[n], argc, kept);
         }
         cmds[n].netns = netns;
@@ -1019,6 +1025,12 @@ int load_file(const char *argv0, const char *path, const char *netns) {
     }
     /* conntrack prints no summary for the lines of a file; their entries' lines, yes. */
     run_lines(cmds, n);
+    for (size_t i = 0; i < n_kept; i++) {
+        for (char **w = kept_words[i]; *w; w++) free(*w);
+        free(kept_words[i]);
+    }
+    free(kept_words);
+    free(cmds);
     fflush(stdout);
     return EXIT_SUCCESS;
 }
