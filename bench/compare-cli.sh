@@ -180,4 +180,4 @@ floor "raw-batch: 100,000 UDP creates into zone 99 packed 64 KiB to a sendmsg, n
 after=
 script_row neutron-100-deletes neutron yes "$slow_repeats"
 [ "$slow_repeats" = "$repeats" ] || echo "  (conntrack: $slow_repeats run(s) of this row, not $repeats)"
-floor "100 processes each doing one raw dump of zone 3" neutron_floor
+floor "100 processes each doing one raw dump of zone 3, each through ip netns exec (which costs more per process than ctrack --netns)" neutron_floor
