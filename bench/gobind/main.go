@@ -56,8 +56,9 @@ func workload(i int, zone uint16) conntrack.Entry {
 	return conntrack.Entry{
 		Proto:   conntrack.ProtoUDP,
 		Orig:    conntrack.PortTuple(netip.AddrPortFrom(src, uint16(1024+i&1023)), netip.AddrPortFrom(dst, 53)),
-		Zone:    conntrack.Ptr(zone),
-		Timeout: conntrack.Ptr[uint32](3600),
+		Zone:    zone,
+		Timeout: 3600,
+		Has:     conntrack.FieldZone | conntrack.FieldTimeout,
 	}
 }
 

@@ -113,7 +113,7 @@ func (c *Conn) Dump(f *Filter, fn func(Entry) bool) error {
 		rc := C.gct_cursor_views(cur, &views[0], C.size_t(len(views)), &n, &detail)
 		// What the library delivered before an error stands.
 		for i := 0; i < int(n); i++ {
-			// fn may keep e: its pointer targets are its own (one allocation).
+			// fn may keep e: a value (its rare fields, if any, are its own).
 			if !fn(fromView(&views[i])) {
 				return nil
 			}
@@ -146,8 +146,6 @@ func (c *Conn) List(f *Filter) ([]Entry, error) {
 	defer C.ct_entry_list_free(list)
 	total := int(C.ct_entry_list_len(list))
 	out := make([]Entry, total)
-	// One slice of pointer targets for the whole list: one allocation, not one an entry.
-	backing := make([]scalars, total)
 	views := make([]C.gct_rview, viewBlock)
 	for first := 0; first < total; {
 		var n C.size_t
@@ -158,7 +156,7 @@ func (c *Conn) List(f *Filter) ([]Entry, error) {
 			break
 		}
 		for i := 0; i < int(n); i++ {
-			fillFromView(&out[first+i], &views[i], &backing[first+i])
+			fillFromView(&out[first+i], &views[i])
 		}
 		first += int(n)
 	}
@@ -166,7 +164,7 @@ func (c *Conn) List(f *Filter) ([]Entry, error) {
 }
 
 // Get reads the entry whose original tuple (or, when key has only a reply tuple, reply
-// tuple) and zone (0 when nil) are key's. Errors match ErrNotFound when there is none.
+// tuple) and zone (0 when absent) are key's. Errors match ErrNotFound when there is none.
 func (c *Conn) Get(key Entry) (Entry, error) {
 	h, err := c.handle("get")
 	if err != nil {
@@ -208,7 +206,7 @@ func (c *Conn) Create(e Entry) error { return c.entryOp("create", C.GCT_OP_CREAT
 // protocol state e holds. Errors match ErrNotFound when there is no such entry.
 func (c *Conn) Update(e Entry) error { return c.entryOp("update", C.GCT_OP_UPDATE, &e) }
 
-// Delete deletes the entry with e's tuple and zone (0 when nil) and, when e.ID is set,
+// Delete deletes the entry with e's tuple and zone (0 when absent) and, when e has an ID,
 // only if the kernel's entry has that id. Errors match ErrNotFound when there is none.
 func (c *Conn) Delete(e Entry) error { return c.entryOp("delete", C.GCT_OP_DELETE, &e) }
 

@@ -4,8 +4,12 @@
 //
 // Open a Conn with Open or OpenNetns, then use Dump or List (with an optional Filter), Get,
 // Create, Update, Delete, DeleteByID, DeleteMatching, Flush and FlushMatching, or queue
-// many requests in a Batch. An Entry holds every field of the library's entry: optional
-// fields are pointers (Ptr makes one), so a real 0 and "absent" are never confused.
+// many requests in a Batch. An Entry holds every field of the library's entry as a value:
+// an optional field counts only when its bit is in Entry.Has (Tuple.Has for ports and ICMP
+// fields), so a real 0 and "absent" are never confused. Set methods (SetZone, SetMark, ...)
+// set a value and its bit, Get methods return a value and whether it is present; the rare
+// fields (counters, timestamps, labels, secmark, helper) are read and written only through
+// them. Filter keeps pointers for its optional fields (Ptr makes one).
 //
 // Count, Stats and StatsPerCPU read the table's size and statistics; Expectations,
 // CreateExpectation, DeleteExpectation and FlushExpectations work on the expectation table.

@@ -101,24 +101,60 @@ type ICMP struct {
 	ID   uint16
 }
 
-// Tuple is one direction of a connection. A zero netip.Addr and a nil pointer mean the
-// field is absent.
+// TupleFields says which optional fields of a Tuple are present (read: the kernel sent
+// them; write: they are sent). Addresses need no bit: the zero netip.Addr is absent.
+type TupleFields uint8
+
+// Optional fields of a Tuple.
+const (
+	TupleSrcPort TupleFields = 1 << iota // SrcPort
+	TupleDstPort                         // DstPort
+	TupleICMP                            // ICMP
+)
+
+// Tuple is one direction of a connection, a value with no pointers. A zero netip.Addr
+// means the address is absent; ports and ICMP fields count only when their bit is in Has
+// (a port 0 sent and a port left out differ, as for a delete).
 type Tuple struct {
 	Src, Dst         netip.Addr
-	SrcPort, DstPort *uint16 // TCP, UDP, UDP-Lite, SCTP, DCCP ports; GRE keys
-	ICMP             *ICMP   // ICMP and ICMPv6 only
+	SrcPort, DstPort uint16 // TCP, UDP, UDP-Lite, SCTP, DCCP ports; GRE keys
+	ICMP             ICMP   // ICMP and ICMPv6 only
+	Has              TupleFields
 }
 
 // PortTuple is a Tuple of addresses and ports, for TCP, UDP, SCTP, DCCP and UDP-Lite.
 func PortTuple(src, dst netip.AddrPort) Tuple {
-	sp, dp := src.Port(), dst.Port()
-	return Tuple{Src: src.Addr(), Dst: dst.Addr(), SrcPort: &sp, DstPort: &dp}
+	return Tuple{Src: src.Addr(), Dst: dst.Addr(), SrcPort: src.Port(), DstPort: dst.Port(), Has: TupleSrcPort | TupleDstPort}
 }
 
 // ICMPTuple is a Tuple of addresses and ICMP or ICMPv6 type, code and identifier.
 func ICMPTuple(src, dst netip.Addr, icmpType, code uint8, id uint16) Tuple {
-	return Tuple{Src: src, Dst: dst, ICMP: &ICMP{Type: icmpType, Code: code, ID: id}}
+	return Tuple{Src: src, Dst: dst, ICMP: ICMP{Type: icmpType, Code: code, ID: id}, Has: TupleICMP}
 }
+
+// SetPorts sets both ports (and their bits).
+func (t *Tuple) SetPorts(src, dst uint16) {
+	t.SrcPort, t.DstPort = src, dst
+	t.Has |= TupleSrcPort | TupleDstPort
+}
+
+// SetSrcPort sets the source port (and its bit).
+func (t *Tuple) SetSrcPort(p uint16) { t.SrcPort, t.Has = p, t.Has|TupleSrcPort }
+
+// SetDstPort sets the destination port (and its bit).
+func (t *Tuple) SetDstPort(p uint16) { t.DstPort, t.Has = p, t.Has|TupleDstPort }
+
+// SetICMP sets the ICMP fields (and their bit).
+func (t *Tuple) SetICMP(ic ICMP) { t.ICMP, t.Has = ic, t.Has|TupleICMP }
+
+// GetSrcPort returns the source port and whether it is present.
+func (t Tuple) GetSrcPort() (uint16, bool) { return t.SrcPort, t.Has&TupleSrcPort != 0 }
+
+// GetDstPort returns the destination port and whether it is present.
+func (t Tuple) GetDstPort() (uint16, bool) { return t.DstPort, t.Has&TupleDstPort != 0 }
+
+// GetICMP returns the ICMP fields and whether they are present.
+func (t Tuple) GetICMP() (ICMP, bool) { return t.ICMP, t.Has&TupleICMP != 0 }
 
 // Counters are the packet and byte counters of one direction (present when the namespace
 // has net.netfilter.nf_conntrack_acct=1).
@@ -147,12 +183,42 @@ func (l *Labels) SetBit(n int, on bool) {
 	}
 }
 
-// Entry is a conntrack entry: every field of the C library's ct_entry. Pointer fields are
-// nil, addresses invalid (the zero netip.Addr), times zero and strings empty when the
-// entry does not hold the field, so a real 0 and "absent" are never confused. Fields
-// marked read-only are filled from the kernel and ignored by Create, Update and Delete.
+// Fields says which optional fields of an Entry are present: read, the kernel sent them;
+// write, they are sent. The Set methods set a value and its bit; the Get methods return a
+// value and whether its bit is set; Clear removes bits.
+type Fields uint32
+
+// Optional fields of an Entry. The first ones are fields of Entry; the rare ones from
+// FieldOrigCounters on are held behind one pointer and read through their Get methods.
+const (
+	FieldZone      Fields = 1 << iota // Zone
+	FieldMark                         // Mark
+	FieldStatus                       // Status
+	FieldTimeout                      // Timeout
+	FieldTCPState                     // TCPState
+	FieldSCTPState                    // SCTPState
+	FieldDCCPState                    // DCCPState (read-only)
+	FieldID                           // ID
+	FieldUse                          // Use (read-only)
+
+	FieldOrigCounters   // GetOrigCounters (read-only)
+	FieldReplyCounters  // GetReplyCounters (read-only)
+	FieldTimestampStart // GetTimestampStart (read-only)
+	FieldTimestampStop  // GetTimestampStop (read-only)
+	FieldLabels         // GetLabels, SetLabels
+	FieldLabelsMask     // GetLabelsMask, SetLabelsMask (never filled when reading)
+	FieldSecmark        // GetSecmark (read-only)
+	FieldHelper         // GetHelper, SetHelper
+)
+
+// Entry is a conntrack entry: every field of the C library's ct_entry, as a value. The
+// optional fields count only when their bit is in Has (so a real 0 and "absent" are never
+// confused); addresses are absent when they are the zero netip.Addr. Read-only fields are
+// filled from the kernel and ignored by Create, Update and Delete. The rare fields
+// (counters, timestamps, labels, secmark, helper) sit behind one pointer, nil when the
+// entry has none of them, so reading an entry allocates nothing else.
 //
-// Operations use the original tuple (Orig) and Zone (zone 0 when nil) to find an entry;
+// Operations use the original tuple (Orig) and Zone (zone 0 when absent) to find an entry;
 // Create needs the original tuple (addresses, protocol, ports or ICMP fields) and a
 // Timeout, and makes the reply tuple the inverse of the original unless Reply is given.
 // An Entry returned by Dump, List or Get may be passed back to Update or Delete as it is:
@@ -164,34 +230,175 @@ type Entry struct {
 	Orig  Tuple
 	Reply Tuple
 
-	Zone      *uint16   // nil: zone 0 for operations (the kernel omits zone 0, so entries read from zone 0 have nil)
-	Mark      *uint32   // connection mark
-	Status    *Status   // status bits
-	Timeout   *uint32   // seconds left before the entry expires
-	TCPState  *TCPState // TCP only
-	SCTPState *uint8    // SCTP only (the kernel's SCTP_CONNTRACK_* numbering)
-	DCCPState *uint8    // read-only; DCCP only
-	ID        *uint32   // the kernel's id; Delete with an ID removes only the entry of that id
-	Use       *uint32   // read-only: reference count
+	Zone      uint16   // FieldZone; absent: zone 0 for operations (the kernel omits zone 0, so entries read from zone 0 lack it)
+	Mark      uint32   // FieldMark: connection mark
+	Status    Status   // FieldStatus: status bits
+	Timeout   uint32   // FieldTimeout: seconds left before the entry expires
+	TCPState  TCPState // FieldTCPState: TCP only
+	SCTPState uint8    // FieldSCTPState: SCTP only (the kernel's SCTP_CONNTRACK_* numbering)
+	DCCPState uint8    // FieldDCCPState: read-only; DCCP only
+	ID        uint32   // FieldID: the kernel's id; Delete with an ID removes only the entry of that id
+	Use       uint32   // FieldUse: read-only: reference count
 
-	OrigCounters  *Counters // read-only
-	ReplyCounters *Counters // read-only
+	Has Fields
 
-	TimestampStart time.Time // read-only; needs net.netfilter.nf_conntrack_timestamp=1
-	TimestampStop  time.Time // read-only; destroy events only
-
-	// Labels are the connection labels. On Create and Update, Labels alone replaces all 128
-	// bits; with LabelsMask, only the bits set in the mask are changed, to their value in
-	// Labels (nil Labels: cleared). LabelsMask is never filled when reading.
-	Labels     *Labels
-	LabelsMask *Labels
-
-	Secmark *uint32 // read-only: SELinux secmark
-	Helper  string  // helper to attach at creation ("ftp", "sip", ...); "" when none
+	rare *rareFields // nil when the entry holds none of them; shared by copies, so replaced, never changed
 }
 
-// Ptr returns a pointer to a copy of v: a short way to fill the optional fields of Entry
-// and Filter, as in Entry{Zone: conntrack.Ptr[uint16](10)}.
+// rareFields are the fields few entries hold (accounting, timestamps, label rules,
+// SELinux, helpers).
+type rareFields struct {
+	origCounters, replyCounters   Counters
+	timestampStart, timestampStop time.Time
+	labels, labelsMask            Labels
+	secmark                       uint32
+	helper                        string
+}
+
+// writeRare returns a copy of e's rare fields that e now points to: copies of an Entry
+// share the old one, which must not change under them.
+func (e *Entry) writeRare() *rareFields {
+	r := new(rareFields)
+	if e.rare != nil {
+		*r = *e.rare
+	}
+	e.rare = r
+	return r
+}
+
+func (e *Entry) readRare(f Fields) (*rareFields, bool) {
+	if e.Has&f == 0 {
+		return &rareFields{}, false
+	}
+	if e.rare == nil {
+		return &rareFields{}, true
+	}
+	return e.rare, true
+}
+
+// Clear removes the given fields (their bits; a value left behind is not sent).
+func (e *Entry) Clear(f Fields) { e.Has &^= f }
+
+// SetZone sets the zone.
+func (e *Entry) SetZone(z uint16) { e.Zone, e.Has = z, e.Has|FieldZone }
+
+// SetMark sets the connection mark.
+func (e *Entry) SetMark(m uint32) { e.Mark, e.Has = m, e.Has|FieldMark }
+
+// SetStatus sets the status bits.
+func (e *Entry) SetStatus(s Status) { e.Status, e.Has = s, e.Has|FieldStatus }
+
+// SetTimeout sets the timeout in seconds.
+func (e *Entry) SetTimeout(t uint32) { e.Timeout, e.Has = t, e.Has|FieldTimeout }
+
+// SetTCPState sets the TCP state.
+func (e *Entry) SetTCPState(s TCPState) { e.TCPState, e.Has = s, e.Has|FieldTCPState }
+
+// SetSCTPState sets the SCTP state.
+func (e *Entry) SetSCTPState(s uint8) { e.SCTPState, e.Has = s, e.Has|FieldSCTPState }
+
+// SetID sets the kernel id the entry must have (Delete, Update).
+func (e *Entry) SetID(id uint32) { e.ID, e.Has = id, e.Has|FieldID }
+
+// SetLabels sets the labels: alone, they replace all 128 bits on Create and Update; with
+// SetLabelsMask, only the bits set in the mask change, to their value here.
+func (e *Entry) SetLabels(l Labels) {
+	e.writeRare().labels = l
+	e.Has |= FieldLabels
+}
+
+// SetLabelsMask sets the mask of the label bits Create and Update change (labels absent:
+// the masked bits are cleared).
+func (e *Entry) SetLabelsMask(m Labels) {
+	e.writeRare().labelsMask = m
+	e.Has |= FieldLabelsMask
+}
+
+// SetHelper sets the helper to attach at creation ("ftp", "sip", ...).
+func (e *Entry) SetHelper(name string) {
+	e.writeRare().helper = name
+	e.Has |= FieldHelper
+}
+
+// GetZone returns the zone and whether it is present.
+func (e *Entry) GetZone() (uint16, bool) { return e.Zone, e.Has&FieldZone != 0 }
+
+// GetMark returns the mark and whether it is present.
+func (e *Entry) GetMark() (uint32, bool) { return e.Mark, e.Has&FieldMark != 0 }
+
+// GetStatus returns the status bits and whether they are present.
+func (e *Entry) GetStatus() (Status, bool) { return e.Status, e.Has&FieldStatus != 0 }
+
+// GetTimeout returns the timeout and whether it is present.
+func (e *Entry) GetTimeout() (uint32, bool) { return e.Timeout, e.Has&FieldTimeout != 0 }
+
+// GetTCPState returns the TCP state and whether it is present.
+func (e *Entry) GetTCPState() (TCPState, bool) { return e.TCPState, e.Has&FieldTCPState != 0 }
+
+// GetSCTPState returns the SCTP state and whether it is present.
+func (e *Entry) GetSCTPState() (uint8, bool) { return e.SCTPState, e.Has&FieldSCTPState != 0 }
+
+// GetDCCPState returns the DCCP state and whether it is present.
+func (e *Entry) GetDCCPState() (uint8, bool) { return e.DCCPState, e.Has&FieldDCCPState != 0 }
+
+// GetID returns the kernel's id and whether it is present.
+func (e *Entry) GetID() (uint32, bool) { return e.ID, e.Has&FieldID != 0 }
+
+// GetUse returns the reference count and whether it is present.
+func (e *Entry) GetUse() (uint32, bool) { return e.Use, e.Has&FieldUse != 0 }
+
+// GetOrigCounters returns the original direction's counters (present when the namespace
+// has net.netfilter.nf_conntrack_acct=1).
+func (e *Entry) GetOrigCounters() (Counters, bool) {
+	r, ok := e.readRare(FieldOrigCounters)
+	return r.origCounters, ok
+}
+
+// GetReplyCounters returns the reply direction's counters.
+func (e *Entry) GetReplyCounters() (Counters, bool) {
+	r, ok := e.readRare(FieldReplyCounters)
+	return r.replyCounters, ok
+}
+
+// GetTimestampStart returns when the entry was made (needs
+// net.netfilter.nf_conntrack_timestamp=1).
+func (e *Entry) GetTimestampStart() (time.Time, bool) {
+	r, ok := e.readRare(FieldTimestampStart)
+	return r.timestampStart, ok
+}
+
+// GetTimestampStop returns when the entry ended (destroy events only).
+func (e *Entry) GetTimestampStop() (time.Time, bool) {
+	r, ok := e.readRare(FieldTimestampStop)
+	return r.timestampStop, ok
+}
+
+// GetLabels returns the labels and whether they are present.
+func (e *Entry) GetLabels() (Labels, bool) {
+	r, ok := e.readRare(FieldLabels)
+	return r.labels, ok
+}
+
+// GetLabelsMask returns the labels mask and whether it is set.
+func (e *Entry) GetLabelsMask() (Labels, bool) {
+	r, ok := e.readRare(FieldLabelsMask)
+	return r.labelsMask, ok
+}
+
+// GetSecmark returns the SELinux secmark and whether it is present.
+func (e *Entry) GetSecmark() (uint32, bool) {
+	r, ok := e.readRare(FieldSecmark)
+	return r.secmark, ok
+}
+
+// GetHelper returns the helper's name and whether it is present.
+func (e *Entry) GetHelper() (string, bool) {
+	r, ok := e.readRare(FieldHelper)
+	return r.helper, ok
+}
+
+// Ptr returns a pointer to a copy of v: a short way to fill the optional fields of
+// Filter, NAT and Expectation, as in Filter{Zone: conntrack.Ptr[uint16](10)}.
 func Ptr[T any](v T) *T { return &v }
 
 // toFlat copies e into the flat C struct (Go memory without Go pointers): its view, and
@@ -237,72 +444,76 @@ func (e *Entry) toFlat(op string, f *C.gct_flat) error {
 		p |= viewProto
 		v.proto = C.uint8_t(e.Proto)
 	}
-	ports := [4]*uint16{e.Orig.SrcPort, e.Orig.DstPort, e.Reply.SrcPort, e.Reply.DstPort}
+	tuples := [2]*Tuple{&e.Orig, &e.Reply}
 	portSlots := [4]*C.uint16_t{&v.orig_sport, &v.orig_dport, &v.reply_sport, &v.reply_dport}
 	portBits := [4]uint32{viewOrigSport, viewOrigDport, viewReplySport, viewReplyDport}
-	for w, port := range ports {
-		if port != nil {
-			*portSlots[w] = C.uint16_t(*port)
-			p |= portBits[w]
+	for d, t := range tuples {
+		if t.Has&TupleSrcPort != 0 {
+			*portSlots[2*d] = C.uint16_t(t.SrcPort)
+			p |= portBits[2*d]
+		}
+		if t.Has&TupleDstPort != 0 {
+			*portSlots[2*d+1] = C.uint16_t(t.DstPort)
+			p |= portBits[2*d+1]
 		}
 	}
-	if ic := e.Orig.ICMP; ic != nil {
+	if e.Orig.Has&TupleICMP != 0 {
+		ic := &e.Orig.ICMP
 		v.orig_icmp_type, v.orig_icmp_code, v.orig_icmp_id = C.uint8_t(ic.Type), C.uint8_t(ic.Code), C.uint16_t(ic.ID)
 		p |= viewOrigICMP
 	}
-	if ic := e.Reply.ICMP; ic != nil {
+	if e.Reply.Has&TupleICMP != 0 {
+		ic := &e.Reply.ICMP
 		v.reply_icmp_type, v.reply_icmp_code, v.reply_icmp_id = C.uint8_t(ic.Type), C.uint8_t(ic.Code), C.uint16_t(ic.ID)
 		p |= viewReplyICMP
 	}
-	if e.Zone != nil {
+	has := e.Has
+	if has&FieldZone != 0 {
 		p |= viewZone
-		v.zone = C.uint16_t(*e.Zone)
+		v.zone = C.uint16_t(e.Zone)
 	}
-	if e.Mark != nil {
+	if has&FieldMark != 0 {
 		p |= viewMark
-		v.mark = C.uint32_t(*e.Mark)
+		v.mark = C.uint32_t(e.Mark)
 	}
-	if e.Status != nil {
+	if has&FieldStatus != 0 {
 		p |= viewStatus
-		v.status = C.uint32_t(*e.Status)
+		v.status = C.uint32_t(e.Status)
 	}
-	if e.Timeout != nil {
+	if has&FieldTimeout != 0 {
 		p |= viewTimeout
-		v.timeout = C.uint32_t(*e.Timeout)
+		v.timeout = C.uint32_t(e.Timeout)
 	}
-	if e.TCPState != nil {
+	if has&FieldTCPState != 0 {
 		p |= viewTCPState
-		v.tcp_state = C.uint8_t(*e.TCPState)
+		v.tcp_state = C.uint8_t(e.TCPState)
 	}
-	if e.SCTPState != nil {
+	if has&FieldSCTPState != 0 {
 		p |= viewSCTPState
-		v.sctp_state = C.uint8_t(*e.SCTPState)
+		v.sctp_state = C.uint8_t(e.SCTPState)
 	}
-	if e.ID != nil {
+	if has&FieldID != 0 {
 		p |= viewID
-		v.id = C.uint32_t(*e.ID)
+		v.id = C.uint32_t(e.ID)
 	}
-	switch {
-	case e.LabelsMask != nil:
+	labels, hasLabels := e.GetLabels()
+	switch mask, hasMask := e.GetLabelsMask(); {
+	case hasMask:
 		// Only the masked bits change: not the view's labels, which replace all 128.
 		f.has |= C.GCT_LABELS_MASK
-		var l Labels
-		if e.Labels != nil {
-			l = *e.Labels
-		}
-		f.labels = *(*[16]C.uint8_t)(unsafe.Pointer(&l))
-		f.labels_mask = *(*[16]C.uint8_t)(unsafe.Pointer(e.LabelsMask))
-	case e.Labels != nil:
+		f.labels = *(*[16]C.uint8_t)(unsafe.Pointer(&labels))
+		f.labels_mask = *(*[16]C.uint8_t)(unsafe.Pointer(&mask))
+	case hasLabels:
 		p |= viewLabels
-		v.labels = *(*[16]C.uint8_t)(unsafe.Pointer(e.Labels))
+		v.labels = *(*[16]C.uint8_t)(unsafe.Pointer(&labels))
 	}
-	if e.Helper != "" {
-		if len(e.Helper) >= C.GCT_HELPER_MAX || strings.IndexByte(e.Helper, 0) >= 0 {
-			return invalid(op, "helper name "+strconv.Quote(e.Helper)+" is too long or holds a NUL byte")
+	if helper, _ := e.GetHelper(); helper != "" {
+		if len(helper) >= C.GCT_HELPER_MAX || strings.IndexByte(helper, 0) >= 0 {
+			return invalid(op, "helper name "+strconv.Quote(helper)+" is too long or holds a NUL byte")
 		}
 		f.has |= C.GCT_HELPER
-		for i := 0; i < len(e.Helper); i++ {
-			f.helper[i] = C.char(e.Helper[i])
+		for i := 0; i < len(helper); i++ {
+			f.helper[i] = C.char(helper[i])
 		}
 	}
 	v.present = C.uint32_t(p)
@@ -359,23 +570,6 @@ const (
 	viewMore           = C.CT_VIEW_MORE
 )
 
-// scalars holds the values an Entry's pointer fields point to; a block of entries shares
-// one slice of them (one allocation a block, not one a field).
-type scalars struct {
-	ports   [4]uint16
-	icmp    [2]ICMP
-	zone    uint16
-	tcp     TCPState
-	sctp    uint8
-	dccp    uint8
-	mark    uint32
-	status  Status
-	timeout uint32
-	id      uint32
-	use     uint32
-	secmark uint32
-}
-
 func viewAddr(family uint8, b *[16]C.uint8_t) netip.Addr {
 	raw := (*[16]byte)(unsafe.Pointer(b))
 	if family == C.CT_FAMILY_IPV4 {
@@ -387,12 +581,15 @@ func viewAddr(family uint8, b *[16]C.uint8_t) netip.Addr {
 // fromView copies one view (and its helper) into a new Entry (nothing of C escapes).
 func fromView(r *C.gct_rview) Entry {
 	var e Entry
-	fillFromView(&e, r, new(scalars))
+	fillFromView(&e, r)
 	return e
 }
 
-// fillFromView fills e from r; the pointer fields point into s.
-func fillFromView(e *Entry, r *C.gct_rview, s *scalars) {
+const viewRare = viewOrigCounters | viewReplyCounters | viewTimestampStart | viewTimestampStop | viewLabels | viewSecmark | viewMore
+
+// fillFromView fills the zero Entry e from r, in place: the common fields are values, so
+// nothing is allocated unless the entry holds a rare field.
+func fillFromView(e *Entry, r *C.gct_rview) {
 	v := &r.view
 	p := uint32(v.present)
 	family := uint8(v.family)
@@ -415,89 +612,97 @@ func fillFromView(e *Entry, r *C.gct_rview, s *scalars) {
 		e.Reply.Dst = viewAddr(family, &v.reply_dst)
 	}
 	if p&viewOrigSport != 0 {
-		s.ports[0] = uint16(v.orig_sport)
-		e.Orig.SrcPort = &s.ports[0]
+		e.Orig.SrcPort, e.Orig.Has = uint16(v.orig_sport), e.Orig.Has|TupleSrcPort
 	}
 	if p&viewOrigDport != 0 {
-		s.ports[1] = uint16(v.orig_dport)
-		e.Orig.DstPort = &s.ports[1]
+		e.Orig.DstPort, e.Orig.Has = uint16(v.orig_dport), e.Orig.Has|TupleDstPort
 	}
 	if p&viewReplySport != 0 {
-		s.ports[2] = uint16(v.reply_sport)
-		e.Reply.SrcPort = &s.ports[2]
+		e.Reply.SrcPort, e.Reply.Has = uint16(v.reply_sport), e.Reply.Has|TupleSrcPort
 	}
 	if p&viewReplyDport != 0 {
-		s.ports[3] = uint16(v.reply_dport)
-		e.Reply.DstPort = &s.ports[3]
+		e.Reply.DstPort, e.Reply.Has = uint16(v.reply_dport), e.Reply.Has|TupleDstPort
 	}
 	if p&viewOrigICMP != 0 {
-		s.icmp[0] = ICMP{Type: uint8(v.orig_icmp_type), Code: uint8(v.orig_icmp_code), ID: uint16(v.orig_icmp_id)}
-		e.Orig.ICMP = &s.icmp[0]
+		e.Orig.ICMP = ICMP{Type: uint8(v.orig_icmp_type), Code: uint8(v.orig_icmp_code), ID: uint16(v.orig_icmp_id)}
+		e.Orig.Has |= TupleICMP
 	}
 	if p&viewReplyICMP != 0 {
-		s.icmp[1] = ICMP{Type: uint8(v.reply_icmp_type), Code: uint8(v.reply_icmp_code), ID: uint16(v.reply_icmp_id)}
-		e.Reply.ICMP = &s.icmp[1]
+		e.Reply.ICMP = ICMP{Type: uint8(v.reply_icmp_type), Code: uint8(v.reply_icmp_code), ID: uint16(v.reply_icmp_id)}
+		e.Reply.Has |= TupleICMP
 	}
+	// Absent fields stay zero, so two reads of one entry compare equal field by field.
+	var has Fields
 	if p&viewZone != 0 {
-		s.zone = uint16(v.zone)
-		e.Zone = &s.zone
+		e.Zone, has = uint16(v.zone), has|FieldZone
 	}
 	if p&viewMark != 0 {
-		s.mark = uint32(v.mark)
-		e.Mark = &s.mark
+		e.Mark, has = uint32(v.mark), has|FieldMark
 	}
 	if p&viewStatus != 0 {
-		s.status = Status(v.status)
-		e.Status = &s.status
+		e.Status, has = Status(v.status), has|FieldStatus
 	}
 	if p&viewTimeout != 0 {
-		s.timeout = uint32(v.timeout)
-		e.Timeout = &s.timeout
+		e.Timeout, has = uint32(v.timeout), has|FieldTimeout
 	}
 	if p&viewTCPState != 0 {
-		s.tcp = TCPState(v.tcp_state)
-		e.TCPState = &s.tcp
+		e.TCPState, has = TCPState(v.tcp_state), has|FieldTCPState
 	}
 	if p&viewSCTPState != 0 {
-		s.sctp = uint8(v.sctp_state)
-		e.SCTPState = &s.sctp
+		e.SCTPState, has = uint8(v.sctp_state), has|FieldSCTPState
 	}
 	if p&viewDCCPState != 0 {
-		s.dccp = uint8(v.dccp_state)
-		e.DCCPState = &s.dccp
+		e.DCCPState, has = uint8(v.dccp_state), has|FieldDCCPState
 	}
 	if p&viewID != 0 {
-		s.id = uint32(v.id)
-		e.ID = &s.id
+		e.ID, has = uint32(v.id), has|FieldID
 	}
 	if p&viewUse != 0 {
-		s.use = uint32(v.use_count)
-		e.Use = &s.use
+		e.Use, has = uint32(v.use_count), has|FieldUse
 	}
-	if p&viewSecmark != 0 {
-		s.secmark = uint32(v.secmark)
-		e.Secmark = &s.secmark
+	if p&viewRare != 0 {
+		has |= fillRare(e, r, p)
 	}
-	// Counters and labels are rare (accounting, label rules): allocated only when present.
+	e.Has = has
+}
+
+// fillRare reads the rare fields into a new rareFields of e and returns their bits.
+func fillRare(e *Entry, r *C.gct_rview, p uint32) Fields {
+	v := &r.view
+	var has Fields
+	rare := new(rareFields)
 	if p&viewOrigCounters != 0 {
-		e.OrigCounters = &Counters{Packets: uint64(v.orig_packets), Bytes: uint64(v.orig_bytes)}
+		rare.origCounters = Counters{Packets: uint64(v.orig_packets), Bytes: uint64(v.orig_bytes)}
+		has |= FieldOrigCounters
 	}
 	if p&viewReplyCounters != 0 {
-		e.ReplyCounters = &Counters{Packets: uint64(v.reply_packets), Bytes: uint64(v.reply_bytes)}
+		rare.replyCounters = Counters{Packets: uint64(v.reply_packets), Bytes: uint64(v.reply_bytes)}
+		has |= FieldReplyCounters
 	}
 	if p&viewTimestampStart != 0 {
-		e.TimestampStart = time.Unix(0, int64(v.timestamp_start))
+		rare.timestampStart = time.Unix(0, int64(v.timestamp_start))
+		has |= FieldTimestampStart
 	}
 	if p&viewTimestampStop != 0 {
-		e.TimestampStop = time.Unix(0, int64(v.timestamp_stop))
+		rare.timestampStop = time.Unix(0, int64(v.timestamp_stop))
+		has |= FieldTimestampStop
 	}
 	if p&viewLabels != 0 {
-		l := Labels(*(*[16]byte)(unsafe.Pointer(&v.labels)))
-		e.Labels = &l
+		rare.labels = Labels(*(*[16]byte)(unsafe.Pointer(&v.labels)))
+		has |= FieldLabels
+	}
+	if p&viewSecmark != 0 {
+		rare.secmark = uint32(v.secmark)
+		has |= FieldSecmark
 	}
 	if p&viewMore != 0 && r.helper[0] != 0 {
-		e.Helper = C.GoString(&r.helper[0])
+		rare.helper = C.GoString(&r.helper[0])
+		has |= FieldHelper
 	}
+	if has != 0 {
+		e.rare = rare
+	}
+	return has
 }
 
 // FormatFlag selects options of Entry.Format.

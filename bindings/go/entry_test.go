@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"unsafe"
 )
 
 // These tests need no kernel: they take entries through the C library and back.
@@ -20,15 +21,16 @@ func TestRoundTripEveryField(t *testing.T) {
 		Proto:    ProtoTCP,
 		Orig:     PortTuple(netip.MustParseAddrPort("10.0.0.1:1000"), netip.MustParseAddrPort("10.0.0.2:80")),
 		Reply:    PortTuple(netip.MustParseAddrPort("10.0.0.2:80"), netip.MustParseAddrPort("10.0.0.9:2000")),
-		Zone:     Ptr[uint16](65535),
-		Mark:     Ptr[uint32](0xffffffff),
-		Status:   Ptr(StatusAssured | StatusSeenReply),
-		Timeout:  Ptr[uint32](1234),
-		TCPState: Ptr(TCPStateEstablished),
-		ID:       Ptr[uint32](42),
-		Labels:   &labels,
-		Helper:   "ftp",
+		Zone:     65535,
+		Mark:     0xffffffff,
+		Status:   StatusAssured | StatusSeenReply,
+		Timeout:  1234,
+		TCPState: TCPStateEstablished,
+		ID:       42,
+		Has:      FieldZone | FieldMark | FieldStatus | FieldTimeout | FieldTCPState | FieldID,
 	}
+	in.SetLabels(labels)
+	in.SetHelper("ftp")
 	out, err := roundTrip(in)
 	if err != nil {
 		t.Fatal(err)
@@ -40,9 +42,8 @@ func TestRoundTripEveryField(t *testing.T) {
 	sctp := Entry{
 		Proto:     ProtoSCTP,
 		Orig:      PortTuple(netip.MustParseAddrPort("[fd00::1]:4"), netip.MustParseAddrPort("[fd00::2]:5")),
-		SCTPState: Ptr[uint8](4),
-		Zone:      Ptr[uint16](0),
-		Mark:      Ptr[uint32](0),
+		SCTPState: 4,
+		Has:       FieldSCTPState | FieldZone | FieldMark, // zone 0 and mark 0, present
 	}
 	out, err = roundTrip(sctp)
 	if err != nil {
@@ -53,8 +54,11 @@ func TestRoundTripEveryField(t *testing.T) {
 		t.Fatalf("round trip changed the entry:\n in  %+v\n out %+v", sctp, out)
 	}
 	// Zone 0 and mark 0 were set: present, not absent.
-	if out.Zone == nil || *out.Zone != 0 || out.Mark == nil || *out.Mark != 0 {
-		t.Fatalf("zone/mark 0 read back as absent: %v %v", out.Zone, out.Mark)
+	if z, ok := out.GetZone(); !ok || z != 0 {
+		t.Fatalf("zone 0 read back as absent: %+v", out)
+	}
+	if m, ok := out.GetMark(); !ok || m != 0 {
+		t.Fatalf("mark 0 read back as absent: %+v", out)
 	}
 
 	icmp := Entry{
@@ -87,12 +91,16 @@ func TestLabelsMask(t *testing.T) {
 	on.SetBit(5, true)
 	mask.SetBit(5, true)
 	mask.SetBit(6, true) // touched, cleared
-	out, err := roundTrip(Entry{Labels: &on, LabelsMask: &mask})
+	var in Entry
+	in.SetLabels(on)
+	in.SetLabelsMask(mask)
+	out, err := roundTrip(in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Labels == nil || !out.Labels.Bit(5) || out.Labels.Bit(6) || out.LabelsMask != nil {
-		t.Fatalf("labels read back as %v (mask %v)", out.Labels, out.LabelsMask)
+	got, ok := out.GetLabels()
+	if _, hasMask := out.GetLabelsMask(); !ok || !got.Bit(5) || got.Bit(6) || hasMask {
+		t.Fatalf("labels read back as %v (present %v, mask present %v)", got, ok, hasMask)
 	}
 	var l Labels
 	l.SetBit(9, true)
@@ -115,13 +123,13 @@ func TestInvalidArguments(t *testing.T) {
 		want string // in the message
 	}{
 		{"mixed families", Entry{Orig: Tuple{Src: v4, Dst: v6}}, ""},
-		{"port on ICMP", Entry{Proto: ProtoICMP, Orig: Tuple{Src: v4, SrcPort: Ptr[uint16](80)}}, ""},
+		{"port on ICMP", Entry{Proto: ProtoICMP, Orig: Tuple{Src: v4, SrcPort: 80, Has: TupleSrcPort}}, ""},
 		{"ICMP on IPv6", Entry{Proto: ProtoICMP, Orig: Tuple{Src: v6}}, ""},
-		{"TCP state on UDP", Entry{Proto: ProtoUDP, TCPState: Ptr(TCPStateEstablished)}, ""},
-		{"TCP state 10", Entry{Proto: ProtoTCP, TCPState: Ptr(TCPState(10))}, ""},
-		{"ICMP fields on TCP", Entry{Proto: ProtoTCP, Orig: Tuple{ICMP: &ICMP{Type: 8}}}, ""},
+		{"TCP state on UDP", Entry{Proto: ProtoUDP, TCPState: TCPStateEstablished, Has: FieldTCPState}, ""},
+		{"TCP state 10", Entry{Proto: ProtoTCP, TCPState: 10, Has: FieldTCPState}, ""},
+		{"ICMP fields on TCP", Entry{Proto: ProtoTCP, Orig: Tuple{ICMP: ICMP{Type: 8}, Has: TupleICMP}}, ""},
 		{"family contradicting an address", Entry{Family: FamilyIPv6, Orig: Tuple{Src: v4}}, ""},
-		{"helper too long", Entry{Helper: strings.Repeat("h", 40)}, "helper"},
+		{"helper too long", withHelper(Entry{}, strings.Repeat("h", 40)), "helper"},
 	}
 	for _, c := range cases {
 		_, err := roundTrip(c.e)
@@ -147,7 +155,8 @@ func TestFormat(t *testing.T) {
 	e := Entry{
 		Proto:   ProtoICMP,
 		Orig:    ICMPTuple(netip.MustParseAddr("1.1.1.1"), netip.MustParseAddr("2.2.2.2"), 8, 0, 1),
-		Timeout: Ptr[uint32](10),
+		Timeout: 10,
+		Has:     FieldTimeout,
 	}
 	s, err := e.Format(0)
 	if err != nil {
@@ -160,9 +169,9 @@ func TestFormat(t *testing.T) {
 		t.Fatalf("String %q != Format %q", e.String(), s)
 	}
 	long := e
-	long.Helper = "sip"
-	long.Mark = Ptr[uint32](4294967295)
-	long.Labels = &Labels{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+	long.SetHelper("sip")
+	long.SetMark(4294967295)
+	long.SetLabels(Labels{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
 	if _, err := long.Format(FormatExtended | FormatID | FormatTimestamp); err != nil {
 		t.Fatal(err)
 	}
@@ -240,5 +249,42 @@ func TestFilterSpec(t *testing.T) {
 	}
 	if s, err := (*Filter)(nil).spec("test"); s != nil || err != nil {
 		t.Fatal("a nil filter is not NULL")
+	}
+}
+
+func withHelper(e Entry, name string) Entry {
+	e.SetHelper(name)
+	return e
+}
+
+// The common entry is a value of fixed size: List's memory an entry is about this.
+func TestEntrySize(t *testing.T) {
+	if n := unsafe.Sizeof(Entry{}); n > 200 {
+		t.Fatalf("Entry is %d bytes", n)
+	}
+}
+
+// Copies of an Entry share its rare fields; a setter on one copy must not change another.
+func TestRareFieldsCopy(t *testing.T) {
+	var a Entry
+	a.SetLabels(Labels{1})
+	b := a
+	b.SetLabels(Labels{2})
+	b.SetHelper("ftp")
+	if l, _ := a.GetLabels(); l != (Labels{1}) {
+		t.Fatalf("a's labels changed through b: %v", l)
+	}
+	if _, ok := a.GetHelper(); ok {
+		t.Fatal("a has b's helper")
+	}
+	if l, ok := b.GetLabels(); !ok || l != (Labels{2}) {
+		t.Fatalf("b's labels: %v %v", l, ok)
+	}
+	b.Clear(FieldLabels)
+	if _, ok := b.GetLabels(); ok {
+		t.Fatal("labels left after Clear")
+	}
+	if _, ok := (&Entry{}).GetOrigCounters(); ok {
+		t.Fatal("counters on the zero Entry")
 	}
 }

@@ -126,19 +126,24 @@ func TestEventsNewUpdateDestroy(t *testing.T) {
 		e.Reply.Src != addr("2.2.2.2") || e.Reply.Dst != addr("1.1.1.1") {
 		t.Fatalf("new: %+v", e)
 	}
-	if e.Orig.SrcPort == nil || *e.Orig.SrcPort != 1 || e.Orig.DstPort == nil || *e.Orig.DstPort != 2 ||
-		e.Reply.SrcPort == nil || *e.Reply.SrcPort != 2 {
+	if e.Orig.Has&(TupleSrcPort|TupleDstPort) != TupleSrcPort|TupleDstPort || e.Orig.SrcPort != 1 || e.Orig.DstPort != 2 ||
+		e.Reply.Has&TupleSrcPort == 0 || e.Reply.SrcPort != 2 {
 		t.Fatalf("new: ports %+v", e)
 	}
-	if e.Mark == nil || *e.Mark != 5 || e.Timeout == nil || *e.Timeout <= 1200 || *e.Timeout > 1234 ||
-		e.TCPState == nil || *e.TCPState != TCPStateEstablished || e.Zone != nil {
+	if m, ok := e.GetMark(); !ok || m != 5 {
 		t.Fatalf("new: %+v", e)
 	}
-	if u := got[1].Entry; u.Mark == nil || *u.Mark != 9 || u.Orig.Src != addr("1.1.1.1") {
+	if to, ok := e.GetTimeout(); !ok || to <= 1200 || to > 1234 {
+		t.Fatalf("new: %+v", e)
+	}
+	if st, ok := e.GetTCPState(); !ok || st != TCPStateEstablished || e.Has&FieldZone != 0 {
+		t.Fatalf("new: %+v", e)
+	}
+	if u := got[1].Entry; u.Has&FieldMark == 0 || u.Mark != 9 || u.Orig.Src != addr("1.1.1.1") {
 		t.Fatalf("update: %+v", u)
 	}
-	if d := got[2].Entry; d.Orig.SrcPort == nil || *d.Orig.SrcPort != 1 ||
-		(d.ID != nil && e.ID != nil && *d.ID != *e.ID) {
+	if d := got[2].Entry; d.Orig.Has&TupleSrcPort == 0 || d.Orig.SrcPort != 1 ||
+		(d.Has&e.Has&FieldID != 0 && d.ID != e.ID) {
 		t.Fatalf("destroy: %+v (new id %v)", d, e.ID)
 	}
 	if s := e.String(); !strings.Contains(s, "src=1.1.1.1 dst=2.2.2.2 sport=1 dport=2") {
@@ -189,7 +194,7 @@ func TestEventsFilter(t *testing.T) {
 	ns.tool(t, append(udp, "-w", "5")...)
 	for _, l := range []*Events{ev, inLib} {
 		got := collectEvents(t, l, 1)
-		if z := got[0].Entry.Zone; z == nil || *z != 5 {
+		if z, ok := got[0].Entry.GetZone(); !ok || z != 5 {
 			t.Fatalf("filtered event: %+v", got[0])
 		}
 		// The zone 6 event came first and was left out; nothing else is queued.
@@ -202,14 +207,14 @@ func TestEventsFilter(t *testing.T) {
 	}
 	ns.tool(t, append(udp, "-w", "8")...)
 	ns.tool(t, append(udp, "-w", "7")...)
-	if z := collectEvents(t, ev, 1)[0].Entry.Zone; z == nil || *z != 7 {
+	if z, ok := collectEvents(t, ev, 1)[0].Entry.GetZone(); !ok || z != 7 {
 		t.Fatalf("second filter let zone %v through", z)
 	}
 	if err := ev.SetFilter(nil); err != nil {
 		t.Fatal(err)
 	}
 	ns.tool(t, udp...)
-	if e := collectEvents(t, ev, 1)[0].Entry; e.Zone != nil || *e.Orig.SrcPort != 1 {
+	if e := collectEvents(t, ev, 1)[0].Entry; e.Has&FieldZone != 0 || e.Orig.SrcPort != 1 {
 		t.Fatalf("unfiltered: %+v", e)
 	}
 	// A filter the library refuses.
@@ -240,7 +245,7 @@ func TestEventsFdAndTimeout(t *testing.T) {
 		t.Fatal("the event did not wake select")
 	}
 	got, err := ev.Receive(0)
-	if err != nil || len(got) != 1 || got[0].Type != EventNew || *got[0].Entry.Orig.DstPort != 2 {
+	if err != nil || len(got) != 1 || got[0].Type != EventNew || got[0].Entry.Orig.DstPort != 2 {
 		t.Fatalf("Receive(0) after the wake-up: %+v, %v", got, err)
 	}
 }
@@ -344,7 +349,7 @@ func TestEventsRunBusyCancelAndKept(t *testing.T) {
 	go func() { errc <- ev.Run(ctx, ch) }()
 
 	burst(t, ns, 3, 1, "10.0.0.1")
-	if e := fromChannel(t, ch, errc); *e.Entry.Orig.SrcPort != 1 {
+	if e := fromChannel(t, ch, errc); e.Entry.Orig.SrcPort != 1 {
 		t.Fatalf("first event: %+v", e)
 	}
 	// Run is running (it sent an event and has not returned).
@@ -376,7 +381,7 @@ func TestEventsRunBusyCancelAndKept(t *testing.T) {
 	}
 	// Ports 2 and 3: kept by Run or still in the kernel's queue; none lost.
 	rest := collectEvents(t, ev, 2)
-	if *rest[0].Entry.Orig.SrcPort != 2 || *rest[1].Entry.Orig.SrcPort != 3 {
+	if rest[0].Entry.Orig.SrcPort != 2 || rest[1].Entry.Orig.SrcPort != 3 {
 		t.Fatalf("after Run: %+v", rest)
 	}
 
@@ -384,7 +389,7 @@ func TestEventsRunBusyCancelAndKept(t *testing.T) {
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	go func() { errc <- ev.Run(ctx2, ch) }()
 	ns.tool(t, "-I", "-p", "udp", "-s", "10.0.0.1", "-d", "10.0.0.2", "--sport", "4", "--dport", "1", "-t", "100")
-	if e := fromChannel(t, ch, errc); *e.Entry.Orig.SrcPort != 4 {
+	if e := fromChannel(t, ch, errc); e.Entry.Orig.SrcPort != 4 {
 		t.Fatalf("second Run: %+v", e)
 	}
 	cancel2()

@@ -35,7 +35,7 @@ type Expectation struct {
 }
 
 func (t *ExpectTuple) isZero() bool {
-	return t.Proto == 0 && !t.Src.IsValid() && !t.Dst.IsValid() && t.SrcPort == nil && t.DstPort == nil && t.ICMP == nil
+	return t.Proto == 0 && !t.Src.IsValid() && !t.Dst.IsValid() && t.Has == 0
 }
 
 // toFlat copies x into the flat C struct (Go memory without Go pointers).

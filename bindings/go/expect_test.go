@@ -16,9 +16,9 @@ func tcpExpectTuple(src, dst string, sport, dport uint16) ExpectTuple {
 func makeFTPMaster(t *testing.T, c *Conn) {
 	t.Helper()
 	m := withPorts(entry(ProtoTCP, "1.1.1.1", "2.2.2.2", 0, 0), 1025, 21)
-	m.Zone, m.Mark = nil, nil
-	m.TCPState = Ptr(TCPStateEstablished)
-	m.Helper = "ftp"
+	m.Clear(FieldZone | FieldMark)
+	m.SetTCPState(TCPStateEstablished)
+	m.SetHelper("ftp")
 	if err := c.Create(m); err != nil {
 		t.Fatalf("master: %v", err)
 	}
@@ -57,13 +57,13 @@ func TestExpectationCreateListDelete(t *testing.T) {
 	}
 	g := got[0]
 	if g.Expected.Proto != ProtoTCP || g.Expected.Src != addr("1.1.1.1") || g.Expected.Dst != addr("2.2.2.2") ||
-		g.Expected.SrcPort == nil || *g.Expected.SrcPort != 0 || g.Expected.DstPort == nil || *g.Expected.DstPort != 40000 {
+		g.Expected.Has&(TupleSrcPort|TupleDstPort) != TupleSrcPort|TupleDstPort || g.Expected.SrcPort != 0 || g.Expected.DstPort != 40000 {
 		t.Fatalf("expected tuple: %+v", g.Expected)
 	}
-	if g.Master.Proto != ProtoTCP || *g.Master.SrcPort != 1025 || *g.Master.DstPort != 21 {
+	if g.Master.Proto != ProtoTCP || g.Master.SrcPort != 1025 || g.Master.DstPort != 21 || g.Master.Has&TupleSrcPort == 0 {
 		t.Fatalf("master tuple: %+v", g.Master)
 	}
-	if g.Mask.Src != addr("255.255.255.255") || *g.Mask.DstPort != 0xffff || *g.Mask.SrcPort != 0 {
+	if g.Mask.Src != addr("255.255.255.255") || g.Mask.DstPort != 0xffff || g.Mask.SrcPort != 0 || g.Mask.Has&TupleSrcPort == 0 {
 		t.Fatalf("mask: %+v", g.Mask)
 	}
 	if g.Helper != "ftp" || g.Zone != nil || g.Timeout == nil || *g.Timeout == 0 || *g.Timeout > 300 ||
@@ -95,7 +95,7 @@ func TestExpectationToolCreatesThenFlush(t *testing.T) {
 		t.Fatalf("Expectations: %+v, %v", got, err)
 	}
 	g := got[0]
-	if g.Master.Proto != ProtoTCP || *g.Master.DstPort != 21 || g.Helper != "ftp" || g.Expected.Src != addr("1.1.1.1") {
+	if g.Master.Proto != ProtoTCP || g.Master.DstPort != 21 || g.Helper != "ftp" || g.Expected.Src != addr("1.1.1.1") {
 		t.Fatalf("read back: %+v", g)
 	}
 	// conntrack-tools 1.4.7 does not put -p into the expected tuple (it lists "proto=156"
@@ -130,7 +130,7 @@ func TestExpectationErrors(t *testing.T) {
 		t.Fatalf("long helper: %v", err)
 	}
 	bad = x
-	bad.Expected.ICMP = &ICMP{Type: 8}
+	bad.Expected.SetICMP(ICMP{Type: 8})
 	if err := c.CreateExpectation(bad); !errors.Is(err, ErrInvalidArgument) {
 		t.Fatalf("ICMP fields on TCP: %v", err)
 	}

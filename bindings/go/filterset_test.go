@@ -39,7 +39,7 @@ func TestDeleteMatchingAny(t *testing.T) {
 		filters = append(filters, &Filter{Family: FamilyIPv6, Zone: Ptr[uint16](2), NoKernelFiltering: userspace})
 		var listed []string
 		if err := c.DumpAny(filters, func(e Entry) bool {
-			listed = append(listed, fmt.Sprintf("%v/%d", e.Orig.Src, *e.Zone))
+			listed = append(listed, fmt.Sprintf("%v/%d", e.Orig.Src, e.Zone))
 			return true
 		}); err != nil {
 			t.Fatal(err)

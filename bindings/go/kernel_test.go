@@ -22,11 +22,11 @@ func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
 // 1000, zone and mark.
 func entry(proto uint8, src, dst string, zone uint16, mark uint32) Entry {
 	return Entry{Proto: proto, Orig: Tuple{Src: addr(src), Dst: addr(dst)},
-		Timeout: Ptr[uint32](1000), Zone: &zone, Mark: &mark}
+		Timeout: 1000, Zone: zone, Mark: mark, Has: FieldTimeout | FieldZone | FieldMark}
 }
 
 func withPorts(e Entry, sport, dport uint16) Entry {
-	e.Orig.SrcPort, e.Orig.DstPort = &sport, &dport
+	e.Orig.SetPorts(sport, dport)
 	return e
 }
 
@@ -44,15 +44,15 @@ func TestCreateToolReads(t *testing.T) {
 	labels.SetBit(5, true)
 	labels.SetBit(100, true)
 	tcp := withPorts(entry(ProtoTCP, "10.0.0.1", "10.0.0.2", 3, 0x11), 1000, 80)
-	tcp.TCPState = Ptr(TCPStateEstablished)
-	tcp.Status = Ptr(StatusSeenReply | StatusAssured)
-	tcp.Labels = &labels
+	tcp.SetTCPState(TCPStateEstablished)
+	tcp.SetStatus(StatusSeenReply | StatusAssured)
+	tcp.SetLabels(labels)
 	icmp := entry(ProtoICMP, "10.0.0.1", "10.0.0.3", 65535, 7)
-	icmp.Orig.ICMP = &ICMP{Type: 8, Code: 0, ID: 77}
+	icmp.Orig.SetICMP(ICMP{Type: 8, Code: 0, ID: 77})
 	icmp6 := entry(ProtoICMPv6, "fe80::1", "fe80::2", 9, 0xffffffff)
-	icmp6.Orig.ICMP = &ICMP{Type: 128, Code: 0, ID: 78}
+	icmp6.Orig.SetICMP(ICMP{Type: 128, Code: 0, ID: 78})
 	sctp := withPorts(entry(ProtoSCTP, "10.0.0.1", "10.0.0.4", 0, 5), 4, 5)
-	sctp.SCTPState = Ptr[uint8](4)
+	sctp.SetSCTPState(4)
 	all := []Entry{
 		tcp,
 		withPorts(entry(ProtoUDP, "10.0.0.1", "10.0.0.2", 0, 0), 53, 53),
@@ -93,32 +93,40 @@ func TestCreateToolReads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Labels == nil || !got.Labels.Bit(5) || got.Labels.Bit(6) || !got.Labels.Bit(100) {
-		t.Fatalf("labels read back: %v", got.Labels)
+	if l, ok := got.GetLabels(); !ok || !l.Bit(5) || l.Bit(6) || !l.Bit(100) {
+		t.Fatalf("labels read back: %v %v", l, ok)
 	}
-	if got.Mark == nil || *got.Mark != 0x11 || got.Zone == nil || *got.Zone != 3 || got.Status == nil || *got.Status&StatusAssured == 0 {
+	if got.Has&(FieldMark|FieldZone|FieldStatus) != FieldMark|FieldZone|FieldStatus || got.Mark != 0x11 || got.Zone != 3 || got.Status&StatusAssured == 0 {
 		t.Fatalf("read back: %+v", got)
 	}
 	// Only bit 6 touched: 5 and 100 keep their value.
 	var six Labels
 	six.SetBit(6, true)
 	upd := tcp
-	upd.Labels, upd.LabelsMask = &six, &six
+	upd.SetLabels(six)
+	upd.SetLabelsMask(six)
 	if err := c.Update(upd); err != nil {
 		t.Fatal(err)
 	}
-	if got, err = c.Get(tcp); err != nil || got.Labels == nil || !got.Labels.Bit(5) || !got.Labels.Bit(6) || !got.Labels.Bit(100) {
-		t.Fatalf("labels after a masked update: %v, %v", got.Labels, err)
+	if got, err = c.Get(tcp); err != nil {
+		t.Fatal(err)
+	}
+	if l, ok := got.GetLabels(); !ok || !l.Bit(5) || !l.Bit(6) || !l.Bit(100) {
+		t.Fatalf("labels after a masked update: %v %v", l, ok)
 	}
 	// Labels alone replace all 128 bits.
 	var one Labels
 	one.SetBit(1, true)
-	upd.Labels, upd.LabelsMask = &one, nil
+	upd.SetLabels(one)
+	upd.Clear(FieldLabelsMask)
 	if err := c.Update(upd); err != nil {
 		t.Fatal(err)
 	}
-	if got, err = c.Get(tcp); err != nil || got.Labels == nil || *got.Labels != one {
-		t.Fatalf("labels after a full update: %v, %v", got.Labels, err)
+	if got, err = c.Get(tcp); err != nil {
+		t.Fatal(err)
+	}
+	if l, ok := got.GetLabels(); !ok || l != one {
+		t.Fatalf("labels after a full update: %v %v", l, ok)
 	}
 }
 
@@ -196,7 +204,8 @@ func TestGetUpdateDeleteFlush(t *testing.T) {
 		t.Fatalf("second Create: %v", err)
 	}
 	t.Logf("second create: %v", err)
-	e.Mark, e.Timeout = Ptr[uint32](0x42), Ptr[uint32](500)
+	e.SetMark(0x42)
+	e.SetTimeout(500)
 	updated := time.Now()
 	if err := c.Update(e); err != nil {
 		t.Fatal(err)
@@ -207,14 +216,14 @@ func TestGetUpdateDeleteFlush(t *testing.T) {
 		t.Fatalf("after an Update to 500 s, %v before the tool's answer:\n%s", since, out)
 	}
 	got, err := c.Get(e)
-	if err != nil || got.ID == nil || got.Mark == nil || *got.Mark != 0x42 {
+	if err != nil || got.Has&FieldID == 0 || got.Has&FieldMark == 0 || got.Mark != 0x42 {
 		t.Fatalf("Get: %+v, %v", got, err)
 	}
-	id := *got.ID
+	id := got.ID
 
 	// The same tuple in zone 0 is another entry: not found.
 	z0 := e
-	z0.Zone = nil
+	z0.Clear(FieldZone)
 	if _, err := c.Get(z0); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Get in zone 0: %v", err)
 	}
@@ -230,7 +239,7 @@ func TestGetUpdateDeleteFlush(t *testing.T) {
 	}
 	// Delete with a stale id leaves the entry alone.
 	stale := got
-	stale.ID = Ptr(id + 1)
+	stale.SetID(id + 1)
 	if err := c.Delete(stale); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Delete with another id: %v", err)
 	}
@@ -322,11 +331,11 @@ func TestCreateRefused(t *testing.T) {
 	ns := newNetns(t)
 	c := ns.open(t)
 	noTimeout := withPorts(entry(ProtoUDP, "1.1.1.1", "2.2.2.2", 0, 0), 1, 2)
-	noTimeout.Timeout = nil
+	noTimeout.Clear(FieldTimeout)
 	for name, e := range map[string]Entry{
 		"no timeout":     noTimeout,
-		"no address":     {Proto: ProtoUDP, Timeout: Ptr[uint32](10)},
-		"mixed families": {Proto: ProtoUDP, Orig: Tuple{Src: addr("1.1.1.1"), Dst: addr("::1")}, Timeout: Ptr[uint32](10)},
+		"no address":     {Proto: ProtoUDP, Timeout: 10, Has: FieldTimeout},
+		"mixed families": {Proto: ProtoUDP, Orig: Tuple{Src: addr("1.1.1.1"), Dst: addr("::1")}, Timeout: 10, Has: FieldTimeout},
 		"port on ICMP":   withPorts(entry(ProtoICMP, "1.1.1.1", "2.2.2.2", 0, 0), 1, 2),
 	} {
 		err := c.Create(e)
@@ -427,7 +436,7 @@ func TestDumpStopsEarly(t *testing.T) {
 		seen, ports := 0, map[uint16]bool{}
 		if err := c.Dump(nil, func(e Entry) bool {
 			seen++
-			ports[*e.Orig.SrcPort] = true
+			ports[e.Orig.SrcPort] = true
 			return seen < stopAt
 		}); err != nil || seen != stopAt || len(ports) != stopAt {
 			t.Fatalf("Dump stopping at %d: %d entries (%d distinct), %v", stopAt, seen, len(ports), err)
@@ -483,13 +492,13 @@ func TestBatch(t *testing.T) {
 	c := ns.open(t)
 	a := withPorts(entry(ProtoUDP, "10.0.0.1", "10.0.0.2", 7, 0), 1, 1)
 	bb := withPorts(entry(ProtoTCP, "10.0.0.1", "10.0.0.2", 7, 0), 2, 2)
-	bb.TCPState = Ptr(TCPStateEstablished)
+	bb.SetTCPState(TCPStateEstablished)
 	missing := withPorts(entry(ProtoUDP, "10.0.0.9", "10.0.0.2", 7, 0), 3, 3)
 	noTimeout := withPorts(entry(ProtoUDP, "10.0.0.1", "10.0.0.2", 7, 0), 4, 4)
-	noTimeout.Timeout = nil
+	noTimeout.Clear(FieldTimeout)
 	badICMP := withPorts(entry(ProtoICMP, "10.0.0.1", "10.0.0.2", 7, 0), 5, 5)
 	marked := a
-	marked.Mark = Ptr[uint32](99)
+	marked.SetMark(99)
 
 	b := NewBatch()
 	want := []error{nil, ErrExists, nil, ErrNotFound, nil, ErrInvalidArgument, ErrInvalidArgument, nil, ErrInvalidArgument, nil}
@@ -502,7 +511,7 @@ func TestBatch(t *testing.T) {
 		b.AddCreate(noTimeout),
 		b.AddCreate(badICMP),
 		b.AddDelete(bb),
-		b.AddCreate(Entry{Helper: strings.Repeat("x", 100)}),
+		b.AddCreate(withHelper(Entry{}, strings.Repeat("x", 100))),
 		b.AddCreate(missing),
 	}
 	for i, k := range idx {
@@ -631,7 +640,7 @@ func work(c *Conn, zone uint16, per int) error {
 		return fmt.Errorf("listed %d of %d", len(l), per)
 	}
 	for _, e := range l {
-		if e.Zone == nil || *e.Zone != zone {
+		if z, ok := e.GetZone(); !ok || z != zone {
 			return fmt.Errorf("entry of another zone: %v", e)
 		}
 	}
@@ -644,7 +653,7 @@ func work(c *Conn, zone uint16, per int) error {
 	}
 	seen := 0
 	if err := c.Dump(&Filter{Zone: &zone}, func(e Entry) bool {
-		if e.Mark != nil && *e.Mark == 0 {
+		if m, ok := e.GetMark(); ok && m == 0 {
 			seen++
 		}
 		return true

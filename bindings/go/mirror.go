@@ -352,9 +352,9 @@ func (mr *Mirror) Snapshot() ([]Entry, error) {
 		return nil, newError(op, rc, &detail)
 	}
 	out := make([]Entry, int(n))
-	backing := make([]scalars, int(n))
-	for i, v := range unsafe.Slice(views, int(n)) {
-		fillFromView(&out[i], &v, &backing[i])
+	vs := unsafe.Slice(views, int(n))
+	for i := range vs {
+		fillFromView(&out[i], &vs[i])
 	}
 	return out, nil
 }
@@ -377,7 +377,7 @@ func (mr *Mirror) lookup(op string, f func(out *C.gct_rview, detail *C.gct_err) 
 	return Entry{}, false, newError(op, rc, &detail)
 }
 
-// Get looks up the mirror's entry with key's original tuple and zone (nil: zone 0).
+// Get looks up the mirror's entry with key's original tuple and zone (absent: zone 0).
 func (mr *Mirror) Get(key Entry) (Entry, bool, error) {
 	const op = "mirror get"
 	var in C.gct_flat

@@ -25,29 +25,30 @@ type mirrorKey struct {
 type mirrorVal struct{ mark, status, id uint32 }
 
 func keyOf(e Entry) mirrorKey {
+	// Absent fields read as zero: the zone of an entry without one is 0.
 	k := mirrorKey{proto: e.Proto, src: e.Orig.Src.String(), dst: e.Orig.Dst.String()}
-	if e.Orig.SrcPort != nil {
-		k.sport = *e.Orig.SrcPort
+	if sp, ok := e.Orig.GetSrcPort(); ok {
+		k.sport = sp
 	}
-	if e.Orig.DstPort != nil {
-		k.dpt = *e.Orig.DstPort
+	if dp, ok := e.Orig.GetDstPort(); ok {
+		k.dpt = dp
 	}
-	if e.Zone != nil {
-		k.zone = *e.Zone
+	if z, ok := e.GetZone(); ok {
+		k.zone = z
 	}
 	return k
 }
 
 func valOf(e Entry) mirrorVal {
 	var v mirrorVal
-	if e.Mark != nil {
-		v.mark = *e.Mark
+	if m, ok := e.GetMark(); ok {
+		v.mark = m
 	}
-	if e.Status != nil {
-		v.status = uint32(*e.Status)
+	if s, ok := e.GetStatus(); ok {
+		v.status = uint32(s)
 	}
-	if e.ID != nil {
-		v.id = *e.ID
+	if id, ok := e.GetID(); ok {
+		v.id = id
 	}
 	return v
 }
@@ -194,7 +195,7 @@ func udpArgs(src string) []string {
 }
 
 func udpEntry(src string) Entry {
-	return withPorts(Entry{Proto: 17, Orig: Tuple{Src: addr(src), Dst: addr("10.0.1.1")}, Timeout: Ptr[uint32](600)}, 1, 53)
+	return withPorts(Entry{Proto: 17, Orig: Tuple{Src: addr(src), Dst: addr("10.0.1.1")}, Timeout: 600, Has: FieldTimeout}, 1, 53)
 }
 
 func TestMirrorLoadFollowAndLookups(t *testing.T) {
@@ -214,13 +215,13 @@ func TestMirrorLoadFollowAndLookups(t *testing.T) {
 	tcp := []string{"-p", "tcp", "-s", "1.1.1.1", "-d", "2.2.2.2", "--sport", "1", "--dport", "2"}
 	ns.tool(t, append(append([]string{"-I"}, tcp...), "--state", "ESTABLISHED", "-t", "1234", "-m", "5")...)
 	c := stepWant(t, m, 1)[0]
-	if c.Kind != MirrorNew || c.Repair || *c.Entry.Mark != 5 || c.Entry.Proto != 6 {
+	if c.Kind != MirrorNew || c.Repair || c.Entry.Has&FieldMark == 0 || c.Entry.Mark != 5 || c.Entry.Proto != 6 {
 		t.Fatalf("new: %+v", c)
 	}
 	apply(t, replica, []Change{c})
 	ns.tool(t, append(append([]string{"-U"}, tcp...), "-m", "9")...)
 	c = stepWant(t, m, 1)[0]
-	if c.Kind != MirrorUpdate || *c.Entry.Mark != 9 || c.Kind.String() != "update" {
+	if c.Kind != MirrorUpdate || c.Entry.Has&FieldMark == 0 || c.Entry.Mark != 9 || c.Kind.String() != "update" {
 		t.Fatalf("update: %+v", c)
 	}
 	apply(t, replica, []Change{c})
@@ -236,21 +237,21 @@ func TestMirrorLoadFollowAndLookups(t *testing.T) {
 	// Lookups by tuple and zone, and by id.
 	key := withPorts(Entry{Proto: 6, Orig: Tuple{Src: addr("1.1.1.1"), Dst: addr("2.2.2.2")}}, 1, 2)
 	got, ok, err := m.Get(key)
-	if err != nil || !ok || *got.Mark != 9 || got.TCPState == nil {
+	if err != nil || !ok || got.Has&FieldMark == 0 || got.Mark != 9 || got.Has&FieldTCPState == 0 {
 		t.Fatalf("Get: %+v %v %v", got, ok, err)
 	}
-	key.Zone = Ptr[uint16](7)
+	key.SetZone(7)
 	if _, ok, err := m.Get(key); ok || err != nil {
 		t.Fatalf("Get in zone 7: %v %v", ok, err)
 	}
 	if _, ok, _ := m.Get(udpEntry("10.0.0.3")); ok {
 		t.Fatal("a destroyed entry found")
 	}
-	byID, ok, err := m.GetByID(*got.ID)
+	byID, ok, err := m.GetByID(got.ID)
 	if err != nil || !ok || keyOf(byID) != keyOf(got) {
 		t.Fatalf("GetByID: %+v %v %v", byID, ok, err)
 	}
-	if _, ok, _ := m.GetByID(*got.ID ^ 0x5a5a5a5a); ok {
+	if _, ok, _ := m.GetByID(got.ID ^ 0x5a5a5a5a); ok {
 		t.Fatal("GetByID of an unknown id found one")
 	}
 	s, err := m.Stats()
@@ -300,7 +301,7 @@ func TestMirrorOverrunRepairsToTheTable(t *testing.T) {
 	if m.Len() != 3*999 {
 		t.Fatalf("Len %d", m.Len())
 	}
-	if e, ok, _ := m.Get(udpEntry("10.2.0.7")); !ok || *e.Mark != 12 {
+	if e, ok, _ := m.Get(udpEntry("10.2.0.7")); !ok || e.Has&FieldMark == 0 || e.Mark != 12 {
 		t.Fatalf("the updated mark: %+v %v", e, ok)
 	}
 	assertEqualToTable(t, ns, m, replica)

@@ -71,70 +71,74 @@ func (s scenario) checkEntry(t *testing.T, ns *netns, e Entry, since time.Durati
 	if e.Orig.Src != src || e.Orig.Dst != dst || e.Reply.Src != dst || e.Reply.Dst != src {
 		t.Errorf("addresses %v>%v / %v>%v", e.Orig.Src, e.Orig.Dst, e.Reply.Src, e.Reply.Dst)
 	}
-	if e.Timeout == nil || !timeoutWithin(*e.Timeout, 1234, since) {
-		t.Errorf("timeout %v, %v after a create with 1234", e.Timeout, since)
+	if to, ok := e.GetTimeout(); !ok || !timeoutWithin(to, 1234, since) {
+		t.Errorf("timeout %v (present %v), %v after a create with 1234", to, ok, since)
 	}
 	if s.zone == 0 {
-		if e.Zone != nil {
-			t.Errorf("zone %d on an entry of zone 0 (the kernel omits zone 0)", *e.Zone)
+		if z, ok := e.GetZone(); ok {
+			t.Errorf("zone %d on an entry of zone 0 (the kernel omits zone 0)", z)
 		}
-	} else if e.Zone == nil || *e.Zone != s.zone {
-		t.Errorf("zone %v, want %d", e.Zone, s.zone)
+	} else if z, ok := e.GetZone(); !ok || z != s.zone {
+		t.Errorf("zone %v (present %v), want %d", z, ok, s.zone)
 	}
-	if e.Mark == nil || *e.Mark != 0 {
-		t.Errorf("mark %v, want 0", e.Mark)
+	if m, ok := e.GetMark(); !ok || m != 0 {
+		t.Errorf("mark %v (present %v), want 0", m, ok)
 	}
-	if e.Status == nil || *e.Status&StatusConfirmed == 0 || *e.Status&StatusSeenReply != 0 {
-		t.Errorf("status %v", e.Status)
+	if st, ok := e.GetStatus(); !ok || st&StatusConfirmed == 0 || st&StatusSeenReply != 0 {
+		t.Errorf("status %v (present %v)", st, ok)
 	}
-	if e.ID == nil || e.Use == nil {
-		t.Errorf("id %v use %v", e.ID, e.Use)
+	if e.Has&(FieldID|FieldUse) != FieldID|FieldUse {
+		t.Errorf("id or use missing: %+v", e)
 	}
 	if ns.acct {
-		if e.OrigCounters == nil || e.ReplyCounters == nil || *e.OrigCounters != (Counters{}) {
-			t.Errorf("counters %v %v", e.OrigCounters, e.ReplyCounters)
+		oc, okO := e.GetOrigCounters()
+		rc, okR := e.GetReplyCounters()
+		if !okO || !okR || oc != (Counters{}) {
+			t.Errorf("counters %v %v (present %v %v)", oc, rc, okO, okR)
 		}
-		if e.TimestampStart.IsZero() {
+		if ts, ok := e.GetTimestampStart(); !ok || ts.IsZero() {
 			t.Errorf("no start timestamp")
 		}
 	}
-	if !e.TimestampStop.IsZero() || e.Labels != nil || e.LabelsMask != nil || e.Helper != "" ||
-		e.SCTPState != nil || e.DCCPState != nil {
+	if e.Has&(FieldTimestampStop|FieldLabels|FieldLabelsMask|FieldHelper|FieldSCTPState|FieldDCCPState) != 0 {
 		t.Errorf("fields the entry does not hold: %+v", e)
 	}
-	port := func(p *uint16) int {
-		if p == nil {
+	port := func(p uint16, present bool) int {
+		if !present {
 			return -1
 		}
-		return int(*p)
+		return int(p)
 	}
 	switch e.Proto {
 	case ProtoTCP:
-		if port(e.Orig.SrcPort) != 1 || port(e.Orig.DstPort) != 2 || port(e.Reply.SrcPort) != 2 || port(e.Reply.DstPort) != 1 {
-			t.Errorf("TCP ports %d %d %d %d", port(e.Orig.SrcPort), port(e.Orig.DstPort), port(e.Reply.SrcPort), port(e.Reply.DstPort))
+		if port(e.Orig.GetSrcPort()) != 1 || port(e.Orig.GetDstPort()) != 2 || port(e.Reply.GetSrcPort()) != 2 || port(e.Reply.GetDstPort()) != 1 {
+			t.Errorf("TCP ports %d %d %d %d", port(e.Orig.GetSrcPort()), port(e.Orig.GetDstPort()), port(e.Reply.GetSrcPort()), port(e.Reply.GetDstPort()))
 		}
-		if e.TCPState == nil || *e.TCPState != TCPStateEstablished {
-			t.Errorf("TCP state %v", e.TCPState)
+		if st, ok := e.GetTCPState(); !ok || st != TCPStateEstablished {
+			t.Errorf("TCP state %v (present %v)", st, ok)
 		}
-		if e.Orig.ICMP != nil {
+		if e.Orig.Has&TupleICMP != 0 {
 			t.Errorf("ICMP fields on TCP")
 		}
 	case ProtoUDP:
-		if port(e.Orig.SrcPort) != 4 || port(e.Orig.DstPort) != 5 || port(e.Reply.SrcPort) != 5 || port(e.Reply.DstPort) != 4 {
-			t.Errorf("UDP ports %d %d %d %d", port(e.Orig.SrcPort), port(e.Orig.DstPort), port(e.Reply.SrcPort), port(e.Reply.DstPort))
+		if port(e.Orig.GetSrcPort()) != 4 || port(e.Orig.GetDstPort()) != 5 || port(e.Reply.GetSrcPort()) != 5 || port(e.Reply.GetDstPort()) != 4 {
+			t.Errorf("UDP ports %d %d %d %d", port(e.Orig.GetSrcPort()), port(e.Orig.GetDstPort()), port(e.Reply.GetSrcPort()), port(e.Reply.GetDstPort()))
 		}
-		if e.TCPState != nil {
-			t.Errorf("TCP state on UDP: %v", *e.TCPState)
+		if st, ok := e.GetTCPState(); ok {
+			t.Errorf("TCP state on UDP: %v", st)
 		}
 	case s.icmpProto():
 		wantOrig, wantReply := ICMP{Type: 8, ID: 3333}, ICMP{Type: 0, ID: 3333}
 		if s.v6 {
 			wantOrig.Type, wantReply.Type = 128, 129
 		}
-		if e.Orig.ICMP == nil || *e.Orig.ICMP != wantOrig || e.Reply.ICMP == nil || *e.Reply.ICMP != wantReply {
-			t.Errorf("ICMP %v %v", e.Orig.ICMP, e.Reply.ICMP)
+		if ic, ok := e.Orig.GetICMP(); !ok || ic != wantOrig {
+			t.Errorf("ICMP orig %v (present %v)", ic, ok)
 		}
-		if e.Orig.SrcPort != nil || e.Orig.DstPort != nil || e.TCPState != nil {
+		if ic, ok := e.Reply.GetICMP(); !ok || ic != wantReply {
+			t.Errorf("ICMP reply %v (present %v)", ic, ok)
+		}
+		if e.Orig.Has&(TupleSrcPort|TupleDstPort) != 0 || e.Has&FieldTCPState != 0 {
 			t.Errorf("ports or TCP state on ICMP")
 		}
 	default:
@@ -195,7 +199,10 @@ func (s scenario) run(t *testing.T) {
 	}
 	protos := map[uint8]bool{}
 	for _, e := range l {
-		t.Logf("listed: %s (counters %v %v, started %v)", e, e.OrigCounters, e.ReplyCounters, e.TimestampStart)
+		oc, _ := e.GetOrigCounters()
+		rc, _ := e.GetReplyCounters()
+		ts, _ := e.GetTimestampStart()
+		t.Logf("listed: %s (counters %v %v, started %v)", e, oc, rc, ts)
 		s.checkEntry(t, ns, e, time.Since(created))
 		protos[e.Proto] = true
 	}

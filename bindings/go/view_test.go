@@ -51,7 +51,7 @@ func TestDumpAndListBlocks(t *testing.T) {
 		t.Fatalf("List %d, Dump %d entries; want %d", len(list), len(dumped), want)
 	}
 	key := func(e Entry) string {
-		e.Timeout, e.Use = nil, nil // may tick between the reads
+		e.Clear(FieldTimeout | FieldUse) // may tick between the reads
 		s, err := e.Format(FormatExtended)
 		if err != nil {
 			t.Fatal(err)
@@ -85,7 +85,8 @@ func TestBatchViewRuns(t *testing.T) {
 	c := ns.open(t)
 	udp := func(port uint16) Entry { return withPorts(entry(ProtoUDP, "10.2.0.1", "10.2.0.2", 5, 0), port, 53) }
 	masked := udp(9)
-	masked.Labels, masked.LabelsMask = &Labels{1}, &Labels{1}
+	masked.SetLabels(Labels{1})
+	masked.SetLabelsMask(Labels{1})
 	badICMP := withPorts(entry(ProtoICMP, "10.2.0.1", "10.2.0.2", 5, 0), 5, 5)
 	b := NewBatch()
 	b.AddCreate(udp(1))
