@@ -147,6 +147,7 @@ func (c *Conn) List(f *Filter) ([]Entry, error) {
 	total := int(C.ct_entry_list_len(list))
 	out := make([]Entry, total)
 	views := make([]C.gct_rview, viewBlock)
+	var pool rarePool
 	for first := 0; first < total; {
 		var n C.size_t
 		if rc := C.gct_list_views(list, C.size_t(first), &views[0], C.size_t(len(views)), &n, &detail); rc != C.CT_OK {
@@ -156,7 +157,7 @@ func (c *Conn) List(f *Filter) ([]Entry, error) {
 			break
 		}
 		for i := 0; i < int(n); i++ {
-			fillFromView(&out[first+i], &views[i])
+			fillFromView(&out[first+i], &views[i], &pool)
 		}
 		first += int(n)
 	}

@@ -581,15 +581,30 @@ func viewAddr(family uint8, b *[16]C.uint8_t) netip.Addr {
 // fromView copies one view (and its helper) into a new Entry (nothing of C escapes).
 func fromView(r *C.gct_rview) Entry {
 	var e Entry
-	fillFromView(&e, r)
+	fillFromView(&e, r, nil)
 	return e
+}
+
+// rarePool hands out the rare fields of a list's entries from shared chunks: one
+// allocation a block of entries with counters or timestamps (an accounting host), not one
+// an entry. Only for results kept whole (List, Snapshot): a chunk lives while any of its
+// entries does.
+type rarePool struct{ free []rareFields }
+
+func (p *rarePool) get(n int) *rareFields {
+	if len(p.free) == 0 {
+		p.free = make([]rareFields, n)
+	}
+	r := &p.free[0]
+	p.free = p.free[1:]
+	return r
 }
 
 const viewRare = viewOrigCounters | viewReplyCounters | viewTimestampStart | viewTimestampStop | viewLabels | viewSecmark | viewMore
 
 // fillFromView fills the zero Entry e from r, in place: the common fields are values, so
-// nothing is allocated unless the entry holds a rare field.
-func fillFromView(e *Entry, r *C.gct_rview) {
+// nothing is allocated unless the entry holds a rare field (taken from pool when not nil).
+func fillFromView(e *Entry, r *C.gct_rview, pool *rarePool) {
 	v := &r.view
 	p := uint32(v.present)
 	family := uint8(v.family)
@@ -661,16 +676,16 @@ func fillFromView(e *Entry, r *C.gct_rview) {
 		e.Use, has = uint32(v.use_count), has|FieldUse
 	}
 	if p&viewRare != 0 {
-		has |= fillRare(e, r, p)
+		has |= fillRare(e, r, p, pool)
 	}
 	e.Has = has
 }
 
 // fillRare reads the rare fields into a new rareFields of e and returns their bits.
-func fillRare(e *Entry, r *C.gct_rview, p uint32) Fields {
+func fillRare(e *Entry, r *C.gct_rview, p uint32, pool *rarePool) Fields {
 	v := &r.view
 	var has Fields
-	rare := new(rareFields)
+	var rare rareFields // on the heap only when the entry keeps it
 	if p&viewOrigCounters != 0 {
 		rare.origCounters = Counters{Packets: uint64(v.orig_packets), Bytes: uint64(v.orig_bytes)}
 		has |= FieldOrigCounters
@@ -699,8 +714,14 @@ func fillRare(e *Entry, r *C.gct_rview, p uint32) Fields {
 		rare.helper = C.GoString(&r.helper[0])
 		has |= FieldHelper
 	}
-	if has != 0 {
-		e.rare = rare
+	switch {
+	case has == 0:
+	case pool != nil:
+		e.rare = pool.get(viewBlock)
+		*e.rare = rare
+	default:
+		e.rare = &rareFields{}
+		*e.rare = rare
 	}
 	return has
 }

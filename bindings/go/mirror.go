@@ -353,8 +353,9 @@ func (mr *Mirror) Snapshot() ([]Entry, error) {
 	}
 	out := make([]Entry, int(n))
 	vs := unsafe.Slice(views, int(n))
+	var pool rarePool
 	for i := range vs {
-		fillFromView(&out[i], &vs[i])
+		fillFromView(&out[i], &vs[i], &pool)
 	}
 	return out, nil
 }

@@ -124,3 +124,75 @@ func TestBatchViewRuns(t *testing.T) {
 		t.Fatalf("after the batch:\n%s", out)
 	}
 }
+
+func listAllocs(t *testing.T, c *Conn, want int) float64 {
+	t.Helper()
+	return testing.AllocsPerRun(2, func() {
+		if l, err := c.List(nil); err != nil || len(l) != want {
+			t.Fatalf("List: %d entries, %v", len(l), err)
+		}
+	})
+}
+
+func fillForAllocs(t *testing.T, c *Conn, want int) {
+	t.Helper()
+	batch := NewBatch()
+	for i := 1; i <= want; i++ {
+		batch.AddCreate(withPorts(entry(ProtoTCP, "10.0.0.1", "10.0.0.2", 3, 7), uint16(i), 80))
+	}
+	if errs, err := batch.Send(c); err != nil || countErrors(errs) != 0 {
+		t.Fatalf("filling the table: %v, %d failed", err, countErrors(errs))
+	}
+}
+
+// Entries are values: reading entries without rare fields allocates per block, not per
+// entry or field (the former pointer fields took an allocation an entry in Dump). Not
+// parallel: AllocsPerRun counts the whole process's allocations.
+func TestReadAllocations(t *testing.T) {
+	ns := makeNetns(t, false) // no counters or timestamps: only common fields
+	c := ns.open(t)
+	want := 2*viewBlock + 9
+	fillForAllocs(t, c, want)
+	dumped := 0
+	dump := testing.AllocsPerRun(2, func() {
+		dumped = 0
+		if err := c.Dump(nil, func(e Entry) bool {
+			if e.Has&(FieldZone|FieldMark) == FieldZone|FieldMark && e.Zone == 3 && e.Mark == 7 && e.rare == nil {
+				dumped++
+			}
+			return true
+		}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if dumped != want {
+		t.Fatalf("Dump: %d entries of zone 3, mark 7 and no rare fields; want %d", dumped, want)
+	}
+	list := listAllocs(t, c, want)
+	if dump > float64(want)/8 || list > float64(want)/8 {
+		t.Fatalf("allocations for %d entries: Dump %v, List %v", want, dump, list)
+	}
+	t.Logf("allocations for %d entries: Dump %v, List %v", want, dump, list)
+}
+
+// With counters and timestamps (rare fields) on every entry, List takes them from chunks:
+// a few allocations a block, not one an entry. Not parallel (AllocsPerRun).
+func TestListAllocationsWithCounters(t *testing.T) {
+	ns := newNetns(t)
+	if !ns.acct {
+		t.Fatal("counters and timestamps could not be turned on")
+	}
+	c := ns.open(t)
+	want := 2*viewBlock + 9
+	fillForAllocs(t, c, want)
+	l, err := c.List(nil)
+	if err != nil || len(l) != want {
+		t.Fatalf("List: %d entries, %v", len(l), err)
+	}
+	if _, ok := l[0].GetOrigCounters(); !ok {
+		t.Fatalf("no counters: %+v", l[0])
+	}
+	if n := listAllocs(t, c, want); n > float64(want)/8 {
+		t.Fatalf("List of %d entries with counters: %v allocations", want, n)
+	}
+}
