@@ -160,7 +160,11 @@ test: deps test-rust test-symbols test-c bench test-examples test-cli test-readm
 test-rust:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --features internals --test fuzz_corpus -- -D warnings
 	$(CARGO) test
+	# The fuzz corpora replay needs the fields the `internals` feature opens (everything
+	# else is built and tested without it, so it uses the public accessors only).
+	$(CARGO) test --features internals --test fuzz_corpus
 	# The corpus recorder is built only when corpora are re-recorded: keep it compiling.
 	$(CARGO) check --manifest-path fuzz/capture/Cargo.toml
 

@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use conntrack::batch::{Batch, Op};
 use conntrack::mirror::{Change, ChangeKind, Mirror};
-use conntrack::{Entry, Handle};
+use conntrack::{Dir, Entry, Handle, Side};
 
 #[path = "../tests/common/table_rows.rs"]
 mod table_rows;
@@ -92,7 +92,7 @@ fn churn_updates(pool: u32, updates: u32) {
             Op::Update,
             (0..n).map(|i| {
                 let mut e = udp(i, POOL_ZONE);
-                e.mark = Some(round);
+                e.set_mark(round);
                 e
             }),
         );
@@ -200,12 +200,24 @@ struct Replica(
 
 impl Replica {
     fn apply(&mut self, c: Change, e: &Entry) {
-        let t = &e.orig;
-        let k = (t.src, t.dst, t.src_port, t.dst_port, e.zone.unwrap_or(0));
+        let t = e.tuple(Dir::Orig);
+        let k = (
+            t.addr(Side::Src),
+            t.addr(Side::Dst),
+            t.port(Side::Src),
+            t.port(Side::Dst),
+            e.zone().unwrap_or(0),
+        );
         match c.kind {
             ChangeKind::New | ChangeKind::Update => {
-                self.0
-                    .insert(k, (e.mark.unwrap_or(0), e.status.unwrap_or(0), e.id));
+                self.0.insert(
+                    k,
+                    (
+                        e.mark().unwrap_or(0),
+                        e.status().map_or(0, |s| s.bits()),
+                        e.id(),
+                    ),
+                );
             }
             ChangeKind::Destroy => {
                 self.0.remove(&k);
@@ -351,9 +363,9 @@ fn main() {
         .map(|e| {
             (
                 tuple_text(e),
-                e.zone.unwrap_or(0),
-                e.mark.unwrap_or(0),
-                e.id,
+                e.zone().unwrap_or(0),
+                e.mark().unwrap_or(0),
+                e.id(),
             )
         })
         .collect();

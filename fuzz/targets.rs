@@ -724,20 +724,20 @@ impl EncodeInput {
 
 fn check_cidr(text: &str, c: &Cidr) {
     assert!(
-        c.prefix <= c.max_prefix(),
+        c.prefix() <= c.max_prefix(),
         "{text:?}: prefix {} over the maximum",
-        c.prefix
+        c.prefix()
     );
     assert_eq!(
-        Cidr::new(c.addr, c.prefix),
+        Cidr::new(c.addr(), c.prefix()),
         *c,
         "{text:?}: host bits left set"
     );
     assert!(
-        c.contains(&c.addr),
+        c.contains(&c.addr()),
         "{text:?}: a prefix that misses its own address"
     );
-    let again = Cidr::parse(&format!("{}/{}", c.addr, c.prefix));
+    let again = Cidr::parse(&format!("{}/{}", c.addr(), c.prefix()));
     assert_eq!(
         again.ok(),
         Some(*c),
@@ -764,8 +764,8 @@ fn exact_tuple(f: &Filter, dir: Dir) -> (Tuple, u32) {
     // IPv6 addresses are never sent: the kernel matches them inverted.
     let exact = |side| {
         f.addrs[slot(dir, side)]
-            .filter(|c| c.prefix == c.max_prefix() && c.addr.is_ipv4())
-            .map(|c| c.addr)
+            .filter(|c| c.prefix() == c.max_prefix() && c.addr().is_ipv4())
+            .map(|c| c.addr())
     };
     let t = Tuple {
         src: exact(Side::Src),
@@ -899,7 +899,7 @@ pub fn check_filter(f: &Filter, k: &Kernel) {
             for (i, (dir, side)) in SLOTS.into_iter().enumerate() {
                 let t = if dir == Dir::Orig { &orig } else { &reply };
                 if let Some(c) = f.addrs[i] {
-                    assert_eq!(t.addr(side), Some(c.addr), "flush lost an address: {f:?}");
+                    assert_eq!(t.addr(side), Some(c.addr()), "flush lost an address: {f:?}");
                 }
                 if let Some(p) = f.ports[i] {
                     assert_eq!(t.port(side), Some(p), "flush lost a port: {f:?}");

@@ -8,7 +8,7 @@
 # The seeds in fuzz/corpus/<target>/ are read, never written: what the fuzzer finds goes to
 # fuzz/work/<target>/ (not in git). A crash is saved under fuzz/artifacts/<target>/; the other
 # targets still run and the script exits 1. To keep a crash as a regression (replayed by
-# `cargo test --test fuzz_corpus`): `cargo fuzz tmin TARGET ARTIFACT` in fuzz/, then copy the
+# `cargo test --features internals --test fuzz_corpus`): `cargo fuzz tmin TARGET ARTIFACT` in fuzz/, then copy the
 # minimised input to fuzz/regressions/<target>/.
 set -eu
 secs=${1:-600}

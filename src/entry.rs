@@ -173,6 +173,7 @@ pub enum Side {
     Dst,
 }
 
+crate_fields! {
 /// One direction of a connection: addresses, protocol and the layer-4 identifiers.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Tuple {
@@ -193,6 +194,7 @@ pub struct Tuple {
     /// ICMP/ICMPv6 identifier, host order.
     pub icmp_id: Option<u16>,
 }
+}
 
 impl Tuple {
     /// The address on `side`.
@@ -209,6 +211,64 @@ impl Tuple {
             Side::Src => self.src_port,
             Side::Dst => self.dst_port,
         }
+    }
+
+    /// The layer-4 protocol number carried in this tuple.
+    pub fn proto(&self) -> Option<u8> {
+        self.proto
+    }
+
+    /// The ICMP/ICMPv6 type, code and identifier, each as the tuple carries it.
+    pub fn icmp(&self) -> (Option<u8>, Option<u8>, Option<u16>) {
+        (self.icmp_type, self.icmp_code, self.icmp_id)
+    }
+
+    /// Sets the layer-4 protocol; refused when ports or ICMP fields already set do not fit it.
+    pub fn set_proto(&mut self, p: u8) -> Result<()> {
+        if (self.src_port.is_some() || self.dst_port.is_some()) && !proto::has_ports(p) {
+            return Err(Error::invalid(format!(
+                "protocol {p} has no ports, but ports are set"
+            )));
+        }
+        if (self.icmp_type.is_some() || self.icmp_code.is_some() || self.icmp_id.is_some())
+            && !proto::is_icmp(p)
+        {
+            return Err(Error::invalid(format!(
+                "protocol {p} is not ICMP, but ICMP fields are set"
+            )));
+        }
+        self.proto = Some(p);
+        Ok(())
+    }
+
+    /// Sets the address on `side`; refused when the other side holds the other family.
+    pub fn set_addr(&mut self, side: Side, addr: IpAddr) -> Result<()> {
+        let other = match side {
+            Side::Src => self.dst,
+            Side::Dst => self.src,
+        };
+        if other.is_some_and(|o| o.is_ipv4() != addr.is_ipv4()) {
+            return Err(Error::invalid(format!(
+                "address {addr} does not match the tuple's family"
+            )));
+        }
+        match side {
+            Side::Src => self.src = Some(addr),
+            Side::Dst => self.dst = Some(addr),
+        }
+        Ok(())
+    }
+
+    /// Sets the port (GRE: key) on `side`; refused when the protocol has no ports.
+    pub fn set_port(&mut self, side: Side, port: u16) -> Result<()> {
+        if let Some(p) = self.proto.filter(|p| !proto::has_ports(*p)) {
+            return Err(Error::invalid(format!("protocol {p} has no ports")));
+        }
+        match side {
+            Side::Src => self.src_port = Some(port),
+            Side::Dst => self.dst_port = Some(port),
+        }
+        Ok(())
     }
 
     /// True when nothing in the tuple is set.
@@ -280,6 +340,7 @@ pub struct SeqAdj {
 /// The 128 connection-label bits, as the kernel stores them (bit n is bit n%8 of byte n/8).
 pub type Labels = [u8; 16];
 
+crate_fields! {
 /// A conntrack entry: what the kernel reports of one connection, or what a request asks
 /// for. Fields the kernel may omit are `Option`s; the setters check what they are given
 /// (a port on ICMP, an IPv6 address on an IPv4 entry and a zone over 65535 are refused, and
@@ -296,7 +357,7 @@ pub type Labels = [u8; 16];
 /// e.set_port(Dir::Orig, Side::Src, 1001)?;
 /// e.set_port(Dir::Orig, Side::Dst, 80)?;
 /// e.set_tcp_state(TcpState::Established.into())?;
-/// e.timeout = Some(120);
+/// e.set_timeout(120);
 /// assert!(e.set_icmp(Dir::Orig, 8, 0, 1).is_err(), "TCP has no ICMP fields");
 /// assert_eq!(e.tcp_state(), Some(TcpState::Established));
 /// assert_eq!(e.family(), Some(conntrack::entry::AF_INET));
@@ -341,12 +402,14 @@ pub struct Entry {
     /// The fields most entries lack (see [`Extra`]).
     pub extra: ExtraSlot,
 }
+}
 
+crate_fields! {
 /// The fields a kernel sends only with accounting, timestamps, labels, helpers, SELinux, NAT
 /// sequence adjustment or SCTP. They live in one separate allocation, made only for an entry
 /// that has one of them, so that a list of a million plain entries stays small.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Extra {
+pub(crate) struct Extra {
     /// SCTP verification tag, original direction.
     pub sctp_vtag_orig: Option<u32>,
     /// SCTP verification tag, reply direction.
@@ -378,6 +441,7 @@ pub struct Extra {
     /// Destination NAT for the kernel to set up at creation (CTA_NAT_DST); never read back.
     pub nat_dst: Option<crate::nat::NatSetup>,
 }
+}
 
 const NO_EXTRA: Extra = Extra {
     sctp_vtag_orig: None,
@@ -399,6 +463,12 @@ const NO_EXTRA: Extra = Extra {
 
 /// Where an entry keeps its [`Extra`] fields: nothing until one is set. An allocated but
 /// empty slot equals an unallocated one, and a clone of an empty slot allocates nothing.
+#[cfg(not(feature = "internals"))]
+#[derive(Debug, Default)]
+pub(crate) struct ExtraSlot(Option<Box<Extra>>);
+/// The same slot, public for the fuzz targets (the `internals` feature).
+#[cfg(feature = "internals")]
+#[doc(hidden)]
 #[derive(Debug, Default)]
 pub struct ExtraSlot(Option<Box<Extra>>);
 
@@ -555,6 +625,127 @@ impl Entry {
     /// The DCCP state, typed.
     pub fn dccp_state(&self) -> Option<DccpState> {
         self.dccp_state.and_then(|s| DccpState::try_from(s).ok())
+    }
+
+    /// The zone (the kernel omits zone 0: an entry read without one is in zone 0).
+    pub fn zone(&self) -> Option<u16> {
+        self.zone
+    }
+
+    /// The connection mark.
+    pub fn mark(&self) -> Option<u32> {
+        self.mark
+    }
+
+    /// Sets the connection mark (any value).
+    pub fn set_mark(&mut self, mark: u32) {
+        self.mark = Some(mark);
+    }
+
+    /// The timeout: seconds left before the entry expires (as read), or to give it (as sent).
+    pub fn timeout(&self) -> Option<u32> {
+        self.timeout
+    }
+
+    /// Sets the timeout in seconds (any value).
+    pub fn set_timeout(&mut self, seconds: u32) {
+        self.timeout = Some(seconds);
+    }
+
+    /// The kernel's id of the entry.
+    pub fn id(&self) -> Option<u32> {
+        self.id
+    }
+
+    /// Sets the kernel id: a delete then removes the entry only if its id still matches.
+    pub fn set_id(&mut self, id: u32) {
+        self.id = Some(id);
+    }
+
+    /// The reference count the kernel reported.
+    pub fn use_count(&self) -> Option<u32> {
+        self.use_count
+    }
+
+    /// The TCP window scale of direction `dir` (kernel-reported).
+    pub fn tcp_wscale(&self, dir: Dir) -> Option<u8> {
+        match dir {
+            Dir::Orig => self.tcp_wscale_orig,
+            Dir::Reply => self.tcp_wscale_reply,
+        }
+    }
+
+    /// The TCP flags (flags, mask) of direction `dir` (kernel-reported).
+    pub fn tcp_flags(&self, dir: Dir) -> Option<(u8, u8)> {
+        match dir {
+            Dir::Orig => self.tcp_flags_orig,
+            Dir::Reply => self.tcp_flags_reply,
+        }
+    }
+
+    /// The SCTP verification tag of direction `dir` (kernel-reported).
+    pub fn sctp_vtag(&self, dir: Dir) -> Option<u32> {
+        let x = self.extra.get();
+        match dir {
+            Dir::Orig => x.sctp_vtag_orig,
+            Dir::Reply => x.sctp_vtag_reply,
+        }
+    }
+
+    /// The packet and byte counters of direction `dir` (present when the namespace has
+    /// net.netfilter.nf_conntrack_acct=1).
+    pub fn counters(&self, dir: Dir) -> Option<Counters> {
+        let x = self.extra.get();
+        match dir {
+            Dir::Orig => x.counters_orig,
+            Dir::Reply => x.counters_reply,
+        }
+    }
+
+    /// The NAT sequence adjustment of direction `dir` (kernel-reported).
+    pub fn seq_adj(&self, dir: Dir) -> Option<SeqAdj> {
+        let x = self.extra.get();
+        match dir {
+            Dir::Orig => x.seq_adj_orig,
+            Dir::Reply => x.seq_adj_reply,
+        }
+    }
+
+    /// The start timestamp, nanoseconds since the epoch (present when the namespace has
+    /// net.netfilter.nf_conntrack_timestamp=1).
+    pub fn timestamp_start(&self) -> Option<u64> {
+        self.extra.get().timestamp_start
+    }
+
+    /// The stop timestamp, nanoseconds since the epoch (destroy events only).
+    pub fn timestamp_stop(&self) -> Option<u64> {
+        self.extra.get().timestamp_stop
+    }
+
+    /// All 128 label bits, when the entry has labels.
+    pub fn labels(&self) -> Option<Labels> {
+        self.extra.get().labels
+    }
+
+    /// The label bits an update changes (those set through [`Entry::set_label`]); None: an
+    /// update replaces them all.
+    pub fn labels_mask(&self) -> Option<Labels> {
+        self.extra.get().labels_mask
+    }
+
+    /// The SELinux security mark.
+    pub fn secmark(&self) -> Option<u32> {
+        self.extra.get().secmark
+    }
+
+    /// The SELinux security context.
+    pub fn secctx(&self) -> Option<&str> {
+        self.extra.get().secctx.as_deref()
+    }
+
+    /// The helper's name.
+    pub fn helper(&self) -> Option<&str> {
+        self.extra.get().helper.as_deref()
     }
 
     /// Sets the layer-3 family. Refused when an address of the other family is set.

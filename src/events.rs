@@ -70,12 +70,9 @@ pub struct Listener {
     types: u32,
     filter: Option<Filter>,
     entry: Entry,
-    /// Overruns reported so far (each: the kernel dropped one or more events).
-    pub overruns: u64,
-    /// Messages dropped because they did not come from the kernel.
-    pub dropped: u64,
-    /// Events that reached the socket (before the library's own filtering).
-    pub received: u64,
+    pub(crate) overruns: u64,
+    pub(crate) dropped: u64,
+    pub(crate) received: u64,
     /// The rest of a datagram whose delivery a callback stopped, and of those read with it.
     pending: Vec<u8>,
     /// An error met while keeping those, reported once they are delivered.
@@ -124,6 +121,21 @@ impl Listener {
     /// Subscribes inside the network namespace `name` (a name under /run/netns or a path; the calling thread never moves).
     pub fn open_netns(name: &str, types: u32) -> Result<Listener> {
         sys::in_netns(name, move || Listener::open(types))
+    }
+
+    /// Overruns reported so far (each: the kernel dropped one or more events).
+    pub fn overruns(&self) -> u64 {
+        self.overruns
+    }
+
+    /// Messages dropped so far because they did not come from the kernel.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// Events that reached the socket so far (before the library's own filtering).
+    pub fn received(&self) -> u64 {
+        self.received
     }
 
     /// The socket's descriptor, for the caller's poll or epoll loop.

@@ -14,33 +14,23 @@ use crate::handle::Handle;
 /// ```no_run
 /// # fn main() -> conntrack::Result<()> {
 /// for x in conntrack::Handle::open()?.expectations()? {
-///     println!("{:?} expects {:?} (helper {:?})", x.master, x.tuple, x.helper);
+///     println!("{:?} expects {:?} (helper {:?})", x.master(), x.tuple(), x.helper());
 /// }
 /// # Ok(())
 /// # }
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Expectation {
-    /// Layer-3 family.
-    pub family: Option<u8>,
-    /// The original tuple of the master connection.
-    pub master: Tuple,
-    /// The expected connection's tuple.
-    pub tuple: Tuple,
-    /// Which bits of `tuple` must match (addresses and ports as masks).
-    pub mask: Tuple,
-    /// Seconds left.
-    pub timeout: Option<u32>,
-    /// Zone.
-    pub zone: Option<u16>,
-    /// The helper that expects it ("ftp").
-    pub helper: Option<String>,
-    /// The helper's expectation class.
-    pub class: Option<u32>,
-    /// Flags (NF_CT_EXPECT_*).
-    pub flags: Option<u32>,
-    /// The kernel's id.
-    pub id: Option<u32>,
+    pub(crate) family: Option<u8>,
+    pub(crate) master: Tuple,
+    pub(crate) tuple: Tuple,
+    pub(crate) mask: Tuple,
+    pub(crate) timeout: Option<u32>,
+    pub(crate) zone: Option<u16>,
+    pub(crate) helper: Option<String>,
+    pub(crate) class: Option<u32>,
+    pub(crate) flags: Option<u32>,
+    pub(crate) id: Option<u32>,
 }
 
 impl Expectation {
@@ -58,12 +48,97 @@ impl Expectation {
         complete(&self.mask, "mask")
     }
 
+    /// The original tuple of the master connection.
+    pub fn master(&self) -> &Tuple {
+        &self.master
+    }
+
+    /// Sets the master connection's original tuple.
+    pub fn set_master(&mut self, t: Tuple) {
+        self.master = t;
+    }
+
+    /// The expected connection's tuple.
+    pub fn tuple(&self) -> &Tuple {
+        &self.tuple
+    }
+
+    /// Sets the expected connection's tuple.
+    pub fn set_tuple(&mut self, t: Tuple) {
+        self.tuple = t;
+    }
+
+    /// Which bits of the expected tuple must match (addresses and ports as masks).
+    pub fn mask(&self) -> &Tuple {
+        &self.mask
+    }
+
+    /// Sets the mask of the expected tuple.
+    pub fn set_mask(&mut self, t: Tuple) {
+        self.mask = t;
+    }
+
+    /// Seconds left (as read), or to give it (as sent).
+    pub fn timeout(&self) -> Option<u32> {
+        self.timeout
+    }
+
+    /// Sets the timeout in seconds.
+    pub fn set_timeout(&mut self, seconds: u32) {
+        self.timeout = Some(seconds);
+    }
+
+    /// The zone.
+    pub fn zone(&self) -> Option<u16> {
+        self.zone
+    }
+
     /// Sets the zone; refused above 65535.
     pub fn set_zone(&mut self, zone: u32) -> Result<()> {
         let z = u16::try_from(zone)
             .map_err(|_| Error::invalid(format!("zone {zone} is over 65535")))?;
         self.zone = Some(z);
         Ok(())
+    }
+
+    /// The helper that expects it ("ftp").
+    pub fn helper(&self) -> Option<&str> {
+        self.helper.as_deref()
+    }
+
+    /// The helper's expectation class.
+    pub fn class(&self) -> Option<u32> {
+        self.class
+    }
+
+    /// Sets the helper's expectation class.
+    pub fn set_class(&mut self, class: u32) {
+        self.class = Some(class);
+    }
+
+    /// The flags (NF_CT_EXPECT_*).
+    pub fn flags(&self) -> Option<u32> {
+        self.flags
+    }
+
+    /// Sets the flags (NF_CT_EXPECT_*).
+    pub fn set_flags(&mut self, flags: u32) {
+        self.flags = Some(flags);
+    }
+
+    /// The kernel's id.
+    pub fn id(&self) -> Option<u32> {
+        self.id
+    }
+
+    /// Sets the kernel's id: a delete or get then concerns that expectation only.
+    pub fn set_id(&mut self, id: u32) {
+        self.id = Some(id);
+    }
+
+    /// Forgets the id: a get or delete then looks the expectation up by its tuple.
+    pub fn clear_id(&mut self) {
+        self.id = None;
     }
 
     /// Sets the helper name, by the rule of [`crate::entry::check_helper_name`].

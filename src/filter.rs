@@ -11,10 +11,8 @@ use crate::kernel::Kernel;
 /// An address with a prefix length; a plain address is a /32 or /128.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cidr {
-    /// The network address (host bits cleared).
-    pub addr: IpAddr,
-    /// Prefix length.
-    pub prefix: u8,
+    pub(crate) addr: IpAddr,
+    pub(crate) prefix: u8,
 }
 
 impl Cidr {
@@ -56,6 +54,16 @@ impl Cidr {
             addr,
             prefix: prefix.min(max),
         }
+    }
+
+    /// The network address (host bits cleared).
+    pub fn addr(&self) -> IpAddr {
+        self.addr
+    }
+
+    /// The prefix length.
+    pub fn prefix(&self) -> u8 {
+        self.prefix
     }
 
     /// The prefix length of a single address of this family (32 or 128).
@@ -104,6 +112,7 @@ pub enum Source {
     Unconfirmed,
 }
 
+crate_fields! {
 /// A filter over entries. Every field left unset matches everything. The kernel applies
 /// what it can (which depends on its version) and the library checks every field again, so
 /// results are the same on every kernel.
@@ -144,11 +153,93 @@ pub struct Filter {
     /// What dumps read; deletes and flushes always work on the table.
     pub source: Source,
 }
+}
 
 impl Filter {
     /// An empty filter (matches everything).
     pub fn new() -> Filter {
         Filter::default()
+    }
+
+    /// The layer-3 family asked for.
+    pub fn family(&self) -> Option<u8> {
+        self.family
+    }
+
+    /// The layer-4 protocol asked for.
+    pub fn proto(&self) -> Option<u8> {
+        self.proto
+    }
+
+    /// Sets the layer-4 protocol (any number: an entry of another protocol does not match).
+    pub fn set_proto(&mut self, p: u8) {
+        self.proto = Some(p);
+    }
+
+    /// The zone asked for.
+    pub fn zone(&self) -> Option<u16> {
+        self.zone
+    }
+
+    /// The mark and mask asked for.
+    pub fn mark(&self) -> Option<(u32, u32)> {
+        self.mark
+    }
+
+    /// Matches entries whose mark & `mask` equals `mark` & `mask`.
+    pub fn set_mark(&mut self, mark: u32, mask: u32) {
+        self.mark = Some((mark, mask));
+    }
+
+    /// The status bits and mask asked for.
+    pub fn status(&self) -> Option<(u32, u32)> {
+        self.status
+    }
+
+    /// Matches entries whose status & `mask` equals `bits` & `mask`.
+    pub fn set_status(&mut self, bits: u32, mask: u32) {
+        self.status = Some((bits, mask));
+    }
+
+    /// The address or prefix asked for on (`dir`, `side`).
+    pub fn addr(&self, dir: Dir, side: Side) -> Option<Cidr> {
+        self.addrs[slot(dir, side)]
+    }
+
+    /// The port (GRE: key) asked for on (`dir`, `side`).
+    pub fn port(&self, dir: Dir, side: Side) -> Option<u16> {
+        self.ports[slot(dir, side)]
+    }
+
+    /// Matches entries with port (GRE: key) `port` on (`dir`, `side`).
+    pub fn set_port(&mut self, dir: Dir, side: Side, port: u16) {
+        self.ports[slot(dir, side)] = Some(port);
+    }
+
+    /// The NAT condition asked for.
+    pub fn nat(&self) -> Option<crate::nat::Nat> {
+        self.nat
+    }
+
+    /// What dumps read.
+    pub fn source(&self) -> Source {
+        self.source
+    }
+
+    /// Sets what dumps read (deletes and flushes always work on the table).
+    pub fn set_source(&mut self, source: Source) {
+        self.source = source;
+    }
+
+    /// Whether the kernel is asked to filter what it can (the default).
+    pub fn kernel_filtering(&self) -> bool {
+        !self.userspace_only
+    }
+
+    /// `false`: ask the kernel to filter nothing, so every field is matched in the library
+    /// (the results are the same; for tests and benchmarks of that path).
+    pub fn set_kernel_filtering(&mut self, on: bool) {
+        self.userspace_only = !on;
     }
 
     /// Sets the family; refused when an address of the other family is set.

@@ -42,7 +42,7 @@ const SOL_NETLINK: i32 = 270;
 ///
 /// // Stream the TCP entries without keeping the table in memory.
 /// let mut tcp = Filter::new();
-/// tcp.proto = Some(6);
+/// tcp.set_proto(6);
 /// h.dump_entries(Some(&tcp), |e| {
 ///     println!("{}", conntrack::format::format_entry(e, 0));
 ///     ControlFlow::Continue(())
@@ -63,19 +63,32 @@ pub struct Handle {
     rbuf: Vec<u8>,
     sbuf: Vec<u8>,
     rcvbuf: usize,
-    /// What the kernel accepts.
-    pub kernel: Kernel,
-    /// Messages dropped because they came from another sender or answered another request.
-    pub dropped: u64,
-    /// Entries the kernel sent in the last dump, before the library's own filtering: with
-    /// filters the kernel applies, this equals the entries that matched.
-    pub last_dump_received: u64,
+    pub(crate) kernel: Kernel,
+    pub(crate) dropped: u64,
+    pub(crate) last_dump_received: u64,
     /// A second socket in the same namespace, made when a delete-matching first needs one
     /// (deletes go out on it while the dump is read on this one).
     pub(crate) deleter: Option<Box<Handle>>,
 }
 
 impl Handle {
+    /// What the kernel accepts.
+    pub fn kernel(&self) -> &Kernel {
+        &self.kernel
+    }
+
+    /// Messages dropped so far because they came from another sender or answered another
+    /// request.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// Entries the kernel sent in the last dump, before the library's own filtering: with
+    /// filters the kernel applies, this equals the entries that matched.
+    pub fn last_dump_received(&self) -> u64 {
+        self.last_dump_received
+    }
+
     /// Opens a ctnetlink socket in the caller's network namespace.
     pub fn open() -> Result<Handle> {
         let mut sock =

@@ -48,6 +48,22 @@
 //! internals, public only for its tests and fuzz targets; they may change in any release.
 #![deny(missing_docs)]
 
+/// Declares a struct whose fields are the crate's own: `pub(crate)`, so that users go
+/// through the accessors and setters (which check what they are given). With the
+/// `internals` feature (the project's fuzz targets and tests, never a stable API) the
+/// fields are public and hidden from the docs, so a fuzz target can build the shapes a
+/// kernel message may decode to, which the setters refuse.
+macro_rules! crate_fields {
+    ($(#[$m:meta])* $v:vis struct $name:ident {
+        $($(#[$fm:meta])* pub $f:ident: $t:ty,)*
+    }) => {
+        #[cfg(not(feature = "internals"))]
+        $(#[$m])* $v struct $name { $($(#[$fm])* pub(crate) $f: $t,)* }
+        #[cfg(feature = "internals")]
+        $(#[$m])* pub struct $name { $($(#[$fm])* #[doc(hidden)] pub $f: $t,)* }
+    };
+}
+
 pub mod batch;
 #[doc(hidden)]
 pub mod codec;

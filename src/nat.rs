@@ -54,7 +54,7 @@ pub struct Nat {
 }
 
 impl Nat {
-    /// `kind` with an optional "ADDR", "ADDR:PORT", "[ADDR6]:PORT" or ":PORT" (None or
+    /// `kind` with an optional "ADDR", "ADDR:PORT", `"[ADDR6]:PORT"` or ":PORT" (None or
     /// empty: any NAT of that kind).
     pub fn parse(kind: NatKind, text: Option<&str>) -> Result<Nat> {
         let mut n = Nat {

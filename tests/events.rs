@@ -60,19 +60,34 @@ fn new_update_destroy_arrive_with_every_field() {
     let types: Vec<u32> = ev.iter().map(|(t, _)| *t).collect();
     assert_eq!(types, [EVENT_NEW, EVENT_UPDATE, EVENT_DESTROY]);
     let (_, new) = &ev[0];
-    assert_eq!(new.orig.src, Some("1.1.1.1".parse().unwrap()));
-    assert_eq!(new.orig.dst, Some("2.2.2.2".parse().unwrap()));
-    assert_eq!((new.orig.src_port, new.orig.dst_port), (Some(1), Some(2)));
-    assert_eq!(new.reply.src, Some("2.2.2.2".parse().unwrap()));
     assert_eq!(
-        (new.zone, new.mark, new.tcp_state),
-        (None, Some(5), Some(3))
+        new.tuple(Dir::Orig).addr(Side::Src),
+        Some("1.1.1.1".parse().unwrap())
     );
-    assert!(new.timeout.is_some_and(|t| t > 1200 && t <= 1234));
-    assert_eq!(ev[1].1.mark, Some(9));
-    assert_eq!(ev[2].1.orig, new.orig);
-    assert_eq!(ev[2].1.id, new.id);
-    assert_eq!(l.overruns, 0);
+    assert_eq!(
+        new.tuple(Dir::Orig).addr(Side::Dst),
+        Some("2.2.2.2".parse().unwrap())
+    );
+    assert_eq!(
+        (
+            new.tuple(Dir::Orig).port(Side::Src),
+            new.tuple(Dir::Orig).port(Side::Dst)
+        ),
+        (Some(1), Some(2))
+    );
+    assert_eq!(
+        new.tuple(Dir::Reply).addr(Side::Src),
+        Some("2.2.2.2".parse().unwrap())
+    );
+    assert_eq!(
+        (new.zone(), new.mark(), new.tcp_state()),
+        (None, Some(5), Some(conntrack::TcpState::Established))
+    );
+    assert!(new.timeout().is_some_and(|t| t > 1200 && t <= 1234));
+    assert_eq!(ev[1].1.mark(), Some(9));
+    assert_eq!(ev[2].1.tuple(Dir::Orig), new.tuple(Dir::Orig));
+    assert_eq!(ev[2].1.id(), new.id());
+    assert_eq!(l.overruns(), 0);
 }
 
 #[test]
@@ -81,7 +96,7 @@ fn a_filtered_listener_sees_only_what_matches() {
     let mut l = Listener::open_netns(&ns.0, EVENT_NEW | EVENT_DESTROY).unwrap();
     let mut f = Filter::new();
     f.set_zone(5).unwrap();
-    f.proto = Some(proto::UDP);
+    f.set_proto(proto::UDP);
     l.set_filter(Some(f)).unwrap();
     ns.sh(
         "conntrack -I -p udp -s 1.1.1.1 -d 2.2.2.2 --sport 1 --dport 2 -t 100 -w 6 && \
@@ -89,13 +104,17 @@ fn a_filtered_listener_sees_only_what_matches() {
          conntrack -D -w 6 && conntrack -D -w 5",
     );
     let ev = collect(&mut l, 2);
-    assert!(ev.iter().all(|(_, e)| e.zone == Some(5)));
+    assert!(ev.iter().all(|(_, e)| e.zone() == Some(5)));
     assert_eq!(ev[0].0, EVENT_NEW);
     assert_eq!(ev[1].0, EVENT_DESTROY);
     // Nothing else is queued: the zone-6 events were dropped by the kernel's socket filter,
     // never reaching the socket.
     assert_eq!(l.receive(0, |_, _| true).unwrap(), 0);
-    assert_eq!(l.received, 2, "only the matching events reached the socket");
+    assert_eq!(
+        l.received(),
+        2,
+        "only the matching events reached the socket"
+    );
 }
 
 #[test]
@@ -145,7 +164,7 @@ fn a_tiny_buffer_under_a_burst_reports_an_overrun_and_keeps_working() {
             .unwrap();
         e.set_port(Dir::Orig, Side::Src, 1).unwrap();
         e.set_port(Dir::Orig, Side::Dst, 2).unwrap();
-        e.timeout = Some(100);
+        e.set_timeout(100);
         e
     };
     let mut b = Batch::new();
@@ -167,13 +186,16 @@ fn a_tiny_buffer_under_a_burst_reports_an_overrun_and_keeps_working() {
     }
     let e = overrun.expect("2,000 events into a 4 KiB buffer must overflow it");
     assert_eq!(e.kind, Kind::Overrun);
-    assert_eq!(l.overruns, 1);
+    assert_eq!(l.overruns(), 1);
     assert!(seen < 2000);
     // Drain what is left, then the listener goes on with new events.
     while l.receive(0, |_, _| true).unwrap_or(1) > 0 {}
     h.create(&mk(5000)).unwrap();
     let ev = collect(&mut l, 1);
-    assert_eq!(ev[0].1.orig.src, Some("10.0.20.1".parse().unwrap()));
+    assert_eq!(
+        ev[0].1.tuple(Dir::Orig).addr(Side::Src),
+        Some("10.0.20.1".parse().unwrap())
+    );
 }
 
 #[test]
@@ -192,7 +214,10 @@ fn events_arrive_in_autodetect_mode_or_in_the_kernels_only_mode() {
     let mut l = Listener::open_netns(&ns.0, EVENT_NEW | EVENT_DESTROY).unwrap();
     ns.sh("conntrack -I -p udp -s 1.1.1.1 -d 2.2.2.2 --sport 1 --dport 2 -t 100 && conntrack -D");
     let ev = collect(&mut l, if autodetect { 2 } else { 3 });
-    let seen: Vec<_> = ev.iter().map(|(t, e)| (*t, e.orig.src_port)).collect();
+    let seen: Vec<_> = ev
+        .iter()
+        .map(|(t, e)| (*t, e.tuple(Dir::Orig).port(Side::Src)))
+        .collect();
     if autodetect {
         assert_eq!(seen, [(EVENT_NEW, Some(1)), (EVENT_DESTROY, Some(1))]);
     } else {
@@ -212,8 +237,8 @@ fn the_socket_filter_drops_by_family_mark_and_protocol_in_the_kernel() {
     let mut l = Listener::open_netns(&ns.0, EVENT_NEW).unwrap();
     let mut f = Filter::new();
     f.set_family(2).unwrap();
-    f.mark = Some((0x10, 0xf0));
-    f.proto = Some(proto::TCP);
+    f.set_mark(0x10, 0xf0);
+    f.set_proto(proto::TCP);
     l.set_filter(Some(f.clone())).unwrap();
     ns.sh(
         "conntrack -I -p tcp -s 1.1.1.1 -d 2.2.2.2 --sport 1 --dport 2 --state ESTABLISHED -t 100 -m 0x11 && \
@@ -223,19 +248,22 @@ fn the_socket_filter_drops_by_family_mark_and_protocol_in_the_kernel() {
          conntrack -I -p tcp -s 1.1.1.1 -d 2.2.2.2 --sport 4 --dport 2 --state ESTABLISHED -t 100 -m 0x1f",
     );
     let ev = collect(&mut l, 2);
-    let ports: Vec<_> = ev.iter().map(|(_, e)| e.orig.src_port).collect();
+    let ports: Vec<_> = ev
+        .iter()
+        .map(|(_, e)| e.tuple(Dir::Orig).port(Side::Src))
+        .collect();
     assert_eq!(ports, [Some(1), Some(4)]);
     assert_eq!(l.receive(0, |_, _| true).unwrap(), 0);
-    assert_eq!(l.received, 2, "the kernel dropped the other three");
+    assert_eq!(l.received(), 2, "the kernel dropped the other three");
     // The same filter left to the library delivers the same, after receiving all five.
     let mut l2 = Listener::open_netns(&ns.0, EVENT_DESTROY).unwrap();
-    f.userspace_only = true;
+    f.set_kernel_filtering(false);
     l2.set_filter(Some(f)).unwrap();
     ns.sh("conntrack -F");
     let ev = collect(&mut l2, 2);
     assert_eq!(ev.len(), 2);
     assert_eq!(l2.receive(0, |_, _| true).unwrap(), 0);
-    assert_eq!(l2.received, 5);
+    assert_eq!(l2.received(), 5);
 }
 
 #[test]
@@ -251,7 +279,7 @@ fn a_callback_that_stops_leaves_the_rest_for_the_next_call() {
     while first.is_empty() {
         assert!(l
             .receive(5000, |_, e| {
-                first.push(e.orig.src_port);
+                first.push(e.tuple(Dir::Orig).port(Side::Src));
                 false
             })
             .is_ok());
@@ -259,7 +287,7 @@ fn a_callback_that_stops_leaves_the_rest_for_the_next_call() {
     let rest = collect(&mut l, 2);
     let mut all: Vec<_> = first
         .into_iter()
-        .chain(rest.iter().map(|(_, e)| e.orig.src_port))
+        .chain(rest.iter().map(|(_, e)| e.tuple(Dir::Orig).port(Side::Src)))
         .collect();
     all.sort();
     assert_eq!(all, [Some(1), Some(2), Some(3)]);
@@ -280,7 +308,7 @@ fn stopping_after_every_event_loses_none_of_a_batch_read_at_once_and_keeps_their
     while ports.len() < 300 {
         let n = l
             .receive(5000, |_, e| {
-                ports.push(e.orig.src_port.unwrap());
+                ports.push(e.tuple(Dir::Orig).port(Side::Src).unwrap());
                 false
             })
             .unwrap();

@@ -38,7 +38,7 @@ fn deleting_200000_matches_holds_resident_growth_under_16_mib() {
                 .unwrap();
             e.set_port(Dir::Orig, Side::Dst, 53).unwrap();
             e.set_zone(4).unwrap();
-            e.timeout = Some(600);
+            e.set_timeout(600);
             b.add(Op::Create, &e);
         }
         h.send_batch("fill", &mut b).unwrap();

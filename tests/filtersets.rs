@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use conntrack::batch::{Batch, Op};
 use conntrack::entry::{proto, Dir, Side};
-use conntrack::filter::{slot, Cidr};
+use conntrack::filter::Cidr;
 use conntrack::filterset::FilterSet;
 use conntrack::nat::{Nat, NatKind};
 use conntrack::{Entry, Filter, Handle};
@@ -71,9 +71,9 @@ fn entry_of(r: &Row) -> Entry {
     e.set_port(Dir::Orig, Side::Dst, r.dport).unwrap();
     e.set_zone(r.zone.into()).unwrap();
     if r.proto == proto::TCP {
-        e.tcp_state = Some(3); // ESTABLISHED
+        e.set_tcp_state(3).unwrap(); // ESTABLISHED
     }
-    e.timeout = Some(600);
+    e.set_timeout(600);
     e
 }
 
@@ -88,10 +88,10 @@ fn fill(h: &mut Handle) {
 
 fn row_of(e: &Entry) -> Row {
     Row {
-        zone: e.zone.unwrap_or(0),
+        zone: e.zone().unwrap_or(0),
         proto: e.proto().unwrap(),
-        src: e.orig.src.unwrap().to_string(),
-        dport: e.orig.dst_port.unwrap(),
+        src: e.tuple(Dir::Orig).addr(Side::Src).unwrap().to_string(),
+        dport: e.tuple(Dir::Orig).port(Side::Dst).unwrap(),
     }
 }
 
@@ -151,11 +151,11 @@ fn sets() -> Vec<(&'static str, Vec<Filter>, ToolArgs)> {
     src(&mut one, "10.0.1.5");
     let mut tcp2 = Filter::new();
     tcp2.set_zone(2).unwrap();
-    tcp2.proto = Some(proto::TCP);
+    tcp2.set_proto(proto::TCP);
     let mut v6 = Filter::new();
     v6.set_family(10).unwrap();
-    v6.proto = Some(proto::UDP);
-    v6.ports[slot(Dir::Orig, Side::Dst)] = Some(53);
+    v6.set_proto(proto::UDP);
+    v6.set_port(Dir::Orig, Side::Dst, 53);
     v6.set_zone(3).unwrap();
     let mut many = Vec::new();
     // 9,996 addresses, zones 1 to 3 in turn: the odd ones of 10.0.Z.0/24 (those up to 59
@@ -169,7 +169,7 @@ fn sets() -> Vec<(&'static str, Vec<Filter>, ToolArgs)> {
             format!("10.{}.{z}.{}", 100 + k / 250, k % 250 + 1)
         };
         src(&mut f, &a);
-        f.proto = Some(proto::UDP);
+        f.set_proto(proto::UDP);
         f.set_zone(z).unwrap();
         many.push(f);
     }
@@ -178,7 +178,7 @@ fn sets() -> Vec<(&'static str, Vec<Filter>, ToolArgs)> {
     src(&mut prefix, "10.1.1.0/28");
     many.push(prefix);
     let mut port = Filter::new();
-    port.ports[slot(Dir::Orig, Side::Dst)] = Some(80);
+    port.set_port(Dir::Orig, Side::Dst, 80);
     port.set_zone(3).unwrap();
     many.push(port);
     many.push(tcp2.clone());
@@ -228,7 +228,7 @@ fn filter_sets_list_and_delete_exactly_the_union_on_both_paths() {
             let mut set = FilterSet::new();
             for f in &filters {
                 let mut f = f.clone();
-                f.userspace_only = userspace;
+                f.set_kernel_filtering(!userspace);
                 set.add(&f).unwrap();
             }
             h.flush().unwrap();
@@ -316,14 +316,14 @@ fn nat_filters_match_what_the_tool_lists() {
     let mut set = FilterSet::new();
     for (kind, text, args) in &cases {
         let mut f = Filter::new();
-        f.nat = Some(Nat::parse(*kind, *text).unwrap());
+        f.set_nat(Nat::parse(*kind, *text).unwrap()).unwrap();
         let want = srcs(&ns, args);
         assert!(!want.is_empty(), "{args}");
         let got: BTreeSet<String> = h
             .list(Some(&f))
             .unwrap()
             .iter()
-            .map(|e| e.orig.src.unwrap().to_string())
+            .map(|e| e.tuple(Dir::Orig).addr(Side::Src).unwrap().to_string())
             .collect();
         assert_eq!(got, want, "{args}");
         if *kind != NatKind::Any {
@@ -338,7 +338,7 @@ fn nat_filters_match_what_the_tool_lists() {
     union.insert("10.1.0.6".into());
     let mut got = BTreeSet::new();
     h.dump_any(&set, |e| {
-        got.insert(e.orig.src.unwrap().to_string());
+        got.insert(e.tuple(Dir::Orig).addr(Side::Src).unwrap().to_string());
         ControlFlow::Continue(())
     })
     .unwrap();
@@ -349,8 +349,8 @@ fn nat_filters_match_what_the_tool_lists() {
             ns.sh("conntrack -F 2>/dev/null");
             ns.sh(make);
             let mut f = Filter::new();
-            f.nat = Some(Nat::parse(kind, None).unwrap());
-            f.userspace_only = userspace;
+            f.set_nat(Nat::parse(kind, None).unwrap()).unwrap();
+            f.set_kernel_filtering(!userspace);
             let want = srcs(&ns, args);
             let all = srcs(&ns, "");
             assert_eq!(h.delete_matching(&f).unwrap(), want.len() as u64, "{args}");
@@ -381,7 +381,7 @@ fn delete_matching_while_another_handle_creates_and_deletes_in_the_zone() {
             src: format!("10.5.{}.{}", i / 250, i % 250 + 1),
             dport: 53,
         });
-        e.orig.src_port = Some(1000);
+        e.set_port(Dir::Orig, Side::Src, 1000).unwrap();
         b.add(Op::Create, &e);
     }
     h.send_batch("fill", &mut b).unwrap();
@@ -403,7 +403,7 @@ fn delete_matching_while_another_handle_creates_and_deletes_in_the_zone() {
                         src: format!("10.6.{}.{}", rounds % 200, i % 250 + 1),
                         dport: 53 + (i / 250) as u16,
                     });
-                    e.orig.src_port = Some(2000);
+                    e.set_port(Dir::Orig, Side::Src, 2000).unwrap();
                     b.add(Op::Create, &e);
                 }
                 other.send_batch("churn create", &mut b).unwrap();
@@ -416,7 +416,7 @@ fn delete_matching_while_another_handle_creates_and_deletes_in_the_zone() {
                         src: format!("10.6.{}.{}", rounds % 200, i % 250 + 1),
                         dport: 53 + (i / 250) as u16,
                     });
-                    e.orig.src_port = Some(2000);
+                    e.set_port(Dir::Orig, Side::Src, 2000).unwrap();
                     d.add(Op::Delete, &e);
                 }
                 // Some of these are ours to lose to the delete-matching: not checked.
@@ -427,7 +427,7 @@ fn delete_matching_while_another_handle_creates_and_deletes_in_the_zone() {
         });
         let mut zone = Filter::new();
         zone.set_zone(5).unwrap();
-        zone.userspace_only = true;
+        zone.set_kernel_filtering(false);
         let r = h.delete_matching(&zone);
         stop.store(true, Ordering::Relaxed);
         (r, churn.join().unwrap())

@@ -2,7 +2,7 @@
 //! (fuzz/regressions/<target>/) through the fuzz targets' own bodies (fuzz/targets.rs), so a
 //! regression shows up in an ordinary `cargo test`, without cargo-fuzz or a nightly compiler.
 //!
-//! `cargo test --test fuzz_corpus -- --ignored write_encode_seeds` rewrites the hand-made
+//! `cargo test --features internals --test fuzz_corpus -- --ignored write_encode_seeds` rewrites the hand-made
 //! seeds of encode_entry_filter (targets::encode_seeds).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -108,7 +108,7 @@ fn encode_seeds_read_back_and_are_in_the_corpus() {
         let stored = std::fs::read(dir.join(name)).unwrap_or_default();
         assert_eq!(
             stored, bytes,
-            "{name} is stale: run `cargo test --test fuzz_corpus -- --ignored write_encode_seeds`"
+            "{name} is stale: run `cargo test --features internals --test fuzz_corpus -- --ignored write_encode_seeds`"
         );
     }
 }

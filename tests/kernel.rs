@@ -32,7 +32,7 @@ fn udp(src: &str, sport: u16, zone: u32) -> Entry {
     e.set_port(Dir::Orig, Side::Src, sport).unwrap();
     e.set_port(Dir::Orig, Side::Dst, 53).unwrap();
     e.set_zone(zone).unwrap();
-    e.timeout = Some(600);
+    e.set_timeout(600);
     e
 }
 
@@ -44,17 +44,20 @@ fn create_get_update_delete_roundtrip() {
     h.create(&e).unwrap();
     assert_eq!(h.create(&e).unwrap_err().kind, Kind::Exists);
     let got = h.get(&e).unwrap();
-    assert_eq!(got.orig, e.orig);
-    assert_eq!(got.reply.src, e.orig.dst);
-    assert_eq!(got.zone, Some(4));
-    assert!(got.id.is_some());
-    e.mark = Some(99);
+    assert_eq!(got.tuple(Dir::Orig), e.tuple(Dir::Orig));
+    assert_eq!(
+        got.tuple(Dir::Reply).addr(Side::Src),
+        e.tuple(Dir::Orig).addr(Side::Dst)
+    );
+    assert_eq!(got.zone(), Some(4));
+    assert!(got.id().is_some());
+    e.set_mark(99);
     h.update(&e).unwrap();
     assert!(ns.sh("conntrack -L -w 4").contains("mark=99 zone=4"));
-    assert_eq!(h.get(&e).unwrap().mark, Some(99));
+    assert_eq!(h.get(&e).unwrap().mark(), Some(99));
     // A stale id must not delete the entry.
     let mut stale = e.clone();
-    stale.id = Some(got.id.unwrap().wrapping_add(1));
+    stale.set_id(got.id().unwrap().wrapping_add(1));
     assert_eq!(h.delete(&stale).unwrap_err().kind, Kind::NotFound);
     h.delete(&e).unwrap();
     let err = h.delete(&e).unwrap_err();
@@ -158,22 +161,22 @@ fn dump_filters_agree_between_kernel_and_library() {
     f.set_zone(2).unwrap();
     filters.push((f, 2));
     let mut f = Filter::new();
-    f.mark = Some((0x10, 0xf0));
+    f.set_mark(0x10, 0xf0);
     filters.push((f, 2));
     let mut f = Filter::new();
     f.set_addr(Dir::Orig, Side::Src, Cidr::parse("10.1.0.0/16").unwrap())
         .unwrap();
     filters.push((f, 2));
     let mut f = Filter::new();
-    f.proto = Some(proto::UDP);
+    f.set_proto(proto::UDP);
     f.set_family(10).unwrap();
     filters.push((f, 1));
     let mut f = Filter::new();
-    f.status = Some((0, 0x2));
+    f.set_status(0, 0x2);
     filters.push((f, 4));
     for (mut f, want) in filters {
         let kernel = h.list(Some(&f)).unwrap();
-        f.userspace_only = true;
+        f.set_kernel_filtering(false);
         let user = h.list(Some(&f)).unwrap();
         assert_eq!(kernel.len(), want, "{f:?}");
         assert_eq!(kernel.len(), user.len(), "{f:?}");
@@ -199,7 +202,7 @@ fn stopping_a_dump_leaves_the_handle_clean() {
     .unwrap();
     assert_eq!(seen, 3);
     assert_eq!(h.list(None).unwrap().len(), 500);
-    assert_eq!(h.dropped, 0);
+    assert_eq!(h.dropped(), 0);
 }
 
 #[test]
@@ -248,29 +251,33 @@ fn the_kernel_does_the_filtering_it_can() {
         let mut f = Filter::new();
         f.set_addr(Dir::Orig, Side::Src, Cidr::parse("10.0.0.2").unwrap())
             .unwrap();
-        v.push((f, 50, h.kernel.tuple_dump_filter()));
+        v.push((f, 50, h.kernel().tuple_dump_filter()));
         let mut f = Filter::new();
         f.set_addr(Dir::Reply, Side::Dst, Cidr::parse("10.0.0.1").unwrap())
             .unwrap();
-        f.proto = Some(proto::UDP);
-        f.ports[conntrack::filter::slot(Dir::Orig, Side::Src)] = Some(1007);
-        v.push((f, 1, h.kernel.reply_tuple_dump_filter()));
+        f.set_proto(proto::UDP);
+        f.set_port(Dir::Orig, Side::Src, 1007);
+        v.push((f, 1, h.kernel().reply_tuple_dump_filter()));
         let mut f = Filter::new();
         f.set_zone(3).unwrap();
-        v.push((f, 20, h.kernel.zone_dump_filter()));
+        v.push((f, 20, h.kernel().zone_dump_filter()));
         let mut f = Filter::new();
-        f.mark = Some((0, 0xffff_ffff));
+        f.set_mark(0, 0xffff_ffff);
         v.push((f, 100, true));
         v
     };
     for (mut f, want, kernel_can) in cases {
         assert_eq!(h.list(Some(&f)).unwrap().len(), want, "{f:?}");
         if kernel_can {
-            assert_eq!(h.last_dump_received, want as u64, "kernel-filtered: {f:?}");
+            assert_eq!(
+                h.last_dump_received(),
+                want as u64,
+                "kernel-filtered: {f:?}"
+            );
         }
-        f.userspace_only = true;
+        f.set_kernel_filtering(false);
         assert_eq!(h.list(Some(&f)).unwrap().len(), want, "{f:?}");
-        assert_eq!(h.last_dump_received, 100, "user-space path: {f:?}");
+        assert_eq!(h.last_dump_received(), 100, "user-space path: {f:?}");
     }
 }
 
@@ -309,8 +316,11 @@ fn messages_from_anyone_but_the_kernel_are_dropped() {
     }
     let listed = h.list(None).unwrap();
     assert_eq!(listed.len(), 1);
-    assert_eq!(listed[0].orig.src, Some("10.0.0.1".parse().unwrap()));
-    assert_eq!(h.dropped, 64);
+    assert_eq!(
+        listed[0].tuple(Dir::Orig).addr(Side::Src),
+        Some("10.0.0.1".parse().unwrap())
+    );
+    assert_eq!(h.dropped(), 64);
 }
 
 #[test]
@@ -348,13 +358,16 @@ fn kernel_answers_to_other_sequence_numbers_are_dropped() {
     // The get's entry and ACK, the update's ACK: 3 stale messages before each operation.
     stale(&h);
     assert_eq!(h.list(None).unwrap().len(), 2);
-    assert_eq!(h.dropped, 3);
+    assert_eq!(h.dropped(), 3);
     stale(&h);
     assert_eq!(
-        h.get(&udp("10.0.0.2", 2, 0)).unwrap().orig.src_port,
+        h.get(&udp("10.0.0.2", 2, 0))
+            .unwrap()
+            .tuple(Dir::Orig)
+            .port(Side::Src),
         Some(2)
     );
-    assert_eq!(h.dropped, 6);
+    assert_eq!(h.dropped(), 6);
     stale(&h);
     let mut b = Batch::new();
     b.add(Op::Create, &udp("10.0.0.3", 3, 0));
@@ -365,7 +378,7 @@ fn kernel_answers_to_other_sequence_numbers_are_dropped() {
         .map(|i| b.outcome(i).unwrap().err().map(|e| e.kind))
         .collect();
     assert_eq!(kinds, [None, Some(Kind::Exists), Some(Kind::NotFound)]);
-    assert_eq!(h.dropped, 9);
+    assert_eq!(h.dropped(), 9);
     assert_eq!(ns.sh("conntrack -L 2>/dev/null | wc -l").trim(), "3");
 }
 
@@ -413,13 +426,13 @@ fn entries_read_one_at_a_time_agree_with_a_list() {
         .list(Some(&f))
         .unwrap()
         .into_iter()
-        .map(|e| e.id)
+        .map(|e| e.id())
         .collect();
     let mut read = Vec::new();
     let mut entries = h.entries(Some(&f)).unwrap();
     while let Some(e) = entries.next_entry().unwrap() {
-        assert_eq!(e.zone, Some(2));
-        read.push(e.id);
+        assert_eq!(e.zone(), Some(2));
+        read.push(e.id());
     }
     assert!(entries.next_entry().unwrap().is_none());
     drop(entries);
@@ -477,7 +490,6 @@ fn sequence_numbers_wrap_around_without_losing_an_answer() {
 #[test]
 #[ignore = "needs net.netfilter.nf_conntrack_max lowered to at most 1000 (the test VM does it)"]
 fn a_full_table_during_a_batch_of_creates() {
-    use conntrack::entry::status;
     let max: u32 = std::fs::read_to_string("/proc/sys/net/netfilter/nf_conntrack_max")
         .unwrap()
         .trim()
@@ -492,7 +504,7 @@ fn a_full_table_during_a_batch_of_creates() {
     // Assured entries: the kernel may not evict them to make room (early drop).
     let entry = |i: u32| {
         let mut e = udp(&format!("10.1.{}.{}", i / 256, i % 256), 1000, 0);
-        e.status = Some(status::ASSURED);
+        e.set_status(conntrack::Status::ASSURED);
         e
     };
     let n = max + 100;
@@ -551,7 +563,7 @@ fn flush_and_delete_matching_remove_exactly_the_matches_on_both_paths() {
                 1000 + (i % 7) as u16,
                 i % 3,
             );
-            e.mark = Some(i % 4);
+            e.set_mark(i % 4);
             b.add(Op::Create, &e);
         }
         // IPv6 entries, several: an exact IPv6 address filter must neither miss its entry
@@ -570,7 +582,7 @@ fn flush_and_delete_matching_remove_exactly_the_matches_on_both_paths() {
             v6.set_port(Dir::Orig, Side::Src, 1003).unwrap();
             v6.set_port(Dir::Orig, Side::Dst, 53).unwrap();
             v6.set_zone(1).unwrap();
-            v6.timeout = Some(600);
+            v6.set_timeout(600);
             b.add(Op::Create, &v6);
         }
         h.send_batch("fill", &mut b).unwrap();
@@ -587,10 +599,10 @@ fn flush_and_delete_matching_remove_exactly_the_matches_on_both_paths() {
     f.set_zone(1).unwrap();
     cases.push((f, "-w 1"));
     let mut f = Filter::new();
-    f.mark = Some((2, 0xffff_ffff));
+    f.set_mark(2, 0xffff_ffff);
     cases.push((f, "-m 2"));
     let mut f = Filter::new();
-    f.mark = Some((1, 0x1));
+    f.set_mark(1, 0x1);
     cases.push((f, "-m 1/1"));
     let mut f = Filter::new();
     f.set_addr(Dir::Orig, Side::Src, Cidr::parse("10.0.1.5").unwrap())
@@ -611,19 +623,19 @@ fn flush_and_delete_matching_remove_exactly_the_matches_on_both_paths() {
     cases.push((f, "-f ipv6 -d fd00::2"));
     let mut f = Filter::new();
     f.set_family(10).unwrap();
-    f.proto = Some(proto::UDP);
+    f.set_proto(proto::UDP);
     f.set_addr(Dir::Reply, Side::Src, Cidr::parse("fd00::5").unwrap())
         .unwrap();
     cases.push((f, "-f ipv6 -p udp -r fd00::5"));
     let mut f = Filter::new();
-    f.proto = Some(proto::UDP);
+    f.set_proto(proto::UDP);
     f.set_family(2).unwrap();
-    f.ports[conntrack::filter::slot(Dir::Orig, Side::Src)] = Some(1003);
+    f.set_port(Dir::Orig, Side::Src, 1003);
     cases.push((f, "-p udp --sport 1003 -f ipv4"));
     for (f, args) in cases {
         for userspace in [false, true] {
             let mut f = f.clone();
-            f.userspace_only = userspace;
+            f.set_kernel_filtering(!userspace);
             h.flush().unwrap();
             fill(&mut h);
             let total = count(&ns, "");
@@ -633,7 +645,7 @@ fn flush_and_delete_matching_remove_exactly_the_matches_on_both_paths() {
                 "{args}: {matching} of {total}"
             );
             let n = h.flush_matching(&f).unwrap();
-            if userspace || !h.kernel.filtered_flush() {
+            if userspace || !h.kernel().filtered_flush() {
                 assert_eq!(n, Some(matching as u64), "{args}");
             }
             assert_eq!(count(&ns, args), 0, "{args}: matches left");
@@ -772,7 +784,7 @@ fn a_dump_of_a_hundred_thousand_agrees_with_the_tool() {
     for i in 0..100_000u32 {
         let src = format!("10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255);
         let mut e = udp(&src, 1000 + (i % 50) as u16, i % 3);
-        e.mark = Some(i);
+        e.set_mark(i);
         b.add(Op::Create, &e);
     }
     h.send_batch("fill", &mut b).unwrap();
@@ -836,25 +848,24 @@ fn expectations_roundtrip_with_the_tool() {
     master.set_port(Dir::Orig, Side::Src, 1025).unwrap();
     master.set_port(Dir::Orig, Side::Dst, 21).unwrap();
     master.set_tcp_state(3).unwrap();
-    master.timeout = Some(600);
-    master.extra.get_mut().helper = Some("ftp".into());
+    master.set_timeout(600);
+    master.set_helper("ftp").unwrap();
     h.create(&master).unwrap();
     // The library creates one; the tool lists it.
-    let t = |src: &str, dst: &str, sp: u16, dp: u16| conntrack::entry::Tuple {
-        src: Some(src.parse().unwrap()),
-        dst: Some(dst.parse().unwrap()),
-        proto: Some(proto::TCP),
-        src_port: Some(sp),
-        dst_port: Some(dp),
-        ..Default::default()
+    let t = |src: &str, dst: &str, sp: u16, dp: u16| {
+        let mut t = conntrack::Tuple::default();
+        t.set_proto(proto::TCP).unwrap();
+        t.set_addr(Side::Src, src.parse().unwrap()).unwrap();
+        t.set_addr(Side::Dst, dst.parse().unwrap()).unwrap();
+        t.set_port(Side::Src, sp).unwrap();
+        t.set_port(Side::Dst, dp).unwrap();
+        t
     };
-    let x = Expectation {
-        master: master.orig.clone(),
-        tuple: t("1.1.1.1", "2.2.2.2", 0, 40000),
-        mask: t("255.255.255.255", "255.255.255.255", 0, 0xffff),
-        timeout: Some(200),
-        ..Expectation::default()
-    };
+    let mut x = Expectation::default();
+    x.set_master(master.tuple(Dir::Orig).clone());
+    x.set_tuple(t("1.1.1.1", "2.2.2.2", 0, 40000));
+    x.set_mask(t("255.255.255.255", "255.255.255.255", 0, 0xffff));
+    x.set_timeout(200);
     h.create_expectation(&x).unwrap();
     let tool = ns.sh("conntrack -L expect 2>/dev/null");
     assert!(
@@ -863,21 +874,21 @@ fn expectations_roundtrip_with_the_tool() {
     );
     let listed = h.expectations().unwrap();
     assert_eq!(listed.len(), 1);
-    assert_eq!(listed[0].tuple.dst_port, Some(40000));
-    assert_eq!(listed[0].master, master.orig);
-    assert_eq!(listed[0].helper.as_deref(), Some("ftp"));
+    assert_eq!(listed[0].tuple().port(Side::Dst), Some(40000));
+    assert_eq!(listed[0].master(), master.tuple(Dir::Orig));
+    assert_eq!(listed[0].helper(), Some("ftp"));
     // (The helper's policy sets the timeout: FTP gives 300 s whatever was asked.)
-    assert!(listed[0].timeout.is_some_and(|t| t > 0));
+    assert!(listed[0].timeout().is_some_and(|t| t > 0));
     assert_eq!(h.create_expectation(&x).unwrap_err().kind, Kind::Exists);
     // Read back by tuple, with and without the id the dump reported.
-    assert_eq!(h.get_expectation(&listed[0]).unwrap().id, listed[0].id);
+    assert_eq!(h.get_expectation(&listed[0]).unwrap().id(), listed[0].id());
     let mut by_tuple = listed[0].clone();
-    by_tuple.id = None;
-    assert_eq!(h.get_expectation(&by_tuple).unwrap().id, listed[0].id);
+    by_tuple.clear_id();
+    assert_eq!(h.get_expectation(&by_tuple).unwrap().id(), listed[0].id());
     // Another id names nothing, and deleting by it leaves the expectation (on every kernel,
     // including those whose own id check is broken).
     let mut wrong = listed[0].clone();
-    wrong.id = listed[0].id.map(|id| id.wrapping_add(1));
+    wrong.set_id(listed[0].id().unwrap().wrapping_add(1));
     assert_eq!(h.get_expectation(&wrong).unwrap_err().kind, Kind::NotFound);
     assert_eq!(
         h.delete_expectation(&wrong).unwrap_err().kind,
@@ -899,13 +910,18 @@ fn expectations_roundtrip_with_the_tool() {
     );
     let listed = h.expectations().unwrap();
     assert_eq!(listed.len(), 1);
-    assert_eq!(listed[0].tuple.src, Some("1.1.1.1".parse().unwrap()));
-    assert_eq!(listed[0].master.dst_port, Some(21));
+    assert_eq!(
+        listed[0].tuple().addr(Side::Src),
+        Some("1.1.1.1".parse().unwrap())
+    );
+    assert_eq!(listed[0].master().port(Side::Dst), Some(21));
     h.flush_expectations().unwrap();
     assert!(ns.sh("conntrack -L expect 2>/dev/null").trim().is_empty());
     // No master: the kernel refuses.
     let mut orphan = x.clone();
-    orphan.master.src_port = Some(9);
+    let mut m = orphan.master().clone();
+    m.set_port(Side::Src, 9).unwrap();
+    orphan.set_master(m);
     assert_eq!(
         h.create_expectation(&orphan).unwrap_err().kind,
         Kind::NotFound
@@ -997,7 +1013,12 @@ fn dump_while_deleting(tag: &str, deleter: impl FnOnce(&str) -> Box<dyn FnOnce()
     assert!(deleted > 0 && listed.len() <= 20_000);
     let mut keys: Vec<_> = listed
         .iter()
-        .map(|e| (e.orig.src, e.orig.src_port))
+        .map(|e| {
+            (
+                e.tuple(Dir::Orig).addr(Side::Src),
+                e.tuple(Dir::Orig).port(Side::Src),
+            )
+        })
         .collect();
     keys.sort();
     keys.dedup();

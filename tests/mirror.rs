@@ -34,7 +34,7 @@ struct Replica(BTreeMap<(String, u16), Row>);
 
 impl Replica {
     fn apply(&mut self, c: Change, e: &Entry) {
-        let k = (tuple_text(e), e.zone.unwrap_or(0));
+        let k = (tuple_text(e), e.zone().unwrap_or(0));
         match c.kind {
             ChangeKind::New | ChangeKind::Update => {
                 self.0.insert(k, row(e));
@@ -89,9 +89,9 @@ fn check_equal(ns: &Netns, h: &mut Handle, m: &Mirror, r: &Replica, filter: Opti
             .map(|e| {
                 (
                     tuple_text(e),
-                    e.zone.unwrap_or(0),
-                    e.mark.unwrap_or(0),
-                    e.id,
+                    e.zone().unwrap_or(0),
+                    e.mark().unwrap_or(0),
+                    e.id(),
                 )
             })
             .collect();
@@ -104,7 +104,7 @@ fn check_equal(ns: &Netns, h: &mut Handle, m: &Mirror, r: &Replica, filter: Opti
     for e in m.iter() {
         assert_eq!(m.get(e).map(row), Some(row(e)), "lookup by tuple and zone");
         assert_eq!(
-            m.get_by_id(e.id.unwrap()).map(row),
+            m.get_by_id(e.id().unwrap()).map(row),
             Some(row(e)),
             "lookup by id"
         );
@@ -149,7 +149,7 @@ fn loads_then_follows_creates_updates_deletes_and_a_flush() {
     let mut b = Batch::new();
     for i in (0..500).step_by(2) {
         let mut e = udp(i, 0);
-        e.mark = Some(7);
+        e.set_mark(7);
         b.add(Op::Update, &e);
     }
     h.send_batch("update", &mut b).unwrap();
@@ -160,8 +160,8 @@ fn loads_then_follows_creates_updates_deletes_and_a_flush() {
     assert_eq!(m.stats().overruns, 0);
     assert_eq!(m.stats().repairs, 1, "events alone kept it current");
     check_equal(&ns, &mut h, &m, &r, None);
-    assert_eq!(m.iter().filter(|e| e.mark == Some(7)).count(), 249);
-    assert_eq!(m.get(&udp(1, 0)).and_then(|e| e.mark), Some(9));
+    assert_eq!(m.iter().filter(|e| e.mark() == Some(7)).count(), 249);
+    assert_eq!(m.get(&udp(1, 0)).and_then(|e| e.mark()), Some(9));
     // The namespace's table flushed under it.
     ns.sh("conntrack -F >/dev/null 2>&1");
     settle(&mut m, &mut r);
@@ -193,7 +193,7 @@ fn repairs_after_forced_overruns_with_changes_during_the_repairs() {
             let mut b = Batch::new();
             for i in (0..2_000).step_by(3) {
                 let mut e = udp(i, 1);
-                e.mark = Some(round + 1);
+                e.set_mark(round + 1);
                 b.add(Op::Update, &e);
             }
             for i in 10_000 + round * 3_000..11_500 + round * 3_000 {
@@ -230,7 +230,7 @@ fn a_filtered_mirror_holds_only_what_matches() {
     create(&mut h, 100..200, 2);
     let mut f = Filter::new();
     f.set_zone(2).unwrap();
-    f.mark = Some((0, 0xff));
+    f.set_mark(0, 0xff);
     let mut m = Mirror::open_netns(&ns.0, Some(f.clone())).unwrap();
     let mut r = Replica::default();
     settle(&mut m, &mut r);
@@ -239,7 +239,7 @@ fn a_filtered_mirror_holds_only_what_matches() {
     // Entries that stop matching (their mark changes) leave the mirror; new ones in the other
     // zone never enter it.
     let mut e = udp(100, 2);
-    e.mark = Some(3);
+    e.set_mark(3);
     h.update(&e).unwrap();
     create(&mut h, 200..250, 1);
     settle(&mut m, &mut r);
@@ -255,14 +255,14 @@ fn a_tuple_reused_by_a_new_entry_replaces_the_old_one() {
     let mut m = Mirror::open_netns(&ns.0, None).unwrap();
     let mut r = Replica::default();
     settle(&mut m, &mut r);
-    let old = m.get(&udp(3, 0)).unwrap().id;
+    let old = m.get(&udp(3, 0)).unwrap().id();
     // Deleted and made again under the same tuple: the kernel gives it an id of its own
     // (which may be one it used before for another entry).
     h.delete(&udp(3, 0)).unwrap();
     h.create(&udp(3, 0)).unwrap();
     settle(&mut m, &mut r);
-    let now = h.get(&udp(3, 0)).unwrap().id;
-    assert_eq!(m.get(&udp(3, 0)).unwrap().id, now);
+    let now = h.get(&udp(3, 0)).unwrap().id();
+    assert_eq!(m.get(&udp(3, 0)).unwrap().id(), now);
     assert_eq!(
         m.get_by_id(now.unwrap()).map(tuple_text),
         Some(tuple_text(&udp(3, 0)))

@@ -21,7 +21,7 @@ pub const CT_NAT_ANY: u32 = 3;
 /// `kind` CT_NAT_SRC matches entries the kernel source-NATed (the reply destination differs
 /// from the original source, in address or port), CT_NAT_DST destination-NATed ones (the
 /// reply source differs from the original destination), CT_NAT_ANY either. `addr_port`
-/// (copied; NULL or "" for any) is "ADDR", "ADDR:PORT", "[ADDR6]:PORT" or ":PORT": the
+/// (copied; NULL or "" for any) is "ADDR", "ADDR:PORT", `"[ADDR6]:PORT"` or ":PORT": the
 /// address and port translated to (the reply destination for source NAT, the reply source for
 /// destination NAT). Matched by the library on every kernel. CT_ERR_INVALID_ARGUMENT for
 /// another kind, text of another form, or an address whose family differs from the filter's.

@@ -19,7 +19,7 @@ pub fn udp(i: u32, zone: u16) -> Entry {
         .unwrap();
     e.set_port(Dir::Orig, Side::Dst, 53).unwrap();
     e.set_zone(u32::from(zone)).unwrap();
-    e.timeout = Some(3600);
+    e.set_timeout(3600);
     e
 }
 
@@ -28,23 +28,23 @@ pub type Row = (String, u16, u32, u32, Option<u32>);
 
 /// The original tuple as "SRC DST SPORT DPORT".
 pub fn tuple_text(e: &Entry) -> String {
-    let t = &e.orig;
+    let t = e.tuple(Dir::Orig);
     format!(
         "{} {} {} {}",
-        t.src.unwrap(),
-        t.dst.unwrap(),
-        t.src_port.unwrap_or(0),
-        t.dst_port.unwrap_or(0)
+        t.addr(Side::Src).unwrap(),
+        t.addr(Side::Dst).unwrap(),
+        t.port(Side::Src).unwrap_or(0),
+        t.port(Side::Dst).unwrap_or(0)
     )
 }
 
 pub fn row(e: &Entry) -> Row {
     (
         tuple_text(e),
-        e.zone.unwrap_or(0),
-        e.mark.unwrap_or(0),
-        e.status.unwrap_or(0),
-        e.id,
+        e.zone().unwrap_or(0),
+        e.mark().unwrap_or(0),
+        e.status().map_or(0, |s| s.bits()),
+        e.id(),
     )
 }
 

@@ -204,7 +204,7 @@ fn tcp(src: &str, dst: &str, sport: u16, dport: u16) -> Entry {
     e.set_port(Dir::Orig, Side::Src, sport).unwrap();
     e.set_port(Dir::Orig, Side::Dst, dport).unwrap();
     e.set_tcp_state(3).unwrap();
-    e.timeout = Some(600);
+    e.set_timeout(600);
     e
 }
 
@@ -224,32 +224,31 @@ fn main() {
     let mut labelled = tcp("10.9.0.1", "10.9.0.2", 1234, 443);
     labelled.set_label(0, true).unwrap();
     labelled.set_label(70, true).unwrap();
-    labelled.mark = Some(0xffff_ffff);
+    labelled.set_mark(0xffff_ffff);
     if let Err(e) = h.create(&labelled) {
         eprintln!("labelled entry: {e} (labels need a ct label rule in the namespace)");
-        labelled.extra.get_mut().labels = None;
+        labelled.unset(conntrack::entry::Field::Labels);
         h.create(&labelled).unwrap();
     }
     r.events(&ev, "event-new-labelled");
     let mut master = tcp("1.1.1.1", "2.2.2.2", 1025, 21);
-    master.extra.get_mut().helper = Some("ftp".into());
+    master.set_helper("ftp").unwrap();
     h.create(&master).unwrap();
-    let t = |src: &str, dst: &str, sp: u16, dp: u16| Tuple {
-        src: Some(ip(src)),
-        dst: Some(ip(dst)),
-        proto: Some(proto::TCP),
-        src_port: Some(sp),
-        dst_port: Some(dp),
-        ..Tuple::default()
+    let t = |src: &str, dst: &str, sp: u16, dp: u16| {
+        let mut t = Tuple::default();
+        t.set_proto(proto::TCP).unwrap();
+        t.set_addr(Side::Src, ip(src)).unwrap();
+        t.set_addr(Side::Dst, ip(dst)).unwrap();
+        t.set_port(Side::Src, sp).unwrap();
+        t.set_port(Side::Dst, dp).unwrap();
+        t
     };
-    h.create_expectation(&Expectation {
-        master: master.orig.clone(),
-        tuple: t("1.1.1.1", "2.2.2.2", 0, 40000),
-        mask: t("255.255.255.255", "255.255.255.255", 0, 0xffff),
-        timeout: Some(200),
-        ..Expectation::default()
-    })
-    .unwrap();
+    let mut x = Expectation::default();
+    x.set_master(master.tuple(Dir::Orig).clone());
+    x.set_tuple(t("1.1.1.1", "2.2.2.2", 0, 40000));
+    x.set_mask(t("255.255.255.255", "255.255.255.255", 0, 0xffff));
+    x.set_timeout(200);
+    h.create_expectation(&x).unwrap();
     r.events(&ev, "event-new-master-expect");
 
     // Dumps.
@@ -275,7 +274,7 @@ fn main() {
         conntrack::filter::Cidr::parse("10.0.0.1").unwrap(),
     )
     .unwrap();
-    f.proto = Some(proto::TCP);
+    f.set_proto(proto::TCP);
     let fa = f.kernel_attrs(&conntrack::kernel::Kernel::running());
     r.transact(
         &s,
@@ -321,7 +320,7 @@ fn main() {
         let bad = req(msg::CT_GET, AF_INET, 0, vec![5, 0, 18, 0, 7, 0, 0, 0]);
         r.transact(&s, &format!("err-policy-{tag}"), SUBSYS_CT, NLM_F_ACK, bad);
         let mut gone = tcp("9.9.9.9", "8.8.8.8", 1, 2);
-        gone.zone = Some(3);
+        gone.set_zone(3).unwrap();
         let del = codec::entry_attrs(&gone, Purpose::Lookup).unwrap();
         let missing = req(msg::CT_DELETE, AF_INET, 0, del);
         r.transact(
@@ -332,8 +331,8 @@ fn main() {
             missing,
         );
         let mut upd = labelled.clone();
-        upd.mark = Some(7);
-        upd.extra.get_mut().labels = None;
+        upd.set_mark(7);
+        upd.unset(conntrack::entry::Field::Labels);
         let ua = codec::entry_attrs(&upd, Purpose::Update).unwrap();
         let ok = req(msg::CT_NEW, AF_INET, 0, ua);
         r.transact(&s, &format!("ack-update-{tag}"), SUBSYS_CT, NLM_F_ACK, ok);
