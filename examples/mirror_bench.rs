@@ -15,6 +15,7 @@
 use std::collections::BTreeSet;
 use std::io::{BufRead, Write};
 use std::net::IpAddr;
+use std::ops::ControlFlow;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
@@ -295,7 +296,7 @@ fn main() {
     let step = |m: &mut Mirror, r: &mut Replica, t: &mut Timer, wait: i32| -> usize {
         let n = m.step(wait, |c, e| {
             r.apply(c, e);
-            true
+            ControlFlow::Continue(())
         });
         let n = n.expect("mirror step");
         t.after_step(&m.stats());

@@ -14,6 +14,13 @@
  *   objects are plain data: read-only use may be shared, mutation needs one owner.
  * - On an error, ct_last_error_message() (per thread) and ct_handle_last_error() (per handle)
  *   describe it: errno, and the kernel's extended-ack text when it sent one.
+ * - Callbacks say whether to go on, in each language's own form, mapped the same way:
+ *     language  callbacks                                          go on          stop
+ *     C         ct_dump_cb, ct_expect_cb, ct_event_cb, ct_mirror_cb  return 0       non-zero
+ *     Rust      dump_entries, dump_expectations, Listener::receive,  Continue(())   Break(())
+ *               Mirror::step and run (std::ops::ControlFlow)
+ *     Go        Conn.Dump, Conn.DumpAny                              true           false
+ *     Python    dump_each, dump_each_any, Mirror.step               None or True   False
  */
 
 #ifndef CONNTRACK_H

@@ -8,6 +8,7 @@
 //! NETLINK_NO_ENOBUFS): the kernel then keeps destroy events it could not deliver and delivers
 //! them later, and never reports overruns.
 
+use std::ops::ControlFlow;
 use std::os::fd::AsRawFd;
 
 use netlink_sys::{protocols::NETLINK_NETFILTER, Socket};
@@ -51,15 +52,16 @@ const SLOT: usize = 8192;
 /// dump the table to resynchronise.
 ///
 /// ```no_run
+/// use std::ops::ControlFlow;
 /// use conntrack::{EventType, Listener};
 ///
 /// # fn main() -> conntrack::Result<()> {
 /// let mut l = Listener::open(EventType::ALL)?;
 /// loop {
-///     // Up to one second; the callback returns false to stop this call.
+///     // Up to one second; the callback returns ControlFlow::Break to stop this call.
 ///     l.receive(1000, |kind, e| {
 ///         println!("{:?} {}", EventType::from_bit(kind), conntrack::format::format_entry(e, 0));
-///         true
+///         ControlFlow::Continue(())
 ///     })?;
 /// }
 /// # }
@@ -184,7 +186,8 @@ impl Listener {
 
     /// Waits up to `timeout_ms` (0: do not wait; negative: wait forever) for events, then
     /// delivers every event already queued (up to a bounded number of datagrams) to `f`,
-    /// which returns false to stop early; events after the stop stay for the next call.
+    /// which returns `ControlFlow::Break` to stop early; events after the stop stay for the
+    /// next call.
     /// Returns how many were delivered (0 on timeout, or when every event that arrived was
     /// filtered out). An overrun ends the call with `Kind::Overrun` after counting it: the
     /// kernel reports the loss ahead of the events still queued from before it, so the next
@@ -192,9 +195,18 @@ impl Listener {
     pub fn receive(
         &mut self,
         timeout_ms: i32,
+        mut f: impl FnMut(u32, &Entry) -> ControlFlow<()>,
+    ) -> Result<usize> {
+        self.receive_while(timeout_ms, |kind, e| f(kind, e).is_continue())
+    }
+
+    /// [`Listener::receive`] with a callback that returns false to stop (the mirror's form).
+    pub(crate) fn receive_while(
+        &mut self,
+        timeout_ms: i32,
         mut f: impl FnMut(u32, &Entry) -> bool,
     ) -> Result<usize> {
-        self.receive_with_sender(timeout_ms, |kind, e, _| f(kind, e))
+        self.receive_sender_while(timeout_ms, |kind, e, _| f(kind, e))
     }
 
     /// As [`Listener::receive`], and `f` also gets the event's sender: the netlink port id
@@ -202,6 +214,15 @@ impl Listener {
     /// the kernel itself caused it (a packet, a timeout). `conntrack -E` prints it as
     /// `[USERSPACE] portid=N`.
     pub fn receive_with_sender(
+        &mut self,
+        timeout_ms: i32,
+        mut f: impl FnMut(u32, &Entry, u32) -> ControlFlow<()>,
+    ) -> Result<usize> {
+        self.receive_sender_while(timeout_ms, |kind, e, s| f(kind, e, s).is_continue())
+    }
+
+    /// [`Listener::receive_with_sender`] with a callback that returns false to stop.
+    pub(crate) fn receive_sender_while(
         &mut self,
         timeout_ms: i32,
         mut f: impl FnMut(u32, &Entry, u32) -> bool,

@@ -38,11 +38,17 @@
 //! Every operation needs CAP_NET_ADMIN in the namespace. Errors are [`Error`] values whose
 //! [`Kind`] is what a caller acts on (the C API's status codes are the same kinds).
 //!
-//! Callbacks, in every language the library serves, say whether to go on: a Rust dump
-//! callback returns [`std::ops::ControlFlow`] (`Break` stops), an event callback returns
-//! `bool` (`false` stops), a C callback returns 0 to go on and anything else to stop, a Go
-//! callback returns `false` to stop, and a Python callback returns a true value to stop (as
-//! C's non-zero); iterators (Rust's [`Entries`], Python's) stop when the loop does.
+//! Callbacks, in every language the library serves, say whether to go on, each in its own
+//! form and mapped the same way:
+//!
+//! | language | go on | stop |
+//! | --- | --- | --- |
+//! | Rust (dumps, [`Listener::receive`], [`Mirror::step`]) | `ControlFlow::Continue(())` | `ControlFlow::Break(())` |
+//! | C | return 0 | return non-zero |
+//! | Go | `true` | `false` |
+//! | Python | `None` (no return) or `True` | `False` |
+//!
+//! Iterators (Rust's [`Entries`], Python's) stop when the loop does.
 //!
 //! Modules marked hidden in these docs (`codec`, `receive`, `ffi`, ...) are the library's
 //! internals, public only for its tests and fuzz targets; they may change in any release.

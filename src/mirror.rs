@@ -24,6 +24,7 @@ use std::collections::hash_map::RandomState;
 use std::collections::HashSet;
 use std::hash::{BuildHasher, Hash};
 use std::net::IpAddr;
+use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 use crate::entry::Entry;
@@ -673,6 +674,7 @@ const ROW_CHUNKS: usize = 16;
 /// A live copy of the conntrack table of one namespace (see the module documentation).
 ///
 /// ```no_run
+/// use std::ops::ControlFlow;
 /// use conntrack::mirror::{ChangeKind, Mirror};
 ///
 /// # fn main() -> conntrack::Result<()> {
@@ -681,7 +683,7 @@ const ROW_CHUNKS: usize = 16;
 ///     // The first step loads the table (changes marked as repairs), later ones apply events.
 ///     m.step(1000, |change, e| {
 ///         println!("{:?} {}", change.kind, conntrack::format::format_entry(e, 0));
-///         true
+///         ControlFlow::Continue(())
 ///     })?;
 ///     println!("{} entries, stale: {}", m.len(), m.stats().stale);
 /// }
@@ -897,10 +899,19 @@ impl Mirror {
 
     /// Runs what is due: the first load or a repair, then the events that arrive within
     /// `timeout_ms` (0: only those already queued; negative: wait until some arrive or a
-    /// repair is due). Each change goes to `f`, which returns false to end the step early
-    /// (a repair always completes first, so the mirror is never left half compared).
-    /// Returns how many changes were delivered.
+    /// repair is due). Each change goes to `f`, which returns `ControlFlow::Break` to end the
+    /// step early (a repair always completes first, so the mirror is never left half
+    /// compared). Returns how many changes were delivered.
     pub fn step(
+        &mut self,
+        timeout_ms: i32,
+        mut f: impl FnMut(Change, &Entry) -> ControlFlow<()>,
+    ) -> Result<usize> {
+        self.step_while(timeout_ms, |c, e| f(c, e).is_continue())
+    }
+
+    /// [`Mirror::step`] with a callback that returns false to stop.
+    pub(crate) fn step_while(
         &mut self,
         timeout_ms: i32,
         mut f: impl FnMut(Change, &Entry) -> bool,
@@ -937,7 +948,7 @@ impl Mirror {
             delivered: 0,
             touched: None,
         };
-        let r = listener.receive(wait, |kind, e| {
+        let r = listener.receive_while(wait, |kind, e| {
             a.event(kind, e);
             !a.stop
         });
@@ -956,12 +967,12 @@ impl Mirror {
         }
     }
 
-    /// Runs steps until `f` returns false (or an error).
-    pub fn run(&mut self, mut f: impl FnMut(Change, &Entry) -> bool) -> Result<()> {
+    /// Runs steps until `f` returns `ControlFlow::Break` (or an error).
+    pub fn run(&mut self, mut f: impl FnMut(Change, &Entry) -> ControlFlow<()>) -> Result<()> {
         let mut go = true;
         while go {
-            self.step(-1, |c, e| {
-                go = f(c, e);
+            self.step_while(-1, |c, e| {
+                go = f(c, e).is_continue();
                 go
             })?;
         }
@@ -1013,7 +1024,7 @@ impl Mirror {
         // A loss reported here is one the dump repairs. Bounded, so that a sustained burst
         // cannot keep the repair from starting.
         for _ in 0..PRE_DRAIN {
-            match listener.receive(0, |kind, e| {
+            match listener.receive_while(0, |kind, e| {
                 a.event(kind, e);
                 true
             }) {
@@ -1028,7 +1039,7 @@ impl Mirror {
         let mut lost = false;
         // One receive call's worth of events (a bounded number of datagrams); how many.
         let mut drain = |a: &mut Apply<'_, _>, listener: &mut Listener| -> Result<usize> {
-            match listener.receive(0, |kind, e| {
+            match listener.receive_while(0, |kind, e| {
                 a.event(kind, e);
                 true
             }) {

@@ -5,6 +5,7 @@ use conntrack::batch::{Batch, Op};
 use conntrack::entry::{proto, Dir, Side};
 use conntrack::events::{Listener, EVENT_ALL, EVENT_DESTROY, EVENT_NEW, EVENT_UPDATE};
 use conntrack::{Entry, Filter, Handle, Kind};
+use std::ops::ControlFlow;
 
 mod common;
 use common::Netns;
@@ -37,7 +38,7 @@ fn collect(l: &mut Listener, n: usize) -> Vec<(u32, Entry)> {
         let k = l
             .receive(5000, |t, e| {
                 got.push((t, e.clone()));
-                true
+                ControlFlow::Continue(())
             })
             .unwrap();
         if k == 0 {
@@ -109,7 +110,7 @@ fn a_filtered_listener_sees_only_what_matches() {
     assert_eq!(ev[1].0, EVENT_DESTROY);
     // Nothing else is queued: the zone-6 events were dropped by the kernel's socket filter,
     // never reaching the socket.
-    assert_eq!(l.receive(0, |_, _| true).unwrap(), 0);
+    assert_eq!(l.receive(0, |_, _| ControlFlow::Continue(())).unwrap(), 0);
     assert_eq!(
         l.received(),
         2,
@@ -132,7 +133,7 @@ fn the_descriptor_wakes_for_events_and_times_out_without() {
     };
     assert_eq!(poll(l.fd(), 50), 0, "no event yet: poll times out");
     assert_eq!(
-        l.receive(50, |_, _| true).unwrap(),
+        l.receive(50, |_, _| ControlFlow::Continue(())).unwrap(),
         0,
         "receive times out too"
     );
@@ -142,7 +143,14 @@ fn the_descriptor_wakes_for_events_and_times_out_without() {
         1,
         "the event makes the descriptor readable"
     );
-    assert_eq!(l.receive(0, |t, _| t == EVENT_NEW).unwrap(), 1);
+    assert_eq!(
+        l.receive(0, |t, _| {
+            assert_eq!(t, EVENT_NEW);
+            ControlFlow::Continue(())
+        })
+        .unwrap(),
+        1
+    );
 }
 
 #[test]
@@ -175,7 +183,7 @@ fn a_tiny_buffer_under_a_burst_reports_an_overrun_and_keeps_working() {
     let mut seen = 0usize;
     let mut overrun = None;
     loop {
-        match l.receive(0, |_, _| true) {
+        match l.receive(0, |_, _| ControlFlow::Continue(())) {
             Ok(0) => break,
             Ok(n) => seen += n,
             Err(e) => {
@@ -189,7 +197,7 @@ fn a_tiny_buffer_under_a_burst_reports_an_overrun_and_keeps_working() {
     assert_eq!(l.overruns(), 1);
     assert!(seen < 2000);
     // Drain what is left, then the listener goes on with new events.
-    while l.receive(0, |_, _| true).unwrap_or(1) > 0 {}
+    while l.receive(0, |_, _| ControlFlow::Continue(())).unwrap_or(1) > 0 {}
     h.create(&mk(5000)).unwrap();
     let ev = collect(&mut l, 1);
     assert_eq!(
@@ -253,7 +261,7 @@ fn the_socket_filter_drops_by_family_mark_and_protocol_in_the_kernel() {
         .map(|(_, e)| e.tuple(Dir::Orig).port(Side::Src))
         .collect();
     assert_eq!(ports, [Some(1), Some(4)]);
-    assert_eq!(l.receive(0, |_, _| true).unwrap(), 0);
+    assert_eq!(l.receive(0, |_, _| ControlFlow::Continue(())).unwrap(), 0);
     assert_eq!(l.received(), 2, "the kernel dropped the other three");
     // The same filter left to the library delivers the same, after receiving all five.
     let mut l2 = Listener::open_netns(&ns.0, EVENT_DESTROY).unwrap();
@@ -262,7 +270,7 @@ fn the_socket_filter_drops_by_family_mark_and_protocol_in_the_kernel() {
     ns.sh("conntrack -F");
     let ev = collect(&mut l2, 2);
     assert_eq!(ev.len(), 2);
-    assert_eq!(l2.receive(0, |_, _| true).unwrap(), 0);
+    assert_eq!(l2.receive(0, |_, _| ControlFlow::Continue(())).unwrap(), 0);
     assert_eq!(l2.received(), 5);
 }
 
@@ -280,7 +288,7 @@ fn a_callback_that_stops_leaves_the_rest_for_the_next_call() {
         assert!(l
             .receive(5000, |_, e| {
                 first.push(e.tuple(Dir::Orig).port(Side::Src));
-                false
+                ControlFlow::Break(())
             })
             .is_ok());
     }
@@ -309,7 +317,7 @@ fn stopping_after_every_event_loses_none_of_a_batch_read_at_once_and_keeps_their
         let n = l
             .receive(5000, |_, e| {
                 ports.push(e.tuple(Dir::Orig).port(Side::Src).unwrap());
-                false
+                ControlFlow::Break(())
             })
             .unwrap();
         assert!(n <= 1, "a stop ends the call");
@@ -320,7 +328,7 @@ fn stopping_after_every_event_loses_none_of_a_batch_read_at_once_and_keeps_their
     }
     assert_eq!(ports, (1..=300).collect::<Vec<u16>>());
     assert_eq!(
-        l.receive(0, |_, _| true).unwrap(),
+        l.receive(0, |_, _| ControlFlow::Continue(())).unwrap(),
         0,
         "none delivered twice"
     );

@@ -4,6 +4,7 @@
 //! copy built only from its callbacks must equal the mirror.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::ControlFlow;
 
 use conntrack::batch::{Batch, Op};
 use conntrack::mirror::{Change, ChangeKind, Mirror};
@@ -57,7 +58,7 @@ fn settle(m: &mut Mirror, r: &mut Replica) {
         let n = m
             .step(0, |c, e| {
                 r.apply(c, e);
-                true
+                ControlFlow::Continue(())
             })
             .unwrap();
         if n == 0 && !m.stats().stale && m.next_timeout_ms() < 0 {
@@ -67,7 +68,7 @@ fn settle(m: &mut Mirror, r: &mut Replica) {
             // A repair is due later: wait for it (step sleeps no longer than until then).
             m.step(-1, |c, e| {
                 r.apply(c, e);
-                true
+                ControlFlow::Continue(())
             })
             .unwrap();
         }
@@ -132,7 +133,7 @@ fn loads_then_follows_creates_updates_deletes_and_a_flush() {
     m.step(0, |c, e| {
         first.push(c);
         r.apply(c, e);
-        true
+        ControlFlow::Continue(())
     })
     .unwrap();
     assert_eq!(first.len(), 500);
@@ -205,7 +206,7 @@ fn repairs_after_forced_overruns_with_changes_during_the_repairs() {
     while !churn.is_finished() {
         m.step(10, |c, e| {
             r.apply(c, e);
-            true
+            ControlFlow::Continue(())
         })
         .unwrap();
     }

@@ -144,7 +144,7 @@ pub unsafe extern "C" fn ct_events_receive(
         let l = arg_mut!(events);
         let cb = arg_cb!(cb);
         let mut n = 0usize;
-        let r = l.receive_with_sender(timeout_ms, |kind, e, sender| {
+        let r = l.receive_sender_while(timeout_ms, |kind, e, sender| {
             n += 1;
             EVENT_SENDER.with(|s| s.set(sender));
             // SAFETY: the entry lives until the callback returns, as documented.

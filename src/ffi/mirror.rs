@@ -161,7 +161,7 @@ pub unsafe extern "C" fn ct_mirror_step(
     ffi_fn! {
         let cb = arg_cb!(cb);
         let r = with_mirror(mirror, |m, state| {
-            m.step(timeout_ms, |c: Change, e: &Entry| {
+            m.step_while(timeout_ms, |c: Change, e: &Entry| {
                 if state.free_pending() {
                     // Closed from an earlier callback: the caller hears nothing more.
                     return false;

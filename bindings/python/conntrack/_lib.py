@@ -379,4 +379,11 @@ def check_view_layout(size=VIEW_SIZE):
         )
 
 
+def stops(result):
+    """Whether a callback's return value stops the call. Only False stops; None (a callback
+    that returns nothing) and True go on: the same mapping as C's non-zero, Rust's
+    ControlFlow.Break and Go's false."""
+    return result is False
+
+
 check_view_layout()

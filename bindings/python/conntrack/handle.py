@@ -122,8 +122,8 @@ class Conntrack:
         """Streams every entry matching `filter` to ``callback(entry)`` through ct_dump,
         without keeping the table in memory; returns how many entries were delivered.
 
-        The callback gets an Entry (a copy it may keep). It stops the dump by returning a
-        true value, or by raising: the exception then propagates out of dump_each once the
+        The callback gets an Entry (a copy it may keep). It stops the dump by returning
+        False (None or True go on), or by raising: the exception then propagates out of dump_each once the
         library has finished the dump cleanly, and the handle stays usable. While the dump
         runs the handle is busy: calling this handle's methods from the callback raises
         BusyError (use another handle, or dump()).
@@ -149,7 +149,7 @@ class Conntrack:
             try:
                 entry = reader.read_kept(entry_ptr)
                 state["count"] += 1
-                return 1 if callback(entry) else 0
+                return 1 if _lib.stops(callback(entry)) else 0
             except BaseException as e:  # noqa: B902 - re-raised after the dump returns
                 state["error"] = e
                 return 1

@@ -236,7 +236,7 @@ class Mirror:
                 if callback is None:
                     out.append(ch)
                     return 0
-                if callback(ch):
+                if _lib.stops(callback(ch)):
                     state["stopped"] = True
                     return 1
                 return 0
@@ -277,7 +277,7 @@ class Mirror:
             while pending and self._m is not None:
                 ch = pending.popleft()
                 n += 1
-                if callback(ch):
+                if _lib.stops(callback(ch)):
                     break
         finally:
             self._callback_thread = None
@@ -289,7 +289,8 @@ class Mirror:
 
         Without `callback`: returns the changes as a list of Change (empty when the
         timeout passed without one). With `callback`: each Change goes to
-        ``callback(change)`` as it happens (a true return value ends the step early; an
+        ``callback(change)`` as it happens (returning False ends the step early, None or True
+        go on; an
         exception ends it and propagates once the library has finished the step, a repair
         being always completed first); returns how many changes were delivered. The
         callback may call close() and nothing else on this mirror."""

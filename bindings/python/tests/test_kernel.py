@@ -306,10 +306,12 @@ def test_dump_each_streams_and_stops(ct, netns):
                for e in seen)
     assert all(isinstance(e, Entry) and e.proto == 17 for e in seen)
 
-    # A true return value stops the dump; the handle works right after.
+    # False stops the dump (as C's non-zero, Rust's Break, Go's false); the handle works
+    # right after. True, like None, goes on.
     stopped = []
-    assert ct.dump_each(lambda e: stopped.append(e) or True) == 1 and len(stopped) == 1
+    assert ct.dump_each(lambda e: stopped.append(e) or False) == 1 and len(stopped) == 1
     assert len(ct.list()) == 50
+    assert ct.dump_each(lambda e: True) == 50
 
     # An exception stops it and comes out of dump_each; the handle still works.
     class Boom(Exception):

@@ -256,5 +256,5 @@ def test_callback_exceptions_reach_the_caller(netns):
         assert {key(ch.entry) for ch in seen + [rest]} == {key(e) for e in m}
         netns.conntrack("-D", "-p", "udp", "-s", "10.0.0.2")
         stopped = []
-        assert m.step(WAIT, callback=lambda ch: stopped.append(ch) or True) == 1
+        assert m.step(WAIT, callback=lambda ch: stopped.append(ch) or False) == 1
         assert stopped[0].kind == "destroy" and len(m) == 2
