@@ -220,6 +220,7 @@ static bool test_null_everywhere_without_a_handle(void) {
     CHECK_RC(ct_events_set_receive_buffer(NULL, 1), NP);
     CHECK_RC(ct_events_set_reliable(NULL, true), NP);
     CHECK(ct_handle_last_error(NULL) == NULL && ct_handle_last_errno(NULL) == 0);
+    CHECK(ct_events_last_error(NULL) == NULL && ct_events_last_errno(NULL) == 0);
     CHECK_RC(ct_handle_set_receive_buffer(NULL, 1), NP);
     CHECK_RC(ct_dump(NULL, NULL, dummy_cb, NULL), NP);
     CHECK_RC(ct_list(NULL, NULL, NULL), NP);

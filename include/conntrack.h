@@ -12,8 +12,9 @@
  * - Threads: a ct_handle is used by one thread at a time; separate handles are independent
  *   and may be used from different threads at once. ct_entry, ct_filter and ct_entry_list
  *   objects are plain data: read-only use may be shared, mutation needs one owner.
- * - On an error, ct_last_error_message() (per thread) and ct_handle_last_error() (per handle)
- *   describe it: errno, and the kernel's extended-ack text when it sent one.
+ * - On an error, ct_last_error_message() (per thread) and ct_handle_last_error() (per handle;
+ *   ct_events_last_error() per listener) describe it: errno, and the kernel's extended-ack
+ *   text when it sent one. A constructor's error (no object yet) is the thread's.
  * - Callbacks say whether to go on, in each language's own form, mapped the same way:
  *     language  callbacks                                          go on          stop
  *     C         ct_dump_cb, ct_expect_cb, ct_event_cb, ct_mirror_cb  return 0       non-zero
@@ -1950,6 +1951,19 @@ uint32_t ct_events_sender(void);
  * reported since it was opened. 0 for NULL.
  */
 uint64_t ct_events_overruns(const ct_events *events);
+
+/**
+ * The detail of the last error of a call on `events` (the same text as
+ * ct_last_error_message gave on the thread that made the call), or "" when none failed,
+ * as ct_handle_last_error for a handle. Returns NULL only for NULL. The string belongs to
+ * `events` and stays valid until its next failed call.
+ */
+const char *ct_events_last_error(const ct_events *events);
+
+/**
+ * The errno of the last failed call on `events` (0 when none, or for NULL).
+ */
+int32_t ct_events_last_errno(const ct_events *events);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -68,10 +68,9 @@ func (b *Batch) Send(c *Conn) ([]error, error) {
 	if n == 0 {
 		return results, nil
 	}
-	var detail C.gct_err
 	var cb *C.ct_batch
-	if rc := C.gct_batch_new(&cb, &detail); rc != C.CT_OK {
-		return nil, newError("batch", rc, &detail)
+	if err := threadCall("batch", func() C.ct_status { return C.ct_batch_new(&cb) }); err != nil {
+		return nil, err
 	}
 	defer C.ct_batch_free(cb)
 

@@ -45,9 +45,14 @@ func open(op string, netns *C.char) (*Conn, error) {
 		return nil, viewLayoutErr
 	}
 	var h *C.ct_handle
-	var detail C.gct_err
-	if rc := C.gct_open(netns, &h, &detail); rc != C.CT_OK {
-		return nil, newError(op, rc, &detail)
+	err := threadCall(op, func() C.ct_status {
+		if netns != nil {
+			return C.ct_open_netns(netns, &h)
+		}
+		return C.ct_open(&h)
+	})
+	if err != nil {
+		return nil, err
 	}
 	return &Conn{h: h}, nil
 }

@@ -23,8 +23,10 @@
 // library's detail (with the kernel's extended-ack message when it sent one); errors.Is
 // matches them against ErrNotFound, ErrExists, ErrPermission, ErrInvalidArgument,
 // ErrNetns, ErrBusy and the other sentinels, and against the errno (syscall.ENOENT, ...).
-// The detail is read in the same C call as the operation, so it is right even though a
-// goroutine may move between OS threads.
+// The detail is the one the library keeps on the object the call used (ct_handle_last_error,
+// ct_events_last_error), read in the same C call where the shim builds C objects, or, for a
+// call that makes an object, the thread's, read before the goroutine may leave its OS thread:
+// so it is right even though a goroutine may move between OS threads.
 //
 // A Conn is used by one goroutine at a time; separate Conns are independent. Every C
 // object the package makes is freed before the call that made it returns, except the

@@ -7,6 +7,7 @@ import "C"
 
 import (
 	"errors"
+	"runtime"
 	"strings"
 	"syscall"
 )
@@ -142,6 +143,26 @@ func newError(op string, rc C.ct_status, detail *C.gct_err) error {
 func handleError(op string, h *C.ct_handle, rc C.ct_status) error {
 	return &Error{Op: op, Code: Code(rc), Errno: syscall.Errno(C.ct_handle_last_errno(h)),
 		Message: C.GoString(C.ct_handle_last_error(h))}
+}
+
+// eventsError is the error of a call on ev that returned rc, with the detail the library
+// keeps on the listener (ct_events_last_error), as handleError does for a handle.
+func eventsError(op string, ev *C.ct_events, rc C.ct_status) error {
+	return &Error{Op: op, Code: Code(rc), Errno: syscall.Errno(C.ct_events_last_errno(ev)),
+		Message: C.GoString(C.ct_events_last_error(ev))}
+}
+
+// threadCall runs a constructor (ct_open, ct_events_open, ct_batch_new, ...). It has no
+// object yet to keep its error on, so the detail is the calling thread's
+// (ct_last_error_message): the goroutine stays on its OS thread from the call to the read.
+func threadCall(op string, call func() C.ct_status) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if rc := call(); rc != C.CT_OK {
+		return &Error{Op: op, Code: Code(rc), Errno: syscall.Errno(C.ct_last_errno()),
+			Message: C.GoString(C.ct_last_error_message())}
+	}
+	return nil
 }
 
 // invalid makes an ErrInvalidArgument error found on the Go side.

@@ -125,9 +125,14 @@ func openEvents(op string, netns *C.char, types EventType) (*Events, error) {
 		return nil, viewLayoutErr
 	}
 	var ev *C.ct_events
-	var detail C.gct_err
-	if rc := C.gct_events_open(netns, C.uint32_t(types), &ev, &detail); rc != C.CT_OK {
-		return nil, newError(op, rc, &detail)
+	err := threadCall(op, func() C.ct_status {
+		if netns != nil {
+			return C.ct_events_open_netns(netns, C.uint32_t(types), &ev)
+		}
+		return C.ct_events_open(C.uint32_t(types), &ev)
+	})
+	if err != nil {
+		return nil, err
 	}
 	return &Events{ev: ev, fd: int(C.ct_events_fd(ev))}, nil
 }
@@ -213,9 +218,8 @@ func (e *Events) SetReceiveBuffer(bytes int) error {
 		return err
 	}
 	defer e.release()
-	var detail C.gct_err
-	if rc := C.gct_events_set_receive_buffer(ev, C.size_t(bytes), &detail); rc != C.CT_OK {
-		return newError(op, rc, &detail)
+	if rc := C.ct_events_set_receive_buffer(ev, C.size_t(bytes)); rc != C.CT_OK {
+		return eventsError(op, ev, rc)
 	}
 	return nil
 }
@@ -231,9 +235,8 @@ func (e *Events) SetReliable(on bool) error {
 		return err
 	}
 	defer e.release()
-	var detail C.gct_err
-	if rc := C.gct_events_set_reliable(ev, C.bool(on), &detail); rc != C.CT_OK {
-		return newError(op, rc, &detail)
+	if rc := C.ct_events_set_reliable(ev, C.bool(on)); rc != C.CT_OK {
+		return eventsError(op, ev, rc)
 	}
 	return nil
 }

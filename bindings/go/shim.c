@@ -19,10 +19,6 @@ static ct_status capture(ct_status rc, gct_err *err) {
     return rc;
 }
 
-ct_status gct_open(const char *netns, ct_handle **h_out, gct_err *err) {
-    return capture(netns ? ct_open_netns(netns, h_out) : ct_open(h_out), err);
-}
-
 uint32_t gct_view_size(size_t size) {
     ct_entry *e = NULL;
     uint32_t got = 0;
@@ -269,8 +265,6 @@ ct_status gct_delete_matching_any(ct_handle *h, const gct_fspec *fs, size_t coun
 
 
 
-ct_status gct_batch_new(ct_batch **out, gct_err *err) { return capture(ct_batch_new(out), err); }
-
 /* A request the view carries whole (no helper, no label mask) can go in a block of views. */
 static int view_only(const gct_flat *f) { return (f->has & (GCT_LABELS_MASK | GCT_HELPER)) == 0; }
 
@@ -320,10 +314,6 @@ void gct_batch_results(const ct_batch *b, size_t n, int32_t *status, int32_t *er
     }
 }
 
-ct_status gct_events_open(const char *netns, uint32_t types, ct_events **out, gct_err *err) {
-    return capture(netns ? ct_events_open_netns(netns, types, out) : ct_events_open(types, out), err);
-}
-
 ct_status gct_events_set_filter(ct_events *ev, const gct_fspec *fs, gct_err *err) {
     ct_filter *f = NULL;
     ct_status rc = filter_build(fs, &f);
@@ -331,14 +321,6 @@ ct_status gct_events_set_filter(ct_events *ev, const gct_fspec *fs, gct_err *err
     capture(rc, err);
     ct_filter_free(f);
     return rc;
-}
-
-ct_status gct_events_set_receive_buffer(ct_events *ev, size_t bytes, gct_err *err) {
-    return capture(ct_events_set_receive_buffer(ev, bytes), err);
-}
-
-ct_status gct_events_set_reliable(ct_events *ev, bool on, gct_err *err) {
-    return capture(ct_events_set_reliable(ev, on), err);
 }
 
 /* Events reach Go in chunks, as a dump's entries do. */

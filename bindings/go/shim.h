@@ -5,9 +5,11 @@
  * its own memory); entries are read back as records too, a block per call. Every operation builds its C objects, runs, copies the
  * error detail and frees them inside ONE C call: a goroutine may move to another OS thread
  * between two cgo calls, so the thread-local ct_last_error_message() is only ever read in
- * the call that failed. Operations that take nothing but a handle and plain values are
- * called directly from Go, which then reads the handle's own error (ct_handle_last_error),
- * the same from any thread. */
+ * the call that failed. Operations that take nothing but a handle or a listener and plain
+ * values are called directly from Go, which then reads that object's own error
+ * (ct_handle_last_error, ct_events_last_error), the same from any thread; constructors,
+ * which have no object yet, are called from Go with the goroutine locked to its OS thread
+ * until it has read the thread's error. */
 #ifndef CONNTRACK_GO_SHIM_H
 #define CONNTRACK_GO_SHIM_H
 
@@ -86,7 +88,6 @@ typedef struct {
     gct_rview entry;
 } gct_event;
 
-ct_status gct_open(const char *netns, ct_handle **h_out, gct_err *err);
 /* The layout check: ct_entry_view of a fresh entry into `size` bytes; the size the library
  * says it wrote (0 when it refused). */
 uint32_t gct_view_size(size_t size);
@@ -109,7 +110,6 @@ ct_status gct_delete_matching(ct_handle *h, const gct_fspec *fs, int flush, uint
 /* gct_dump_any gathers the matches as records into *out (free it with free()), *n of them. */
 ct_status gct_dump_any(ct_handle *h, const gct_fspec *fs, size_t count, gct_rview **out, size_t *n, gct_err *err);
 ct_status gct_delete_matching_any(ct_handle *h, const gct_fspec *fs, size_t count, uint64_t *n, gct_err *err);
-ct_status gct_batch_new(ct_batch **out, gct_err *err);
 /* Queues the `n` requests in order: runs of plain views of one operation through
  * ct_batch_add_views (one call a run), the others built one by one; build_rc[i] is CT_OK
  * when request i was queued. */
@@ -145,10 +145,7 @@ typedef struct {
 ct_status gct_expect_op(ct_handle *h, int op, const gct_xflat *x, gct_err *err); /* GCT_OP_CREATE or GCT_OP_DELETE */
 ct_status gct_expect_dump(ct_handle *h, uintptr_t user, gct_err *err);
 
-ct_status gct_events_open(const char *netns, uint32_t types, ct_events **out, gct_err *err);
 ct_status gct_events_set_filter(ct_events *ev, const gct_fspec *fs, gct_err *err);
-ct_status gct_events_set_receive_buffer(ct_events *ev, size_t bytes, gct_err *err);
-ct_status gct_events_set_reliable(ct_events *ev, bool on, gct_err *err);
 /* Waits up to timeout_ms (-1: no end) until events are queued, or, when wake_fd >= 0, until
  * wake_fd is readable (*woken = 1, nothing received); then receives what is queued, handing
  * the events to Go in chunks (gctEventsDeliver with `user`). Readable but nothing delivered

@@ -5,7 +5,7 @@ use std::ffi::{c_char, c_void};
 use super::entry::ct_entry;
 use super::filter::ct_filter;
 use super::status::ct_status;
-use super::{cast_ref, free_c, give, status_of, write_opt, Castable};
+use super::{cast_ref, free_c, give, write_opt, Castable, LastError};
 use crate::events::Listener;
 use crate::Entry;
 
@@ -31,7 +31,20 @@ pub struct ct_events {
 }
 
 impl Castable for ct_events {
-    type Rust = Listener;
+    type Rust = EventsBox;
+}
+
+/// The Rust side of a ct_events: the listener, and the detail of its last error.
+pub(crate) struct EventsBox {
+    l: Listener,
+    last_error: LastError,
+}
+
+fn boxed(l: Listener) -> EventsBox {
+    EventsBox {
+        l,
+        last_error: LastError::default(),
+    }
 }
 
 /// Event type: a new entry.
@@ -58,7 +71,7 @@ pub unsafe extern "C" fn ct_events_open(types: u32, events_out: *mut *mut ct_eve
     ffi_fn! {
         arg_out!(events_out);
         let l = ok!(Listener::open(types));
-        give::<ct_events>(events_out, "events_out", l)
+        give::<ct_events>(events_out, "events_out", boxed(l))
     }
 }
 
@@ -74,7 +87,7 @@ pub unsafe extern "C" fn ct_events_open_netns(
         let name = arg_str!(netns);
         arg_out!(events_out);
         let l = ok!(Listener::open_netns(name, types));
-        give::<ct_events>(events_out, "events_out", l)
+        give::<ct_events>(events_out, "events_out", boxed(l))
     }
 }
 
@@ -89,7 +102,7 @@ pub unsafe extern "C" fn ct_events_close(events: *mut ct_events) {
 /// the listener: do not close it or read from it.
 #[no_mangle]
 pub unsafe extern "C" fn ct_events_fd(events: *const ct_events) -> i32 {
-    ffi_fn! { cast_ref(events).map_or(-1, |l| l.fd()) }
+    ffi_fn! { cast_ref(events).map_or(-1, |b| b.l.fd()) }
 }
 
 /// Delivers only events whose entry matches `filter` (copied; NULL delivers all). The
@@ -102,8 +115,8 @@ pub unsafe extern "C" fn ct_events_set_filter(
     filter: *const ct_filter,
 ) -> ct_status {
     ffi_fn! {
-        let l = arg_mut!(events);
-        status_of(l.set_filter(cast_ref(filter).cloned()))
+        let b = arg_mut!(events);
+        b.last_error.status(b.l.set_filter(cast_ref(filter).cloned()))
     }
 }
 
@@ -114,14 +127,20 @@ pub unsafe extern "C" fn ct_events_set_receive_buffer(
     events: *mut ct_events,
     bytes: usize,
 ) -> ct_status {
-    ffi_fn! { status_of(arg_mut!(events).set_receive_buffer(bytes).map(|_| ())) }
+    ffi_fn! {
+        let b = arg_mut!(events);
+        b.last_error.status(b.l.set_receive_buffer(bytes).map(|_| ()))
+    }
 }
 
 /// Reliable mode on (`on` true) or off (the default): see ct_events for what it changes.
 /// CT_ERR_UNSUPPORTED when the kernel lacks the socket options.
 #[no_mangle]
 pub unsafe extern "C" fn ct_events_set_reliable(events: *mut ct_events, on: bool) -> ct_status {
-    ffi_fn! { status_of(arg_mut!(events).set_reliable(on)) }
+    ffi_fn! {
+        let b = arg_mut!(events);
+        b.last_error.status(b.l.set_reliable(on))
+    }
 }
 
 /// Waits up to `timeout_ms` milliseconds (0: do not wait; -1: wait forever) for events, then
@@ -141,10 +160,10 @@ pub unsafe extern "C" fn ct_events_receive(
     delivered_out: *mut usize,
 ) -> ct_status {
     ffi_fn! {
-        let l = arg_mut!(events);
+        let b = arg_mut!(events);
         let cb = arg_cb!(cb);
         let mut n = 0usize;
-        let r = l.receive_sender_while(timeout_ms, |kind, e, sender| {
+        let r = b.l.receive_sender_while(timeout_ms, |kind, e, sender| {
             n += 1;
             EVENT_SENDER.with(|s| s.set(sender));
             // SAFETY: the entry lives until the callback returns, as documented.
@@ -153,7 +172,7 @@ pub unsafe extern "C" fn ct_events_receive(
             go_on
         });
         write_opt(delivered_out, n);
-        status_of(r.map(|_| ()))
+        b.last_error.status(r.map(|_| ()))
     }
 }
 
@@ -175,5 +194,20 @@ pub extern "C" fn ct_events_sender() -> u32 {
 /// reported since it was opened. 0 for NULL.
 #[no_mangle]
 pub unsafe extern "C" fn ct_events_overruns(events: *const ct_events) -> u64 {
-    ffi_fn! { cast_ref(events).map_or(0, |l| l.overruns) }
+    ffi_fn! { cast_ref(events).map_or(0, |b| b.l.overruns) }
+}
+
+/// The detail of the last error of a call on `events` (the same text as
+/// ct_last_error_message gave on the thread that made the call), or "" when none failed,
+/// as ct_handle_last_error for a handle. Returns NULL only for NULL. The string belongs to
+/// `events` and stays valid until its next failed call.
+#[no_mangle]
+pub unsafe extern "C" fn ct_events_last_error(events: *const ct_events) -> *const c_char {
+    ffi_fn! { cast_ref(events).map_or(std::ptr::null(), |b| b.last_error.message()) }
+}
+
+/// The errno of the last failed call on `events` (0 when none, or for NULL).
+#[no_mangle]
+pub unsafe extern "C" fn ct_events_last_errno(events: *const ct_events) -> i32 {
+    ffi_fn! { cast_ref(events).map_or(0, |b| b.last_error.errno()) }
 }

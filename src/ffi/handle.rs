@@ -1,11 +1,12 @@
 //! ct_handle: a ctnetlink socket, and the operations on the table.
 
 use std::cell::UnsafeCell;
-use std::ffi::{c_char, CString};
-use std::sync::Mutex;
+use std::ffi::c_char;
 
 use super::status::ct_status;
-use super::{cast_ref, fail, free_c, give, null_arg, set_last_error, write_opt, Castable, Guard};
+use super::{
+    cast_ref, fail, free_c, give, null_arg, set_last_error, write_opt, Castable, Guard, LastError,
+};
 use crate::error::{Error, Kind};
 use crate::Handle;
 
@@ -23,7 +24,7 @@ pub(crate) struct HandleBox {
     /// Held by a call or a cursor; a ct_close meanwhile waits for the holder to let go.
     pub(crate) state: Guard,
     core: UnsafeCell<Handle>,
-    last_error: Mutex<(i32, CString)>,
+    last_error: LastError,
 }
 
 impl HandleBox {
@@ -34,12 +35,7 @@ impl HandleBox {
 
     /// Records `e` as the handle's last error.
     fn record(&self, e: &Error) {
-        if let Ok(mut l) = self.last_error.lock() {
-            *l = (
-                e.errno.unwrap_or(0),
-                CString::new(e.message.replace('\0', " ")).unwrap_or_default(),
-            );
-        }
+        self.last_error.record(e);
     }
 }
 
@@ -151,7 +147,7 @@ fn boxed(core: Handle) -> HandleBox {
     HandleBox {
         state: Guard::new(),
         core: UnsafeCell::new(core),
-        last_error: Mutex::new((0, CString::default())),
+        last_error: LastError::default(),
     }
 }
 
@@ -218,14 +214,7 @@ pub unsafe extern "C" fn ct_handle_set_receive_buffer(
 #[no_mangle]
 pub unsafe extern "C" fn ct_handle_last_error(h: *const ct_handle) -> *const c_char {
     ffi_fn! {
-        match cast_ref(h) {
-            Some(b) => b
-                .last_error
-                .lock()
-                .map(|l| l.1.as_ptr())
-                .unwrap_or(std::ptr::null()),
-            None => std::ptr::null(),
-        }
+        cast_ref(h).map_or(std::ptr::null(), |b| b.last_error.message())
     }
 }
 
@@ -233,9 +222,7 @@ pub unsafe extern "C" fn ct_handle_last_error(h: *const ct_handle) -> *const c_c
 #[no_mangle]
 pub unsafe extern "C" fn ct_handle_last_errno(h: *const ct_handle) -> i32 {
     ffi_fn! {
-        cast_ref(h)
-            .and_then(|b| b.last_error.lock().ok())
-            .map_or(0, |l| l.0)
+        cast_ref(h).map_or(0, |b| b.last_error.errno())
     }
 }
 

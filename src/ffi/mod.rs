@@ -244,6 +244,45 @@ pub(crate) unsafe fn write_opt<T>(out: *mut T, v: T) {
     }
 }
 
+/// The detail of an object's last failed call (ct_handle_last_error, ct_events_last_error):
+/// readable from any thread, so a caller that changed threads since the call (Go) still
+/// finds it.
+#[derive(Default)]
+pub(crate) struct LastError(std::sync::Mutex<(i32, CString)>);
+
+impl LastError {
+    /// Records `e` as the object's last error.
+    pub(crate) fn record(&self, e: &Error) {
+        if let Ok(mut l) = self.0.lock() {
+            *l = (
+                e.errno.unwrap_or(0),
+                CString::new(e.message.replace('\0', " ")).unwrap_or_default(),
+            );
+        }
+    }
+
+    /// Records the error of `r`, for the object and the thread, and makes `r` a status.
+    pub(crate) fn status(&self, r: crate::Result<()>) -> ct_status {
+        if let Err(e) = &r {
+            self.record(e);
+        }
+        status_of(r)
+    }
+
+    /// The message (valid until the object's next failure).
+    pub(crate) fn message(&self) -> *const c_char {
+        self.0
+            .lock()
+            .map(|l| l.1.as_ptr())
+            .unwrap_or(std::ptr::null())
+    }
+
+    /// The errno (0 when none).
+    pub(crate) fn errno(&self) -> i32 {
+        self.0.lock().map_or(0, |l| l.0)
+    }
+}
+
 /// Records `e` as the calling thread's last error.
 pub(crate) fn set_last_error(e: &Error) {
     let text = CString::new(e.message.replace('\0', " ")).unwrap_or_default();
