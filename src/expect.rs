@@ -3,35 +3,13 @@
 
 use std::ops::ControlFlow;
 
+// The struct is the codec's (it decodes into it); its rules and behaviour are here.
+pub use crate::codec::expect::Expectation;
 use crate::codec::expect::{encode, is_expectation};
 use crate::codec::{self, msg, Request, NLM_F_CREATE, NLM_F_EXCL, SUBSYS_CTNETLINK_EXP};
 use crate::entry::{Tuple, AF_INET, AF_INET6};
 use crate::error::{Error, Kind, Result};
 use crate::handle::Handle;
-
-/// An expectation: a connection a helper (FTP, SIP, ...) expects, tied to its master.
-///
-/// ```no_run
-/// # fn main() -> conntrack::Result<()> {
-/// for x in conntrack::Handle::open()?.expectations()? {
-///     println!("{:?} expects {:?} (helper {:?})", x.master(), x.tuple(), x.helper());
-/// }
-/// # Ok(())
-/// # }
-/// ```
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Expectation {
-    pub(crate) family: Option<u8>,
-    pub(crate) master: Tuple,
-    pub(crate) tuple: Tuple,
-    pub(crate) mask: Tuple,
-    pub(crate) timeout: Option<u32>,
-    pub(crate) zone: Option<u16>,
-    pub(crate) helper: Option<String>,
-    pub(crate) class: Option<u32>,
-    pub(crate) flags: Option<u32>,
-    pub(crate) id: Option<u32>,
-}
 
 impl Expectation {
     /// Checks that the expectation holds what a create (`full`) or a lookup or delete needs:

@@ -1,38 +1,12 @@
 //! The table's counters: how many entries (IPCTNL_MSG_CT_GET_STATS) and the per-CPU
 //! statistics (IPCTNL_MSG_CT_GET_STATS_CPU), as `conntrack -C` and `conntrack -S` show them.
 
+// The struct is the codec's (it decodes into it); its behaviour is here.
+pub use crate::codec::stats::CpuStats;
 use crate::codec::stats::{decode_count, decode_cpu_stats, is_cpu_stats};
 use crate::codec::{msg, Request, SUBSYS_CTNETLINK};
 use crate::error::{Error, Result};
 use crate::handle::Handle;
-
-/// Per-CPU statistics. Kernels differ in which counters they send (6.18 sends these; older
-/// ones also sent counters that no longer exist): a counter the kernel did not send reads 0.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CpuStats {
-    /// The CPU (res_id of the message).
-    pub cpu: u32,
-    /// Lookups that found an entry.
-    pub found: u32,
-    /// Packets conntrack could not track.
-    pub invalid: u32,
-    /// Entries inserted.
-    pub insert: u32,
-    /// Inserts that failed (a clash not resolved).
-    pub insert_failed: u32,
-    /// Packets dropped.
-    pub drop: u32,
-    /// Entries dropped early to make room.
-    pub early_drop: u32,
-    /// Errors.
-    pub error: u32,
-    /// Lookups restarted.
-    pub search_restart: u32,
-    /// Clashes resolved.
-    pub clash_resolve: u32,
-    /// Hash chains found too long.
-    pub chaintoolong: u32,
-}
 
 impl CpuStats {
     /// Adds `o`'s counters to these.

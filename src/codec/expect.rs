@@ -4,8 +4,32 @@
 use super::attrs::*;
 use super::decode::{be16, be32, string, tuple};
 use super::put_tuple;
+use crate::entry::Tuple;
 use crate::error::{Error, Result};
-use crate::expect::Expectation;
+
+/// An expectation: a connection a helper (FTP, SIP, ...) expects, tied to its master.
+///
+/// ```no_run
+/// # fn main() -> conntrack::Result<()> {
+/// for x in conntrack::Handle::open()?.expectations()? {
+///     println!("{:?} expects {:?} (helper {:?})", x.master(), x.tuple(), x.helper());
+/// }
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Expectation {
+    pub(crate) family: Option<u8>,
+    pub(crate) master: Tuple,
+    pub(crate) tuple: Tuple,
+    pub(crate) mask: Tuple,
+    pub(crate) timeout: Option<u32>,
+    pub(crate) zone: Option<u16>,
+    pub(crate) helper: Option<String>,
+    pub(crate) class: Option<u32>,
+    pub(crate) flags: Option<u32>,
+    pub(crate) id: Option<u32>,
+}
 
 /// Decodes an expectation message's payload (nfgenmsg onward).
 pub fn decode_expectation(payload: &[u8]) -> Result<Expectation> {

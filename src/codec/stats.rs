@@ -5,7 +5,34 @@ use super::attrs::*;
 use super::decode::be32;
 use super::{msg, RawMessage, SUBSYS_CTNETLINK};
 use crate::error::{Error, Result};
-use crate::stats::CpuStats;
+
+/// Per-CPU statistics. Kernels differ in which counters they send (6.18 sends these; older
+/// ones also sent counters that no longer exist): a counter the kernel did not send reads 0.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuStats {
+    /// The CPU (res_id of the message).
+    pub cpu: u32,
+    /// Lookups that found an entry.
+    pub found: u32,
+    /// Packets conntrack could not track.
+    pub invalid: u32,
+    /// Entries inserted.
+    pub insert: u32,
+    /// Inserts that failed (a clash not resolved).
+    pub insert_failed: u32,
+    /// Packets dropped.
+    pub drop: u32,
+    /// Entries dropped early to make room.
+    pub early_drop: u32,
+    /// Errors.
+    pub error: u32,
+    /// Lookups restarted.
+    pub search_restart: u32,
+    /// Clashes resolved.
+    pub clash_resolve: u32,
+    /// Hash chains found too long.
+    pub chaintoolong: u32,
+}
 
 /// Decodes one per-CPU statistics message (nfgenmsg onward).
 pub fn decode_cpu_stats(payload: &[u8]) -> Result<CpuStats> {
