@@ -12,9 +12,7 @@ import (
 	"fmt"
 	"runtime/cgo"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 	"unsafe"
 )
@@ -341,36 +339,18 @@ func (e *Events) Run(ctx context.Context, ch chan<- Event) error {
 	}
 	defer e.release()
 
-	// The wait in C ends when ctx is done: a goroutine writes to this pipe.
-	var wake [2]int
-	if err := syscall.Pipe2(wake[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
-		errno, _ := err.(syscall.Errno)
-		return &Error{Op: op, Code: CodeKernel, Errno: errno, Message: "make the wake-up pipe: " + err.Error()}
+	wake, err := newCtxPipe(op, ctx)
+	if err != nil {
+		return err
 	}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		select {
-		case <-ctx.Done():
-			_, _ = syscall.Write(wake[1], []byte{0})
-		case <-stop:
-		}
-	}()
-	defer func() {
-		close(stop)
-		wg.Wait() // the writer is gone before the pipe closes
-		syscall.Close(wake[0])
-		syscall.Close(wake[1])
-	}()
+	defer wake.close()
 
 	for {
 		if len(e.pending) == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if e.fill(op, ev, -1, C.int(wake[0])) {
+			if e.fill(op, ev, -1, C.int(wake.fd())) {
 				return ctx.Err()
 			}
 			continue

@@ -158,6 +158,42 @@ func pipe(op string, p *[2]int) error {
 	return nil
 }
 
+// ctxPipe is a pipe whose read end becomes readable when ctx is done, so that a wait in C
+// (poll) ends with ctx: the Run loops of Events and Mirror wait on it.
+type ctxPipe struct {
+	fds  [2]int
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+func newCtxPipe(op string, ctx context.Context) (*ctxPipe, error) {
+	p := &ctxPipe{stop: make(chan struct{})}
+	if err := pipe(op, &p.fds); err != nil {
+		return nil, err
+	}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		select {
+		case <-ctx.Done():
+			_, _ = syscall.Write(p.fds[1], []byte{0})
+		case <-p.stop:
+		}
+	}()
+	return p, nil
+}
+
+// fd is the read end, for the wait.
+func (p *ctxPipe) fd() int { return p.fds[0] }
+
+// close ends the goroutine, then closes both ends (the writer is gone before they close).
+func (p *ctxPipe) close() {
+	close(p.stop)
+	p.wg.Wait()
+	syscall.Close(p.fds[0])
+	syscall.Close(p.fds[1])
+}
+
 // Fd is the descriptor to poll (readable: call Step(0)). It belongs to the mirror and is
 // valid until Close.
 func (mr *Mirror) Fd() int {
@@ -270,28 +306,11 @@ func (mr *Mirror) Run(ctx context.Context, ch chan<- Change) error {
 		return err
 	}
 	mr.mu.Unlock()
-	// The wait in C ends when ctx is done: a goroutine writes to this pipe.
-	var cancel [2]int
-	if err := pipe(op, &cancel); err != nil {
+	cancel, err := newCtxPipe(op, ctx)
+	if err != nil {
 		return err
 	}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		select {
-		case <-ctx.Done():
-			_, _ = syscall.Write(cancel[1], []byte{0})
-		case <-stop:
-		}
-	}()
-	defer func() {
-		close(stop)
-		wg.Wait() // the writer is gone before the pipe closes
-		syscall.Close(cancel[0])
-		syscall.Close(cancel[1])
-	}()
+	defer cancel.close()
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -307,7 +326,7 @@ func (mr *Mirror) Run(ctx context.Context, ch chan<- Change) error {
 		out := mr.pending
 		mr.pending = nil
 		if len(out) == 0 && err == nil {
-			if err := mr.wait(op, next, cancel[0]); err != nil {
+			if err := mr.wait(op, next, cancel.fd()); err != nil {
 				return err
 			}
 			continue

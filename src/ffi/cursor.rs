@@ -136,21 +136,21 @@ pub unsafe extern "C" fn ct_cursor_last(
     ffi_fn! {
         let c = arg_ref!(cursor);
         arg_out!(entry_out);
-        if !c.state.take() {
-            return busy();
-        }
-        // SAFETY: the busy flag makes this the only live reference to the cursor's state.
-        let last = (*c.cursor.get())
-            .as_ref()
-            .and_then(|cur| cur.last())
-            .map_or(std::ptr::null(), |e| e as *const Entry as *const ct_entry);
-        if c.state.give_back() {
-            free_now(cursor);
-            entry_out.write(std::ptr::null());
-            return ct_status::CT_ERR_BUSY;
-        }
-        entry_out.write(last);
-        ct_status::CT_OK
+        let mut last = std::ptr::null();
+        let status = holding(cursor, c, |state| {
+            last = state
+                .as_ref()
+                .and_then(|cur| cur.last())
+                .map_or(std::ptr::null(), |e| e as *const Entry as *const ct_entry);
+            ct_status::CT_OK
+        });
+        // Freed by another thread during the call (CT_ERR_BUSY): the entry went with it.
+        entry_out.write(if status == ct_status::CT_ERR_BUSY {
+            std::ptr::null()
+        } else {
+            last
+        });
+        status
     }
 }
 
@@ -174,40 +174,48 @@ pub(crate) unsafe fn next_each(
     max: usize,
     mut f: impl FnMut(&Entry) -> bool,
 ) -> ct_status {
+    holding(cursor, c, |state| {
+        let mut n = 0;
+        while n < max {
+            let Some(cur) = state.as_mut() else {
+                break;
+            };
+            // SAFETY: the handle is held by this cursor.
+            let core = &mut *(*(c.handle as *const HandleBox)).core_ptr();
+            match core.cursor_next(cur) {
+                Ok(Some(e)) => {
+                    n += 1;
+                    if !f(e) {
+                        break;
+                    }
+                }
+                Ok(None) => return finish(c.handle, state, Ok(())),
+                Err(e) => return finish(c.handle, state, Err(e)),
+            }
+        }
+        ct_status::CT_OK
+    })
+}
+
+/// Runs `f` on the cursor's state, holding the cursor (another thread's call meanwhile gets
+/// CT_ERR_BUSY). When ct_cursor_free came from another thread during `f`, the cursor goes
+/// now, with what `f` read from it, and the call answers CT_ERR_BUSY.
+///
+/// # Safety
+/// `c` is the live cursor `cursor` points to.
+unsafe fn holding(
+    cursor: *mut ct_cursor,
+    c: &CursorBox,
+    f: impl FnOnce(&mut Option<Cursor>) -> ct_status,
+) -> ct_status {
     if !c.state.take() {
         return busy();
     }
     // SAFETY: the busy flag makes this the only live reference to the cursor's state.
-    let state = &mut *c.cursor.get();
-    let mut status = ct_status::CT_OK;
-    let mut n = 0;
-    while n < max {
-        let Some(cur) = state.as_mut() else {
-            break;
-        };
-        // SAFETY: the handle is held by this cursor.
-        let core = &mut *(*(c.handle as *const HandleBox)).core_ptr();
-        match core.cursor_next(cur) {
-            Ok(Some(e)) => {
-                n += 1;
-                if !f(e) {
-                    break;
-                }
-            }
-            Ok(None) => {
-                status = finish(c.handle, state, Ok(()));
-                break;
-            }
-            Err(e) => {
-                status = finish(c.handle, state, Err(e));
-                break;
-            }
-        }
-    }
+    let status = f(&mut *c.cursor.get());
     if !c.state.give_back() {
         return status;
     }
-    // ct_cursor_free came from another thread meanwhile: the entries go with the cursor.
     free_now(cursor);
     set_last_error(&Error::new(
         Kind::Internal,
