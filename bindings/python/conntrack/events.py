@@ -16,14 +16,14 @@ import ctypes
 import dataclasses
 import math
 import select
-import threading
 import time
 
 from . import _lib
 from ._lib import lib
 from .entry import Entry, Reader
-from .errors import BusyError, OverrunError, c_text, check, invalid, last_error
+from .errors import OverrunError, c_text, check, invalid, last_error
 from .filter import c_filter
+from ._owned import Locked
 
 EVENT_NEW = _lib.CT_EVENT_NEW
 EVENT_UPDATE = _lib.CT_EVENT_UPDATE
@@ -99,7 +99,7 @@ def _check_timeout(seconds):
     return seconds
 
 
-class Events:
+class Events(Locked):
     """A subscription to conntrack events in one network namespace (a ct_events).
 
     ``Events(types=EVENT_ALL, netns=None, filter=None, receive_buffer=None,
@@ -130,12 +130,14 @@ class Events:
     manager or call close().
     """
 
-    _close_fn = lib.ct_events_close  # kept on the class: usable from __del__ at shutdown
+    _attr, _kind, _what = "_ev", "Events", "Events listener"
+    _close_fn = lib.ct_events_close
+    _busy = "this Events listener is in use by another thread"
 
     def __init__(self, types=EVENT_ALL, netns=None, filter=None, receive_buffer=None,
                  reliable=False):
         self._ev = None
-        self._lock = threading.Lock()
+        self._init_lock()
         # Events read from the kernel but not handed out yet (an iteration stopped in the
         # middle of a batch), with an OverrunError where the kernel's gap was.
         self._pending = collections.deque()
@@ -168,53 +170,13 @@ class Events:
 
     # -- life cycle ---------------------------------------------------------------------
 
-    def _acquire(self):
-        if not self._lock.acquire(blocking=False):
-            raise BusyError(_lib.CT_ERR_BUSY,
-                            "this Events listener is in use by another thread")
-        if self._ev is None:
-            self._lock.release()
-            raise ValueError("operation on a closed Events listener")
-        return self._ev
-
     def close(self):
         """Unsubscribes and frees the listener. Idempotent; BusyError while another thread
         is inside receive()."""
-        if self._ev is None:
-            return
-        if not self._lock.acquire(blocking=False):
-            raise BusyError(_lib.CT_ERR_BUSY,
-                            "close: this Events listener is in use by another thread")
-        try:
-            ev, self._ev = self._ev, None
-            if ev:
-                self._close_fn(ev)
-            self._pending.clear()
-        finally:
-            self._lock.release()
-
-    @property
-    def closed(self):
-        return self._ev is None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
-
-    def __del__(self):
-        ev = getattr(self, "_ev", None)
-        if ev:
-            self._ev = None
-            self._close_fn(ev)
+        self._close_locked()
 
     def __repr__(self):
-        state = "closed" if self._ev is None else "open"
-        where = "current netns" if self.netns is None else "netns %r" % (self.netns,)
-        names = ",".join(n for b, n in sorted(EVENT_NAMES.items()) if self.types & b)
-        return "<conntrack.Events %s, %s, %s>" % (state, where, names)
+        return self._repr(",".join(n for b, n in sorted(EVENT_NAMES.items()) if self.types & b))
 
     # -- settings -------------------------------------------------------------------------
 

@@ -18,11 +18,12 @@ from .entry import (
     record_of,
 )
 from .errors import c_text, check, error_for, invalid, last_error
+from ._owned import Closing, Owned
 from .expect import ExpectReader, c_expect
 from .filter import c_filter, c_filters
 
 
-class Conntrack:
+class Conntrack(Owned):
     """An open ctnetlink socket in one network namespace.
 
     ``Conntrack()`` opens it in the caller's namespace, ``Conntrack(netns=NAME)`` inside
@@ -46,34 +47,15 @@ class Conntrack:
 
     # -- life cycle ---------------------------------------------------------------------
 
-    _close = lib.ct_close  # kept on the class: usable from __del__ at shutdown
+    _attr, _kind, _what = "_h", "Conntrack", "Conntrack handle"
+    _close_fn = lib.ct_close
 
     def close(self):
         """Closes the socket. Idempotent."""
-        h, self._h = self._h, None
-        if h:
-            self._close(h)
-
-    @property
-    def closed(self):
-        return self._h is None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
-
-    def __del__(self):
-        # Runs for handles never closed; __init__ may have failed before _h was set.
-        if getattr(self, "_h", None):
-            self.close()
+        self._free()
 
     def __repr__(self):
-        state = "closed" if self._h is None else "open"
-        where = "current netns" if self.netns is None else "netns %r" % (self.netns,)
-        return "<conntrack.Conntrack %s, %s>" % (state, where)
+        return self._repr()
 
     def _handle(self):
         if self._h is None:
@@ -406,7 +388,7 @@ BLOCK = 1024
 FIRST_STREAM_BLOCK = 64
 
 
-class _CIterator:
+class _CIterator(Closing):
     """An iterator over a C object that it frees at the end, on close() or when collected;
     also a context manager. It reads the entries a block of views at a time (one C call a
     block) into Entry objects; threads may share it: a lock keeps the C object alive while
@@ -477,13 +459,6 @@ class _CIterator:
         self._buf = None
         if ptr:
             type(self)._free(ptr)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
 
     def __del__(self):
         if getattr(self, "_lock", None) is not None:
@@ -569,7 +544,7 @@ class CursorIterator(_CIterator):
         self._owner = None
 
 
-class Batch:
+class Batch(Owned):
     """Creates, updates and deletes sent together, with an outcome per request.
 
     ``add_create``/``add_update``/``add_delete`` queue a request (the entry is copied)
@@ -580,7 +555,8 @@ class Batch:
     close() or a ``with`` block (it is also freed when collected).
     """
 
-    _free = lib.ct_batch_free
+    _attr, _kind, _what = "_b", "Batch", "Batch"
+    _close_fn = lib.ct_batch_free
 
     def __init__(self, conntrack=None):
         self._b = None
@@ -734,17 +710,4 @@ class Batch:
 
     def close(self):
         """Frees the batch. Idempotent."""
-        b, self._b = self._b, None
-        if b:
-            self._free(b)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
-
-    def __del__(self):
-        if getattr(self, "_b", None):
-            self.close()
+        self._free()

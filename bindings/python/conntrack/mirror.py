@@ -22,9 +22,10 @@ import time
 from . import _lib
 from ._lib import lib
 from .entry import Reader, c_entry
-from .errors import BusyError, c_text, check, invalid, last_error
+from .errors import c_text, check, invalid, last_error
 from .events import _SLICE_MS, _check_timeout
 from .filter import c_filter
+from ._owned import Locked
 
 #: Change kind number (CT_MIRROR_*) -> name.
 CHANGE_NAMES = {
@@ -57,7 +58,7 @@ class MirrorStats:
     stale: bool  # events were lost since the last clean repair
 
 
-class Mirror:
+class Mirror(Locked):
     """A live copy of one network namespace's conntrack table (a ct_mirror).
 
     ``Mirror(netns=None, filter=None, receive_buffer=None)``: ``netns`` a name under
@@ -80,11 +81,14 @@ class Mirror:
     From a step's callback only ``close()`` may be called on the mirror.
     """
 
-    _close_fn = lib.ct_mirror_close  # kept on the class: usable from __del__ at shutdown
+    _attr, _kind, _what = "_m", "Mirror", "Mirror"
+    _close_fn = lib.ct_mirror_close
+    _busy = ("this Mirror is in use (by another thread, or this is its step's callback, "
+             "where only close() may be called)")
 
     def __init__(self, netns=None, filter=None, receive_buffer=None):
         self._m = None
-        self._lock = threading.Lock()
+        self._init_lock()
         self._callback_thread = None  # the thread running step()'s callbacks
         # Changes a repair delivered after the callback stopped the step: the next step
         # hands them out first.
@@ -107,18 +111,6 @@ class Mirror:
 
     # -- life cycle ---------------------------------------------------------------------
 
-    def _acquire(self):
-        if not self._lock.acquire(blocking=False):
-            raise BusyError(
-                _lib.CT_ERR_BUSY,
-                "this Mirror is in use (by another thread, or this is its step's callback, "
-                "where only close() may be called)",
-            )
-        if self._m is None:
-            self._lock.release()
-            raise ValueError("operation on a closed Mirror")
-        return self._m
-
     def close(self):
         """Closes the mirror and frees it. Idempotent. From a step's callback it is allowed:
         no further change is delivered and the step returns what it has. BusyError while
@@ -128,41 +120,13 @@ class Mirror:
         if self._callback_thread == threading.get_ident():
             # From a callback: inside the C step the library frees it when the step
             # returns; step() touches it no more either way.
-            m, self._m = self._m, None
             self._pending.clear()
-            self._close_fn(m)
+            self._free()
             return
-        if not self._lock.acquire(blocking=False):
-            raise BusyError(_lib.CT_ERR_BUSY, "close: this Mirror is in use by another thread")
-        try:
-            m, self._m = self._m, None
-            self._pending.clear()
-            if m:
-                self._close_fn(m)
-        finally:
-            self._lock.release()
-
-    @property
-    def closed(self):
-        return self._m is None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
-
-    def __del__(self):
-        m = getattr(self, "_m", None)
-        if m:
-            self._m = None
-            self._close_fn(m)
+        self._close_locked()
 
     def __repr__(self):
-        state = "closed" if self._m is None else "open"
-        where = "current netns" if self.netns is None else "netns %r" % (self.netns,)
-        return "<conntrack.Mirror %s, %s>" % (state, where)
+        return self._repr()
 
     # -- settings -------------------------------------------------------------------------
 
