@@ -17,9 +17,10 @@
  *   text when it sent one. A constructor's error (no object yet) is the thread's.
  * - Callbacks say whether to go on, in each language's own form, mapped the same way:
  *     language  callbacks                                          go on          stop
- *     C         ct_dump_cb, ct_expect_cb, ct_event_cb, ct_mirror_cb  return 0       non-zero
+ *     C         ct_dump_cb, ct_expect_cb, ct_event_cb,               return 0       non-zero
+ *               ct_expect_event_cb, ct_mirror_cb
  *     Rust      dump_entries, dump_expectations, Listener::receive,  Continue(())   Break(())
- *               Mirror::step and run (std::ops::ControlFlow)
+ *               ExpectListener::receive, Mirror::step and run
  *     Go        Conn.Dump, Conn.DumpAny                              true           false
  *     Python    dump_each, dump_each_any, Mirror.step               None or True   False
  */
@@ -920,7 +921,7 @@ ct_status ct_entry_get_helper(const ct_entry *entry, char *buf, size_t len);
 /**
  * Asks the kernel to set up NAT when it creates `entry` (ct_create, ct_batch_add_create), as
  * conntrack(8)'s `-I --src-nat ADDR[:PORT]` and `--dst-nat` do: `kind` is CT_NAT_SRC or
- * CT_NAT_DST, `addr_port` is "ADDR", "ADDR:PORT" or "[ADDR6]:PORT" (copied). The kernel then
+ * CT_NAT_DST, `addr_port` is "ADDR", "ADDR:PORT" or `"[ADDR6]:PORT"` (copied). The kernel then
  * makes the reply tuple and sets the NAT status bits itself; updates and lookups ignore it,
  * and entries read back never hold it. CT_ERR_INVALID_ARGUMENT for another kind, text that
  * is no address, or an address of the other family than the entry's.
@@ -1941,7 +1942,7 @@ ct_status ct_events_receive(ct_events *events,
 /**
  * Inside a ct_events_receive callback, on the thread running it: the netlink port id of the
  * socket whose request caused the event being delivered (a process's create, update or
- * delete; `conntrack -E` prints it as "[USERSPACE] portid=N"), 0 when the kernel itself
+ * delete; `conntrack -E` prints it as `"[USERSPACE] portid=N"`), 0 when the kernel itself
  * caused it (a packet, a timeout). 0 outside a callback.
  */
 uint32_t ct_events_sender(void);

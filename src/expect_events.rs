@@ -4,6 +4,7 @@
 //! Loss is reported as [`crate::Listener`] reports it: a receive that finds the kernel
 //! dropped events fails with `Kind::Overrun`, and the stream goes on.
 
+use std::ops::ControlFlow;
 use std::os::fd::AsRawFd;
 
 use netlink_sys::{protocols::NETLINK_NETFILTER, Socket};
@@ -73,13 +74,13 @@ impl ExpectListener {
     }
 
     /// Waits up to `timeout_ms` (0: do not wait; negative: forever) for events and delivers
-    /// those queued to `f` (the event type, the expectation). `f` returns false to stop: the
-    /// call then returns after the datagram it is in (expectation events are few; a datagram
-    /// is delivered whole). Returns how many were delivered.
+    /// those queued to `f` (the event type, the expectation). `f` returns `ControlFlow::Break`
+    /// to stop: the call then returns after the datagram it is in (expectation events are few;
+    /// a datagram is delivered whole). Returns how many were delivered.
     pub fn receive(
         &mut self,
         timeout_ms: i32,
-        mut f: impl FnMut(u32, &Expectation) -> bool,
+        mut f: impl FnMut(u32, &Expectation) -> ControlFlow<()>,
     ) -> Result<usize> {
         let mut delivered = 0usize;
         if !sys::poll_readable(self.sock.as_raw_fd(), timeout_ms)? {
@@ -134,7 +135,7 @@ impl ExpectListener {
                 }
                 let x = codec::expect::decode_expectation(m.payload)?;
                 delivered += 1;
-                go_on &= f(kind, &x);
+                go_on &= f(kind, &x).is_continue();
             }
             if !go_on {
                 break;

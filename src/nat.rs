@@ -31,7 +31,7 @@ pub struct NatSetup {
 }
 
 impl NatSetup {
-    /// "ADDR", "ADDR:PORT" or "[ADDR6]:PORT".
+    /// "ADDR", "ADDR:PORT" or `"[ADDR6]:PORT"`.
     pub fn parse(text: &str) -> Result<NatSetup> {
         let n = Nat::parse(NatKind::Src, Some(text))?;
         match n.addr {

@@ -737,7 +737,7 @@ pub unsafe extern "C" fn ct_entry_get_helper(
 
 /// Asks the kernel to set up NAT when it creates `entry` (ct_create, ct_batch_add_create), as
 /// conntrack(8)'s `-I --src-nat ADDR[:PORT]` and `--dst-nat` do: `kind` is CT_NAT_SRC or
-/// CT_NAT_DST, `addr_port` is "ADDR", "ADDR:PORT" or "[ADDR6]:PORT" (copied). The kernel then
+/// CT_NAT_DST, `addr_port` is "ADDR", "ADDR:PORT" or `"[ADDR6]:PORT"` (copied). The kernel then
 /// makes the reply tuple and sets the NAT status bits itself; updates and lookups ignore it,
 /// and entries read back never hold it. CT_ERR_INVALID_ARGUMENT for another kind, text that
 /// is no address, or an address of the other family than the entry's.

@@ -183,7 +183,7 @@ thread_local! {
 
 /// Inside a ct_events_receive callback, on the thread running it: the netlink port id of the
 /// socket whose request caused the event being delivered (a process's create, update or
-/// delete; `conntrack -E` prints it as "[USERSPACE] portid=N"), 0 when the kernel itself
+/// delete; `conntrack -E` prints it as `"[USERSPACE] portid=N"`), 0 when the kernel itself
 /// caused it (a packet, a timeout). 0 outside a callback.
 #[no_mangle]
 pub extern "C" fn ct_events_sender() -> u32 {

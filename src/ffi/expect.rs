@@ -318,7 +318,11 @@ pub unsafe extern "C" fn ct_expect_events_receive(
         let r = l.receive(timeout_ms, |kind, x| {
             n += 1;
             // SAFETY: the expectation lives until the callback returns, as documented.
-            cb(kind, x as *const Expectation as *const ct_expect, user_data) == 0
+            if cb(kind, x as *const Expectation as *const ct_expect, user_data) == 0 {
+                std::ops::ControlFlow::Continue(())
+            } else {
+                std::ops::ControlFlow::Break(())
+            }
         });
         super::write_opt(delivered_out, n);
         status_of(r.map(|_| ()))
