@@ -14,8 +14,20 @@
 # conntrack deletes one entry per round trip after dumping the table, so the Neutron row
 # (100 processes, each dumping the whole table) takes it minutes per run at N = 1,000,000:
 # conntrack runs that row SLOW_REPEATS times (default 1), said on the row.
+# ROWS (environment), when set, names the rows to run (e.g. ROWS="list delete-zone"): the
+# Neutron row alone takes conntrack minutes at a million entries.
 # A benchmark, not a test: the machine is shared, so compare the columns of one run.
 set -u
+rows=${ROWS:-}
+skip=no
+# wanted NAME: whether the row NAME runs (it sets skip for the floor line under it).
+wanted() {
+    skip=no
+    [ -z "$rows" ] && return 0
+    case " $rows " in *" $1 "*) return 0 ;; esac
+    skip=yes
+    return 1
+}
 ctrack=${1:-build/bin/ctrack}
 n=${2:-1000000}
 repeats=${3:-3}
@@ -88,6 +100,7 @@ after=
 floor() {
     what=$1
     shift
+    [ "$skip" = no ] || return 0
     [ -x "$anchors/raw-dump" ] && [ -x "$anchors/raw-batch" ] ||
         { echo "  floor=none what=$what (no anchors in $anchors)"; return; }
     : >"$tmp/floor.times"
@@ -110,6 +123,7 @@ row() {
     name=$1
     refill=$2
     shift 2
+    wanted "$name" || return 0
     for tool in ctrack conntrack; do
         : >"$tmp/$tool.times"
         r=0
@@ -143,6 +157,7 @@ load() { # TOOL
     "$ctrack" --netns "$ns" -D -w 99 >/dev/null 2>&1
 }
 script_row() { # NAME FUNCTION REFILL [CONNTRACK_REPEATS]
+    wanted "$1" || return 0
     for tool in ctrack conntrack; do
         : >"$tmp/$tool.times"
         r=0
@@ -179,5 +194,5 @@ after=drop_zone_99
 floor "raw-batch: 100,000 UDP creates into zone 99 packed 64 KiB to a sendmsg, no acks" in_ns raw-batch create 100000 99
 after=
 script_row neutron-100-deletes neutron yes "$slow_repeats"
-[ "$slow_repeats" = "$repeats" ] || echo "  (conntrack: $slow_repeats run(s) of this row, not $repeats)"
+[ "$skip" = yes ] || [ "$slow_repeats" = "$repeats" ] || echo "  (conntrack: $slow_repeats run(s) of this row, not $repeats)"
 floor "100 processes each doing one raw dump of zone 3, each through ip netns exec (which costs more per process than ctrack --netns)" neutron_floor
