@@ -81,29 +81,39 @@ pub struct Listener {
     pending_error: Option<Error>,
 }
 
+/// A netlink socket of the caller's namespace joined to the multicast groups of the event
+/// types in `types` (an OR of `EVENT_*`; `groups` are the NEW, UPDATE and DESTROY groups of
+/// one table), shared by the entry and expectation listeners.
+pub(crate) fn subscribe(types: u32, groups: [u32; 3], what: &str) -> Result<Socket> {
+    if types == 0 || types & !EVENT_ALL != 0 {
+        return Err(Error::invalid(format!(
+            "event types {types:#x}: use an OR of NEW (1), UPDATE (2) and DESTROY (4)"
+        )));
+    }
+    let mut sock = Socket::new(NETLINK_NETFILTER).map_err(|e| Error::io("netlink socket", &e))?;
+    sock.bind_auto()
+        .map_err(|e| Error::io("bind netlink socket", &e))?;
+    for (bit, group) in [EVENT_NEW, EVENT_UPDATE, EVENT_DESTROY]
+        .into_iter()
+        .zip(groups)
+    {
+        if types & bit != 0 {
+            sock.add_membership(group)
+                .map_err(|e| Error::io(what, &e))?;
+        }
+    }
+    Ok(sock)
+}
+
 impl Listener {
     /// Subscribes, in the caller's network namespace, to the event types in `types` (an OR
     /// of `EVENT_*`).
     pub fn open(types: u32) -> Result<Listener> {
-        if types == 0 || types & !EVENT_ALL != 0 {
-            return Err(Error::invalid(format!(
-                "event types {types:#x}: use an OR of NEW (1), UPDATE (2) and DESTROY (4)"
-            )));
-        }
-        let mut sock =
-            Socket::new(NETLINK_NETFILTER).map_err(|e| Error::io("netlink socket", &e))?;
-        sock.bind_auto()
-            .map_err(|e| Error::io("bind netlink socket", &e))?;
-        for (bit, group) in [
-            (EVENT_NEW, GROUP_NEW),
-            (EVENT_UPDATE, GROUP_UPDATE),
-            (EVENT_DESTROY, GROUP_DESTROY),
-        ] {
-            if types & bit != 0 {
-                sock.add_membership(group)
-                    .map_err(|e| Error::io("subscribe to conntrack events", &e))?;
-            }
-        }
+        let sock = subscribe(
+            types,
+            [GROUP_NEW, GROUP_UPDATE, GROUP_DESTROY],
+            "subscribe to conntrack events",
+        )?;
         sys::set_receive_buffer(sock.as_raw_fd(), DEFAULT_EVENT_BUFFER)?;
         Ok(Listener {
             sock,

@@ -7,11 +7,11 @@
 use std::ops::ControlFlow;
 use std::os::fd::AsRawFd;
 
-use netlink_sys::{protocols::NETLINK_NETFILTER, Socket};
+use netlink_sys::Socket;
 
 use crate::codec;
 use crate::error::{Error, Kind, Result};
-use crate::events::{EVENT_ALL, EVENT_DESTROY, EVENT_NEW, EVENT_UPDATE};
+use crate::events::{EVENT_DESTROY, EVENT_NEW, EVENT_UPDATE};
 use crate::expect::Expectation;
 use crate::sys;
 
@@ -35,25 +35,11 @@ impl ExpectListener {
     /// Subscribes, in the caller's network namespace, to the event types in `types` (an OR
     /// of `EVENT_NEW`, `EVENT_UPDATE`, `EVENT_DESTROY`).
     pub fn open(types: u32) -> Result<ExpectListener> {
-        if types == 0 || types & !EVENT_ALL != 0 {
-            return Err(Error::invalid(format!(
-                "event types {types:#x}: use an OR of NEW (1), UPDATE (2) and DESTROY (4)"
-            )));
-        }
-        let mut sock =
-            Socket::new(NETLINK_NETFILTER).map_err(|e| Error::io("netlink socket", &e))?;
-        sock.bind_auto()
-            .map_err(|e| Error::io("bind netlink socket", &e))?;
-        for (bit, group) in [
-            (EVENT_NEW, GROUP_EXP_NEW),
-            (EVENT_UPDATE, GROUP_EXP_UPDATE),
-            (EVENT_DESTROY, GROUP_EXP_DESTROY),
-        ] {
-            if types & bit != 0 {
-                sock.add_membership(group)
-                    .map_err(|e| Error::io("subscribe to expectation events", &e))?;
-            }
-        }
+        let sock = crate::events::subscribe(
+            types,
+            [GROUP_EXP_NEW, GROUP_EXP_UPDATE, GROUP_EXP_DESTROY],
+            "subscribe to expectation events",
+        )?;
         Ok(ExpectListener {
             sock,
             rbuf: Vec::with_capacity(64 * 1024),
