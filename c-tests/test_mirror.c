@@ -1,5 +1,8 @@
 /* ct_mirror: loads, follows the conntrack tool's changes, repairs itself after overruns
- * forced with a tiny buffer, answers lookups, and can be closed from its own callback. */
+ * forced with a tiny buffer, answers lookups, can be closed from its own callback, and keeps
+ * its own last error. */
+#include <pthread.h>
+
 #include "common.h"
 
 struct tally {
@@ -180,12 +183,72 @@ static bool test_misuse(void) {
     return true;
 }
 
+/* A call made from inside the mirror's callback fails busy, recorded on the mirror. */
+struct busy {
+    ct_mirror *m;
+    ct_status rc;
+    char thread_msg[256];
+};
+
+static int call_inside(uint32_t change, const ct_entry *e, void *user) {
+    struct busy *b = user;
+    (void)change;
+    (void)e;
+    b->rc = ct_mirror_request_repair(b->m);
+    snprintf(b->thread_msg, sizeof b->thread_msg, "%s", ct_last_error_message());
+    return 1;
+}
+
+static void *read_other_thread(void *m) {
+    static char msg[256];
+    snprintf(msg, sizeof msg, "%s", ct_mirror_last_error(m));
+    return msg;
+}
+
+/* The mirror records its own failures: the text equals the thread's, and another thread
+ * reads the same from the mirror. */
+static bool last_error(const struct netns *ns) {
+    ct_mirror *m = NULL;
+    CHECK_OK(ct_mirror_open(ns->name, NULL, &m));
+    bool ok = ct_mirror_last_error(m) != NULL && strcmp(ct_mirror_last_error(m), "") == 0 &&
+              ct_mirror_last_errno(m) == 0;
+    const ct_entry *got = NULL;
+    ok = ok && ct_mirror_get_by_id(m, 12345, &got) == CT_ERR_NOT_FOUND && got == NULL;
+    ok = ok && strstr(ct_mirror_last_error(m), "no such entry") != NULL &&
+         strcmp(ct_mirror_last_error(m), ct_last_error_message()) == 0 &&
+         ct_mirror_last_errno(m) == ct_last_errno();
+    pthread_t th;
+    void *other = NULL;
+    ok = ok && pthread_create(&th, NULL, read_other_thread, m) == 0 && pthread_join(th, &other) == 0 &&
+         strcmp(other, ct_mirror_last_error(m)) == 0;
+    /* A failure on another object leaves the mirror's error as it was. */
+    ok = ok && ct_mirror_open("no-such-netns-here", NULL, &(ct_mirror *){NULL}) == CT_ERR_NETNS &&
+         strstr(ct_mirror_last_error(m), "no such entry") != NULL;
+    ok = ok && ns_sh(ns, "conntrack -I -p udp -s 10.0.0.1 -d 10.0.1.1 --sport 1 --dport 53 -t 600") == 0;
+    struct busy b = {.m = m, .rc = CT_OK};
+    ok = ok && ct_mirror_step(m, 0, call_inside, &b, NULL) == CT_OK && b.rc == CT_ERR_BUSY &&
+         strstr(ct_mirror_last_error(m), "in use") != NULL && strcmp(ct_mirror_last_error(m), b.thread_msg) == 0;
+    ct_mirror_close(m);
+    CHECK(ok);
+    CHECK(ct_mirror_last_error(NULL) == NULL && ct_mirror_last_errno(NULL) == 0);
+    return true;
+}
+
+static bool test_last_error(void) {
+    struct netns ns;
+    if (!make_ns(&ns)) return false;
+    bool ok = last_error(&ns);
+    netns_remove(&ns);
+    return ok;
+}
+
 int main(int argc, char **argv) {
     static const struct test tests[] = {
         {"misuse", test_misuse},
         {"follow", test_follow},
         {"overrun", test_overrun},
         {"close_from_callback", test_close_from_callback},
+        {"last_error", test_last_error},
     };
     return run_tests("mirror", tests, sizeof tests / sizeof tests[0], argc, argv);
 }

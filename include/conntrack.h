@@ -2150,6 +2150,19 @@ ct_status ct_mirror_each(ct_mirror *mirror, ct_dump_cb cb, void *user_data);
  */
 ct_status ct_mirror_stats(ct_mirror *mirror, ct_mirror_counters *stats_out);
 
+/**
+ * The detail of the last error of a call on `mirror` (the same text as
+ * ct_last_error_message gave on the thread that made the call), or "" when none failed,
+ * as ct_handle_last_error for a handle. Returns NULL only for NULL. The string belongs to
+ * `mirror` and stays valid until its next failed call.
+ */
+const char *ct_mirror_last_error(const ct_mirror *mirror);
+
+/**
+ * The errno of the last failed call on `mirror` (0 when none, or for NULL).
+ */
+int32_t ct_mirror_last_errno(const ct_mirror *mirror);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

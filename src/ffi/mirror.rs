@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::entry::ct_entry;
 use super::filter::ct_filter;
 use super::status::ct_status;
-use super::{cast_ref, give, set_last_error, status_of, write_opt, Castable, Guard};
+use super::{cast_ref, fail, give, null_arg, write_opt, Castable, Guard, LastError};
 use crate::error::{Error, Kind};
 use crate::mirror::{Change, ChangeKind, Mirror};
 use crate::Entry;
@@ -23,11 +23,21 @@ pub struct ct_mirror {
     _private: [u8; 0],
 }
 
-/// The Rust side of a ct_mirror: the mirror, and the state word that lets a close from the
-/// mirror's own callback wait until the step returns.
+/// The Rust side of a ct_mirror: the mirror, the state word that lets a close from the
+/// mirror's own callback wait until the step returns, and the detail of its last error
+/// (readable from any thread, so a caller that changed threads still finds it).
 pub(crate) struct MirrorBox {
     state: Guard,
     mirror: UnsafeCell<Mirror>,
+    last_error: LastError,
+}
+
+impl MirrorBox {
+    /// Records `e` for the thread and the mirror; returns its status.
+    fn fail(&self, e: &Error) -> ct_status {
+        self.last_error.record(e);
+        fail(e)
+    }
 }
 
 impl Castable for ct_mirror {
@@ -99,6 +109,7 @@ pub unsafe extern "C" fn ct_mirror_open(
         let b = MirrorBox {
             state: Guard::new(),
             mirror: UnsafeCell::new(m),
+            last_error: LastError::default(),
         };
         give::<ct_mirror>(mirror_out, "mirror_out", b)
     }
@@ -118,28 +129,35 @@ pub unsafe extern "C" fn ct_mirror_close(mirror: *mut ct_mirror) {
     }
 }
 
-/// Runs `f` on the mirror when no other call holds it; CT_ERR_BUSY otherwise.
-unsafe fn with_mirror<R>(
+/// Runs `f` on the mirror when no other call holds it (CT_ERR_BUSY otherwise), recording
+/// its failure for the thread and the mirror before letting the mirror go (a close from the
+/// callback frees it then).
+unsafe fn with_mirror<T>(
     mirror: *mut ct_mirror,
-    f: impl FnOnce(&mut Mirror, &Guard) -> R,
-) -> Result<R, ct_status> {
+    f: impl FnOnce(&mut Mirror, &Guard) -> crate::Result<T>,
+) -> Result<T, ct_status> {
     let Some(b) = cast_ref(mirror as *const ct_mirror) else {
-        return Err(super::null_arg("mirror"));
+        return Err(null_arg("mirror"));
     };
     if !b.state.take() {
-        set_last_error(&Error::new(
+        b.fail(&Error::new(
             Kind::Internal,
             "the mirror is in use (from inside its callback, only ct_mirror_close may be called)",
         ));
         return Err(ct_status::CT_ERR_BUSY);
     }
     // SAFETY: holding the state makes this the only reference to the mirror.
-    let r = f(&mut *b.mirror.get(), &b.state);
+    let r = f(&mut *b.mirror.get(), &b.state).map_err(|e| b.fail(&e));
     if b.state.give_back() {
         // Closed from the callback meanwhile.
         super::free_c(mirror);
     }
-    Ok(r)
+    r
+}
+
+/// CT_OK, or the status of a failure [`with_mirror`] recorded.
+fn done(r: Result<(), ct_status>) -> ct_status {
+    r.map_or_else(|s| s, |()| ct_status::CT_OK)
 }
 
 /// Runs what is due: the first load or a repair, then the events that arrive within
@@ -175,14 +193,7 @@ pub unsafe extern "C" fn ct_mirror_step(
                 cb(kind, e as *const Entry as *const ct_entry, user_data) == 0
             })
         });
-        match r {
-            Ok(Ok(n)) => {
-                write_opt(changes_out, n);
-                ct_status::CT_OK
-            }
-            Ok(Err(e)) => status_of(Err(e)),
-            Err(s) => s,
-        }
+        done(r.map(|n| write_opt(changes_out, n)))
     }
 }
 
@@ -201,7 +212,7 @@ pub unsafe extern "C" fn ct_mirror_fd(mirror: *const ct_mirror) -> i32 {
 #[no_mangle]
 pub unsafe extern "C" fn ct_mirror_next_timeout(mirror: *mut ct_mirror) -> i32 {
     ffi_fn! {
-        let ms = with_mirror(mirror, |m, _| m.next_timeout_ms()).unwrap_or(-1);
+        let ms = with_mirror(mirror, |m, _| Ok(m.next_timeout_ms())).unwrap_or(-1);
         i32::try_from(ms).unwrap_or(i32::MAX)
     }
 }
@@ -214,10 +225,7 @@ pub unsafe extern "C" fn ct_mirror_set_receive_buffer(
     bytes: usize,
 ) -> ct_status {
     ffi_fn! {
-        match with_mirror(mirror, |m, _| m.set_receive_buffer(bytes).map(|_| ())) {
-            Ok(r) => status_of(r),
-            Err(s) => s,
-        }
+        done(with_mirror(mirror, |m, _| m.set_receive_buffer(bytes).map(|_| ())))
     }
 }
 
@@ -231,13 +239,13 @@ pub unsafe extern "C" fn ct_mirror_set_backoff(
     max_ms: u32,
 ) -> ct_status {
     ffi_fn! {
-        let r = with_mirror(mirror, |m, _| {
+        done(with_mirror(mirror, |m, _| {
             m.set_backoff(
                 Duration::from_millis(u64::from(min_ms)),
                 Duration::from_millis(u64::from(max_ms)),
-            )
-        });
-        r.map_or_else(|s| s, |()| ct_status::CT_OK)
+            );
+            Ok(())
+        }))
     }
 }
 
@@ -247,14 +255,17 @@ pub unsafe extern "C" fn ct_mirror_set_backoff(
 #[no_mangle]
 pub unsafe extern "C" fn ct_mirror_request_repair(mirror: *mut ct_mirror) -> ct_status {
     ffi_fn! {
-        with_mirror(mirror, |m, _| m.request_repair()).map_or_else(|s| s, |()| ct_status::CT_OK)
+        done(with_mirror(mirror, |m, _| {
+            m.request_repair();
+            Ok(())
+        }))
     }
 }
 
 /// How many entries the mirror holds (0 for NULL or while a call holds it).
 #[no_mangle]
 pub unsafe extern "C" fn ct_mirror_count(mirror: *mut ct_mirror) -> usize {
-    ffi_fn! { with_mirror(mirror, |m, _| m.len()).unwrap_or(0) }
+    ffi_fn! { with_mirror(mirror, |m, _| Ok(m.len())).unwrap_or(0) }
 }
 
 /// Looks up the entry with `key`'s original tuple and zone (unset: zone 0). On CT_OK,
@@ -293,20 +304,10 @@ unsafe fn lookup(
     entry_out: *mut *const ct_entry,
     f: impl FnOnce(&Mirror) -> Option<*const Entry>,
 ) -> ct_status {
-    match with_mirror(mirror, |m, _| f(m)) {
-        Ok(Some(e)) => {
-            entry_out.write(e as *const ct_entry);
-            ct_status::CT_OK
-        }
-        Ok(None) => {
-            set_last_error(&Error::new(
-                Kind::NotFound,
-                "the mirror holds no such entry",
-            ));
-            ct_status::CT_ERR_NOT_FOUND
-        }
-        Err(s) => s,
-    }
+    let r = with_mirror(mirror, |m, _| {
+        f(m).ok_or_else(|| Error::new(Kind::NotFound, "the mirror holds no such entry"))
+    });
+    done(r.map(|e| entry_out.write(e as *const ct_entry)))
 }
 
 /// Passes every entry of the mirror to `cb` (as a dump callback: return 0 to go on), in no
@@ -319,14 +320,14 @@ pub unsafe extern "C" fn ct_mirror_each(
 ) -> ct_status {
     ffi_fn! {
         let cb = arg_cb!(cb);
-        let r = with_mirror(mirror, |m, state| {
+        done(with_mirror(mirror, |m, state| {
             for e in m.iter() {
                 if state.free_pending() || cb(e as *const Entry as *const ct_entry, user_data) != 0 {
                     break;
                 }
             }
-        });
-        r.map_or_else(|s| s, |()| ct_status::CT_OK)
+            Ok(())
+        }))
     }
 }
 
@@ -338,7 +339,7 @@ pub unsafe extern "C" fn ct_mirror_stats(
 ) -> ct_status {
     ffi_fn! {
         arg_out!(stats_out);
-        match with_mirror(mirror, |m, _| m.stats()) {
+        match with_mirror(mirror, |m, _| Ok(m.stats())) {
             Ok(s) => {
                 stats_out.write(ct_mirror_counters {
                     events: s.events,
@@ -355,4 +356,19 @@ pub unsafe extern "C" fn ct_mirror_stats(
             Err(s) => s,
         }
     }
+}
+
+/// The detail of the last error of a call on `mirror` (the same text as
+/// ct_last_error_message gave on the thread that made the call), or "" when none failed,
+/// as ct_handle_last_error for a handle. Returns NULL only for NULL. The string belongs to
+/// `mirror` and stays valid until its next failed call.
+#[no_mangle]
+pub unsafe extern "C" fn ct_mirror_last_error(mirror: *const ct_mirror) -> *const c_char {
+    ffi_fn! { cast_ref(mirror).map_or(std::ptr::null(), |b| b.last_error.message()) }
+}
+
+/// The errno of the last failed call on `mirror` (0 when none, or for NULL).
+#[no_mangle]
+pub unsafe extern "C" fn ct_mirror_last_errno(mirror: *const ct_mirror) -> i32 {
+    ffi_fn! { cast_ref(mirror).map_or(0, |b| b.last_error.errno()) }
 }
