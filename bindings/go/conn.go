@@ -115,7 +115,7 @@ func (c *Conn) Dump(f *Filter, fn func(Entry) bool) error {
 	views := make([]C.gct_rview, viewBlock)
 	for {
 		var n C.size_t
-		rc := C.gct_cursor_views(cur, &views[0], C.size_t(len(views)), &n, &detail)
+		rc := C.gct_cursor_views(h, cur, &views[0], C.size_t(len(views)), &n, &detail)
 		// What the library delivered before an error stands.
 		for i := 0; i < int(n); i++ {
 			// fn may keep e: a value (its rare fields, if any, are its own).

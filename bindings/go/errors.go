@@ -12,6 +12,12 @@ import (
 	"syscall"
 )
 
+// The error rule: a failed operation on a handle, listener or mirror is described by the
+// error that object keeps (handleError, eventsError, mirrorError), which reads the same
+// from any OS thread, so it may be read in a cgo call of its own. The thread's error
+// (ct_last_error_message) is read only where no object exists yet: in the C call that
+// built the entry, filter or expectation (shim.c), or under threadCall for a constructor.
+
 // Code is a status code of the C library (ct_status). Every Code except CodeOK is also an
 // error value, so the Err* sentinels below are Codes and errors.Is(err, ErrNotFound) works
 // on every error this package returns.
@@ -150,6 +156,14 @@ func handleError(op string, h *C.ct_handle, rc C.ct_status) error {
 func eventsError(op string, ev *C.ct_events, rc C.ct_status) error {
 	return &Error{Op: op, Code: Code(rc), Errno: syscall.Errno(C.ct_events_last_errno(ev)),
 		Message: C.GoString(C.ct_events_last_error(ev))}
+}
+
+// mirrorError is the error of a call on m that returned rc, with the detail the library
+// keeps on the mirror (ct_mirror_last_error), as handleError does for a handle. The caller
+// holds the mirror's lock, so no other call on m can have replaced it.
+func mirrorError(op string, m *C.ct_mirror, rc C.ct_status) error {
+	return &Error{Op: op, Code: Code(rc), Errno: syscall.Errno(C.ct_mirror_last_errno(m)),
+		Message: C.GoString(C.ct_mirror_last_error(m))}
 }
 
 // threadCall runs a constructor (ct_open, ct_events_open, ct_batch_new, ...). It has no

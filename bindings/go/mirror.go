@@ -430,7 +430,7 @@ func (mr *Mirror) Len() int {
 func (mr *Mirror) Stats() (MirrorStats, error) {
 	const op = "mirror stats"
 	var s C.ct_mirror_counters
-	if err := mr.call(op, func(d *C.gct_err) C.ct_status { return C.gct_mirror_stats(mr.m, &s, d) }); err != nil {
+	if err := mr.call(op, func() C.ct_status { return C.ct_mirror_stats(mr.m, &s) }); err != nil {
 		return MirrorStats{}, err
 	}
 	return MirrorStats{
@@ -458,15 +458,15 @@ func (mr *Mirror) NextTimeout() time.Duration {
 	return time.Duration(ms) * time.Millisecond
 }
 
-func (mr *Mirror) call(op string, f func(*C.gct_err) C.ct_status) error {
+// call runs f, one C call on the mirror, under the lock; a failure's detail is the one the
+// mirror keeps, read before the lock is let go.
+func (mr *Mirror) call(op string, f func() C.ct_status) error {
 	if err := mr.lock(op); err != nil {
 		return err
 	}
-	var detail C.gct_err
-	rc := f(&detail)
-	mr.mu.Unlock()
-	if rc != C.CT_OK {
-		return newError(op, rc, &detail)
+	defer mr.mu.Unlock()
+	if rc := f(); rc != C.CT_OK {
+		return mirrorError(op, mr.m, rc)
 	}
 	return nil
 }
@@ -478,8 +478,8 @@ func (mr *Mirror) SetReceiveBuffer(bytes int) error {
 	if bytes < 0 {
 		return invalid(op, "negative size")
 	}
-	return mr.call(op, func(d *C.gct_err) C.ct_status {
-		return C.gct_mirror_set_receive_buffer(mr.m, C.size_t(bytes), d)
+	return mr.call(op, func() C.ct_status {
+		return C.ct_mirror_set_receive_buffer(mr.m, C.size_t(bytes))
 	})
 }
 
@@ -490,14 +490,14 @@ func (mr *Mirror) SetBackoff(min, max time.Duration) error {
 	if min < 0 || max < 0 || max/time.Millisecond > 1<<32-1 {
 		return invalid(op, "backoff out of range")
 	}
-	return mr.call(op, func(d *C.gct_err) C.ct_status {
-		return C.gct_mirror_set_backoff(mr.m, C.uint32_t(min/time.Millisecond), C.uint32_t(max/time.Millisecond), d)
+	return mr.call(op, func() C.ct_status {
+		return C.ct_mirror_set_backoff(mr.m, C.uint32_t(min/time.Millisecond), C.uint32_t(max/time.Millisecond))
 	})
 }
 
 // RequestRepair asks for a repair (a dump compared with the mirror) at the next step.
 func (mr *Mirror) RequestRepair() error {
-	return mr.call("mirror request repair", func(d *C.gct_err) C.ct_status {
-		return C.gct_mirror_request_repair(mr.m, d)
+	return mr.call("mirror request repair", func() C.ct_status {
+		return C.ct_mirror_request_repair(mr.m)
 	})
 }

@@ -1,4 +1,10 @@
-/* shim.c - C side of the Go binding; see shim.h. */
+/* shim.c - C side of the Go binding; see shim.h.
+ *
+ * The error rule: a failure of an operation on an object (handle, listener, mirror; a
+ * cursor's dump fails on its handle) is read from that object (ct_handle_last_error, ...),
+ * which does not depend on the OS thread. The thread's error (ct_last_error_message) is read
+ * only where no such object exists yet: building an entry, filter or expectation from Go's
+ * records, opening, and reading a list (which keeps no error). */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -9,14 +15,31 @@
 #include "shim.h"
 #include "_cgo_export.h" /* gctEventsDeliver, gctExpectDeliver: the Go callbacks */
 
-/* Copies the calling thread's error detail when rc is a failure; returns rc. */
-static ct_status capture(ct_status rc, gct_err *err) {
+/* Copies an error detail into err when rc is a failure; returns rc. */
+static ct_status copy_err(ct_status rc, const char *msg, int32_t err_no, gct_err *err) {
     if (rc != CT_OK && err != NULL) {
-        const char *m = ct_last_error_message();
-        snprintf(err->msg, sizeof err->msg, "%s", m ? m : "");
-        err->err_no = ct_last_errno();
+        snprintf(err->msg, sizeof err->msg, "%s", msg ? msg : "");
+        err->err_no = err_no;
     }
     return rc;
+}
+
+/* The calling thread's error: for failures before any object exists. */
+static ct_status thread_err(ct_status rc, gct_err *err) {
+    return rc == CT_OK ? rc : copy_err(rc, ct_last_error_message(), ct_last_errno(), err);
+}
+
+/* The error the handle, listener or mirror recorded for its own failed call. */
+static ct_status handle_err(ct_status rc, const ct_handle *h, gct_err *err) {
+    return rc == CT_OK ? rc : copy_err(rc, ct_handle_last_error(h), ct_handle_last_errno(h), err);
+}
+
+static ct_status events_err(ct_status rc, const ct_events *ev, gct_err *err) {
+    return rc == CT_OK ? rc : copy_err(rc, ct_events_last_error(ev), ct_events_last_errno(ev), err);
+}
+
+static ct_status mirror_err(ct_status rc, const ct_mirror *m, gct_err *err) {
+    return rc == CT_OK ? rc : copy_err(rc, ct_mirror_last_error(m), ct_mirror_last_errno(m), err);
 }
 
 uint32_t gct_view_size(size_t size) {
@@ -43,7 +66,7 @@ void gct_read(const ct_entry *e, gct_rview *out) {
 }
 
 ct_status gct_list_views(const ct_entry_list *list, size_t first, gct_rview *out, size_t cap, size_t *n, gct_err *err) {
-    ct_status rc = capture(ct_entry_list_views(list, first, &out->view, sizeof *out, cap, n), err);
+    ct_status rc = thread_err(ct_entry_list_views(list, first, &out->view, sizeof *out, cap, n), err);
     if (rc != CT_OK) return rc;
     for (size_t i = 0; i < *n; i++)
         if (out[i].view.present & CT_VIEW_MORE) read_helper(ct_entry_list_get(list, first + i), &out[i]);
@@ -62,7 +85,7 @@ ct_status gct_build(const gct_flat *f, ct_entry **out, gct_err *err) {
     }
     if (rc == CT_OK && (f->has & GCT_HELPER)) rc = ct_entry_set_helper(e, f->helper);
     if (rc != CT_OK) {
-        capture(rc, err);
+        thread_err(rc, err);
         ct_entry_free(e);
         return rc;
     }
@@ -81,7 +104,7 @@ ct_status gct_roundtrip(const gct_flat *in, gct_rview *out, gct_err *err) {
     ct_entry *e = NULL, *c = NULL;
     ct_status rc = gct_build(in, &e, err);
     if (rc != CT_OK) return rc;
-    rc = capture(ct_entry_clone(e, &c), err);
+    rc = thread_err(ct_entry_clone(e, &c), err);
     if (rc == CT_OK) gct_read(c, out);
     ct_entry_free(c);
     ct_entry_free(e);
@@ -93,7 +116,7 @@ ct_status gct_format(const gct_flat *f, uint32_t flags, char *buf, size_t len, s
     ct_status rc = gct_build(f, &e, err);
     if (rc != CT_OK) return rc;
     rc = ct_entry_format(e, flags, buf, len, needed);
-    if (rc != CT_ERR_BUFFER_TOO_SMALL) capture(rc, err);
+    if (rc != CT_ERR_BUFFER_TOO_SMALL) thread_err(rc, err);
     ct_entry_free(e);
     return rc;
 }
@@ -103,12 +126,11 @@ ct_status gct_entry_op(ct_handle *h, int op, const gct_flat *f, gct_err *err) {
     ct_status rc = gct_build(f, &e, err);
     if (rc != CT_OK) return rc;
     switch (op) {
-    case GCT_OP_CREATE: rc = ct_create(h, e); break;
-    case GCT_OP_UPDATE: rc = ct_update(h, e); break;
-    case GCT_OP_DELETE: rc = ct_delete(h, e); break;
-    default: rc = CT_ERR_INVALID_ARGUMENT; break;
+    case GCT_OP_CREATE: rc = handle_err(ct_create(h, e), h, err); break;
+    case GCT_OP_UPDATE: rc = handle_err(ct_update(h, e), h, err); break;
+    case GCT_OP_DELETE: rc = handle_err(ct_delete(h, e), h, err); break;
+    default: rc = copy_err(CT_ERR_INVALID_ARGUMENT, "unknown operation", 0, err); break;
     }
-    capture(rc, err);
     ct_entry_free(e);
     return rc;
 }
@@ -117,7 +139,7 @@ ct_status gct_get(ct_handle *h, const gct_flat *key, gct_rview *out, gct_err *er
     ct_entry *k = NULL, *got = NULL;
     ct_status rc = gct_build(key, &k, err);
     if (rc != CT_OK) return rc;
-    rc = capture(ct_get(h, k, &got), err);
+    rc = handle_err(ct_get(h, k, &got), h, err);
     if (rc == CT_OK) gct_read(got, out);
     ct_entry_free(got);
     ct_entry_free(k);
@@ -155,15 +177,15 @@ static ct_status filter_build(const gct_fspec *fs, ct_filter **out) {
 
 ct_status gct_cursor_open(ct_handle *h, const gct_fspec *fs, ct_cursor **out, gct_err *err) {
     ct_filter *f = NULL;
-    ct_status rc = filter_build(fs, &f);
-    if (rc == CT_OK) rc = ct_cursor_open(h, f, out);
-    capture(rc, err);
+    ct_status rc = thread_err(filter_build(fs, &f), err);
+    if (rc == CT_OK) rc = handle_err(ct_cursor_open(h, f, out), h, err);
     ct_filter_free(f);
     return rc;
 }
 
-ct_status gct_cursor_views(ct_cursor *cur, gct_rview *out, size_t cap, size_t *n, gct_err *err) {
-    ct_status rc = capture(ct_cursor_next_views(cur, &out->view, sizeof *out, cap, n), err);
+ct_status gct_cursor_views(ct_handle *h, ct_cursor *cur, gct_rview *out, size_t cap, size_t *n, gct_err *err) {
+    /* The dump's failures are recorded on the handle the cursor holds. */
+    ct_status rc = handle_err(ct_cursor_next_views(cur, &out->view, sizeof *out, cap, n), h, err);
     /* A block ends right after a view with CT_VIEW_MORE: only its last one can need it. */
     if (*n > 0 && (out[*n - 1].view.present & CT_VIEW_MORE)) {
         const ct_entry *last = NULL;
@@ -174,18 +196,16 @@ ct_status gct_cursor_views(ct_cursor *cur, gct_rview *out, size_t cap, size_t *n
 
 ct_status gct_list(ct_handle *h, const gct_fspec *fs, ct_entry_list **out, gct_err *err) {
     ct_filter *f = NULL;
-    ct_status rc = filter_build(fs, &f);
-    if (rc == CT_OK) rc = ct_list(h, f, out);
-    capture(rc, err);
+    ct_status rc = thread_err(filter_build(fs, &f), err);
+    if (rc == CT_OK) rc = handle_err(ct_list(h, f, out), h, err);
     ct_filter_free(f);
     return rc;
 }
 
 ct_status gct_delete_matching(ct_handle *h, const gct_fspec *fs, int flush, uint64_t *n, gct_err *err) {
     ct_filter *f = NULL;
-    ct_status rc = filter_build(fs, &f);
-    if (rc == CT_OK) rc = flush ? ct_flush_matching(h, f, n) : ct_delete_matching(h, f, n);
-    capture(rc, err);
+    ct_status rc = thread_err(filter_build(fs, &f), err);
+    if (rc == CT_OK) rc = handle_err(flush ? ct_flush_matching(h, f, n) : ct_delete_matching(h, f, n), h, err);
     ct_filter_free(f);
     return rc;
 }
@@ -234,8 +254,8 @@ static int gather_one(const ct_entry *e, void *user) {
 ct_status gct_dump_any(ct_handle *h, const gct_fspec *fs, size_t count, gct_rview **out, size_t *n, gct_err *err) {
     ct_filters *set = NULL;
     gather g = {NULL, 0, 0, 0};
-    ct_status rc = set_build(fs, count, &set);
-    if (rc == CT_OK) rc = ct_dump_any(h, set, gather_one, &g);
+    ct_status rc = thread_err(set_build(fs, count, &set), err);
+    if (rc == CT_OK) rc = handle_err(ct_dump_any(h, set, gather_one, &g), h, err);
     ct_filters_free(set);
     if (rc == CT_OK && g.oom) {
         snprintf(err->msg, sizeof err->msg, "dump any: out of memory");
@@ -243,7 +263,6 @@ ct_status gct_dump_any(ct_handle *h, const gct_fspec *fs, size_t count, gct_rvie
         free(g.v);
         return CT_ERR_INTERNAL;
     }
-    capture(rc, err);
     if (rc != CT_OK) {
         free(g.v);
         return rc;
@@ -255,9 +274,8 @@ ct_status gct_dump_any(ct_handle *h, const gct_fspec *fs, size_t count, gct_rvie
 
 ct_status gct_delete_matching_any(ct_handle *h, const gct_fspec *fs, size_t count, uint64_t *n, gct_err *err) {
     ct_filters *set = NULL;
-    ct_status rc = set_build(fs, count, &set);
-    if (rc == CT_OK) rc = ct_delete_matching_any(h, set, n);
-    capture(rc, err);
+    ct_status rc = thread_err(set_build(fs, count, &set), err);
+    if (rc == CT_OK) rc = handle_err(ct_delete_matching_any(h, set, n), h, err);
     ct_filters_free(set);
     return rc;
 }
@@ -316,9 +334,8 @@ void gct_batch_results(const ct_batch *b, size_t n, int32_t *status, int32_t *er
 
 ct_status gct_events_set_filter(ct_events *ev, const gct_fspec *fs, gct_err *err) {
     ct_filter *f = NULL;
-    ct_status rc = filter_build(fs, &f);
-    if (rc == CT_OK) rc = ct_events_set_filter(ev, f); /* copied: NULL delivers every event */
-    capture(rc, err);
+    ct_status rc = thread_err(filter_build(fs, &f), err);
+    if (rc == CT_OK) rc = events_err(ct_events_set_filter(ev, f), ev, err); /* copied: NULL delivers every event */
     ct_filter_free(f);
     return rc;
 }
@@ -395,7 +412,7 @@ ct_status gct_events_receive(ct_events *ev, int32_t timeout_ms, int wake_fd, uin
         }
         if (w == 0) break;
         size_t n = 0;
-        rc = capture(ct_events_receive(ev, 0, events_trampoline, &ctx, &n), err);
+        rc = events_err(ct_events_receive(ev, 0, events_trampoline, &ctx, &n), ev, err);
         *delivered += n;
         if (rc != CT_OK || *delivered > 0 || timeout_ms == 0) break;
     }
@@ -433,15 +450,14 @@ static ct_status expect_build(const gct_xflat *x, ct_expect **out) {
 
 ct_status gct_expect_op(ct_handle *h, int op, const gct_xflat *x, gct_err *err) {
     ct_expect *e = NULL;
-    ct_status rc = expect_build(x, &e);
+    ct_status rc = thread_err(expect_build(x, &e), err);
     if (rc == CT_OK) {
         switch (op) {
-        case GCT_OP_CREATE: rc = ct_expect_create(h, e); break;
-        case GCT_OP_DELETE: rc = ct_expect_delete(h, e); break;
-        default: rc = CT_ERR_INVALID_ARGUMENT; break;
+        case GCT_OP_CREATE: rc = handle_err(ct_expect_create(h, e), h, err); break;
+        case GCT_OP_DELETE: rc = handle_err(ct_expect_delete(h, e), h, err); break;
+        default: rc = copy_err(CT_ERR_INVALID_ARGUMENT, "unknown operation", 0, err); break;
         }
     }
-    capture(rc, err);
     ct_expect_free(e);
     return rc;
 }
@@ -491,7 +507,7 @@ ct_status gct_expect_dump(ct_handle *h, uintptr_t user, gct_err *err) {
         err->err_no = ENOMEM;
         return CT_ERR_INTERNAL;
     }
-    ct_status rc = capture(ct_expect_dump(h, expect_trampoline, &ctx), err);
+    ct_status rc = handle_err(ct_expect_dump(h, expect_trampoline, &ctx), h, err);
     expect_flush_chunk(&ctx);
     free(ctx.buf);
     return rc;
@@ -502,7 +518,7 @@ ct_status gct_mirror_open(const char *netns, const gct_fspec *fs, ct_mirror **ou
     ct_filter *f = NULL;
     ct_status rc = filter_build(fs, &f);
     if (rc == CT_OK) rc = ct_mirror_open(netns, f, out); /* the filter is copied */
-    capture(rc, err);
+    thread_err(rc, err); /* no mirror yet */
     ct_filter_free(f);
     return rc;
 }
@@ -535,7 +551,7 @@ static int32_t mirror_trampoline(uint32_t change, const ct_entry *e, void *user)
 
 ct_status gct_mirror_step(ct_mirror *m, gct_mchange **out, size_t *n, gct_err *err) {
     mirror_ctx ctx = {NULL, 0, 0, 0};
-    ct_status rc = capture(ct_mirror_step(m, 0, mirror_trampoline, &ctx, NULL), err);
+    ct_status rc = mirror_err(ct_mirror_step(m, 0, mirror_trampoline, &ctx, NULL), m, err);
     if (ctx.oom && rc == CT_OK) {
         snprintf(err->msg, sizeof err->msg, "mirror step: out of memory for the changes");
         err->err_no = ENOMEM;
@@ -573,7 +589,7 @@ ct_status gct_mirror_get(ct_mirror *m, const gct_flat *key, gct_rview *out, gct_
     const ct_entry *got = NULL;
     ct_status rc = gct_build(key, &k, err);
     if (rc != CT_OK) return rc;
-    rc = capture(ct_mirror_get(m, k, &got), err);
+    rc = mirror_err(ct_mirror_get(m, k, &got), m, err);
     if (rc == CT_OK) gct_read(got, out); /* valid until the next step: copied now */
     ct_entry_free(k);
     return rc;
@@ -581,7 +597,7 @@ ct_status gct_mirror_get(ct_mirror *m, const gct_flat *key, gct_rview *out, gct_
 
 ct_status gct_mirror_get_by_id(ct_mirror *m, uint32_t id, gct_rview *out, gct_err *err) {
     const ct_entry *got = NULL;
-    ct_status rc = capture(ct_mirror_get_by_id(m, id, &got), err);
+    ct_status rc = mirror_err(ct_mirror_get_by_id(m, id, &got), m, err);
     if (rc == CT_OK) gct_read(got, out);
     return rc;
 }
@@ -607,24 +623,8 @@ ct_status gct_mirror_snapshot(ct_mirror *m, gct_rview **out, size_t *n, gct_err 
         err->err_no = ENOMEM;
         return CT_ERR_INTERNAL;
     }
-    ct_status rc = capture(ct_mirror_each(m, snapshot_trampoline, &ctx), err);
+    ct_status rc = mirror_err(ct_mirror_each(m, snapshot_trampoline, &ctx), m, err);
     *out = ctx.buf;
     *n = ctx.n;
     return rc;
-}
-
-ct_status gct_mirror_set_receive_buffer(ct_mirror *m, size_t bytes, gct_err *err) {
-    return capture(ct_mirror_set_receive_buffer(m, bytes), err);
-}
-
-ct_status gct_mirror_set_backoff(ct_mirror *m, uint32_t min_ms, uint32_t max_ms, gct_err *err) {
-    return capture(ct_mirror_set_backoff(m, min_ms, max_ms), err);
-}
-
-ct_status gct_mirror_request_repair(ct_mirror *m, gct_err *err) {
-    return capture(ct_mirror_request_repair(m), err);
-}
-
-ct_status gct_mirror_stats(ct_mirror *m, ct_mirror_counters *out, gct_err *err) {
-    return capture(ct_mirror_stats(m, out), err);
 }

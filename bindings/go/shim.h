@@ -2,14 +2,16 @@
  *
  * A Go entry crosses into C as the library's flat record (ct_view) plus the two fields the
  * record lacks, and a filter as one flat struct (no pointers, so Go may pass a pointer to
- * its own memory); entries are read back as records too, a block per call. Every operation builds its C objects, runs, copies the
- * error detail and frees them inside ONE C call: a goroutine may move to another OS thread
- * between two cgo calls, so the thread-local ct_last_error_message() is only ever read in
- * the call that failed. Operations that take nothing but a handle or a listener and plain
- * values are called directly from Go, which then reads that object's own error
- * (ct_handle_last_error, ct_events_last_error), the same from any thread; constructors,
- * which have no object yet, are called from Go with the goroutine locked to its OS thread
- * until it has read the thread's error. */
+ * its own memory); entries are read back as records too, a block per call. An operation
+ * that needs C objects built from Go's records builds them, runs, copies the error detail
+ * and frees them inside ONE C call. The detail of an operation's failure is the error its
+ * object (handle, listener, mirror) keeps (ct_handle_last_error, ...), the same on every OS
+ * thread; a goroutine may move to another OS thread between two cgo calls, so the
+ * thread-local ct_last_error_message() is read only for failures before any object exists
+ * (building an entry, filter or expectation; opening), in the call that failed.
+ * Operations that take nothing but such an object and plain values are called directly from
+ * Go, which then reads that object's error; constructors called from Go lock the goroutine
+ * to its OS thread until it has read the thread's error. */
 #ifndef CONNTRACK_GO_SHIM_H
 #define CONNTRACK_GO_SHIM_H
 
@@ -96,8 +98,9 @@ void gct_read(const ct_entry *e, gct_rview *out);
 ct_status gct_list_views(const ct_entry_list *list, size_t first, gct_rview *out, size_t cap, size_t *n, gct_err *err);
 ct_status gct_cursor_open(ct_handle *h, const gct_fspec *fs, ct_cursor **out, gct_err *err);
 /* The next block of a dump (ct_cursor_next_views); *n is 0 at the end, and is written on
- * errors too (the views before the error are whole). */
-ct_status gct_cursor_views(ct_cursor *cur, gct_rview *out, size_t cap, size_t *n, gct_err *err);
+ * errors too (the views before the error are whole). Its failures are read from `h`, the
+ * handle the cursor holds. */
+ct_status gct_cursor_views(ct_handle *h, ct_cursor *cur, gct_rview *out, size_t cap, size_t *n, gct_err *err);
 ct_status gct_validate(const gct_flat *f, gct_err *err);
 ct_status gct_build(const gct_flat *f, ct_entry **out, gct_err *err);
 ct_status gct_roundtrip(const gct_flat *in, gct_rview *out, gct_err *err);
@@ -175,9 +178,5 @@ ct_status gct_mirror_get(ct_mirror *m, const gct_flat *key, gct_rview *out, gct_
 ct_status gct_mirror_get_by_id(ct_mirror *m, uint32_t id, gct_rview *out, gct_err *err);
 /* Every entry of the mirror into a malloc'd array (*out, *n; free() it). */
 ct_status gct_mirror_snapshot(ct_mirror *m, gct_rview **out, size_t *n, gct_err *err);
-ct_status gct_mirror_set_receive_buffer(ct_mirror *m, size_t bytes, gct_err *err);
-ct_status gct_mirror_set_backoff(ct_mirror *m, uint32_t min_ms, uint32_t max_ms, gct_err *err);
-ct_status gct_mirror_request_repair(ct_mirror *m, gct_err *err);
-ct_status gct_mirror_stats(ct_mirror *m, ct_mirror_counters *out, gct_err *err);
 
 #endif
