@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -401,5 +402,42 @@ func TestMirrorCloseInsideIteration(t *testing.T) {
 	}
 	if _, ok, err := m.Get(udpEntry("10.0.0.1")); ok || !errors.Is(err, ErrClosed) {
 		t.Fatalf("Get after Close: %v %v", ok, err)
+	}
+}
+
+// A mirror's failure carries the mirror's own detail, read in a cgo call of its own: the
+// same whichever OS thread the goroutine runs on, while other goroutines fail differently
+// on a handle at the same time.
+func TestMirrorErrorIsTheMirrors(t *testing.T) {
+	ns, m := mirrorNetns(t, 0)
+	conns := []*Conn{ns.open(t), ns.open(t)}
+	gone := udpEntry("10.9.9.9")
+	done := make(chan error, 4)
+	for w := 0; w < 4; w++ {
+		go func(w int) {
+			for i := 0; i < 100; i++ {
+				if w%2 == 0 {
+					if err := conns[w/2].Delete(gone); !errors.Is(err, ErrNotFound) {
+						done <- fmt.Errorf("delete %d: %v", i, err)
+						return
+					}
+				} else {
+					err := m.SetReceiveBuffer(1 << 40)
+					var ce *Error
+					if !errors.Is(err, ErrInvalidArgument) || !errors.As(err, &ce) || ce.Errno != 0 ||
+						!strings.Contains(ce.Message, "too large") {
+						done <- fmt.Errorf("set receive buffer %d: %v", i, err)
+						return
+					}
+				}
+				runtime.Gosched()
+			}
+			done <- nil
+		}(w)
+	}
+	for w := 0; w < 4; w++ {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
