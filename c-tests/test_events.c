@@ -311,6 +311,65 @@ static bool test_expectations(void) {
     return ok;
 }
 
+/* Sums of the expectation counters, and whether each CPU's line is in `conntrack -S expect`. */
+static bool expect_stats_sum(struct netns *ns, ct_handle *h, ct_expect_stats *sum) {
+    ct_expect_stats per[64];
+    size_t ncpu = 0;
+    memset(sum, 0, sizeof *sum);
+    if (ct_expect_stats_per_cpu(h, NULL, 0, &ncpu) != CT_ERR_BUFFER_TOO_SMALL || ncpu < 1 || ncpu > 64 ||
+        ct_expect_stats_per_cpu(h, per, 1, &ncpu) != (ncpu > 1 ? CT_ERR_BUFFER_TOO_SMALL : CT_OK) ||
+        ct_expect_stats_per_cpu(h, per, ncpu, &ncpu) != CT_OK)
+        return false;
+    char *tool = ns_capture(ns, "conntrack -S expect");
+    bool ok = tool && count_lines(tool, "cpu=") == (int)ncpu;
+    for (size_t i = 0; ok && i < ncpu; i++) {
+        char want[128];
+        snprintf(want, sizeof want, "cpu=%-4u\texpect_new=%u expect_create=%u expect_delete=%u ", per[i].cpu,
+                 per[i].expect_new, per[i].expect_create, per[i].expect_delete);
+        ok = count_lines(tool, want) == 1;
+        if (!ok) fprintf(stderr, "    no line '%s' in:\n%s", want, tool);
+        sum->expect_new += per[i].expect_new;
+        sum->expect_create += per[i].expect_create;
+        sum->expect_delete += per[i].expect_delete;
+    }
+    free(tool);
+    return ok;
+}
+
+/* ct_expect_stats_per_cpu agrees with `conntrack -S expect`; creating an expectation adds
+ * one to expect_create, deleting it one to expect_delete. */
+static bool test_expect_stats(void) {
+    struct netns ns;
+    if (!netns_make(&ns)) return false;
+    ct_handle *h = NULL;
+    ct_entry *master = NULL, *tuple = NULL, *mask = NULL;
+    ct_expect *x = NULL;
+    ct_expect_stats before, created, deleted;
+    bool ok = ct_open_netns(ns.name, &h) == CT_OK && expect_stats_sum(&ns, h, &before) &&
+              tcp_tuple(&master, "1.1.1.1", "2.2.2.2", 1025, 21) &&
+              ct_entry_set_tcp_state(master, CT_TCP_STATE_ESTABLISHED) == CT_OK &&
+              ct_entry_set_timeout(master, 600) == CT_OK && ct_entry_set_helper(master, "ftp") == CT_OK &&
+              ct_create(h, master) == CT_OK && tcp_tuple(&tuple, "1.1.1.1", "2.2.2.2", 0, 40000) &&
+              tcp_tuple(&mask, "255.255.255.255", "255.255.255.255", 0, 0xffff) && ct_expect_new(&x) == CT_OK &&
+              ct_expect_set_tuple(x, CT_EXPECT_MASTER, master) == CT_OK &&
+              ct_expect_set_tuple(x, CT_EXPECT_TUPLE, tuple) == CT_OK &&
+              ct_expect_set_tuple(x, CT_EXPECT_MASK, mask) == CT_OK && ct_expect_set_timeout(x, 100) == CT_OK &&
+              ct_expect_create(h, x) == CT_OK && expect_stats_sum(&ns, h, &created) &&
+              ct_expect_flush(h) == CT_OK && expect_stats_sum(&ns, h, &deleted);
+    ok = ok && created.expect_create == before.expect_create + 1 && deleted.expect_delete == created.expect_delete + 1 &&
+         deleted.expect_create == created.expect_create;
+    if (!ok)
+        fprintf(stderr, "    expect stats: create %u -> %u, delete %u -> %u: %s\n", before.expect_create,
+                created.expect_create, created.expect_delete, deleted.expect_delete, ct_last_error_message());
+    ct_expect_free(x);
+    ct_entry_free(master);
+    ct_entry_free(tuple);
+    ct_entry_free(mask);
+    ct_close(h);
+    netns_remove(&ns);
+    return ok;
+}
+
 int main(int argc, char **argv) {
     static const struct test tests[] = {
         {"new_update_destroy", test_new_update_destroy},
@@ -320,6 +379,7 @@ int main(int argc, char **argv) {
         {"count_and_stats", test_count_and_stats},
         {"expectations", test_expectations},
         {"expectation_events", test_expectation_events},
+        {"expect_stats", test_expect_stats},
     };
     return run_tests("events", tests, sizeof tests / sizeof tests[0], argc, argv);
 }

@@ -235,6 +235,7 @@ static bool test_null_everywhere_without_a_handle(void) {
     CHECK_RC(ct_count(NULL, &u32, NULL), NP);
     CHECK_RC(ct_stats_per_cpu(NULL, NULL, 0, &n), NP);
     CHECK_RC(ct_stats_total(NULL, NULL), NP);
+    CHECK_RC(ct_expect_stats_per_cpu(NULL, NULL, 0, &n), NP);
     CHECK_RC(ct_kernel_features(NULL, NULL), NP);
     CHECK_RC(ct_kernel_features_text(NULL, buf, sizeof buf, &n), NP);
     CHECK_RC(ct_expect_dump(NULL, dummy_x, NULL), NP);
@@ -286,12 +287,14 @@ static bool test_null_with_a_handle(void) {
         uint64_t u64 = 0;
         uint32_t u32 = 0;
         ct_stats s[1];
+        ct_expect_stats xs[1];
         ok = ct_dump(h, NULL, NULL, NULL) == NP && ct_list(h, NULL, NULL) == NP && ct_get(h, NULL, &out) == NP &&
              ct_get(h, e, NULL) == NP && ct_create(h, NULL) == NP && ct_update(h, NULL) == NP &&
              ct_delete(h, NULL) == NP && ct_delete_matching(h, NULL, &u64) == NP &&
              ct_flush_matching(h, NULL, &u64) == NP && ct_count(h, NULL, &u32) == NP &&
              ct_stats_per_cpu(h, NULL, 1, &n) == NP && ct_stats_per_cpu(h, s, 1, NULL) == NP &&
-             ct_stats_total(h, NULL) == NP && ct_kernel_features(h, NULL) == NP &&
+             ct_stats_total(h, NULL) == NP && ct_expect_stats_per_cpu(h, NULL, 1, &n) == NP &&
+             ct_expect_stats_per_cpu(h, xs, 1, NULL) == NP && ct_kernel_features(h, NULL) == NP &&
              ct_batch_send(h, NULL, &n) == NP && ct_expect_dump(h, NULL, NULL) == NP &&
              ct_expect_create(h, NULL) == NP && ct_expect_delete(h, NULL) == NP &&
              ct_cursor_open(h, NULL, NULL) == NP &&

@@ -267,6 +267,25 @@ static int do_count(const struct cmdline *c) {
     return EXIT_SUCCESS;
 }
 
+static int do_stats(const struct cmdline *c) {
+    ct_handle *h = open_handle(c);
+    size_t n = 0;
+    ct_status rc = ct_expect_stats_per_cpu(h, NULL, 0, &n);
+    ct_expect_stats *s = NULL;
+    if (rc == CT_OK || rc == CT_ERR_BUFFER_TOO_SMALL) {
+        s = calloc(n ? n : 1, sizeof *s);
+        if (!s) die(EXIT_OTHER, "OOM");
+        rc = ct_expect_stats_per_cpu(h, s, n, &n);
+    }
+    ct_close(h);
+    if (rc != CT_OK) die(EXIT_OTHER, "Operation failed: %s", exp_err_text(rc, c->command));
+    for (size_t i = 0; i < n; i++)
+        printf("cpu=%-4u\texpect_new=%u expect_create=%u expect_delete=%u \n", s[i].cpu,
+               s[i].expect_new, s[i].expect_create, s[i].expect_delete);
+    free(s);
+    return EXIT_SUCCESS;
+}
+
 /* --- -E expect ------------------------------------------------------------------------- */
 
 static volatile sig_atomic_t stop_events;
@@ -321,6 +340,7 @@ int run_expect(const struct cmdline *c) {
     case EXP_CMD(EXP_CREATE_BIT): return do_create(c);
     case EXP_CMD(EXP_FLUSH_BIT): return do_flush(c);
     case EXP_CMD(EXP_COUNT_BIT): return do_count(c);
+    case EXP_CMD(EXP_STATS_BIT): return do_stats(c);
     case EXP_CMD(EXP_EVENT_BIT): return do_events(c);
     default: unsupported("this command on the expectation table");
     }

@@ -605,7 +605,7 @@ void parse_cmdline(struct cmdline *c, int argc, char **argv) {
         case 'S':
         case 'U':
         case 'A': {
-            bool takes_table = strchr("LIDGFECUA", ch) != NULL;
+            bool takes_table = strchr("LIDGFECSUA", ch) != NULL;
             int t = takes_table ? table_of(argc, argv) : 0;
             if (ch != 'L' && t >= 2)
                 die(EXIT_PARAMETER, "Can't do that command with tables `dying' and `unconfirmed'");

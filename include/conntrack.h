@@ -2220,6 +2220,29 @@ typedef struct {
   uint32_t chaintoolong;
 } ct_stats;
 
+/**
+ * Per-CPU expectation statistics, as `conntrack -S expect` prints them. A plain struct the
+ * caller owns.
+ */
+typedef struct {
+  /**
+   * The CPU these counters belong to.
+   */
+  uint32_t cpu;
+  /**
+   * Expectations set up by a helper from a packet.
+   */
+  uint32_t expect_new;
+  /**
+   * Expectations inserted in the table.
+   */
+  uint32_t expect_create;
+  /**
+   * Expectations removed.
+   */
+  uint32_t expect_delete;
+} ct_expect_stats;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -2242,6 +2265,14 @@ ct_status ct_stats_per_cpu(ct_handle *h, ct_stats *stats, size_t len, size_t *n_
  * The statistics summed over every CPU into `*total_out` (its `cpu` field is 0).
  */
 ct_status ct_stats_total(ct_handle *h, ct_stats *total_out);
+
+/**
+ * The expectation statistics of each CPU into `stats[0..len]`, one per CPU in the kernel's
+ * order; `*n_out` receives how many CPUs there are. CT_ERR_BUFFER_TOO_SMALL (with `*n_out`
+ * set and the first `len` written) when `len` is smaller; `stats` may be NULL when `len` is
+ * 0, to ask for the number.
+ */
+ct_status ct_expect_stats_per_cpu(ct_handle *h, ct_expect_stats *stats, size_t len, size_t *n_out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -111,7 +111,7 @@ pub use handle::Handle;
 pub use kernel::Kernel;
 pub use labels::LabelMap;
 pub use mirror::Mirror;
-pub use stats::CpuStats;
+pub use stats::{CpuStats, ExpectCpuStats};
 pub use types::{DccpState, EventType, Protocol, SctpState, Status, TcpState};
 
 /// The README's Rust example, compiled by `cargo test` (extracted by build.rs).

@@ -1,10 +1,13 @@
 //! The table's counters: how many entries (IPCTNL_MSG_CT_GET_STATS) and the per-CPU
-//! statistics (IPCTNL_MSG_CT_GET_STATS_CPU), as `conntrack -C` and `conntrack -S` show them.
+//! statistics (IPCTNL_MSG_CT_GET_STATS_CPU), as `conntrack -C` and `conntrack -S` show them,
+//! and the expectations' per-CPU statistics (`conntrack -S expect`).
 
 // The struct is the codec's (it decodes into it); its behaviour is here.
-pub use crate::codec::stats::CpuStats;
-use crate::codec::stats::{decode_count, decode_cpu_stats, is_cpu_stats};
-use crate::codec::{msg, Request, SUBSYS_CTNETLINK};
+use crate::codec::stats::{
+    decode_count, decode_cpu_stats, decode_expect_cpu_stats, is_cpu_stats, is_expect_cpu_stats,
+};
+pub use crate::codec::stats::{CpuStats, ExpectCpuStats};
+use crate::codec::{msg, Request, SUBSYS_CTNETLINK, SUBSYS_CTNETLINK_EXP};
 use crate::error::{Error, Result};
 use crate::handle::Handle;
 
@@ -60,6 +63,30 @@ impl Handle {
             }
             Ok(true)
         })?;
+        Ok(v)
+    }
+
+    /// The expectation statistics of every CPU, as `conntrack -S expect` lists them.
+    pub fn expect_cpu_stats(&mut self) -> Result<Vec<ExpectCpuStats>> {
+        let req = Request {
+            msg_type: msg::EXP_GET_STATS_CPU,
+            family: 0,
+            version: 0,
+            flags: 0,
+            attrs: Vec::new(),
+        };
+        let mut v = Vec::new();
+        self.dump(
+            "read expectation statistics",
+            SUBSYS_CTNETLINK_EXP,
+            req,
+            |m| {
+                if is_expect_cpu_stats(m) {
+                    v.push(decode_expect_cpu_stats(m.payload)?);
+                }
+                Ok(true)
+            },
+        )?;
         Ok(v)
     }
 }

@@ -72,6 +72,10 @@ pub const CTA_STATS_ERROR: u16 = 12;
 pub const CTA_STATS_SEARCH_RESTART: u16 = 13;
 pub const CTA_STATS_CLASH_RESOLVE: u16 = 14;
 pub const CTA_STATS_CHAIN_TOOLONG: u16 = 15;
+// A CPU's expectation counters (CTA_STATS_EXP_*).
+pub const CTA_STATS_EXP_NEW: u16 = 1;
+pub const CTA_STATS_EXP_CREATE: u16 = 2;
+pub const CTA_STATS_EXP_DELETE: u16 = 3;
 
 pub const CTA_TUPLE_IP: u16 = 1;
 pub const CTA_TUPLE_PROTO: u16 = 2;

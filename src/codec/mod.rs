@@ -50,6 +50,8 @@ pub mod msg {
     pub const EXP_GET: u8 = 1;
     /// Delete an expectation, or flush them.
     pub const EXP_DELETE: u8 = 2;
+    /// Per-CPU expectation statistics (IPCTNL_MSG_EXP_GET_STATS_CPU).
+    pub const EXP_GET_STATS_CPU: u8 = 3;
 }
 
 pub use netlink_packet_core::{NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL};

@@ -1,10 +1,11 @@
-//! ct_count and ct_stats: the table's size and per-CPU counters.
+//! ct_count and ct_stats: the table's size and per-CPU counters; ct_expect_stats: the
+//! expectations' per-CPU counters.
 
 use super::handle::{ct_handle, with_handle};
 use super::status::ct_status;
 use super::{fail, write_opt};
 use crate::error::{Error, Kind};
-use crate::stats::CpuStats;
+use crate::stats::{CpuStats, ExpectCpuStats};
 
 /// Per-CPU conntrack statistics, as `conntrack -S` prints them. A plain struct the caller
 /// owns. Counters the running kernel does not send read 0.
@@ -110,6 +111,61 @@ pub unsafe extern "C" fn ct_stats_total(h: *mut ct_handle, total_out: *mut ct_st
             sum.add(s);
         }
         total_out.write(ct_stats::from(&sum));
+        ct_status::CT_OK
+    }
+}
+
+/// Per-CPU expectation statistics, as `conntrack -S expect` prints them. A plain struct the
+/// caller owns.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ct_expect_stats {
+    /// The CPU these counters belong to.
+    pub cpu: u32,
+    /// Expectations set up by a helper from a packet.
+    pub expect_new: u32,
+    /// Expectations inserted in the table.
+    pub expect_create: u32,
+    /// Expectations removed.
+    pub expect_delete: u32,
+}
+
+impl From<&ExpectCpuStats> for ct_expect_stats {
+    fn from(s: &ExpectCpuStats) -> ct_expect_stats {
+        ct_expect_stats {
+            cpu: s.cpu,
+            expect_new: s.expect_new,
+            expect_create: s.expect_create,
+            expect_delete: s.expect_delete,
+        }
+    }
+}
+
+/// The expectation statistics of each CPU into `stats[0..len]`, one per CPU in the kernel's
+/// order; `*n_out` receives how many CPUs there are. CT_ERR_BUFFER_TOO_SMALL (with `*n_out`
+/// set and the first `len` written) when `len` is smaller; `stats` may be NULL when `len` is
+/// 0, to ask for the number.
+#[no_mangle]
+pub unsafe extern "C" fn ct_expect_stats_per_cpu(
+    h: *mut ct_handle,
+    stats: *mut ct_expect_stats,
+    len: usize,
+    n_out: *mut usize,
+) -> ct_status {
+    ffi_fn! {
+        arg_out!(n_out);
+        arg_out!(stats if len > 0);
+        let v = ok!(with_handle(h, |core| core.expect_cpu_stats()));
+        for (i, s) in v.iter().take(len).enumerate() {
+            stats.add(i).write(ct_expect_stats::from(s));
+        }
+        n_out.write(v.len());
+        if v.len() > len {
+            return fail(&Error::new(
+                Kind::BufferTooSmall,
+                format!("{} CPUs, room for {len}", v.len()),
+            ));
+        }
         ct_status::CT_OK
     }
 }
