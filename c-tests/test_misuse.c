@@ -197,6 +197,18 @@ static bool test_null_everywhere_without_a_handle(void) {
     CHECK_RC(ct_entry_set_sctp_vtag(e, 2, 1), INV);
     CHECK_RC(ct_entry_get_sctp_vtag(e, CT_DIR_ORIG, NULL), NP);
     CHECK_RC(ct_entry_get_sctp_vtag(e, 5, &u32), INV);
+    CHECK_RC(ct_entry_set_dir_zone(NULL, CT_DIR_ORIG, 1), NP);
+    CHECK_RC(ct_entry_set_dir_zone(e, 2, 1), INV);
+    CHECK_RC(ct_entry_set_dir_zone(e, CT_DIR_ORIG, 65536), INV);
+    CHECK_RC(ct_entry_get_dir_zone(e, CT_DIR_REPLY, NULL), NP);
+    {
+        uint16_t z = 0;
+        CHECK_RC(ct_entry_get_dir_zone(e, 7, &z), INV);
+        CHECK_RC(ct_entry_get_dir_zone(e, CT_DIR_REPLY, &z), CT_ERR_NOT_SET);
+        CHECK_RC(ct_entry_set_dir_zone(e, CT_DIR_REPLY, 9), CT_OK);
+        CHECK_RC(ct_entry_get_dir_zone(e, CT_DIR_REPLY, &z), CT_OK);
+        CHECK(z == 9);
+    }
     CHECK(ct_events_sender() == 0);
     CHECK_RC(ct_expect_events_open(NULL, CT_EVENT_NEW, NULL), NP);
     ct_expect_events *xe = NULL;

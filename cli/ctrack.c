@@ -176,6 +176,8 @@ static const char *format_save(const ct_entry *e, const char *verb, char **buf, 
     }
     if (ct_entry_get_secmark(e, &v) == CT_OK) save_add(buf, cap, &len, "-c %u ", v);
     if (ct_entry_get_zone(e, &z) == CT_OK) save_add(buf, cap, &len, "-w %u ", z);
+    if (ct_entry_get_dir_zone(e, CT_DIR_ORIG, &z) == CT_OK) save_add(buf, cap, &len, "--orig-zone %u ", z);
+    if (ct_entry_get_dir_zone(e, CT_DIR_REPLY, &z) == CT_OK) save_add(buf, cap, &len, "--reply-zone %u ", z);
     ct_entry_get_family(e, &fam);
     if (fam != CT_FAMILY_IPV4 && fam != CT_FAMILY_IPV6) {
         fprintf(stderr, "WARNING: unsupported l3proto %d, skipping.\n", fam);
@@ -248,7 +250,11 @@ static ct_filter *library_filter(const struct cmdline *c, bool comparison_filter
         ct_filter_set_mark(f, c->kmark, c->mark_mask);
     if (!comparison_filters || !(c->options & OPT_COMPARISON)) return f;
     if (c->options & OPT_PROTO) ct_filter_set_proto(f, c->proto);
-    if (c->options & OPT_ZONE) ct_filter_set_zone(f, c->zone);
+    /* The kernel's zone filter takes an entry whose zone covers one direction only as in
+     * that zone; conntrack's -w compares the zone of both directions (0 when there is none).
+     * Zone Z > 0 still selects a superset; zone 0 would drop such entries, so it is left to
+     * match_entry. */
+    if ((c->options & OPT_ZONE) && c->zone != 0) ct_filter_set_zone(f, c->zone);
     for (int i = 0; i < 4; i++) {
         const struct addr *a = &c->addr[i];
         if (!a->set) continue;
@@ -298,6 +304,14 @@ static uint32_t entry_u32(ct_status (*get)(const ct_entry *, uint32_t *), const 
 static uint16_t entry_zone(const ct_entry *e) {
     uint16_t z = 0;
     if (ct_entry_get_zone(e, &z) != CT_OK) z = 0; /* the kernel omits zone 0 */
+    return z;
+}
+
+/* A direction's own zone: --orig-zone/--reply-zone compare it alone (0 when the entry has
+ * none, even in a zone of both directions), as conntrack does. */
+static uint16_t entry_dir_zone(const ct_entry *e, uint32_t dir) {
+    uint16_t z = 0;
+    if (ct_entry_get_dir_zone(e, dir, &z) != CT_OK) z = 0;
     return z;
 }
 
@@ -413,10 +427,9 @@ static bool meta_match(const struct cmdline *c, const ct_entry *e) {
         if (!set || (st & c->status) != c->status) return false;
     }
     if (c->options & (OPT_ZONE | OPT_ORIG_ZONE | OPT_REPL_ZONE)) {
-        uint16_t z = entry_zone(e);
-        if ((c->options & OPT_ZONE) && z != c->zone) return false;
-        if ((c->options & OPT_ORIG_ZONE) && z != c->orig_zone) return false;
-        if ((c->options & OPT_REPL_ZONE) && z != c->reply_zone) return false;
+        if ((c->options & OPT_ZONE) && entry_zone(e) != c->zone) return false;
+        if ((c->options & OPT_ORIG_ZONE) && entry_dir_zone(e, CT_DIR_ORIG) != c->orig_zone) return false;
+        if ((c->options & OPT_REPL_ZONE) && entry_dir_zone(e, CT_DIR_REPLY) != c->reply_zone) return false;
     }
     if (c->options & OPT_SECMARK) {
         uint32_t v = entry_u32(ct_entry_get_secmark, e, &set);
@@ -675,6 +688,9 @@ static ct_entry *entry_from_cmdline(const struct cmdline *c, bool create) {
     if (c->options & OPT_STATUS) must(ct_entry_set_status(e, c->status), "status");
     if (c->options & OPT_MARK) must(ct_entry_set_mark(e, c->mark), "mark");
     if (c->options & OPT_ZONE) must(ct_entry_set_zone(e, c->zone), "zone");
+    /* A direction's own zone goes in its tuple; the kernel decides which mixes it takes. */
+    if (create && (c->options & OPT_ORIG_ZONE)) must(ct_entry_set_dir_zone(e, CT_DIR_ORIG, c->orig_zone), "orig zone");
+    if (create && (c->options & OPT_REPL_ZONE)) must(ct_entry_set_dir_zone(e, CT_DIR_REPLY, c->reply_zone), "reply zone");
     if (c->state >= 0) {
         if (c->proto == CT_PROTO_TCP) must(ct_entry_set_tcp_state(e, (uint8_t)c->state), "state");
         if (c->proto == CT_PROTO_SCTP) must(ct_entry_set_sctp_state(e, (uint8_t)c->state), "state");
@@ -699,10 +715,6 @@ static ct_entry *entry_from_cmdline(const struct cmdline *c, bool create) {
     return e;
 }
 
-static void check_create(const struct cmdline *c) {
-    if (c->options & (OPT_ORIG_ZONE | OPT_REPL_ZONE)) unsupported("--orig-zone and --reply-zone on a create");
-}
-
 /* The create and add lines of -R, in batches on one handle. A failed create ends the run
  * as conntrack's does (the requests already sent in its batch stand). */
 void run_creates(const struct cmdline *cmds, size_t n) {
@@ -713,7 +725,6 @@ void run_creates(const struct cmdline *cmds, size_t n) {
     for (size_t start = 0; start < n; start += CHUNK) {
         size_t end = start + CHUNK < n ? start + CHUNK : n;
         for (size_t i = start; i < end; i++) {
-            check_create(&cmds[i]);
             if (add_create(b, &cmds[i])) continue;
             ct_entry *e = entry_from_cmdline(&cmds[i], true);
             if (ct_batch_add_create(b, e) != CT_OK) die(EXIT_OTHER, "OOM");
@@ -735,7 +746,6 @@ void run_creates(const struct cmdline *cmds, size_t n) {
 }
 
 static unsigned long do_create(const struct cmdline *c) {
-    check_create(c);
     ct_handle *h = open_handle(c);
     ct_entry *e = entry_from_cmdline(c, true);
     ct_status rc = ct_create(h, e);

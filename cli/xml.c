@@ -113,6 +113,7 @@ const char *format_xml(const ct_entry *e, uint32_t event, unsigned output, struc
         text_add(t, "</layer3><layer4 protonum=\"%u\" protoname=\"%s\">", proto, l4_name(proto));
         xml_ports(t, e, proto, dir * 2);
         text_add(t, "</layer4>");
+        if (ct_entry_get_dir_zone(e, (uint32_t)dir, &z) == CT_OK) text_add(t, "<zone>%u</zone>", z);
         if (ct_entry_get_counters(e, (uint32_t)dir, &a, &b) == CT_OK)
             text_add(t, "<counters><packets>%llu</packets><bytes>%llu</bytes></counters>",
                      (unsigned long long)a, (unsigned long long)b);

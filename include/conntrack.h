@@ -929,6 +929,20 @@ ct_status ct_entry_get_helper(const ct_entry *entry, char *buf, size_t len);
 ct_status ct_entry_set_nat(ct_entry *entry, uint32_t kind, const char *addr_port);
 
 /**
+ * Sets the zone of direction `dir` alone (CT_DIR_ORIG or CT_DIR_REPLY), as conntrack(8)'s
+ * `--orig-zone`/`--reply-zone`: sent inside that direction's tuple. The kernel takes it on a
+ * create only when the entry's zone (ct_entry_set_zone) is unset or 0 and for one direction
+ * at most; otherwise the create fails with CT_ERR_INVALID_ARGUMENT from the kernel.
+ */
+ct_status ct_entry_set_dir_zone(ct_entry *entry, uint32_t dir, uint32_t zone);
+
+/**
+ * Gets the zone of direction `dir` alone (CT_DIR_ORIG or CT_DIR_REPLY); CT_ERR_NOT_SET when
+ * the entry has none (a zone of both directions is ct_entry_get_zone's).
+ */
+ct_status ct_entry_get_dir_zone(const ct_entry *entry, uint32_t dir, uint16_t *zone_out);
+
+/**
  * Sets the SCTP verification tag of direction `dir` (CT_DIR_ORIG or CT_DIR_REPLY), as
  * conntrack(8)'s `--orig-vtag`/`--reply-vtag`. A create or update that carries one carries
  * the SCTP state and both tags (0 for one not set), as the kernel wants them together.

@@ -234,6 +234,28 @@ same --keep -L -p sctp -o xml
 same -I -p sctp -s 10.1.0.1 -d 10.1.0.2 --sport 5 --dport 6 -t 500 --state ESTABLISHED
 same -L -p sctp --orig-vtag 7
 same -I -p gre -s 10.1.0.1 -d 10.1.0.2 --srckey 5 --dstkey 6 -t 500
+# A zone of one direction (CTA_TUPLE_ZONE): the kernel takes one of them with no zone or
+# zone 0 for both directions, and refuses the other mixes.
+ZI='-p udp -s 10.1.0.1 -d 10.1.0.2 --sport 5 --dport 6 -t 500'
+# shellcheck disable=SC2086
+{
+same -I $ZI --orig-zone 5
+same -I $ZI --reply-zone 6
+same -I $ZI -w 0 --orig-zone 7
+same -I $ZI --orig-zone 0
+same -I $ZI -w 3 --orig-zone 5
+same -I $ZI --orig-zone 5 --reply-zone 6
+same -I $ZI --reply-zone 6 -o save
+same -U $ZI --orig-zone 5 -m 1
+same -I $ZI --orig-zone 5
+same --keep -I -p udp -s 10.1.0.3 -d 10.1.0.2 --sport 5 --dport 6 -t 500 --reply-zone 5
+for args in "-L --orig-zone 5" "-L --orig-zone 0" "-L --reply-zone 5" "-L -w 0" "-L -w 5" "-L -o save" \
+    "-L -o xml" "-L -o extended" "-G ${ZI% -t 500} --orig-zone 5" "-D --orig-zone 5"; do
+    same --keep $args
+done
+printf '%s\n' "-I $ZI --orig-zone 9" "-I -p udp -s 10.1.0.4 -d 10.1.0.2 --sport 5 --dport 6 -t 500 --reply-zone 9" >"$tmp/zload"
+same -R "$tmp/zload"
+}
 same --keep -L -p gre -o save
 same --keep -L -p gre -o xml
 

@@ -410,6 +410,10 @@ crate_fields! {
 /// that has one of them, so that a list of a million plain entries stays small.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Extra {
+    /// Zone of the original direction only (CTA_TUPLE_ZONE in the original tuple).
+    pub zone_orig: Option<u16>,
+    /// Zone of the reply direction only (CTA_TUPLE_ZONE in the reply tuple).
+    pub zone_reply: Option<u16>,
     /// SCTP verification tag, original direction.
     pub sctp_vtag_orig: Option<u32>,
     /// SCTP verification tag, reply direction.
@@ -444,6 +448,8 @@ pub(crate) struct Extra {
 }
 
 const NO_EXTRA: Extra = Extra {
+    zone_orig: None,
+    zone_reply: None,
     sctp_vtag_orig: None,
     sctp_vtag_reply: None,
     counters_orig: None,
@@ -681,6 +687,30 @@ impl Entry {
             Dir::Orig => self.tcp_flags_orig,
             Dir::Reply => self.tcp_flags_reply,
         }
+    }
+
+    /// The zone of direction `dir` alone (conntrack's `--orig-zone`/`--reply-zone`), as
+    /// opposed to [`Entry::zone`], which covers both directions.
+    pub fn dir_zone(&self, dir: Dir) -> Option<u16> {
+        let x = self.extra.get();
+        match dir {
+            Dir::Orig => x.zone_orig,
+            Dir::Reply => x.zone_reply,
+        }
+    }
+
+    /// Sets the zone of direction `dir` alone. The kernel takes it on a create only with no
+    /// zone for both directions (none, or zone 0), and one direction's zone at most: it
+    /// refuses the rest with EINVAL. Refused above 65535.
+    pub fn set_dir_zone(&mut self, dir: Dir, zone: u32) -> Result<()> {
+        let z = u16::try_from(zone)
+            .map_err(|_| Error::invalid(format!("zone {zone} is over 65535")))?;
+        let x = self.extra.get_mut();
+        match dir {
+            Dir::Orig => x.zone_orig = Some(z),
+            Dir::Reply => x.zone_reply = Some(z),
+        }
+        Ok(())
     }
 
     /// The SCTP verification tag of direction `dir` (kernel-reported).

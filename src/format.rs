@@ -96,6 +96,9 @@ fn write_entry_at(
     }
 
     write_tuple(out, &e.orig, family);
+    if let Some(z) = e.extra.get().zone_orig {
+        push_field(out, "zone-orig=", u64::from(z));
+    }
     if let Some(c) = e.extra.get().counters_orig {
         push_counters(out, c.packets, c.bytes);
     }
@@ -105,6 +108,9 @@ fn write_entry_at(
         }
     }
     write_tuple(out, &e.reply, family);
+    if let Some(z) = e.extra.get().zone_reply {
+        push_field(out, "zone-reply=", u64::from(z));
+    }
     if let Some(c) = e.extra.get().counters_reply {
         push_counters(out, c.packets, c.bytes);
     }

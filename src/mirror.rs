@@ -540,6 +540,8 @@ fn merge(into: &mut Entry, from: &Entry) -> bool {
         take!(
             x,
             f,
+            zone_orig,
+            zone_reply,
             sctp_vtag_orig,
             sctp_vtag_reply,
             counters_orig,

@@ -72,7 +72,10 @@ pub(crate) fn string(v: &[u8]) -> String {
     String::from_utf8_lossy(v).into_owned()
 }
 
-pub(crate) fn tuple(v: &[u8], bad: &mut Bad, t: &mut Tuple) {
+/// Reads a tuple nest into `t`; returns its zone (CTA_TUPLE_ZONE), which the kernel sends
+/// for a zone that applies to this direction only.
+pub(crate) fn tuple(v: &[u8], bad: &mut Bad, t: &mut Tuple) -> Option<u16> {
+    let mut zone = None;
     walk(v, bad, "CTA_TUPLE", |kind, v, bad| match kind {
         CTA_TUPLE_IP => walk(v, bad, "CTA_TUPLE_IP", |k, v, bad| match k {
             CTA_IP_V4_SRC | CTA_IP_V6_SRC => t.src = ip(v, bad, "CTA_IP_SRC"),
@@ -94,8 +97,10 @@ pub(crate) fn tuple(v: &[u8], bad: &mut Bad, t: &mut Tuple) {
             }
             _ => {}
         }),
+        CTA_TUPLE_ZONE => zone = be16(v, bad, "CTA_TUPLE_ZONE"),
         _ => {}
     });
+    zone
 }
 
 fn flags_pair(v: &[u8], bad: &mut Bad, what: &'static str) -> Option<(u8, u8)> {
@@ -199,8 +204,16 @@ pub fn decode_entry_into(payload: &[u8], e: &mut Entry) -> Result<()> {
         &mut bad,
         "conntrack message",
         |kind, v, bad| match kind {
-            CTA_TUPLE_ORIG => tuple(v, bad, &mut e.orig),
-            CTA_TUPLE_REPLY => tuple(v, bad, &mut e.reply),
+            CTA_TUPLE_ORIG => {
+                if let Some(z) = tuple(v, bad, &mut e.orig) {
+                    e.extra.get_mut().zone_orig = Some(z);
+                }
+            }
+            CTA_TUPLE_REPLY => {
+                if let Some(z) = tuple(v, bad, &mut e.reply) {
+                    e.extra.get_mut().zone_reply = Some(z);
+                }
+            }
             CTA_STATUS => e.status = be32(v, bad, "CTA_STATUS"),
             CTA_PROTOINFO => protoinfo(v, bad, e),
             CTA_HELP => e.extra.get_mut().helper = nested_string(v, bad, CTA_HELP_NAME, "CTA_HELP"),

@@ -46,9 +46,15 @@ pub fn decode_expectation(payload: &[u8]) -> Result<Expectation> {
         &mut bad,
         "expectation",
         |kind, v, bad| match kind {
-            CTA_EXPECT_MASTER => tuple(v, bad, &mut x.master),
-            CTA_EXPECT_TUPLE => tuple(v, bad, &mut x.tuple),
-            CTA_EXPECT_MASK => tuple(v, bad, &mut x.mask),
+            CTA_EXPECT_MASTER => {
+                tuple(v, bad, &mut x.master);
+            }
+            CTA_EXPECT_TUPLE => {
+                tuple(v, bad, &mut x.tuple);
+            }
+            CTA_EXPECT_MASK => {
+                tuple(v, bad, &mut x.mask);
+            }
             CTA_EXPECT_TIMEOUT => x.timeout = be32(v, bad, "CTA_EXPECT_TIMEOUT"),
             CTA_EXPECT_ID => x.id = be32(v, bad, "CTA_EXPECT_ID"),
             CTA_EXPECT_HELP_NAME => x.helper = Some(string(v)),

@@ -192,6 +192,11 @@ fn put_nat(w: &mut Writer<'_>, kind: u16, n: &crate::nat::NatSetup) {
 }
 
 pub(crate) fn put_tuple(w: &mut Writer<'_>, kind: u16, t: &Tuple) {
+    put_tuple_zoned(w, kind, t, None);
+}
+
+/// A tuple nest with a zone of its direction only (CTA_TUPLE_ZONE) when `zone` is set.
+pub(crate) fn put_tuple_zoned(w: &mut Writer<'_>, kind: u16, t: &Tuple, zone: Option<u16>) {
     let outer = w.begin(kind);
     let ip = w.begin(CTA_TUPLE_IP);
     for (addr, v4, v6) in [
@@ -234,6 +239,9 @@ pub(crate) fn put_tuple(w: &mut Writer<'_>, kind: u16, t: &Tuple) {
         }
         w.end(pm);
     }
+    if let Some(z) = zone {
+        w.be16(CTA_TUPLE_ZONE, z);
+    }
     w.end(outer);
 }
 
@@ -272,11 +280,12 @@ pub fn encode_entry(out: &mut Vec<u8>, e: &Entry, purpose: Purpose) -> Result<()
     check(e, purpose)?;
     let mut w = Writer::new(out);
     if purpose == Purpose::Create {
-        put_tuple(&mut w, CTA_TUPLE_ORIG, &e.orig);
+        let x = e.extra.get();
+        put_tuple_zoned(&mut w, CTA_TUPLE_ORIG, &e.orig, x.zone_orig);
         if e.reply.src.is_some() || e.reply.dst.is_some() {
-            put_tuple(&mut w, CTA_TUPLE_REPLY, &e.reply);
+            put_tuple_zoned(&mut w, CTA_TUPLE_REPLY, &e.reply, x.zone_reply);
         } else {
-            put_tuple(&mut w, CTA_TUPLE_REPLY, &e.orig.inverted());
+            put_tuple_zoned(&mut w, CTA_TUPLE_REPLY, &e.orig.inverted(), x.zone_reply);
         }
         // NAT for the kernel to set up: it rewrites the reply tuple and sets the NAT bits.
         for (kind, nat) in [
@@ -289,11 +298,12 @@ pub fn encode_entry(out: &mut Vec<u8>, e: &Entry, purpose: Purpose) -> Result<()
         }
     } else {
         let (dir, t) = e.lookup_tuple()?;
-        let kind = match dir {
-            crate::entry::Dir::Orig => CTA_TUPLE_ORIG,
-            crate::entry::Dir::Reply => CTA_TUPLE_REPLY,
+        let x = e.extra.get();
+        let (kind, zone) = match dir {
+            crate::entry::Dir::Orig => (CTA_TUPLE_ORIG, x.zone_orig),
+            crate::entry::Dir::Reply => (CTA_TUPLE_REPLY, x.zone_reply),
         };
-        put_tuple(&mut w, kind, t);
+        put_tuple_zoned(&mut w, kind, t, zone);
     }
     // The kernel looks entries up in the zone given, zone 0 when none is: always send it.
     w.be16(CTA_ZONE, e.zone.unwrap_or(0));

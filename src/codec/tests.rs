@@ -56,6 +56,32 @@ fn create_roundtrip_keeps_every_settable_field() {
 }
 
 #[test]
+fn zones_of_one_direction_go_inside_their_tuple_and_come_back() {
+    use crate::entry::Dir;
+    let mut e = full_entry();
+    e.zone = None;
+    e.set_dir_zone(Dir::Orig, 5).unwrap();
+    e.set_dir_zone(Dir::Reply, 6).unwrap();
+    assert!(e.set_dir_zone(Dir::Orig, 65536).is_err());
+    let attrs = entry_attrs(&e, Purpose::Create).unwrap();
+    // CTA_TUPLE_ORIG's nest ends with CTA_TUPLE_ZONE (len 6, type 3, be16 5).
+    let orig_len = usize::from(u16::from_ne_bytes([attrs[0], attrs[1]]));
+    assert_eq!(&attrs[orig_len - 8..orig_len - 2], &[6, 0, 3, 0, 0, 5]);
+    let got = roundtrip(&e);
+    assert_eq!(
+        (got.dir_zone(Dir::Orig), got.dir_zone(Dir::Reply), got.zone),
+        (Some(5), Some(6), Some(0))
+    );
+    // A lookup carries the zone of the tuple it looks up by.
+    let mut key = e.clone();
+    key.extra.get_mut().zone_reply = None;
+    let attrs = entry_attrs(&key, Purpose::Lookup).unwrap();
+    let orig_len = usize::from(u16::from_ne_bytes([attrs[0], attrs[1]]));
+    assert_eq!(&attrs[orig_len - 8..orig_len - 2], &[6, 0, 3, 0, 0, 5]);
+    assert_eq!(roundtrip(&full_entry()).dir_zone(Dir::Orig), None);
+}
+
+#[test]
 fn icmp_and_ipv6_roundtrip() {
     let mut e = Entry::new();
     e.set_proto(proto::ICMPV6).unwrap();

@@ -761,6 +761,36 @@ pub unsafe extern "C" fn ct_entry_set_nat(
     }
 }
 
+/// Sets the zone of direction `dir` alone (CT_DIR_ORIG or CT_DIR_REPLY), as conntrack(8)'s
+/// `--orig-zone`/`--reply-zone`: sent inside that direction's tuple. The kernel takes it on a
+/// create only when the entry's zone (ct_entry_set_zone) is unset or 0 and for one direction
+/// at most; otherwise the create fails with CT_ERR_INVALID_ARGUMENT from the kernel.
+#[no_mangle]
+pub unsafe extern "C" fn ct_entry_set_dir_zone(
+    entry: *mut ct_entry,
+    dir: u32,
+    zone: u32,
+) -> ct_status {
+    ffi_fn! {
+        let d = ok!(dir_of(dir));
+        status_of(arg_mut!(entry).set_dir_zone(d, zone))
+    }
+}
+
+/// Gets the zone of direction `dir` alone (CT_DIR_ORIG or CT_DIR_REPLY); CT_ERR_NOT_SET when
+/// the entry has none (a zone of both directions is ct_entry_get_zone's).
+#[no_mangle]
+pub unsafe extern "C" fn ct_entry_get_dir_zone(
+    entry: *const ct_entry,
+    dir: u32,
+    zone_out: *mut u16,
+) -> ct_status {
+    ffi_fn! {
+        let d = ok!(dir_of(dir));
+        get!(entry, zone_out, |e| e.dir_zone(d))
+    }
+}
+
 /// Sets the SCTP verification tag of direction `dir` (CT_DIR_ORIG or CT_DIR_REPLY), as
 /// conntrack(8)'s `--orig-vtag`/`--reply-vtag`. A create or update that carries one carries
 /// the SCTP state and both tags (0 for one not set), as the kernel wants them together.
