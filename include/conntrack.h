@@ -2115,10 +2115,11 @@ int32_t ct_mirror_fd(const ct_mirror *mirror);
 int32_t ct_mirror_next_timeout(ct_mirror *mirror);
 
 /**
- * Sets the event socket's receive buffer to about `bytes` (64 MiB by default). A smaller
+ * Sets the event socket's receive buffer to about `bytes` (256 MiB by default, four times a listener's: a mirror does more per event). A smaller
  * buffer loses events under bursts, which the mirror then repairs.
  */
-ct_status ct_mirror_set_receive_buffer(ct_mirror *mirror, size_t bytes);
+ct_status ct_mirror_set_receive_buffer(ct_mirror *mirror,
+                                       size_t bytes);
 
 /**
  * Sets the delay before a repair after an overrun: `min_ms` at first, doubling with each

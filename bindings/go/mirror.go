@@ -471,7 +471,7 @@ func (mr *Mirror) call(op string, f func() C.ct_status) error {
 	return nil
 }
 
-// SetReceiveBuffer sets the event socket's receive buffer to about bytes (64 MiB by
+// SetReceiveBuffer sets the event socket's receive buffer to about bytes (256 MiB by
 // default). A smaller buffer loses events under bursts, which the mirror then repairs.
 func (mr *Mirror) SetReceiveBuffer(bytes int) error {
 	const op = "mirror set receive buffer"

@@ -217,7 +217,7 @@ pub unsafe extern "C" fn ct_mirror_next_timeout(mirror: *mut ct_mirror) -> i32 {
     }
 }
 
-/// Sets the event socket's receive buffer to about `bytes` (64 MiB by default). A smaller
+/// Sets the event socket's receive buffer to about `bytes` (256 MiB by default, four times a listener's: a mirror does more per event). A smaller
 /// buffer loses events under bursts, which the mirror then repairs.
 #[no_mangle]
 pub unsafe extern "C" fn ct_mirror_set_receive_buffer(

@@ -64,7 +64,7 @@ class Mirror(Locked):
     ``Mirror(netns=None, filter=None, receive_buffer=None)``: ``netns`` a name under
     /run/netns or a path such as /proc/PID/ns/net (None: the caller's namespace);
     ``filter`` a Filter (only the entries it matches are held); ``receive_buffer`` the
-    event socket's buffer in bytes (default 64 MiB; a smaller one loses events under
+    event socket's buffer in bytes (default 256 MiB; a smaller one loses events under
     bursts, which the mirror then repairs).
 
     It subscribes at once and loads with the first step. Drive it with ``step(timeout)``
@@ -147,7 +147,7 @@ class Mirror(Locked):
         return None if ms < 0 else ms / 1000.0
 
     def set_receive_buffer(self, nbytes):
-        """Sets the event socket's receive buffer to about `nbytes` (default 64 MiB)."""
+        """Sets the event socket's receive buffer to about `nbytes` (default 256 MiB)."""
         if isinstance(nbytes, bool) or not isinstance(nbytes, int):
             raise TypeError("receive buffer size must be an int")
         if nbytes < 0:
