@@ -13,8 +13,10 @@
  *   and may be used from different threads at once. ct_entry, ct_filter and ct_entry_list
  *   objects are plain data: read-only use may be shared, mutation needs one owner.
  * - On an error, ct_last_error_message() (per thread) and ct_handle_last_error() (per handle;
- *   ct_events_last_error() per listener) describe it: errno, and the kernel's extended-ack
- *   text when it sent one. A constructor's error (no object yet) is the thread's.
+ *   ct_events_last_error() per listener, ct_mirror_last_error() per mirror) describe it:
+ *   errno, and the kernel's extended-ack text when it sent one. A constructor's error (no
+ *   object yet) and a NULL argument (found before the object is looked at) are the thread's
+ *   only.
  * - Callbacks say whether to go on, in each language's own form, mapped the same way:
  *     language  callbacks                                          go on          stop
  *     C         ct_dump_cb, ct_expect_cb, ct_event_cb,               return 0       non-zero
@@ -2449,6 +2451,9 @@ ct_status ct_expect_flush(ct_handle *h);
  * CT_EVENT_DESTROY) of the network namespace `netns` (a name under /run/netns or a path such
  * as /proc/PID/ns/net; NULL: the caller's; the calling thread never changes namespace). On
  * CT_OK, `*events_out` is owned by the caller; close it with ct_expect_events_close.
+ * With net.netfilter.nf_conntrack_events=2 (the default of newer kernels) the kernel gives
+ * an entry its event extension only when a listener exists as it is made, so expectations
+ * of a master made before any listener report no events; set it to 1 to hear them all.
  */
 ct_status ct_expect_events_open(const char *netns, uint32_t types, ct_expect_events **events_out);
 

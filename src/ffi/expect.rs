@@ -280,6 +280,9 @@ pub type ct_expect_event_cb = Option<
 /// CT_EVENT_DESTROY) of the network namespace `netns` (a name under /run/netns or a path such
 /// as /proc/PID/ns/net; NULL: the caller's; the calling thread never changes namespace). On
 /// CT_OK, `*events_out` is owned by the caller; close it with ct_expect_events_close.
+/// With net.netfilter.nf_conntrack_events=2 (the default of newer kernels) the kernel gives
+/// an entry its event extension only when a listener exists as it is made, so expectations
+/// of a master made before any listener report no events; set it to 1 to hear them all.
 #[no_mangle]
 pub unsafe extern "C" fn ct_expect_events_open(
     netns: *const c_char,
