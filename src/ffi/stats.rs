@@ -86,17 +86,7 @@ pub unsafe extern "C" fn ct_stats_per_cpu(
         arg_out!(n_out);
         arg_out!(stats if len > 0);
         let v = ok!(with_handle(h, |core| core.cpu_stats()));
-        for (i, s) in v.iter().take(len).enumerate() {
-            stats.add(i).write(ct_stats::from(s));
-        }
-        n_out.write(v.len());
-        if v.len() > len {
-            return fail(&Error::new(
-                Kind::BufferTooSmall,
-                format!("{} CPUs, room for {len}", v.len()),
-            ));
-        }
-        ct_status::CT_OK
+        write_per_cpu(&v, stats, len, n_out)
     }
 }
 
@@ -156,16 +146,29 @@ pub unsafe extern "C" fn ct_expect_stats_per_cpu(
         arg_out!(n_out);
         arg_out!(stats if len > 0);
         let v = ok!(with_handle(h, |core| core.expect_cpu_stats()));
-        for (i, s) in v.iter().take(len).enumerate() {
-            stats.add(i).write(ct_expect_stats::from(s));
-        }
-        n_out.write(v.len());
-        if v.len() > len {
-            return fail(&Error::new(
-                Kind::BufferTooSmall,
-                format!("{} CPUs, room for {len}", v.len()),
-            ));
-        }
-        ct_status::CT_OK
+        write_per_cpu(&v, stats, len, n_out)
     }
+}
+
+/// Writes one record per CPU of `v` into `out[0..len]` and their number into `*n_out`;
+/// CT_ERR_BUFFER_TOO_SMALL (the first `len` written) when `len` is smaller. Shared by the
+/// conntrack and the expectation statistics.
+///
+/// # Safety
+/// `out` is valid for `len` writes and `n_out` for one.
+unsafe fn write_per_cpu<T, C>(v: &[T], out: *mut C, len: usize, n_out: *mut usize) -> ct_status
+where
+    for<'a> C: From<&'a T>,
+{
+    for (i, s) in v.iter().take(len).enumerate() {
+        out.add(i).write(C::from(s));
+    }
+    n_out.write(v.len());
+    if v.len() > len {
+        return fail(&Error::new(
+            Kind::BufferTooSmall,
+            format!("{} CPUs, room for {len}", v.len()),
+        ));
+    }
+    ct_status::CT_OK
 }
