@@ -953,11 +953,17 @@ static void do_stats(const struct cmdline *c) {
 
 /* --- -E --------------------------------------------------------------------------------- */
 
-static volatile sig_atomic_t stop_events;
+volatile sig_atomic_t stop_events;
 
 static void on_signal(int sig) {
     (void)sig;
     stop_events = 1;
+}
+
+void stop_on_signals(void) {
+    struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART: the wait returns */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 }
 
 struct eventing {
@@ -1019,9 +1025,7 @@ static unsigned long do_events(const struct cmdline *c) {
     ct_events_set_filter(evs, f);
     ct_filter_free(f);
 
-    struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART: the wait returns */
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    stop_on_signals();
     struct eventing ev = {c, list_flags(c, true), NULL, 0, 0};
     while (!stop_events) {
         rc = ct_events_receive(evs, -1, event_one, &ev, NULL);

@@ -3,6 +3,7 @@
 #define CTRACK_H
 
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -186,6 +187,11 @@ const char *sender_name(uint32_t portid, const char *netns);
 
 /* expect.c: the expectation table's commands; returns the exit status. */
 int run_expect(const struct cmdline *c);
+
+/* Set once SIGINT or SIGTERM arrives after stop_on_signals(): the -E loops end on it. The
+ * handlers leave out SA_RESTART, so a wait for events returns when one arrives. */
+extern volatile sig_atomic_t stop_events;
+void stop_on_signals(void);
 ct_handle *open_handle(const struct cmdline *c);
 const char *err_text(int err, unsigned cmd);
 

@@ -288,13 +288,6 @@ static int do_stats(const struct cmdline *c) {
 
 /* --- -E expect ------------------------------------------------------------------------- */
 
-static volatile sig_atomic_t stop_events;
-
-static void on_signal(int sig) {
-    (void)sig;
-    stop_events = 1;
-}
-
 struct eventing {
     const struct cmdline *c;
     struct text t;
@@ -312,9 +305,7 @@ static int32_t event_one(uint32_t type, const ct_expect *x, void *user) {
 static int do_events(const struct cmdline *c) {
     ct_expect_events *evs = NULL;
     if (ct_expect_events_open(c->netns, CT_EVENT_ALL, &evs) != CT_OK) die(EXIT_OTHER, "Can't open handler");
-    struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART: the wait returns */
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    stop_on_signals();
     struct eventing ev = {c, {NULL, 0, 0}, 0};
     while (!stop_events) {
         ct_status rc = ct_expect_events_receive(evs, -1, event_one, &ev, NULL);
