@@ -480,6 +480,21 @@ wait_for() { # FILE PATTERN: polls until FILE holds PATTERN (an ERE)
         sleep 0.05
     done
 }
+
+# events_verdict WHAT UNIT: counts an -E comparison as passed when both listeners were
+# ready, both commands exited alike, and the normalised events ($tmp/e{a,b}.n, some) and
+# closing lines ($tmp/e{a,b}.ne) are the same; UNIT names what the count of lines counts.
+events_verdict() {
+    if [ "$ok" = 1 ] && [ "$ra" = "$rb" ] && [ -s "$tmp/ea.n" ] && cmp -s "$tmp/ea.n" "$tmp/eb.n" && cmp -s "$tmp/ea.ne" "$tmp/eb.ne"; then
+        passed=$((passed + 1))
+        echo "ok - $1 ($(wc -l <"$tmp/ea.n") $2)"
+    else
+        failed=$((failed + 1))
+        echo "not ok - $1 (ready $ok, status $ra/$rb)"
+        echo "# conntrack:"; show "$tmp/ea.n"; show "$tmp/ea.ne"; echo "# ctrack:"; show "$tmp/eb.n"; show "$tmp/eb.ne"
+    fi
+}
+
 events_case() {
     fill
     ip netns exec "$a" conntrack -F 2>/dev/null
@@ -522,14 +537,7 @@ events_case() {
         sed -E 's/[0-9]+ flow events/N flow events/' "$tmp/e${x}e" >"$tmp/e$x.cute"
         norm "$tmp/e$x.cute" >"$tmp/e$x.ne"
     done
-    if [ "$ok" = 1 ] && [ "$ra" = "$rb" ] && [ -s "$tmp/ea.n" ] && cmp -s "$tmp/ea.n" "$tmp/eb.n" && cmp -s "$tmp/ea.ne" "$tmp/eb.ne"; then
-        passed=$((passed + 1))
-        echo "ok - -E $* ($(wc -l <"$tmp/ea.n") events)"
-    else
-        failed=$((failed + 1))
-        echo "not ok - -E $* (ready $ok, status $ra/$rb)"
-        echo "# conntrack:"; show "$tmp/ea.n"; show "$tmp/ea.ne"; echo "# ctrack:"; show "$tmp/eb.n"; show "$tmp/eb.ne"
-    fi
+    events_verdict "-E $*" events
 }
 events_case
 events_case -o extended,id
@@ -592,14 +600,7 @@ xevents_case() {
         sed -E 's/[0-9]+ expectation events/N expectation events/' "$tmp/e${x}e" >"$tmp/e$x.cute"
         norm "$tmp/e$x.cute" >"$tmp/e$x.ne"
     done
-    if [ "$ok" = 1 ] && [ "$ra" = "$rb" ] && [ -s "$tmp/ea.n" ] && cmp -s "$tmp/ea.n" "$tmp/eb.n" && cmp -s "$tmp/ea.ne" "$tmp/eb.ne"; then
-        passed=$((passed + 1))
-        echo "ok - -E expect $* ($(wc -l <"$tmp/ea.n") lines)"
-    else
-        failed=$((failed + 1))
-        echo "not ok - -E expect $* (ready $ok, status $ra/$rb)"
-        echo "# conntrack:"; show "$tmp/ea.n"; show "$tmp/ea.ne"; echo "# ctrack:"; show "$tmp/eb.n"; show "$tmp/eb.ne"
-    fi
+    events_verdict "-E expect $*" lines
 }
 xevents_case
 xevents_case -o xml
