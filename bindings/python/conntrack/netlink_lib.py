@@ -24,8 +24,13 @@ Differences from Neutron's module:
 - Every protocol is listed: port protocols (tcp, udp, udplite, sctp, dccp; gre with its
   keys) in the tcp/udp layout, icmp and icmpv6 in the icmp layout, and any other protocol
   in the tcp/udp layout with sport and dport 0 and its name (or its number as text).
-- list_entries reads the zone's entries a block of flat records (ct_view) per C call and
-  makes the tuples from them directly.
+- list_entries streams the zone's entries (a cursor: a block of flat records, ct_view,
+  per C call) and makes the tuples from each block directly; a block whose records all
+  have the common layout (IPv4 or IPv6, a port protocol, both ports) is turned into
+  tuples column by column, with no Python code run per entry. As with Neutron's module
+  (libnetfilter_conntrack's dump, every entry passed on), an entry the kernel sends twice
+  is listed twice: a dump can do that while entries die or the table resizes under it.
+  (Conntrack.list() drops such repeats.)
 - delete_entries sends the deletions in one batch, passed as one block of records. An entry already gone
   (CT_ERR_NOT_FOUND) is not an error; any other failure raises the ConntrackError of the
   first failed tuple after all were tried, with ``.failures``: a list of (tuple,
@@ -37,6 +42,8 @@ import ctypes
 import ipaddress
 import socket
 import struct
+from itertools import compress, repeat
+from operator import itemgetter
 
 from . import _lib
 from .entry import (
@@ -71,6 +78,111 @@ _NAMES = tuple(proto_name(n) for n in range(256))
 # path; anything else the full one.
 _COMMON = _NEEDED | _PORTS
 _PORT_PROTO = tuple(n in PORT_PROTOS for n in range(256))
+
+# Where _TUPLE's fields sit in a view, for reading one field of every view of a block at
+# once (a strided memoryview: a column).
+_OFF_PRESENT, _OFF_FAMILY, _OFF_PROTO, _OFF_SPORT, _OFF_SRC, _OFF_DST = 4, 8, 9, 36, 56, 72
+# The common layout's bits are all in present's low byte (little-endian: _lib checks it).
+assert _COMMON < 0x100
+# Byte values the columns may hold for the columnar path; bytes.translate(None, these)
+# deletes them, so an empty result means every view qualifies.
+_COMMON_PRESENT = bytes(b for b in range(256) if b & _COMMON == _COMMON)
+_PORT_PROTO_BYTES = bytes(sorted(PORT_PROTOS))
+_FAMILY_BYTES = bytes((FAMILY_IPV4, FAMILY_IPV6))
+# Family byte -> 1 if it is that family, else 0: selectors for itertools.compress.
+_IS_V4 = bytes(int(b == FAMILY_IPV4) for b in range(256))
+_IS_V6 = bytes(int(b == FAMILY_IPV6) for b in range(256))
+_VIEW_SIZE = _lib.VIEW_SIZE
+_FOURTH = itemgetter(3)
+_U16, _U32, _U64 = _VIEW_SIZE // 2, _VIEW_SIZE // 4, _VIEW_SIZE // 8
+
+
+class _V4Text(dict):
+    """IPv4 address (its four bytes read as a little-endian u32) -> text; Python runs only
+    for an address not seen before (the addresses of a zone repeat)."""
+
+    __slots__ = ()
+
+    def __missing__(self, key):
+        text = self[key] = socket.inet_ntop(socket.AF_INET, key.to_bytes(4, "little"))
+        return text
+
+
+class _V6Text(dict):
+    """IPv6 address (its 16 bytes as two little-endian u64) -> text, as _V4Text."""
+
+    __slots__ = ()
+
+    def __missing__(self, key):
+        raw = key[0].to_bytes(8, "little") + key[1].to_bytes(8, "little")
+        text = self[key] = socket.inet_ntop(socket.AF_INET6, raw)
+        return text
+
+
+def _columns_of_block(block, n, zone, v4, v6, v4_text, v6_text):
+    """Appends the Neutron tuples of the `n` views of `block` (a byte memoryview) to v4
+    and v6 when every view has the common layout (IPv4 or IPv6, a port protocol, both
+    addresses and ports); returns False, appending nothing, otherwise. The tuples are
+    made by zip over columns of the block, with no Python code run per entry (but for an
+    address seen the first time), in the order the per-entry path makes them."""
+    if block[_OFF_PRESENT::_VIEW_SIZE].tobytes().translate(None, _COMMON_PRESENT):
+        return False
+    families = block[_OFF_FAMILY::_VIEW_SIZE].tobytes()
+    protos = block[_OFF_PROTO::_VIEW_SIZE].tobytes()
+    if families.translate(None, _FAMILY_BYTES) or protos.translate(None, _PORT_PROTO_BYTES):
+        return False
+    if protos.count(protos[0]) == n:
+        names = [_NAMES[protos[0]]] * n
+    else:
+        names = list(map(_NAMES.__getitem__, protos))
+    u16 = block.cast("H")
+    sports = u16[_OFF_SPORT // 2::_U16].tolist()
+    dports = u16[_OFF_SPORT // 2 + 1::_U16].tolist()
+    v4_count = families.count(FAMILY_IPV4)
+    if v4_count:
+        u32 = block.cast("I")
+        src = u32[_OFF_SRC // 4::_U32].tolist()
+        dst = u32[_OFF_DST // 4::_U32].tolist()
+        if v4_count == n:
+            v4.extend(_tuples(4, names, sports, dports, src, dst, zone, v4_text))
+            return True
+        sel = families.translate(_IS_V4)
+        v4.extend(_tuples(4, compress(names, sel), compress(sports, sel),
+                          compress(dports, sel), compress(src, sel), compress(dst, sel),
+                          zone, v4_text))
+    u64 = block.cast("Q")
+    src = zip(u64[_OFF_SRC // 8::_U64].tolist(), u64[_OFF_SRC // 8 + 1::_U64].tolist())
+    dst = zip(u64[_OFF_DST // 8::_U64].tolist(), u64[_OFF_DST // 8 + 1::_U64].tolist())
+    if v4_count:
+        sel = families.translate(_IS_V6)
+        names, sports, dports = compress(names, sel), compress(sports, sel), compress(dports, sel)
+        src, dst = compress(src, sel), compress(dst, sel)
+    v6.extend(_tuples(6, names, sports, dports, src, dst, zone, v6_text))
+    return True
+
+
+def _tuples(version, names, sports, dports, src, dst, zone, text):
+    """The Neutron tuples of columns (iterables of the same length), addresses turned to
+    text through the dict `text`."""
+    get = text.__getitem__
+    return zip(repeat(version), names, sports, dports, map(get, src), map(get, dst),
+               repeat(zone))
+
+
+def _check_columns():
+    """The columns' offsets are _TUPLE's: one view packed by _TUPLE reads back the same."""
+    src, dst = bytes(range(1, 17)), bytes(range(17, 33))
+    view = memoryview(bytearray(_TUPLE.pack(_COMMON, FAMILY_IPV6, 6, 1111, 2222, 0, 0, 0,
+                                            src, dst)))
+    v4, v6 = [], []
+    if not _columns_of_block(view, 1, 9, v4, v6, _V4Text(), _V6Text()) or v6 != [
+        (6, "tcp", 1111, 2222, socket.inet_ntop(socket.AF_INET6, src),
+         socket.inet_ntop(socket.AF_INET6, dst), 9)
+    ]:
+        raise ImportError("conntrack.netlink_lib: its ct_view columns are not the layout's")
+
+
+_check_columns()
 
 
 def _tuples_of_block(block, zone, by_version, names):
@@ -139,27 +251,34 @@ def list_entries(zone, netns=None):
         zone_number = int(zone)
     except (TypeError, ValueError):
         raise invalid("zone %r is not a number" % (zone,)) from None
-    by_version = {4: [], 6: []}
+    v4, v6 = [], []
+    by_version = {4: v4, 6: v6}
     with Conntrack(netns) as ct:
-        it = ct.dump(Filter(zone=zone_number))
+        # Streamed: each block of views is turned into tuples as it comes, so no C entry
+        # of the zone is kept. Like Neutron's module, this passes on an entry the kernel
+        # sends twice while the table changes under the dump (ct_list would drop it).
+        it = ct.stream(Filter(zone=zone_number))
         try:
             # The tuples come straight from blocks of views: no Entry objects.
             lib = _lib.lib
-            buf = ctypes.create_string_buffer(_BLOCK * _lib.VIEW_SIZE)
+            buf = ctypes.create_string_buffer(_BLOCK * _VIEW_SIZE)
+            views = memoryview(buf).cast("B")
             count = ctypes.c_size_t(0)
-            names = {}
-            first = 0
-            while first < it._len:
-                check(lib.ct_entry_list_views(it._ptr, first, buf, _lib.VIEW_SIZE, _BLOCK,
-                                              ctypes.byref(count)))
+            names, v4_text, v6_text = {}, _V4Text(), _V6Text()
+            while True:
+                check(lib.ct_cursor_next_views(it._ptr, buf, _VIEW_SIZE, _BLOCK,
+                                               ctypes.byref(count)))
                 n = count.value
                 if n == 0:
                     break
-                _tuples_of_block(memoryview(buf)[:n * _lib.VIEW_SIZE], zone, by_version, names)
-                first += n
+                block = views[:n * _VIEW_SIZE]
+                if not _columns_of_block(block, n, zone, v4, v6, v4_text, v6_text):
+                    _tuples_of_block(block, zone, by_version, names)
         finally:
             it.close()
-    return sorted(by_version[4] + by_version[6], key=lambda x: x[3])
+    v4 += v6
+    v4.sort(key=_FOURTH)
+    return v4
 
 
 def _entry_of(t):

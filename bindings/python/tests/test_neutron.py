@@ -269,3 +269,190 @@ else:
     assert p.stdout.split() == ["permission", "5", "1", "1"], p.stdout + p.stderr
     assert len(netns.lines("-w", 13)) == 3
     assert issubclass(ConntrackPermissionError, ConntrackError)
+
+
+# -- the two ways list_entries makes tuples: columns of a block (every view in the common
+# layout) and one view at a time (any other block); they must give the same tuples.
+
+_TOOL_NAMES = {1: "icmp", 6: "tcp", 17: "udp", 33: "dccp", 47: "gre", 58: "icmpv6",
+               132: "sctp", 136: "udplite"}
+
+
+def tool_tuples(netns, zone):
+    """`conntrack -L -w ZONE` as Neutron tuples, read from the tool's text (its original
+    tuple: the first src, dst, ports, GRE keys or ICMP fields of each line)."""
+    out = []
+    for line in netns.lines("-w", zone):
+        words = line.split()
+        fields = {}
+        for w in words:
+            key, eq, value = w.partition("=")
+            if eq and key not in fields:
+                fields[key] = value
+        number = int(words[1])
+        name = _TOOL_NAMES.get(number, str(number))
+        version = 6 if ":" in fields["src"] else 4
+        if name in ("icmp", "icmpv6"):
+            out.append((version, name, int(fields["type"]), int(fields["code"]),
+                        fields["src"], fields["dst"], int(fields["id"]), zone))
+        elif name == "gre":
+            out.append((version, name, int(fields["srckey"], 16), int(fields["dstkey"], 16),
+                        fields["src"], fields["dst"], zone))
+        elif "sport" in fields:
+            out.append((version, name, int(fields["sport"]), int(fields["dport"]),
+                        fields["src"], fields["dst"], zone))
+        else:
+            out.append((version, name, 0, 0, fields["src"], fields["dst"], zone))
+    return out
+
+
+def spy_columns(monkeypatch):
+    """Records, per block, whether the columnar path took it and which versions it gave."""
+    taken = []
+    real = nl_lib._columns_of_block
+
+    def spy(block, n, zone, v4, v6, *rest):
+        before = len(v4), len(v6)
+        ok = real(block, n, zone, v4, v6, *rest)
+        taken.append((ok, len(v4) > before[0], len(v6) > before[1]))
+        return ok
+
+    monkeypatch.setattr(nl_lib, "_columns_of_block", spy)
+    return taken
+
+
+def per_entry_only(netns, zone, monkeypatch):
+    with monkeypatch.context() as m:
+        m.setattr(nl_lib, "_columns_of_block", lambda *args: False)
+        return nl_lib.list_entries(zone, netns=netns.name)
+
+
+def test_columns_and_per_entry_paths_match_the_tool(netns, monkeypatch):
+    zone = 21
+    # A mix the columnar path takes (port protocols, both families) and one it leaves to
+    # the per-entry path (ICMP, a protocol without ports).
+    script = []
+    for i in range(12):
+        script.append("conntrack -I -p %s -s 10.1.0.%d -d 10.2.0.1 --sport %d --dport %d "
+                      "%s -t 1234 -w %d" % ("tcp" if i % 2 else "udp", i + 1, 1000 + i,
+                                            80 + i % 3, "--state ESTABLISHED" if i % 2 else "",
+                                            zone))
+        script.append("conntrack -I -p udp -s fd00::%x -d fd00::1:0 --sport %d --dport %d "
+                      "-t 1234 -w %d" % (i + 1, 2000 + i, 53 + i % 2, zone))
+    script += [
+        "conntrack -I -p sctp -s 1.1.1.1 -d 2.2.2.2 --sport 7 --dport 8 --state ESTABLISHED "
+        "--orig-vtag 5 --reply-vtag 6 -t 1234 -w %d" % zone,
+        "conntrack -I -p udplite -s ::1 -d ::2 --sport 13 --dport 14 -t 1234 -w %d" % zone,
+        "conntrack -I -p gre -s 1.1.1.1 -d 2.2.2.2 --srckey 11 --dstkey 12 -t 1234 -w %d" % zone,
+        "conntrack -I -p icmp -s 1.1.1.1 -d 2.2.2.2 --icmp-type 8 --icmp-code 0 --icmp-id 3333 "
+        "-t 1234 -w %d" % zone,
+        "conntrack -I -p icmpv6 -s ::1 -d ::2 --icmpv6-type 128 --icmpv6-code 0 "
+        "--icmpv6-id 3333 -t 1234 -w %d" % zone,
+        "conntrack -I -p 50 -s 1.1.1.1 -d 2.2.2.2 -t 1234 -w %d" % zone,
+    ]
+    netns.run("sh", "-ec", "\n".join(c + " 2>/dev/null" for c in script))
+    # Another zone's entry, which must not show.
+    netns.conntrack("-I", "-p", "udp", "-s", "9.9.9.9", "-d", "8.8.8.8", "--sport", 9,
+                    "--dport", 9, "-t", 1234, "-w", zone + 1)
+    expected = tool_tuples(netns, zone)
+    assert len(expected) == 30
+
+    # Blocks of 4 views: some all in the common layout, some not.
+    monkeypatch.setattr(nl_lib, "_BLOCK", 4)
+    taken = spy_columns(monkeypatch)
+    got = nl_lib.list_entries(zone, netns=netns.name)
+    assert sorted(got, key=repr) == sorted(expected, key=repr)
+    assert [t[3] for t in got] == sorted(t[3] for t in got)
+    assert any(ok for ok, _, _ in taken) and not all(ok for ok, _, _ in taken), taken
+    # The same tuples in the same order as the per-entry path gives for every block.
+    assert got == per_entry_only(netns, zone, monkeypatch)
+
+    # Blocks as large as they come (the SCTP entry's tags are beyond its view, so a block
+    # ends right after it): the per-entry path for at least one, same result.
+    monkeypatch.setattr(nl_lib, "_BLOCK", 1024)
+    del taken[:]
+    assert nl_lib.list_entries(zone, netns=netns.name) == got
+    assert taken and not all(ok for ok, _, _ in taken), taken
+
+
+def test_columns_path_with_both_families_in_one_block(netns, monkeypatch):
+    zone = 22
+    script = []
+    for i in range(20):
+        if i % 3:
+            script.append("conntrack -I -p tcp -s 10.1.%d.1 -d 10.2.0.1 --sport %d --dport 443 "
+                          "--state ESTABLISHED -t 1234 -w %d" % (i, 3000 + i, zone))
+        else:
+            script.append("conntrack -I -p udp -s 2001:db8::%x -d 2001:db8:1::1 --sport %d "
+                          "--dport %d -t 1234 -w %d" % (i + 1, 4000 + i, 440 + i % 5, zone))
+    netns.run("sh", "-ec", "\n".join(c + " 2>/dev/null" for c in script))
+    expected = tool_tuples(netns, zone)
+    taken = spy_columns(monkeypatch)
+    got = nl_lib.list_entries(zone, netns=netns.name)
+    # One block, in the columnar path, giving IPv4 and IPv6 tuples.
+    assert taken == [(True, True, True)]
+    assert sorted(got, key=repr) == sorted(expected, key=repr)
+    assert got == per_entry_only(netns, zone, monkeypatch)
+    # IPv4 before IPv6 among equal fourth elements, sorted by the fourth.
+    assert [t[3] for t in got] == sorted(t[3] for t in got)
+    for a, b in zip(got, got[1:]):
+        assert a[3] != b[3] or a[0] <= b[0]
+
+
+def test_columns_path_matches_per_entry_path_on_made_up_views():
+    """Random blocks of views, some in the common layout, some not: the columnar path
+    takes exactly the blocks whose every view has family IPv4 or IPv6, a port protocol
+    and both addresses and ports, and then gives what the per-entry path gives."""
+    import random
+    import socket
+
+    from conntrack import _lib
+
+    rng = random.Random(16)
+    common = (_lib.CT_VIEW_FAMILY | _lib.CT_VIEW_PROTO | _lib.CT_VIEW_ORIG_SRC
+              | _lib.CT_VIEW_ORIG_DST | _lib.CT_VIEW_ORIG_SPORT | _lib.CT_VIEW_ORIG_DPORT)
+    others = [_lib.CT_VIEW_ORIG_ICMP, _lib.CT_VIEW_ZONE, _lib.CT_VIEW_MARK, _lib.CT_VIEW_ID,
+              _lib.CT_VIEW_TCP_STATE, _lib.CT_VIEW_MORE]
+    port_protos = [6, 17, 33, 47, 132, 136]
+    addrs4 = [socket.inet_pton(socket.AF_INET, "10.0.0.%d" % i) + bytes(12) for i in range(5)]
+    addrs6 = [socket.inet_pton(socket.AF_INET6, "fd00::%x" % i) for i in range(5)]
+    seen_columns = seen_mixed = seen_other = 0
+    for _ in range(1500):
+        n = rng.randint(1, 12)
+        regular = rng.random() < 0.6
+        families = rng.choice([[2], [10], [2, 10]])
+        views, qualifies = [], True
+        for _ in range(n):
+            present = common | sum(b for b in others if rng.random() < 0.3)
+            family, proto = rng.choice(families), rng.choice(port_protos)
+            if not regular and rng.random() < 0.3:
+                what = rng.randrange(3)
+                if what == 0:
+                    present &= ~rng.choice([_lib.CT_VIEW_ORIG_SPORT, _lib.CT_VIEW_ORIG_DPORT,
+                                            _lib.CT_VIEW_ORIG_SRC, _lib.CT_VIEW_FAMILY])
+                elif what == 1:
+                    proto = rng.choice([1, 58, 50, 0, 255])
+                else:
+                    family = rng.choice([0, 7])
+                qualifies = False
+            pool = addrs6 if family == 10 else addrs4
+            views.append(nl_lib._TUPLE.pack(
+                present, family, proto, rng.randrange(65536), rng.randrange(65536),
+                rng.randrange(256), rng.randrange(256), rng.randrange(65536),
+                rng.choice(pool), rng.choice(pool)))
+        block = memoryview(bytearray(b"".join(views)))
+        zone = rng.choice([0, 7, "7"])
+        v4, v6 = [], []
+        took = nl_lib._columns_of_block(block, n, zone, v4, v6, nl_lib._V4Text(),
+                                        nl_lib._V6Text())
+        assert took == qualifies
+        want = {4: [], 6: []}
+        nl_lib._tuples_of_block(block, zone, want, {})
+        if took:
+            assert (v4, v6) == (want[4], want[6])
+            seen_columns += 1
+            seen_mixed += bool(v4 and v6)
+        else:
+            assert v4 == v6 == []
+            seen_other += 1
+    assert seen_columns > 100 and seen_mixed > 20 and seen_other > 100
