@@ -12,6 +12,8 @@ security context: CT_VIEW_MORE) keep a private copy of the kernel's C entry as w
 
 import ctypes
 import ipaddress
+import socket
+import struct
 from typing import Union
 
 from . import _lib
@@ -172,10 +174,24 @@ def labels_from(value):
 def _address(value):
     if value is None or isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
         return value
+    if value.__class__ is str:
+        # Text through inet_pton (C): it takes exactly the text ipaddress takes, but for
+        # an IPv6 scope ("%eth0"), left with every refusal to ipaddress below.
+        try:
+            return _IPV4(_inet_pton(_AF_INET, value))
+        except (OSError, ValueError):
+            try:
+                return _IPV6(_inet_pton(_AF_INET6, value))
+            except (OSError, ValueError):
+                pass
     try:
         return ipaddress.ip_address(value)
     except ValueError as e:
         raise invalid(str(e)) from None
+
+
+_IPV4, _IPV6 = ipaddress.IPv4Address, ipaddress.IPv6Address
+_inet_pton, _AF_INET, _AF_INET6 = socket.inet_pton, socket.AF_INET, socket.AF_INET6
 
 
 # The order of Entry's public fields (its constructor's positional order, repr's order).
@@ -692,11 +708,18 @@ def _pack_fast(v):
             raise _Checked
     except (_Checked, AttributeError):
         return None
-    return _VIEW.pack(
-        VIEW_SIZE, p, family or 0, proto, zone, mark, status, timeout, id_, 0,
-        tcp, sctp, 0, 0, osp, odp, rsp, rdp, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        a0, a1, a2, a3, 0, 0, 0, 0, 0, 0, _ZERO16, 0, 0, 0, 0, 0,
-    )
+    return _SETTABLE.pack(VIEW_SIZE, p, family or 0, proto, zone, mark, status, timeout, id_,
+                          tcp, sctp, osp, odp, rsp, rdp, a0, a1, a2, a3)
+
+
+# A ct_view (_VIEW) with only the fields _pack_fast fills; the others are pad bytes, zero.
+# Packing 19 values instead of 45 is several times faster.
+_SETTABLE = struct.Struct("<IIBBHIIII4xBB2xHHHH12x16s16s16s16s72x")
+assert _SETTABLE.size == VIEW_SIZE
+assert _SETTABLE.pack(VIEW_SIZE, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, b"a", b"b",
+                      b"c", b"d") == _VIEW.pack(
+    VIEW_SIZE, 1, 2, 3, 4, 5, 6, 7, 8, 0, 9, 10, 0, 0, 11, 12, 13, 14, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, b"a", b"b", b"c", b"d", 0, 0, 0, 0, 0, 0, _ZERO16, 0, 0, 0, 0, 0)
 
 
 def _pack_checked(v):

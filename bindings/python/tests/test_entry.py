@@ -197,3 +197,61 @@ def test_version_and_library():
     assert isinstance(conntrack.LIBRARY, str) and conntrack.LIBRARY
     # Every prototype is declared (a missing symbol would have failed the import).
     assert _lib.lib.ct_entry_get_addr.restype is ctypes.c_int32
+
+
+def test_text_addresses_taken_and_refused_as_ipaddress_does():
+    """Entry parses address text through inet_pton first (the fast way) and ipaddress
+    otherwise: it must give what ipaddress.ip_address gives, and refuse what it refuses."""
+    import random
+
+    cases = [
+        "1.2.3.4", "01.2.3.4", "1.2.3.04", "0.0.0.0", "255.255.255.255", "256.1.1.1", "1.2.3",
+        "1.2.3.4.5", " 1.2.3.4", "1.2.3.4 ", "1..2.3", "::", "::1", "1::", ":1::", "1:::2",
+        "::ffff:1.2.3.4", "::1.2.3.4", "1:2:3:4:5:6:1.2.3.4", "1:2:3:4:5:6:7:1.2.3.4",
+        "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7::", "::2:3:4:5:6:7:8",
+        "1:2:3:4:5:6:7:8::", "00001::", "0001::", "fe80::1%eth0", "::ffff:01.2.3.4",
+        "1.2.3.4::", "\u0661.\u0662.\u0663.\u0664", "1.2.3.4\x00", "", ":", ":::", "0x1.2.3.4",
+        "+1.2.3.4", "FD00::ABCD",
+    ]
+    rng = random.Random(5)
+    for _ in range(3000):
+        if rng.random() < 0.5:
+            cases.append(".".join(rng.choice(["0", "1", "9", "99", "255", "256", "01", "", "a"])
+                                  for _ in range(rng.choice([3, 4, 4, 5]))))
+        else:
+            cases.append(":".join(rng.choice(["", "0", "1", "ffff", "0000", "00000", "Ab", "g",
+                                              "1.2.3.4", "01.2.3.4", "1%x"])
+                                  for _ in range(rng.randint(2, 10))))
+    for text in cases:
+        try:
+            want = ipaddress.ip_address(text)
+        except ValueError:
+            with pytest.raises(conntrack.InvalidArgumentError):
+                Entry(orig_src=text)
+            continue
+        got = Entry(orig_src=text).orig_src
+        assert got == want and type(got) is type(want), text
+        assert str(got) == str(want)
+
+
+def test_records_of_text_and_objects_are_the_same():
+    from conntrack.entry import _pack_checked, record_of
+
+    for e, objects in (
+        (Entry(proto="udp", orig_src="10.0.0.1", orig_dst="10.200.0.1", orig_sport=1024,
+               orig_dport=53, zone=7, timeout=3600),
+         Entry(proto=17, orig_src=ipaddress.IPv4Address("10.0.0.1"),
+               orig_dst=ipaddress.IPv4Address("10.200.0.1"), orig_sport=1024, orig_dport=53,
+               zone=7, timeout=3600)),
+        (Entry(family=6, proto="tcp", orig_src="fd00::1", orig_dst="fd00::2", reply_src="fd00::2",
+               reply_dst="fd00::1", orig_sport=1, orig_dport=2, reply_sport=2, reply_dport=1,
+               mark=5, status=8, tcp_state=3, id=77),
+         Entry(family=10, proto=6, orig_src=ipaddress.IPv6Address("fd00::1"),
+               orig_dst=ipaddress.IPv6Address("fd00::2"),
+               reply_src=ipaddress.IPv6Address("fd00::2"),
+               reply_dst=ipaddress.IPv6Address("fd00::1"), orig_sport=1, orig_dport=2,
+               reply_sport=2, reply_dport=1, mark=5, status=8, tcp_state=3, id=77)),
+    ):
+        assert e == objects
+        # The record packed at construction is the one the checked (field by field) way makes.
+        assert record_of(e) == record_of(objects) == _pack_checked(e._values())
