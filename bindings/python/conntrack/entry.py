@@ -606,7 +606,7 @@ def _pack_fast(v):
             p = CT_VIEW_FAMILY
         if proto is None:
             proto = 0
-        elif proto.__class__ is int and 0 <= proto <= 0xFF:
+        elif proto.__class__ is int:
             p |= CT_VIEW_PROTO
         else:
             raise _Checked
@@ -642,74 +642,78 @@ def _pack_fast(v):
                 raise _Checked
         if osp is None:
             osp = 0
-        elif osp.__class__ is int and 0 <= osp <= 0xFFFF:
+        elif osp.__class__ is int:
             p |= CT_VIEW_ORIG_SPORT
         else:
             raise _Checked
         if odp is None:
             odp = 0
-        elif odp.__class__ is int and 0 <= odp <= 0xFFFF:
+        elif odp.__class__ is int:
             p |= CT_VIEW_ORIG_DPORT
         else:
             raise _Checked
         if rsp is None:
             rsp = 0
-        elif rsp.__class__ is int and 0 <= rsp <= 0xFFFF:
+        elif rsp.__class__ is int:
             p |= CT_VIEW_REPLY_SPORT
         else:
             raise _Checked
         if rdp is None:
             rdp = 0
-        elif rdp.__class__ is int and 0 <= rdp <= 0xFFFF:
+        elif rdp.__class__ is int:
             p |= CT_VIEW_REPLY_DPORT
         else:
             raise _Checked
         if zone is None:
             zone = 0
-        elif zone.__class__ is int and 0 <= zone <= 0xFFFF:
+        elif zone.__class__ is int:
             p |= CT_VIEW_ZONE
         else:
             raise _Checked
         if mark is None:
             mark = 0
-        elif mark.__class__ is int and 0 <= mark <= 0xFFFFFFFF:
+        elif mark.__class__ is int:
             p |= CT_VIEW_MARK
         else:
             raise _Checked
         if status is None:
             status = 0
-        elif status.__class__ is int and 0 <= status <= 0xFFFFFFFF:
+        elif status.__class__ is int:
             p |= CT_VIEW_STATUS
         else:
             raise _Checked
         if timeout is None:
             timeout = 0
-        elif timeout.__class__ is int and 0 <= timeout <= 0xFFFFFFFF:
+        elif timeout.__class__ is int:
             p |= CT_VIEW_TIMEOUT
         else:
             raise _Checked
         if tcp is None:
             tcp = 0
-        elif tcp.__class__ is int and 0 <= tcp <= 0xFF:
+        elif tcp.__class__ is int:
             p |= CT_VIEW_TCP_STATE
         else:
             raise _Checked
         if sctp is None:
             sctp = 0
-        elif sctp.__class__ is int and 0 <= sctp <= 0xFF:
+        elif sctp.__class__ is int:
             p |= CT_VIEW_SCTP_STATE
         else:
             raise _Checked
         if id_ is None:
             id_ = 0
-        elif id_.__class__ is int and 0 <= id_ <= 0xFFFFFFFF:
+        elif id_.__class__ is int:
             p |= CT_VIEW_ID
         else:
             raise _Checked
     except (_Checked, AttributeError):
         return None
-    return _SETTABLE.pack(VIEW_SIZE, p, family or 0, proto, zone, mark, status, timeout, id_,
-                          tcp, sctp, osp, odp, rsp, rdp, a0, a1, a2, a3)
+    try:
+        # struct checks the ranges (each field's width is its range).
+        return _SETTABLE.pack(VIEW_SIZE, p, family or 0, proto, zone, mark, status, timeout,
+                              id_, tcp, sctp, osp, odp, rsp, rdp, a0, a1, a2, a3)
+    except struct.error:
+        return None
 
 
 # A ct_view (_VIEW) with only the fields _pack_fast fills; the others are pad bytes, zero.
