@@ -204,164 +204,138 @@ fn addr_of(family: u8, b: &[u8; 16]) -> IpAddr {
     }
 }
 
-/// The view of `e`.
+/// A field's value, or 0 with its bit left out of `present`.
+#[inline(always)]
+fn opt<T: Default>(present: &mut u32, bit: u32, x: Option<T>) -> T {
+    match x {
+        Some(x) => {
+            *present |= bit;
+            x
+        }
+        None => T::default(),
+    }
+}
+
+/// The address as a view holds it, or zeros with its bit left out.
+#[inline(always)]
+fn opt_addr(present: &mut u32, bit: u32, a: Option<IpAddr>) -> [u8; 16] {
+    a.map_or([0; 16], |a| {
+        *present |= bit;
+        addr_bytes(a)
+    })
+}
+
+/// A tuple's ICMP fields (all three or none).
+#[inline(always)]
+fn opt_icmp(present: &mut u32, bit: u32, t: &crate::entry::Tuple) -> (u8, u8, u16) {
+    let icmp = match (t.icmp_type, t.icmp_code, t.icmp_id) {
+        (Some(ty), Some(c), Some(id)) => Some((ty, c, id)),
+        _ => None,
+    };
+    opt(present, bit, icmp)
+}
+
+/// The view of `e`. Always inlined, so that a dump builds each view where it goes (no
+/// second copy).
+#[inline(always)]
 pub(crate) fn view_of(e: &Entry) -> ct_view {
+    let mut p = 0;
+    let p = &mut p;
+    let (o, r) = (&e.orig, &e.reply);
+    let x = e.extra.get();
+    // Every field of Extra named: a field added there must be sorted into carried or not.
+    let crate::entry::Extra {
+        zone_orig,
+        zone_reply,
+        sctp_vtag_orig,
+        sctp_vtag_reply,
+        counters_orig,
+        counters_reply,
+        timestamp_start,
+        timestamp_stop,
+        labels,
+        labels_mask,
+        secmark,
+        secctx,
+        helper,
+        seq_adj_orig,
+        seq_adj_reply,
+        nat_src,
+        nat_dst,
+    } = x;
+    // A label update mask never comes from the kernel; one set by the caller is a field
+    // the view does not carry. Nor does it carry a window scale of one direction only
+    // (the kernel sends both).
+    let more = zone_orig.is_some()
+        || zone_reply.is_some()
+        || sctp_vtag_orig.is_some()
+        || sctp_vtag_reply.is_some()
+        || labels_mask.is_some()
+        || secctx.is_some()
+        || helper.is_some()
+        || seq_adj_orig.is_some()
+        || seq_adj_reply.is_some()
+        || nat_src.is_some()
+        || nat_dst.is_some()
+        || e.tcp_wscale_orig.is_some() != e.tcp_wscale_reply.is_some();
+    let (orig_icmp_type, orig_icmp_code, orig_icmp_id) = opt_icmp(p, CT_VIEW_ORIG_ICMP, o);
+    let (reply_icmp_type, reply_icmp_code, reply_icmp_id) = opt_icmp(p, CT_VIEW_REPLY_ICMP, r);
+    let wscale = match (e.tcp_wscale_orig, e.tcp_wscale_reply) {
+        (Some(o), Some(r)) => Some((o, r)),
+        _ => None,
+    };
+    let (tcp_wscale_orig, tcp_wscale_reply) = opt(p, CT_VIEW_TCP_WSCALE, wscale);
+    let (tcp_flags_orig, tcp_flags_orig_mask) = opt(p, CT_VIEW_TCP_FLAGS_ORIG, e.tcp_flags_orig);
+    let (tcp_flags_reply, tcp_flags_reply_mask) =
+        opt(p, CT_VIEW_TCP_FLAGS_REPLY, e.tcp_flags_reply);
+    let co = opt(p, CT_VIEW_ORIG_COUNTERS, *counters_orig);
+    let cr = opt(p, CT_VIEW_REPLY_COUNTERS, *counters_reply);
     let mut v = ct_view {
         size: VIEW_SIZE as u32,
-        ..ct_view::default()
+        present: 0,
+        family: opt(p, CT_VIEW_FAMILY, e.family()),
+        proto: opt(p, CT_VIEW_PROTO, e.proto()),
+        zone: opt(p, CT_VIEW_ZONE, e.zone),
+        mark: opt(p, CT_VIEW_MARK, e.mark),
+        status: opt(p, CT_VIEW_STATUS, e.status),
+        timeout: opt(p, CT_VIEW_TIMEOUT, e.timeout),
+        id: opt(p, CT_VIEW_ID, e.id),
+        use_count: opt(p, CT_VIEW_USE, e.use_count),
+        tcp_state: opt(p, CT_VIEW_TCP_STATE, e.tcp_state),
+        sctp_state: opt(p, CT_VIEW_SCTP_STATE, e.sctp_state),
+        dccp_state: opt(p, CT_VIEW_DCCP_STATE, e.dccp_state),
+        reserved0: 0,
+        orig_sport: opt(p, CT_VIEW_ORIG_SPORT, o.src_port),
+        orig_dport: opt(p, CT_VIEW_ORIG_DPORT, o.dst_port),
+        reply_sport: opt(p, CT_VIEW_REPLY_SPORT, r.src_port),
+        reply_dport: opt(p, CT_VIEW_REPLY_DPORT, r.dst_port),
+        orig_icmp_type,
+        orig_icmp_code,
+        orig_icmp_id,
+        reply_icmp_type,
+        reply_icmp_code,
+        reply_icmp_id,
+        tcp_wscale_orig,
+        tcp_wscale_reply,
+        reserved1: 0,
+        orig_src: opt_addr(p, CT_VIEW_ORIG_SRC, o.src),
+        orig_dst: opt_addr(p, CT_VIEW_ORIG_DST, o.dst),
+        reply_src: opt_addr(p, CT_VIEW_REPLY_SRC, r.src),
+        reply_dst: opt_addr(p, CT_VIEW_REPLY_DST, r.dst),
+        orig_packets: co.packets,
+        orig_bytes: co.bytes,
+        reply_packets: cr.packets,
+        reply_bytes: cr.bytes,
+        timestamp_start: opt(p, CT_VIEW_TIMESTAMP_START, *timestamp_start),
+        timestamp_stop: opt(p, CT_VIEW_TIMESTAMP_STOP, *timestamp_stop),
+        labels: opt(p, CT_VIEW_LABELS, *labels),
+        secmark: opt(p, CT_VIEW_SECMARK, *secmark),
+        tcp_flags_orig,
+        tcp_flags_orig_mask,
+        tcp_flags_reply,
+        tcp_flags_reply_mask,
     };
-    let mut p = 0;
-    let mut put = |bit: u32, set: bool| {
-        if set {
-            p |= bit;
-        }
-    };
-    if let Some(f) = e.family() {
-        v.family = f;
-        put(CT_VIEW_FAMILY, true);
-    }
-    if let Some(x) = e.proto() {
-        v.proto = x;
-        put(CT_VIEW_PROTO, true);
-    }
-    for (dir, src, dst, sport, dport, icmp) in [
-        (
-            &e.orig,
-            CT_VIEW_ORIG_SRC,
-            CT_VIEW_ORIG_DST,
-            CT_VIEW_ORIG_SPORT,
-            CT_VIEW_ORIG_DPORT,
-            CT_VIEW_ORIG_ICMP,
-        ),
-        (
-            &e.reply,
-            CT_VIEW_REPLY_SRC,
-            CT_VIEW_REPLY_DST,
-            CT_VIEW_REPLY_SPORT,
-            CT_VIEW_REPLY_DPORT,
-            CT_VIEW_REPLY_ICMP,
-        ),
-    ] {
-        let orig = src == CT_VIEW_ORIG_SRC;
-        let (a_src, a_dst, p_src, p_dst) = if orig {
-            (
-                &mut v.orig_src,
-                &mut v.orig_dst,
-                &mut v.orig_sport,
-                &mut v.orig_dport,
-            )
-        } else {
-            (
-                &mut v.reply_src,
-                &mut v.reply_dst,
-                &mut v.reply_sport,
-                &mut v.reply_dport,
-            )
-        };
-        if let Some(a) = dir.src {
-            *a_src = addr_bytes(a);
-            put(src, true);
-        }
-        if let Some(a) = dir.dst {
-            *a_dst = addr_bytes(a);
-            put(dst, true);
-        }
-        if let Some(x) = dir.src_port {
-            *p_src = x;
-            put(sport, true);
-        }
-        if let Some(x) = dir.dst_port {
-            *p_dst = x;
-            put(dport, true);
-        }
-        if let (Some(t), Some(c), Some(id)) = (dir.icmp_type, dir.icmp_code, dir.icmp_id) {
-            if orig {
-                (v.orig_icmp_type, v.orig_icmp_code, v.orig_icmp_id) = (t, c, id);
-            } else {
-                (v.reply_icmp_type, v.reply_icmp_code, v.reply_icmp_id) = (t, c, id);
-            }
-            put(icmp, true);
-        }
-    }
-    let mut num = |bit: u32, slot: &mut u32, val: Option<u32>| {
-        if let Some(x) = val {
-            *slot = x;
-            p |= bit;
-        }
-    };
-    num(CT_VIEW_MARK, &mut v.mark, e.mark);
-    num(CT_VIEW_STATUS, &mut v.status, e.status);
-    num(CT_VIEW_TIMEOUT, &mut v.timeout, e.timeout);
-    num(CT_VIEW_ID, &mut v.id, e.id);
-    num(CT_VIEW_USE, &mut v.use_count, e.use_count);
-    if let Some(z) = e.zone {
-        v.zone = z;
-        p |= CT_VIEW_ZONE;
-    }
-    for (bit, slot, val) in [
-        (CT_VIEW_TCP_STATE, &mut v.tcp_state, e.tcp_state),
-        (CT_VIEW_SCTP_STATE, &mut v.sctp_state, e.sctp_state),
-        (CT_VIEW_DCCP_STATE, &mut v.dccp_state, e.dccp_state),
-    ] {
-        if let Some(x) = val {
-            *slot = x;
-            p |= bit;
-        }
-    }
-    let x = e.extra.get();
-    if let Some(c) = x.counters_orig {
-        (v.orig_packets, v.orig_bytes) = (c.packets, c.bytes);
-        p |= CT_VIEW_ORIG_COUNTERS;
-    }
-    if let Some(c) = x.counters_reply {
-        (v.reply_packets, v.reply_bytes) = (c.packets, c.bytes);
-        p |= CT_VIEW_REPLY_COUNTERS;
-    }
-    if let Some(t) = x.timestamp_start {
-        v.timestamp_start = t;
-        p |= CT_VIEW_TIMESTAMP_START;
-    }
-    if let Some(t) = x.timestamp_stop {
-        v.timestamp_stop = t;
-        p |= CT_VIEW_TIMESTAMP_STOP;
-    }
-    if let Some(l) = x.labels {
-        v.labels = l;
-        p |= CT_VIEW_LABELS;
-    }
-    if let Some(m) = x.secmark {
-        v.secmark = m;
-        p |= CT_VIEW_SECMARK;
-    }
-    // A label update mask never comes from the kernel; one set by the caller is a field
-    // the view does not carry.
-    let carried = crate::entry::Extra {
-        counters_orig: x.counters_orig,
-        counters_reply: x.counters_reply,
-        timestamp_start: x.timestamp_start,
-        timestamp_stop: x.timestamp_stop,
-        labels: x.labels,
-        secmark: x.secmark,
-        ..Default::default()
-    };
-    if let (Some(o), Some(r)) = (e.tcp_wscale_orig, e.tcp_wscale_reply) {
-        (v.tcp_wscale_orig, v.tcp_wscale_reply) = (o, r);
-        p |= CT_VIEW_TCP_WSCALE;
-    }
-    if let Some((f, m)) = e.tcp_flags_orig {
-        (v.tcp_flags_orig, v.tcp_flags_orig_mask) = (f, m);
-        p |= CT_VIEW_TCP_FLAGS_ORIG;
-    }
-    if let Some((f, m)) = e.tcp_flags_reply {
-        (v.tcp_flags_reply, v.tcp_flags_reply_mask) = (f, m);
-        p |= CT_VIEW_TCP_FLAGS_REPLY;
-    }
-    // A window scale of one direction only never comes from the kernel (it sends both).
-    let one_wscale = e.tcp_wscale_orig.is_some() != e.tcp_wscale_reply.is_some();
-    if *x != carried || one_wscale {
-        p |= CT_VIEW_MORE;
-    }
-    v.present = p;
+    v.present = *p | if more { CT_VIEW_MORE } else { 0 };
     v
 }
 
@@ -511,17 +485,27 @@ fn check_size(view_size: usize) -> Result<(), ct_status> {
     Ok(())
 }
 
-/// Writes `v` into slot `i` of the caller's array of views `view_size` bytes apart,
-/// zeroing what a larger (newer) layout has beyond this library's.
+/// Writes the view of `e` into slot `i` of the caller's array of views `view_size` bytes
+/// apart, zeroing what a larger (newer) layout has beyond this library's; returns its
+/// `present`.
 ///
 /// # Safety
 /// `views` is valid for `(i + 1) * view_size` bytes and `view_size >= VIEW_SIZE`.
-unsafe fn write_view(views: *mut u8, view_size: usize, i: usize, v: &ct_view) {
+unsafe fn write_view(views: *mut u8, view_size: usize, i: usize, e: &Entry) -> u32 {
     let slot = views.add(i * view_size);
-    std::ptr::write_unaligned(slot as *mut ct_view, *v);
+    let slot_view = slot as *mut ct_view;
+    if (slot as usize) % std::mem::align_of::<ct_view>() == 0 {
+        // The usual case (an array of ct_view): an aligned write, which the compiler makes
+        // in place.
+        slot_view.write(view_of(e));
+    } else {
+        slot_view.write_unaligned(view_of(e));
+    }
+    let present = std::ptr::addr_of!((*slot_view).present).read_unaligned();
     if view_size > VIEW_SIZE {
         std::ptr::write_bytes(slot.add(VIEW_SIZE), 0, view_size - VIEW_SIZE);
     }
+    present
 }
 
 /// Reads slot `i` of the caller's array of views.
@@ -545,7 +529,7 @@ pub unsafe extern "C" fn ct_entry_view(
         let e = arg_ref!(entry);
         arg_out!(view_out);
         ok!(check_size(view_size));
-        write_view(view_out as *mut u8, view_size, 0, &view_of(e));
+        write_view(view_out as *mut u8, view_size, 0, e);
         ct_status::CT_OK
     }
 }
@@ -589,7 +573,7 @@ pub unsafe extern "C" fn ct_entry_list_views(
         let entries = l.get(first..).unwrap_or_default();
         let n = entries.len().min(capacity);
         for (i, e) in entries[..n].iter().enumerate() {
-            write_view(views as *mut u8, view_size, i, &view_of(e));
+            write_view(views as *mut u8, view_size, i, e);
         }
         count_out.write(n);
         ct_status::CT_OK
@@ -640,10 +624,9 @@ pub unsafe extern "C" fn ct_cursor_next_views(
         ok!(check_size(view_size));
         let mut n = 0;
         let status = super::cursor::next_each(cursor, c, capacity, |e| {
-            let v = view_of(e);
-            write_view(views as *mut u8, view_size, n, &v);
+            let present = write_view(views as *mut u8, view_size, n, e);
             n += 1;
-            v.present & CT_VIEW_MORE == 0
+            present & CT_VIEW_MORE == 0
         });
         count_out.write(n);
         status
