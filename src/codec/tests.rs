@@ -317,6 +317,45 @@ fn every_truncation_of_a_kernel_message_is_an_error_or_a_prefix() {
 }
 
 #[test]
+fn messages_read_each_header_field_and_refuse_bad_framing() {
+    let mut buf = Vec::new();
+    let mut header = |len: u32, msg_type: u16, flags: u16, seq: u32, pid: u32, pad: usize| {
+        for f in [len.to_ne_bytes().to_vec(), msg_type.to_ne_bytes().to_vec()] {
+            buf.extend(f);
+        }
+        buf.extend(flags.to_ne_bytes());
+        buf.extend(seq.to_ne_bytes());
+        buf.extend(pid.to_ne_bytes());
+        buf.extend(std::iter::repeat(0xab).take(pad));
+    };
+    // A message with a 3-byte payload (padded to 4), then one with none.
+    header(19, 0x0100, 0x0202, 7, 42, 4);
+    header(16, 3, 0, 8, 43, 0);
+    let msgs: Vec<_> = messages(&buf).collect::<Result<_>>().unwrap();
+    assert_eq!(msgs.len(), 2);
+    let m = &msgs[0];
+    assert_eq!(
+        (m.msg_type, m.flags, m.seq, m.pid, m.payload),
+        (0x0100, 0x0202, 7, 42, &[0xab; 3][..])
+    );
+    let m = &msgs[1];
+    assert_eq!((m.msg_type, m.flags, m.seq, m.pid), (3, 0, 8, 43));
+    assert!(m.payload.is_empty());
+    // Too few bytes for a header, a length under the header's, a length past the end:
+    // each ends the datagram with one error after the whole messages before it.
+    for bad in [
+        &buf[..16 + 4 + 10],
+        &[&buf[..20], &15u32.to_ne_bytes()[..], &buf[24..]].concat(),
+        &[&buf[..20], &17u32.to_ne_bytes()[..], &buf[24..]].concat(),
+    ] {
+        let r: Vec<_> = messages(bad).collect();
+        assert_eq!(r.len(), 2, "{r:?}");
+        assert!(r[0].is_ok());
+        assert!(r[1].is_err());
+    }
+}
+
+#[test]
 fn encoded_lookup_matches_the_kernel_layout() {
     // The original tuple we send for a lookup is byte for byte the one the kernel sent.
     let e = decode_entry(&unhex(KERNEL_TCP)).unwrap();
