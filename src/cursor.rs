@@ -143,6 +143,21 @@ impl Entries<'_> {
     }
 }
 
+impl Entries<'_> {
+    /// As [`Entries::next_entry`], moving the entry out rather than lending it (the slot it
+    /// was decoded into starts empty for the next datagram): for the mirror's repair, whose
+    /// dump thread hands its rows to another thread.
+    pub(crate) fn take_entry(&mut self) -> Result<Option<Entry>> {
+        let Some(c) = self.cursor.as_mut() else {
+            return Ok(None);
+        };
+        if self.handle.cursor_next(c)?.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(std::mem::take(&mut c.entries[c.next - 1])))
+    }
+}
+
 /// Each entry as an owned copy; an error is the last item.
 impl Iterator for Entries<'_> {
     type Item = Result<Entry>;

@@ -22,7 +22,7 @@
 
 use std::collections::hash_map::RandomState;
 use std::collections::HashSet;
-use std::hash::{BuildHasher, Hash};
+use std::hash::{BuildHasher, BuildHasherDefault, Hash};
 use std::net::IpAddr;
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
@@ -276,21 +276,18 @@ impl Index {
 
     /// Rebuilds the index after many slots moved or went at once: each bucket's slot becomes
     /// `to[slot]`, and buckets whose slot went (`GONE`) are dropped. The tags are kept, so no
-    /// key is hashed again; 7/10 full after.
-    fn remap(&mut self, to: &[u32]) {
-        let kept = self
-            .buckets
-            .iter()
-            .filter(|v| **v != EMPTY && to[slot_of(**v) as usize] != GONE)
-            .count();
+    /// key is hashed again. `kept` is at least the number of buckets that stay (the entries
+    /// left): 7/10 full after, or less.
+    fn remap(&mut self, to: &[u32], kept: usize) {
         let old = std::mem::replace(&mut self.buckets, vec![EMPTY; (kept * 10 / 7 + 1).max(16)]);
+        self.len = 0;
         for v in old.into_iter().filter(|v| *v != EMPTY) {
             let to = to[slot_of(v) as usize];
             if to != GONE {
                 self.place(bucket(tag_of(v), to));
+                self.len += 1;
             }
         }
-        self.len = kept;
     }
 }
 
@@ -424,8 +421,14 @@ impl Table {
         }
     }
 
+    /// The key's keyed hash: its low half is the key index's tag, and the whole of it
+    /// hashes the key in a repair's [`KeySet`] (one hash a key for both).
+    fn hash(&self, key: &Key) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
     fn tag(&self, key: &Key) -> u32 {
-        self.hasher.hash_one(key) as u32
+        self.hash(key) as u32
     }
 
     fn find(&self, key: &Key) -> Option<usize> {
@@ -546,8 +549,8 @@ impl Table {
         }
         self.entries.truncate(lo);
         self.seen.truncate(lo);
-        self.by_key.remap(&to);
-        self.by_id.remap(&to);
+        self.by_key.remap(&to, lo);
+        self.by_id.remap(&to, lo);
     }
 
     /// Removes and returns the entry in `slot`; the last entry takes its slot.
@@ -664,6 +667,41 @@ fn differs(held: &Entry, now: &Entry) -> bool {
         || held.extra.get().helper != now.extra.get().helper
 }
 
+/// A key with its hash, already computed for the key index.
+#[derive(PartialEq, Eq)]
+struct Hashed {
+    hash: u64,
+    key: Key,
+}
+
+impl Hash for Hashed {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+/// Hashes a [`Hashed`] by the hash it carries.
+#[derive(Default)]
+struct Carried(u64);
+
+impl std::hash::Hasher for Carried {
+    fn write(&mut self, bytes: &[u8]) {
+        // Only write_u64 is used; fold anything else in all the same.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Keys, hashed by the table's own keyed hash.
+type KeySet = HashSet<Hashed, BuildHasherDefault<Carried>>;
+
 /// Receive calls (each up to 256 datagrams) that read what is queued before a repair dumps.
 const PRE_DRAIN: usize = 4096;
 
@@ -739,8 +777,8 @@ fn dump_rows(handle: &mut Handle, filter: Option<&Filter>, rows: &Rows) -> Resul
     let r = (|| {
         let mut entries = handle.entries(filter)?;
         let mut chunk = Vec::with_capacity(ROWS_PER_CHUNK);
-        while let Some(e) = entries.next_entry()? {
-            chunk.push(e.clone());
+        while let Some(e) = entries.take_entry()? {
+            chunk.push(e);
             if chunk.len() == ROWS_PER_CHUNK {
                 let full = std::mem::replace(&mut chunk, Vec::with_capacity(ROWS_PER_CHUNK));
                 if !rows.put(full) {
@@ -761,9 +799,13 @@ fn dump_rows(handle: &mut Handle, filter: Option<&Filter>, rows: &Rows) -> Resul
 }
 
 /// A repair's dump hands its rows to the applying thread in chunks of this many entries, at
-/// most this many chunks ahead (the memory a repair adds is bounded).
+/// most this many chunks ahead: 16,384 rows, so that the dump does not wait while the
+/// applying thread is off its core (under the compare-mirror burst on two cores, a queue of
+/// 4,096 rows held a dump up for up to 70 ms in all). The memory a repair adds is bounded:
+/// the queued chunks and those the applier took and is applying, at most 2 x 64 + 1 chunks,
+/// 33,024 entries (5.8 MB at 176 bytes, plus the extra fields of entries that have some).
 const ROWS_PER_CHUNK: usize = 256;
-const ROW_CHUNKS: usize = 16;
+const ROW_CHUNKS: usize = 64;
 
 /// A live copy of the conntrack table of one namespace (see the module documentation).
 ///
@@ -810,8 +852,14 @@ struct Apply<'a, F: FnMut(Change, &Entry) -> bool> {
     stop: bool,
     /// Changes delivered.
     delivered: usize,
-    /// Keys events touched during a repair (None outside one).
-    touched: Option<HashSet<Key>>,
+    /// The generation of the repair under way (0: none). During a repair an event marks
+    /// the entry it leaves in the table as seen in that generation: the events describe it
+    /// better than the dump can, so its dump row is passed over and the sweep keeps it.
+    generation: u8,
+    /// During a repair, the keys whose last event left them out of the table (a destroy, or
+    /// an entry that no longer matches the filter): their dump rows are older, and passed
+    /// over too. None outside a repair.
+    absent: Option<KeySet>,
 }
 
 impl<F: FnMut(Change, &Entry) -> bool> Apply<'_, F> {
@@ -839,20 +887,24 @@ impl<F: FnMut(Change, &Entry) -> bool> Apply<'_, F> {
     fn event(&mut self, kind: u32, e: &Entry) {
         self.stats.events += 1;
         let key = key_of(e);
-        let tag = self.table.tag(&key);
+        let hash = self.table.hash(&key);
+        let tag = hash as u32;
         let slot = self.table.find_tagged(&key, tag);
-        if let Some(t) = self.touched.as_mut() {
-            t.insert(key);
-        }
         if kind == EVENT_DESTROY {
-            if let Some(s) = slot {
-                // A destroy of an older entry with the same tuple leaves the newer one.
-                let held = self.table.entries[s].id;
-                if held.is_none() || e.id.is_none() || held == e.id {
-                    let mut gone = self.table.remove(s);
-                    merge(&mut gone, e);
-                    self.emit(ChangeKind::Destroy, false, &gone);
+            match slot {
+                Some(s) => {
+                    // A destroy of an older entry with the same tuple leaves the newer one.
+                    let held = self.table.entries[s].id;
+                    if held.is_none() || e.id.is_none() || held == e.id {
+                        let mut gone = self.table.remove(s);
+                        merge(&mut gone, e);
+                        self.emit(ChangeKind::Destroy, false, &gone);
+                        self.left_out(hash, key);
+                    } else {
+                        self.settled(s);
+                    }
                 }
+                None => self.left_out(hash, key),
             }
             return;
         }
@@ -862,8 +914,9 @@ impl<F: FnMut(Change, &Entry) -> bool> Apply<'_, F> {
                 // It no longer matches the mirror's filter: for the mirror it went.
                 let gone = self.table.remove(s);
                 self.emit(ChangeKind::Destroy, false, &gone);
+                self.left_out(hash, key);
             }
-            (None, false) => {}
+            (None, false) => self.left_out(hash, key),
             (Some(s), true) => {
                 let held = self.table.entries[s].id;
                 let changed = if held == e.id || e.id.is_none() {
@@ -879,32 +932,43 @@ impl<F: FnMut(Change, &Entry) -> bool> Apply<'_, F> {
                     self.table.replace(s, next);
                     true
                 };
+                self.settled(s);
                 if changed {
                     self.emit_slot(ChangeKind::Update, false, s);
                 }
             }
             (None, true) => {
-                let s = self.table.insert_tagged(e.clone(), tag, 0);
+                let s = self.table.insert_tagged(e.clone(), tag, self.generation);
                 self.emit_slot(ChangeKind::New, false, s);
             }
+        }
+    }
+
+    /// During a repair, marks `slot`'s entry as the events' (see `generation`).
+    fn settled(&mut self, slot: usize) {
+        if self.generation != 0 {
+            self.table.seen[slot] = self.generation;
+        }
+    }
+
+    /// During a repair, records that an event left `key` out of the table (see `absent`).
+    fn left_out(&mut self, hash: u64, key: Key) {
+        if let Some(a) = self.absent.as_mut() {
+            a.insert(Hashed { hash, key });
         }
     }
 
     /// One entry of a repair's dump, seen in generation `generation`.
     fn dumped(&mut self, e: Entry, generation: u8) {
         let key = key_of(&e);
-        let tag = self.table.tag(&key);
-        if self.touched.as_ref().is_some_and(|t| t.contains(&key)) {
-            // Events since the dump began describe this entry better than the dump can.
-            if let Some(s) = self.table.find_tagged(&key, tag) {
-                self.table.seen[s] = generation;
-            }
-            return;
-        }
-        if self.filter.is_some_and(|flt| !flt.matches(&e)) {
-            return;
-        }
+        let hash = self.table.hash(&key);
+        let tag = hash as u32;
         match self.table.find_tagged(&key, tag) {
+            // Events since the dump began describe this entry better than the dump can (or
+            // the dump showed it already: unchanged, or an event says how).
+            Some(s) if self.table.seen[s] == generation => {}
+            // No longer what the filter wants: left unmarked, the sweep removes it.
+            Some(_) if self.filter.is_some_and(|flt| !flt.matches(&e)) => {}
             Some(s) => {
                 self.table.seen[s] = generation;
                 let changed = differs(&self.table.entries[s], &e);
@@ -914,6 +978,17 @@ impl<F: FnMut(Change, &Entry) -> bool> Apply<'_, F> {
                 }
             }
             None => {
+                if self
+                    .absent
+                    .as_ref()
+                    .is_some_and(|a| a.contains(&Hashed { hash, key }))
+                {
+                    // An event since the dump began removed it.
+                    return;
+                }
+                if self.filter.is_some_and(|flt| !flt.matches(&e)) {
+                    return;
+                }
                 let s = self.table.insert_tagged(e, tag, generation);
                 self.emit_slot(ChangeKind::New, true, s);
             }
@@ -1048,7 +1123,8 @@ impl Mirror {
             f: &mut f,
             stop: false,
             delivered: 0,
-            touched: None,
+            generation: 0,
+            absent: None,
         };
         let r = listener.receive_while(wait, |kind, e| {
             a.event(kind, e);
@@ -1118,7 +1194,8 @@ impl Mirror {
             f,
             stop: false,
             delivered: 0,
-            touched: None,
+            generation: 0,
+            absent: None,
         };
         // Events already queued happened before the dump begins, so the dump is newer than
         // they are: apply them first, as events, not as the newer ones that win over the
@@ -1137,7 +1214,8 @@ impl Mirror {
             }
         }
         let overruns_before = a.stats.overruns;
-        a.touched = Some(HashSet::new());
+        a.generation = generation;
+        a.absent = Some(KeySet::default());
         let mut lost = false;
         // One receive call's worth of events (a bounded number of datagrams); how many.
         let mut drain = |a: &mut Apply<'_, _>, listener: &mut Listener| -> Result<usize> {
@@ -1222,19 +1300,16 @@ impl Mirror {
                 break;
             }
         }
-        // What the dump did not show and no event touched is gone: reported, then removed
-        // all at once (the callback cannot look at the mirror meanwhile). An entry an event
-        // touched is marked as seen.
-        let touched = a.touched.take().unwrap_or_default();
+        // What the dump did not show and no event touched (neither marked) is gone:
+        // reported, then removed all at once (the callback cannot look at the mirror
+        // meanwhile).
+        a.absent = None;
+        a.generation = 0;
         let mut gone = 0;
         for s in 0..a.table.entries.len() {
             if a.table.seen[s] != generation {
-                if touched.contains(&key_of(&a.table.entries[s])) {
-                    a.table.seen[s] = generation;
-                } else {
-                    gone += 1;
-                    a.emit_slot(ChangeKind::Destroy, true, s);
-                }
+                gone += 1;
+                a.emit_slot(ChangeKind::Destroy, true, s);
             }
         }
         a.table.remove_unmarked(generation, gone);
@@ -1446,7 +1521,8 @@ mod tests {
             },
             stop: false,
             delivered: 0,
-            touched: Some(HashSet::new()),
+            generation: 1,
+            absent: Some(KeySet::default()),
         };
         // An entry the dump shows; then an event that destroys an older incarnation of
         // another tuple's entry; then an update of the first that carries only the mark.
@@ -1498,7 +1574,8 @@ mod tests {
             },
             stop: false,
             delivered: 0,
-            touched: Some(HashSet::new()),
+            generation: 1,
+            absent: Some(KeySet::default()),
         };
         // The dump shows an entry made while it ran; its NEW event, read after the row,
         // carries the same state but a longer timeout (the dump's has run down since).
