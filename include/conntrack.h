@@ -2151,7 +2151,8 @@ size_t ct_mirror_count(ct_mirror *mirror);
 ct_status ct_mirror_get(ct_mirror *mirror, const ct_entry *key, const ct_entry **entry_out);
 
 /**
- * Looks up the entry with the kernel id `id` (the newest, if the kernel reused the id);
+ * Looks up the entry with the kernel id `id` (the newest where two share it: the kernel's ids
+ * are 32-bit hashes, so two live entries can);
  * otherwise as ct_mirror_get.
  */
 ct_status ct_mirror_get_by_id(ct_mirror *mirror, uint32_t id, const ct_entry **entry_out);

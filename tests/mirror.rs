@@ -102,13 +102,21 @@ fn check_equal(ns: &Netns, h: &mut Handle, m: &Mirror, r: &Replica, filter: Opti
             "mirror vs conntrack -L -o id"
         );
     }
+    // The kernel's ids are 32-bit keyed hashes: among the 11,000 entries of the overrun test
+    // two live ones share an id about once in 70 runs, and a lookup by that id names one of
+    // them.
+    let mut holders: BTreeMap<u32, usize> = BTreeMap::new();
+    for e in m.iter() {
+        *holders.entry(e.id().unwrap()).or_default() += 1;
+    }
     for e in m.iter() {
         assert_eq!(m.get(e).map(row), Some(row(e)), "lookup by tuple and zone");
-        assert_eq!(
-            m.get_by_id(e.id().unwrap()).map(row),
-            Some(row(e)),
-            "lookup by id"
-        );
+        let id = e.id().unwrap();
+        let got = m.get_by_id(id).expect("lookup by id");
+        assert_eq!(got.id(), Some(id), "lookup by id");
+        if holders[&id] == 1 {
+            assert_eq!(row(got), row(e), "lookup by id");
+        }
     }
 }
 

@@ -285,7 +285,8 @@ pub unsafe extern "C" fn ct_mirror_get(
     }
 }
 
-/// Looks up the entry with the kernel id `id` (the newest, if the kernel reused the id);
+/// Looks up the entry with the kernel id `id` (the newest where two share it: the kernel's ids
+/// are 32-bit hashes, so two live entries can);
 /// otherwise as ct_mirror_get.
 #[no_mangle]
 pub unsafe extern "C" fn ct_mirror_get_by_id(
