@@ -9,8 +9,11 @@
 //!
 //! prints `mirror: events=E overruns=O repairs=R entries=N equal=yes|no replay_equal=yes|no
 //! stale_ms=S ... bytes_per_entry=B list_bytes_per_entry=L`, then the slowest repair beside
-//! its own dump (made at the same time on the repair's thread) and beside one dump of the
-//! table made on another socket right after it, and every repair's three times.
+//! its own dump (made at the same time on the repair's thread), beside a dump of the table
+//! on another socket and thread started when the repair was due (so under the same load),
+//! and beside one made on another socket right after it; then every repair's four times.
+//! The last repair, of the quiet table, has no concurrent dump (it is compared with a dump
+//! alone).
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, Write};
@@ -102,52 +105,151 @@ fn churn_updates(pool: u32, updates: u32) {
     }
 }
 
-/// One repair's time, beside its own dump's and one dump of the table just after it.
+/// One repair's time, beside its own dump's, a dump of the table made at the same time on
+/// another socket, and one made just after it.
 struct RepairTime {
     ms: u64,
     own_dump_ms: u64,
     entries: u64,
+    concurrent_dump_ms: Option<u64>,
     dump_after_ms: Option<u64>,
 }
 
-/// Repairs as they end, each with a dump of the table asked of another thread right after it
-/// when that thread is free.
-struct Timer {
+/// A thread that dumps the whole table on a socket of its own when asked, and says how long
+/// each dump took (tagged with the repair it was asked for).
+struct Dumper {
     ask: std::sync::mpsc::Sender<usize>,
     answers: std::sync::mpsc::Receiver<(usize, u64)>,
-    dumping: bool,
+    busy: bool,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Dumper {
+    fn start() -> Dumper {
+        let (ask, asked) = std::sync::mpsc::channel::<usize>();
+        let (told, answers) = std::sync::mpsc::channel::<(usize, u64)>();
+        let thread = std::thread::spawn(move || {
+            let mut h = Handle::open().unwrap();
+            for i in asked {
+                let start = Instant::now();
+                let mut entries = h.entries(None).unwrap();
+                while entries.next_entry().unwrap().is_some() {}
+                drop(entries);
+                told.send((i, start.elapsed().as_millis() as u64)).unwrap();
+            }
+        });
+        Dumper {
+            ask,
+            answers,
+            busy: false,
+            thread: Some(thread),
+        }
+    }
+
+    /// Asks for a dump for repair `i` unless one is under way; whether it was asked.
+    fn request(&mut self, i: usize) -> bool {
+        if self.busy {
+            return false;
+        }
+        self.busy = true;
+        self.ask.send(i).unwrap();
+        true
+    }
+
+    /// The dumps that ended since the last call.
+    fn ended(&mut self) -> Vec<(usize, u64)> {
+        let got: Vec<_> = self.answers.try_iter().collect();
+        if !got.is_empty() {
+            self.busy = false;
+        }
+        got
+    }
+
+    fn wait_idle(&mut self) -> Option<(usize, u64)> {
+        if !self.busy {
+            return None;
+        }
+        self.busy = false;
+        Some(self.answers.recv().unwrap())
+    }
+
+    fn stop(mut self) {
+        drop(self.ask);
+        self.thread.take().unwrap().join().unwrap();
+    }
+}
+
+/// Repairs as they end, each beside two dumps of the table on other sockets and threads:
+/// one started when the repair is due (the step about to run starts it), under the same
+/// load, and one asked right after the repair ends, when that thread is free.
+struct Timer {
+    concurrent: Dumper,
+    after: Dumper,
+    /// The concurrent dumps' times by repair, which may end before or after their repair.
+    concurrent_ms: Vec<Option<u64>>,
+    /// Whether repairs get a concurrent dump (not the quiet one at the end, which is
+    /// compared with a dump alone).
+    with_concurrent: bool,
     repairs: Vec<RepairTime>,
 }
 
 impl Timer {
-    fn take_answer(&mut self, (i, ms): (usize, u64)) {
-        self.repairs[i].dump_after_ms = Some(ms);
-        self.dumping = false;
+    fn collect(&mut self) {
+        for (i, ms) in self.concurrent.ended() {
+            self.note_concurrent(i, ms);
+        }
+        for (i, ms) in self.after.ended() {
+            self.repairs[i].dump_after_ms = Some(ms);
+        }
+    }
+
+    fn note_concurrent(&mut self, i: usize, ms: u64) {
+        if self.concurrent_ms.len() <= i {
+            self.concurrent_ms.resize(i + 1, None);
+        }
+        self.concurrent_ms[i] = Some(ms);
+    }
+
+    /// Before a step: when a repair is due, the concurrent dump starts with it.
+    fn before_step(&mut self, m: &Mirror) {
+        self.collect();
+        if self.with_concurrent && m.next_timeout_ms() == 0 {
+            self.concurrent.request(self.repairs.len());
+        }
     }
 
     fn after_step(&mut self, s: &conntrack::mirror::MirrorStats) {
-        while let Ok(a) = self.answers.try_recv() {
-            self.take_answer(a);
-        }
+        self.collect();
         if s.repairs as usize != self.repairs.len() {
             self.repairs.push(RepairTime {
                 ms: s.last_repair_ms,
                 own_dump_ms: s.last_repair_dump_ms,
                 entries: s.last_repair_entries,
+                concurrent_dump_ms: None,
                 dump_after_ms: None,
             });
-            if !self.dumping {
-                self.dumping = true;
-                self.ask.send(self.repairs.len() - 1).unwrap();
-            }
+            self.after.request(self.repairs.len() - 1);
         }
     }
 
     fn wait_idle(&mut self) {
-        if self.dumping {
-            let a = self.answers.recv().unwrap();
-            self.take_answer(a);
+        if let Some((i, ms)) = self.concurrent.wait_idle() {
+            self.note_concurrent(i, ms);
         }
+        if let Some((i, ms)) = self.after.wait_idle() {
+            self.repairs[i].dump_after_ms = Some(ms);
+        }
+    }
+
+    /// Every repair with its concurrent dump's time.
+    fn finish(mut self) -> Vec<RepairTime> {
+        self.wait_idle();
+        for (i, t) in self.repairs.iter_mut().enumerate() {
+            t.concurrent_dump_ms = self.concurrent_ms.get(i).copied().flatten();
+        }
+        self.concurrent.stop();
+        self.after.stop();
+        self.repairs
     }
 }
 
@@ -271,29 +373,19 @@ fn main() {
         m.set_receive_buffer(b).unwrap();
     }
     let mut r = Replica::default();
-    // Every repair's time beside its own dump's (on the repair's thread, at the same time)
-    // and beside one dump of the table made on another socket right after it, when that
-    // dumper was free: a repair must finish within 2 x the time of one dump.
-    #[allow(clippy::type_complexity)]
-    let (ask, asked) = std::sync::mpsc::channel::<usize>();
-    let (told, answers) = std::sync::mpsc::channel::<(usize, u64)>();
-    let dumper = std::thread::spawn(move || {
-        let mut h = Handle::open().unwrap();
-        for i in asked {
-            let start = Instant::now();
-            let mut entries = h.entries(None).unwrap();
-            while entries.next_entry().unwrap().is_some() {}
-            drop(entries);
-            told.send((i, start.elapsed().as_millis() as u64)).unwrap();
-        }
-    });
+    // Every repair's time beside its own dump's (on the repair's thread, at the same time),
+    // beside a dump of the table on another socket started with it, and beside one made
+    // right after it, when that dumper was free: a repair must finish within 2 x the time of
+    // one dump.
     let mut timer = Timer {
-        ask,
-        answers,
-        dumping: false,
+        concurrent: Dumper::start(),
+        after: Dumper::start(),
+        concurrent_ms: Vec::new(),
+        with_concurrent: true,
         repairs: Vec::new(),
     };
     let step = |m: &mut Mirror, r: &mut Replica, t: &mut Timer, wait: i32| -> usize {
+        t.before_step(m);
         let n = m.step(wait, |c, e| {
             r.apply(c, e);
             ControlFlow::Continue(())
@@ -349,6 +441,7 @@ fn main() {
 
     // One repair of the quiet table, beside one dump of it: what a repair adds to the dump.
     timer.wait_idle();
+    timer.with_concurrent = false;
     let start = Instant::now();
     m.request_repair();
     step(&mut m, &mut r, &mut timer, 0);
@@ -405,47 +498,56 @@ fn main() {
         dump_ns,
         std::mem::size_of::<Entry>(),
     );
-    // Each repair against its own dump (same time, its own thread) and against a dump of
-    // the table on another socket right after it; a millisecond of slack for the rounding.
+    // Each repair against its own dump (same time, its own thread), against a dump of the
+    // table on another socket started with it (same load), and against one right after it;
+    // a millisecond of slack for the rounding.
+    let repairs = timer.finish();
     let over = |ms: u64, dump: u64| ms as f64 / dump.max(1) as f64;
     let within = |t: &RepairTime| {
-        t.ms <= 2 * t.own_dump_ms.max(1) && t.dump_after_ms.map_or(true, |d| t.ms <= 2 * d.max(1))
+        t.ms <= 2 * t.own_dump_ms.max(1)
+            && [t.concurrent_dump_ms, t.dump_after_ms]
+                .iter()
+                .flatten()
+                .all(|d| t.ms <= 2 * (*d).max(1))
     };
-    let slowest = timer.repairs.iter().max_by_key(|t| t.ms).unwrap();
+    let worst = |dump: &dyn Fn(&RepairTime) -> Option<u64>| {
+        repairs
+            .iter()
+            .filter_map(|t| dump(t).map(|d| over(t.ms, d)))
+            .fold(0.0, f64::max)
+    };
+    let ms = |d: Option<u64>| d.map_or_else(|| "-".to_string(), |d| d.to_string());
+    let slowest = repairs.iter().max_by_key(|t| t.ms).unwrap();
     println!(
-        "repairs: slowest_ms={} entries={} its_dump_ms={} dump_after_ms={} \
-         worst_over_its_dump={:.2} worst_over_dump_after={:.2} each_within_2x_dump={}",
+        "repairs: slowest_ms={} entries={} its_dump_ms={} concurrent_dump_ms={} \
+         dump_after_ms={} worst_over_its_dump={:.2} worst_over_concurrent_dump={:.2} \
+         worst_over_dump_after={:.2} each_within_2x_dump={}",
         slowest.ms,
         slowest.entries,
         slowest.own_dump_ms,
-        slowest
-            .dump_after_ms
-            .map_or_else(|| "-".to_string(), |d| d.to_string()),
-        timer
-            .repairs
-            .iter()
-            .map(|t| over(t.ms, t.own_dump_ms))
-            .fold(0.0, f64::max),
-        timer
-            .repairs
-            .iter()
-            .filter_map(|t| t.dump_after_ms.map(|d| over(t.ms, d)))
-            .fold(0.0, f64::max),
-        yes(timer.repairs.iter().all(within)),
+        ms(slowest.concurrent_dump_ms),
+        ms(slowest.dump_after_ms),
+        worst(&|t| Some(t.own_dump_ms)),
+        worst(&|t| t.concurrent_dump_ms),
+        worst(&|t| t.dump_after_ms),
+        yes(repairs.iter().all(within)),
     );
-    let times: Vec<String> = timer
-        .repairs
+    let times: Vec<String> = repairs
         .iter()
         .map(|t| {
-            let after = t
-                .dump_after_ms
-                .map_or_else(|| "-".to_string(), |d| d.to_string());
-            format!("{}/{}/{}", t.ms, t.own_dump_ms, after)
+            format!(
+                "{}/{}/{}/{}",
+                t.ms,
+                t.own_dump_ms,
+                ms(t.concurrent_dump_ms),
+                ms(t.dump_after_ms)
+            )
         })
         .collect();
-    println!("repair_ms/its_dump_ms/dump_after_ms: {}", times.join(" "));
-    drop(timer);
-    dumper.join().unwrap();
+    println!(
+        "repair_ms/its_dump_ms/concurrent_dump_ms/dump_after_ms: {}",
+        times.join(" ")
+    );
     if !equal || !replay_equal {
         let tool_now = tool_now();
         for (what, a, b) in [
