@@ -115,8 +115,16 @@ struct RepairTime {
     dump_after_ms: Option<u64>,
 }
 
-/// A thread that dumps the whole table on a socket of its own when asked, and says how long
-/// each dump took (tagged with the repair it was asked for).
+/// How long one dump of the whole table takes on a socket of its own.
+fn dump_ms(h: &mut Handle) -> u64 {
+    let start = Instant::now();
+    let mut entries = h.entries(None).unwrap();
+    while entries.next_entry().unwrap().is_some() {}
+    start.elapsed().as_millis() as u64
+}
+
+/// A thread that dumps the whole table on a socket of its own when asked, one dump at a
+/// time, and says how long each took (tagged with the repair it was asked for).
 struct Dumper {
     ask: std::sync::mpsc::Sender<usize>,
     answers: std::sync::mpsc::Receiver<(usize, u64)>,
@@ -131,11 +139,7 @@ impl Dumper {
         let thread = std::thread::spawn(move || {
             let mut h = Handle::open().unwrap();
             for i in asked {
-                let start = Instant::now();
-                let mut entries = h.entries(None).unwrap();
-                while entries.next_entry().unwrap().is_some() {}
-                drop(entries);
-                told.send((i, start.elapsed().as_millis() as u64)).unwrap();
+                told.send((i, dump_ms(&mut h))).unwrap();
             }
         });
         Dumper {
@@ -146,14 +150,12 @@ impl Dumper {
         }
     }
 
-    /// Asks for a dump for repair `i` unless one is under way; whether it was asked.
-    fn request(&mut self, i: usize) -> bool {
-        if self.busy {
-            return false;
+    /// Asks for a dump for repair `i` unless one is under way.
+    fn request(&mut self, i: usize) {
+        if !self.busy {
+            self.busy = true;
+            self.ask.send(i).unwrap();
         }
-        self.busy = true;
-        self.ask.send(i).unwrap();
-        true
     }
 
     /// The dumps that ended since the last call.
@@ -179,11 +181,58 @@ impl Dumper {
     }
 }
 
+/// Dumps of the whole table started when a repair is due, each on a thread and a socket of
+/// its own (opened before the clock starts), so that every repair has one even when the
+/// previous one is still running.
+struct Concurrent {
+    told: std::sync::mpsc::Sender<(usize, u64)>,
+    answers: std::sync::mpsc::Receiver<(usize, u64)>,
+    /// The repair the last dump was started for.
+    last: Option<usize>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Concurrent {
+    fn new() -> Concurrent {
+        let (told, answers) = std::sync::mpsc::channel();
+        Concurrent {
+            told,
+            answers,
+            last: None,
+            threads: Vec::new(),
+        }
+    }
+
+    fn request(&mut self, i: usize) {
+        if self.last == Some(i) {
+            return;
+        }
+        self.last = Some(i);
+        let mut h = Handle::open().unwrap();
+        let told = self.told.clone();
+        self.threads.push(std::thread::spawn(move || {
+            told.send((i, dump_ms(&mut h))).unwrap();
+        }));
+    }
+
+    fn ended(&mut self) -> Vec<(usize, u64)> {
+        self.answers.try_iter().collect()
+    }
+
+    /// Waits for every dump started; the ones that ended since the last call.
+    fn wait_all(&mut self) -> Vec<(usize, u64)> {
+        for t in self.threads.drain(..) {
+            t.join().unwrap();
+        }
+        self.answers.try_iter().collect()
+    }
+}
+
 /// Repairs as they end, each beside two dumps of the table on other sockets and threads:
 /// one started when the repair is due (the step about to run starts it), under the same
 /// load, and one asked right after the repair ends, when that thread is free.
 struct Timer {
-    concurrent: Dumper,
+    concurrent: Concurrent,
     after: Dumper,
     /// The concurrent dumps' times by repair, which may end before or after their repair.
     concurrent_ms: Vec<Option<u64>>,
@@ -233,7 +282,7 @@ impl Timer {
     }
 
     fn wait_idle(&mut self) {
-        if let Some((i, ms)) = self.concurrent.wait_idle() {
+        for (i, ms) in self.concurrent.wait_all() {
             self.note_concurrent(i, ms);
         }
         if let Some((i, ms)) = self.after.wait_idle() {
@@ -247,7 +296,6 @@ impl Timer {
         for (i, t) in self.repairs.iter_mut().enumerate() {
             t.concurrent_dump_ms = self.concurrent_ms.get(i).copied().flatten();
         }
-        self.concurrent.stop();
         self.after.stop();
         self.repairs
     }
@@ -378,7 +426,7 @@ fn main() {
     // right after it, when that dumper was free: a repair must finish within 2 x the time of
     // one dump.
     let mut timer = Timer {
-        concurrent: Dumper::start(),
+        concurrent: Concurrent::new(),
         after: Dumper::start(),
         concurrent_ms: Vec::new(),
         with_concurrent: true,
