@@ -356,8 +356,8 @@ class Mirror(Locked):
             return self._lookup(lib.ct_mirror_get, key)
 
     def get_by_id(self, entry_id):
-        """The mirror's entry with the kernel id `entry_id` (the newest, if the kernel
-        reused the id), or None."""
+        """The mirror's entry with the kernel id `entry_id` (the newest where two share it:
+        the kernel's ids are 32-bit hashes, so two live entries can), or None."""
         if isinstance(entry_id, bool) or not isinstance(entry_id, int):
             raise TypeError("id must be an int")
         if not 0 <= entry_id <= 0xFFFFFFFF:
