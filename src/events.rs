@@ -155,12 +155,6 @@ impl Listener {
         self.sock.as_raw_fd()
     }
 
-    /// Whether the events queued in the kernel fill less than a quarter of the receive
-    /// buffer (false where the kernel cannot say): reading them can wait a little.
-    pub(crate) fn has_room(&self) -> bool {
-        sys::receive_queue(self.fd()).is_some_and(|(queued, buffer)| queued < buffer / 4)
-    }
-
     /// Delivers only events whose entry matches `filter` (None: all). The kernel drops what
     /// it surely cannot match (family, zone, mark, protocol) through a socket filter; the
     /// library checks every event that gets through.

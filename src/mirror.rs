@@ -4,16 +4,11 @@
 //!
 //! Order between the dump and the events: the mirror subscribes first, then dumps on a
 //! socket and a thread of its own while it keeps reading and applying events (rows and
-//! events are applied on the caller's thread, and every change reaches the callback there).
-//! Events are applied in the order the kernel queued them; the dump's rows in between. An
-//! entry an event touched since the dump began is the events' to describe (they are newer
-//! than anything the dump can say of it); every other entry is taken from the dump, and the
-//! entries the dump no longer shows, and no event touched, are gone. Events the repair did
-//! not read before its dump ended are applied after it as any event is: an entry's last
-//! event is at least as new as its row, so applied over the rows in order they leave each
-//! entry as its last event says. While rows keep coming and the event socket is less than a quarter full, the
-//! rows go first. The changes a repair finds reach the callback marked as repairs, so a
-//! consumer that applies every callback holds the mirror's content.
+//! events are applied on the caller's thread, and every change reaches the callback there). An entry an event touched
+//! since the dump began is the events' to describe (they are newer than anything the dump can
+//! say of it); every other entry is taken from the dump, and the entries the dump no longer
+//! shows, and no event touched, are gone. The changes a repair finds reach the callback
+//! marked as repairs, so a consumer that applies every callback holds the mirror's content.
 //!
 //! Events must exist for every entry: with `net.netfilter.nf_conntrack_events=2` (the
 //! default of new namespaces on some kernels between 5.19 and 6.10), entries made before the
@@ -1291,13 +1286,6 @@ impl Mirror {
             }
             if ended {
                 break Ok(());
-            }
-            // Rows first while they come and the event socket has room: the events wait in
-            // the kernel's queue, in order, and are applied after those rows (an event is
-            // newer than the rows read before it; see the module documentation), and the dump
-            // does not wait on a full row queue while this thread reads a backlog of events.
-            if got && listener.has_room() {
-                continue;
             }
             match drain(&mut a, listener) {
                 // Neither rows nor events: wait for rows, briefly, then look at the events

@@ -161,30 +161,6 @@ pub fn setsockopt_int(fd: i32, level: i32, name: i32, value: i32) -> bool {
     rc == 0
 }
 
-/// SO_MEMINFO (Linux 4.12), which libc does not name on every target.
-#[cfg(target_arch = "sparc64")]
-const SO_MEMINFO: i32 = 0x39;
-#[cfg(not(target_arch = "sparc64"))]
-const SO_MEMINFO: i32 = 55;
-
-/// The bytes queued on a socket's receive side and its receive buffer's size, as the kernel
-/// charges them (SO_MEMINFO); None where the kernel cannot say.
-pub fn receive_queue(fd: i32) -> Option<(u32, u32)> {
-    let mut v = [0u32; 16];
-    let mut len = std::mem::size_of_val(&v) as libc::socklen_t;
-    // SAFETY: v and len are live locals; the kernel writes at most len bytes into v.
-    let rc = unsafe {
-        libc::getsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            SO_MEMINFO,
-            v.as_mut_ptr() as *mut libc::c_void,
-            &mut len,
-        )
-    };
-    (rc == 0 && len >= 8).then_some((v[0], v[1]))
-}
-
 /// Reads an integer socket option.
 pub fn getsockopt_int(fd: i32, level: i32, name: i32) -> Option<i32> {
     let mut value: i32 = 0;
@@ -268,24 +244,5 @@ mod tests {
         assert_eq!(netns_path("/proc/1/ns/net").unwrap(), "/proc/1/ns/net");
         assert!(netns_path("").is_err());
         assert!(netns_path("..").is_err());
-    }
-}
-
-#[cfg(test)]
-mod receive_queue_tests {
-    use std::os::fd::AsRawFd;
-
-    #[test]
-    fn receive_queue_counts_what_waits() {
-        let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        let b = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        let (empty, buffer) = super::receive_queue(a.as_raw_fd()).expect("SO_MEMINFO");
-        assert_eq!(empty, 0);
-        assert!(buffer > 0);
-        b.send_to(&[7u8; 1000], a.local_addr().unwrap()).unwrap();
-        // Readable once the datagram is queued.
-        assert!(super::poll_readable(a.as_raw_fd(), 10_000).unwrap());
-        let (queued, _) = super::receive_queue(a.as_raw_fd()).unwrap();
-        assert!(queued >= 1000, "{queued}");
     }
 }
