@@ -40,8 +40,11 @@ Differences from Neutron's module:
 
 import ctypes
 import ipaddress
+import queue
 import socket
 import struct
+import sys
+import threading
 from itertools import compress, repeat
 from operator import itemgetter
 
@@ -234,6 +237,75 @@ def _tuples_of_block(block, zone, by_version, names):
             out.append((version, name, 0, 0, src_t, dst_t, zone))
 
 
+def _read_block(ptr, buf):
+    """Reads the cursor's next block of views into `buf`; how many (0 at the end)."""
+    count = ctypes.c_size_t(0)
+    check(_lib.lib.ct_cursor_next_views(ptr, buf, _VIEW_SIZE, _BLOCK, ctypes.byref(count)))
+    return count.value
+
+
+def _green_threads():
+    """Whether eventlet has made threads green (as in a Neutron agent): then a reader
+    thread would block the hub instead of running beside the caller."""
+    eventlet = sys.modules.get("eventlet.patcher")
+    return eventlet is not None and eventlet.is_monkey_patched("thread")
+
+
+def _blocks(ptr):
+    """Yields (block, n): a byte memoryview of the cursor's next `n` views, valid until the
+    next one is asked for.
+
+    When the first block is full (more are coming), the rest are read on a thread of its
+    own: ctypes lets go of the GIL during the C call, which is where the kernel does the
+    dump's work, so on two cores the dump of the next block runs while the caller turns
+    this one into tuples. A small zone is read on the calling thread alone."""
+    first = ctypes.create_string_buffer(_BLOCK * _VIEW_SIZE)
+    n = _read_block(ptr, first)
+    if n == 0:
+        return
+    yield memoryview(first).cast("B")[:n * _VIEW_SIZE], n
+    if n < _BLOCK or _green_threads():
+        while True:
+            n = _read_block(ptr, first)
+            if n == 0:
+                return
+            yield memoryview(first).cast("B")[:n * _VIEW_SIZE], n
+    # Three buffers: one being read, one waiting, one being turned into tuples.
+    free, full = queue.SimpleQueue(), queue.SimpleQueue()
+    free.put(first)
+    free.put(ctypes.create_string_buffer(_BLOCK * _VIEW_SIZE))
+    free.put(ctypes.create_string_buffer(_BLOCK * _VIEW_SIZE))
+
+    def reader():
+        try:
+            while True:
+                buf = free.get()
+                if buf is None:
+                    return
+                got = _read_block(ptr, buf)
+                full.put((buf, got, None))
+                if got == 0:
+                    return
+        except BaseException as e:  # noqa: B902 - handed to the caller's thread
+            full.put((None, 0, e))
+
+    t = threading.Thread(target=reader, name="conntrack-list", daemon=True)
+    t.start()
+    try:
+        while True:
+            buf, n, error = full.get()
+            if error is not None:
+                raise error
+            if n == 0:
+                return
+            yield memoryview(buf).cast("B")[:n * _VIEW_SIZE], n
+            free.put(buf)
+    finally:
+        # Stops the reader after the block it may be reading; the cursor is freed after.
+        free.put(None)
+        t.join()
+
+
 def list_entries(zone, netns=None):
     """List the conntrack entries of `zone` as Neutron's tuples.
 
@@ -258,23 +330,16 @@ def list_entries(zone, netns=None):
         # of the zone is kept. Like Neutron's module, this passes on an entry the kernel
         # sends twice while the table changes under the dump (ct_list would drop it).
         it = ct.stream(Filter(zone=zone_number))
+        blocks = _blocks(it._ptr)
         try:
             # The tuples come straight from blocks of views: no Entry objects.
-            lib = _lib.lib
-            buf = ctypes.create_string_buffer(_BLOCK * _VIEW_SIZE)
-            views = memoryview(buf).cast("B")
-            count = ctypes.c_size_t(0)
             names, v4_text, v6_text = {}, _V4Text(), _V6Text()
-            while True:
-                check(lib.ct_cursor_next_views(it._ptr, buf, _VIEW_SIZE, _BLOCK,
-                                               ctypes.byref(count)))
-                n = count.value
-                if n == 0:
-                    break
-                block = views[:n * _VIEW_SIZE]
+            for block, n in blocks:
                 if not _columns_of_block(block, n, zone, v4, v6, v4_text, v6_text):
                     _tuples_of_block(block, zone, by_version, names)
         finally:
+            # The reader thread (if any) ends before the cursor is freed.
+            blocks.close()
             it.close()
     v4 += v6
     v4.sort(key=_FOURTH)

@@ -456,3 +456,82 @@ def test_columns_path_matches_per_entry_path_on_made_up_views():
             assert v4 == v6 == []
             seen_other += 1
     assert seen_columns > 100 and seen_mixed > 20 and seen_other > 100
+
+
+def reader_threads():
+    import threading
+
+    return [t for t in threading.enumerate() if t.name == "conntrack-list"]
+
+
+def test_blocks_after_a_full_first_one_are_read_on_a_thread(netns, monkeypatch):
+    import threading
+
+    zone = 23
+    netns.run("sh", "-ec", "\n".join(
+        "conntrack -I -p udp -s 10.3.0.%d -d 10.4.0.1 --sport %d --dport 53 -t 1234 -w %d "
+        "2>/dev/null" % (i + 1, 5000 + i, zone) for i in range(30)))
+    expected = tool_tuples(netns, zone)
+    monkeypatch.setattr(nl_lib, "_BLOCK", 4)
+    readers = []
+    real = nl_lib._read_block
+
+    def spy(ptr, buf):
+        readers.append(threading.current_thread().name)
+        return real(ptr, buf)
+
+    monkeypatch.setattr(nl_lib, "_read_block", spy)
+    got = nl_lib.list_entries(zone, netns=netns.name)
+    assert sorted(got, key=repr) == sorted(expected, key=repr)
+    # The first block on the caller's thread, the other seven and the end on the reader.
+    assert readers[0] == threading.current_thread().name
+    assert readers[1:] == ["conntrack-list"] * 8, readers
+    assert not reader_threads()
+    # Where threads are green (eventlet), every block is read on the caller's thread, and
+    # the result is the same.
+    del readers[:]
+    monkeypatch.setattr(nl_lib, "_green_threads", lambda: True)
+    assert nl_lib.list_entries(zone, netns=netns.name) == got
+    assert set(readers) == {threading.current_thread().name} and len(readers) == 9
+
+
+def test_reader_thread_failure_reaches_the_caller(netns, monkeypatch):
+    zone = 24
+    netns.run("sh", "-ec", "\n".join(
+        "conntrack -I -p tcp -s 10.5.0.%d -d 10.6.0.1 --sport %d --dport 80 "
+        "--state ESTABLISHED -t 1234 -w %d 2>/dev/null" % (i + 1, 6000 + i, zone)
+        for i in range(20)))
+    expected = tool_tuples(netns, zone)
+    monkeypatch.setattr(nl_lib, "_BLOCK", 4)
+    calls = []
+    real = nl_lib._read_block
+
+    def failing(ptr, buf):
+        calls.append(1)
+        if len(calls) == 3:
+            raise ConntrackError(-1, "made to fail on the third block")
+        return real(ptr, buf)
+
+    monkeypatch.setattr(nl_lib, "_read_block", failing)
+    with pytest.raises(ConntrackError, match="third block"):
+        nl_lib.list_entries(zone, netns=netns.name)
+    assert not reader_threads()
+    # The caller stopping early (its own failure) ends the reader too.
+    monkeypatch.setattr(nl_lib, "_read_block", real)
+
+    blocks = []
+
+    def stop(*args):
+        blocks.append(1)
+        if len(blocks) == 3:
+            raise RuntimeError("the caller's own failure")
+        return False
+
+    with monkeypatch.context() as m:
+        m.setattr(nl_lib, "_columns_of_block", stop)
+        with pytest.raises(RuntimeError):
+            nl_lib.list_entries(zone, netns=netns.name)
+    assert len(blocks) == 3
+    assert not reader_threads()
+    assert sorted(nl_lib.list_entries(zone, netns=netns.name), key=repr) == sorted(
+        expected, key=repr)
