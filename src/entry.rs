@@ -699,6 +699,21 @@ impl Entry {
         }
     }
 
+    /// The zone id the kernel holds the entry in, which its zone filter compares whatever
+    /// direction the zone covers (`nf_ct_zone_equal_any`): the zone of both directions,
+    /// else the original direction's, else the reply direction's; 0 when none. The kernel
+    /// keeps one zone an entry (it refuses a create that names two), so for entries read
+    /// from it at most one of the three is set. Every zone filter of the library compares
+    /// this.
+    pub fn zone_id(&self) -> u16 {
+        let x = self.extra.get();
+        [self.zone, x.zone_orig, x.zone_reply]
+            .into_iter()
+            .flatten()
+            .find(|&z| z != 0)
+            .unwrap_or(0)
+    }
+
     /// Sets the zone of direction `dir` alone. The kernel takes it on a create only with no
     /// zone for both directions (none, or zone 0), and one direction's zone at most: it
     /// refuses the rest with EINVAL. Refused above 65535.

@@ -417,7 +417,8 @@ impl Filter {
         if self.proto.is_some_and(|p| e.proto() != Some(p)) {
             return false;
         }
-        if self.zone.is_some_and(|z| e.zone.unwrap_or(0) != z) {
+        // The kernel's zone filter takes a zone of one direction as that zone.
+        if self.zone.is_some_and(|z| e.zone_id() != z) {
             return false;
         }
         if let Some((m, mask)) = self.mark {
@@ -533,6 +534,26 @@ mod tests {
         let mut f = Filter::new();
         f.set_zone(0).unwrap();
         assert!(f.matches(&e));
+    }
+
+    #[test]
+    fn a_zone_of_one_direction_is_that_zone() {
+        // As the kernel's dump filter (nf_ct_zone_equal_any): the zone id, any direction.
+        let (mut z5, mut z0) = (Filter::new(), Filter::new());
+        z5.set_zone(5).unwrap();
+        z0.set_zone(0).unwrap();
+        for dir in [Dir::Orig, Dir::Reply] {
+            let mut e = entry("10.0.0.1", 0, 0);
+            e.zone = None;
+            e.set_dir_zone(dir, 5).unwrap();
+            assert_eq!(e.zone_id(), 5);
+            assert!(z5.matches(&e) && !z0.matches(&e), "{dir:?}");
+            e.zone = Some(0);
+            assert!(z5.matches(&e) && !z0.matches(&e), "{dir:?} with zone 0");
+        }
+        let mut e = entry("10.0.0.1", 0, 0);
+        e.set_dir_zone(Dir::Reply, 0).unwrap();
+        assert!(z0.matches(&e) && !z5.matches(&e));
     }
 
     #[test]

@@ -291,7 +291,7 @@ fn entry_key(e: &Entry, k: u8) -> Option<Key> {
             let (d, s) = SLOTS[(k - 4) as usize];
             e.tuple(d).port(s).map(|p| Key::Port(k - 4, p))
         }
-        8 => Some(Key::Zone(e.zone.unwrap_or(0))),
+        8 => Some(Key::Zone(e.zone_id())),
         _ => e.proto().map(Key::Proto),
     }
 }
@@ -364,6 +364,21 @@ mod tests {
         f.proto = Some(proto::UDP);
         f.set_zone(zone.into()).unwrap();
         f
+    }
+
+    #[test]
+    fn a_zone_of_one_direction_finds_its_zone_key() {
+        let mut s = FilterSet::new();
+        let mut zone = Filter::new();
+        zone.set_zone(5).unwrap();
+        s.add(&zone).unwrap();
+        for dir in [Dir::Orig, Dir::Reply] {
+            let mut e = entry("10.0.0.1", 53, 0);
+            e.zone = None;
+            e.set_dir_zone(dir, 5).unwrap();
+            assert!(s.matches(&e), "{dir:?}");
+        }
+        assert!(!s.matches(&entry("10.0.0.1", 53, 0)));
     }
 
     #[test]

@@ -27,7 +27,7 @@ use std::net::IpAddr;
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
-use crate::entry::Entry;
+use crate::entry::{Dir, Entry};
 use crate::error::{Error, Kind, Result};
 use crate::events::{Listener, EVENT_ALL, EVENT_DESTROY};
 use crate::filter::Filter;
@@ -85,6 +85,9 @@ pub struct MirrorStats {
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Key {
     zone: u16,
+    /// Which directions `zone` covers (0: both; 1: the original only; 2: the reply only):
+    /// one tuple can be in the original-only and in the reply-only zone 5 at once.
+    zone_dir: u8,
     proto: u8,
     src: Option<IpAddr>,
     dst: Option<IpAddr>,
@@ -97,8 +100,9 @@ struct Key {
 /// mirror hashes every event's key).
 impl Hash for Key {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        let mut b = [0u8; 48];
+        let mut b = [0u8; 49];
         b[..2].copy_from_slice(&self.zone.to_ne_bytes());
+        b[48] = self.zone_dir;
         b[2] = self.proto;
         for (at, a) in [(3, self.src), (20, self.dst)] {
             match a {
@@ -130,8 +134,15 @@ impl Hash for Key {
 
 fn key_of(e: &Entry) -> Key {
     let t = &e.orig;
+    let zone_dir = match (e.zone.filter(|&z| z != 0), e.dir_zone(Dir::Orig)) {
+        (Some(_), _) => 0,
+        (None, Some(z)) if z != 0 => 1,
+        _ if e.dir_zone(Dir::Reply).is_some_and(|z| z != 0) => 2,
+        _ => 0,
+    };
     Key {
-        zone: e.zone.unwrap_or(0),
+        zone: e.zone_id(),
+        zone_dir,
         proto: e.proto().unwrap_or(0),
         src: t.src,
         dst: t.dst,
@@ -1363,7 +1374,8 @@ impl Mirror {
         self.table.entries.is_empty()
     }
 
-    /// The entry with `key`'s original tuple and zone (zone unset: 0).
+    /// The entry with `key`'s original tuple and zone (zone unset: 0; a zone of one
+    /// direction is told from the same zone of the other or of both).
     pub fn get(&self, key: &Entry) -> Option<&Entry> {
         self.table
             .find(&key_of(key))

@@ -5,7 +5,7 @@ use std::ops::ControlFlow;
 
 use crate::batch::{self, Batch, Op};
 use crate::codec::{self, msg, RawMessage, Request, SUBSYS_CTNETLINK};
-use crate::entry::Entry;
+use crate::entry::{Dir, Entry};
 use crate::error::{Error, Kind, Result};
 use crate::filter::{Filter, Source};
 use crate::handle::Handle;
@@ -67,7 +67,7 @@ impl EntryDump {
         self.received += 1;
         e.clear();
         codec::decode_entry_into(m.payload, e)?;
-        if self.asked_zone.is_some_and(|z| e.zone.unwrap_or(0) != z) {
+        if self.asked_zone.is_some_and(|z| e.zone_id() != z) {
             self.zone_ignored = true;
         }
         Ok(self.filter.matches(e))
@@ -95,7 +95,13 @@ impl Repeats {
     /// Whether `e` repeats an entry of `kept`; if not, records that it is about to be pushed.
     fn is_repeat(&mut self, e: &Entry, kept: &[Entry]) -> bool {
         let Some(id) = e.id else { return false };
-        let same = |o: &Entry| o.orig == e.orig && o.zone == e.zone;
+        // Entries of one tuple in the orig-only and the reply-only zone 5 are two entries.
+        let same = |o: &Entry| {
+            o.orig == e.orig
+                && o.zone == e.zone
+                && o.dir_zone(Dir::Orig) == e.dir_zone(Dir::Orig)
+                && o.dir_zone(Dir::Reply) == e.dir_zone(Dir::Reply)
+        };
         match self.first.get(&id) {
             None => {
                 self.first.insert(id, kept.len());

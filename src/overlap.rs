@@ -14,7 +14,7 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
 use crate::batch::{Batch, Op};
 use crate::codec::SUBSYS_CTNETLINK;
-use crate::entry::{Entry, Tuple};
+use crate::entry::{Dir, Entry, Tuple};
 use crate::error::{Error, Kind, Result};
 use crate::filter::Filter;
 use crate::handle::Handle;
@@ -34,6 +34,8 @@ struct Victim {
     family: Option<u8>,
     orig: Tuple,
     zone: Option<u16>,
+    /// Zones of one direction (original, reply): the kernel looks such an entry up in them.
+    dir_zones: (Option<u16>, Option<u16>),
     id: Option<u32>,
 }
 
@@ -43,6 +45,7 @@ impl Victim {
             family: e.family,
             orig: e.orig.clone(),
             zone: e.zone,
+            dir_zones: (e.dir_zone(Dir::Orig), e.dir_zone(Dir::Reply)),
             id: e.id,
         }
     }
@@ -72,6 +75,12 @@ fn delete_chunk(
         e.family = v.family;
         e.orig = v.orig.clone();
         e.zone = v.zone;
+        // Only entries with zones of one direction need the entry's rarer fields.
+        if v.dir_zones != (None, None) || e.dir_zone(Dir::Orig).or(e.dir_zone(Dir::Reply)).is_some()
+        {
+            let x = e.extra.get_mut();
+            (x.zone_orig, x.zone_reply) = v.dir_zones;
+        }
         e.id = v.id;
         b.add(Op::Delete, &e);
     }

@@ -119,6 +119,32 @@ fn a_filtered_listener_sees_only_what_matches() {
 }
 
 #[test]
+fn a_zone_filter_takes_a_zone_of_one_direction_as_the_kernel_does() {
+    let ns = Netns::make("dirzone");
+    let mut l = Listener::open_netns(&ns.0, EVENT_NEW).unwrap();
+    let mut f = Filter::new();
+    f.set_zone(5).unwrap();
+    l.set_filter(Some(f)).unwrap();
+    // Zone 5 of both directions, of one direction each, zone 6 of one direction, no zone,
+    // and zone 5 again last: what matches arrives in order, ending with port 9.
+    ns.sh(
+        "c='conntrack -I -p udp -s 1.1.1.1 -d 2.2.2.2 --dport 53 -t 100'; \
+         $c --sport 1 -w 5 && $c --sport 2 --orig-zone 5 && $c --sport 3 --reply-zone 5 && \
+         $c --sport 4 --orig-zone 6 && $c --sport 5 --reply-zone 6 && $c --sport 6 && \
+         $c --sport 9 -w 5",
+    );
+    let ports: Vec<u16> = collect(&mut l, 4)
+        .iter()
+        .map(|(_, e)| e.tuple(Dir::Orig).port(Side::Src).unwrap())
+        .collect();
+    assert_eq!(ports, [1, 2, 3, 9]);
+    assert_eq!(l.receive(0, |_, _| ControlFlow::Continue(())).unwrap(), 0);
+    // The socket filter dropped the other zones' events; the zone-0 one (no zone attribute
+    // at all) is the library's to drop.
+    assert_eq!(l.received(), 5, "what reached the socket");
+}
+
+#[test]
 fn the_descriptor_wakes_for_events_and_times_out_without() {
     let ns = Netns::make("poll");
     let mut l = Listener::open_netns(&ns.0, EVENT_NEW).unwrap();

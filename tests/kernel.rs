@@ -1025,3 +1025,111 @@ fn dump_while_deleting(tag: &str, deleter: impl FnOnce(&str) -> Box<dyn FnOnce()
     assert_eq!(keys.len(), listed.len(), "no entry listed twice");
     assert_eq!(h.count().unwrap().0 as u64, 20_000 - deleted);
 }
+
+/// The zone id of each entry `conntrack -L` prints, by original source port: the kernel's
+/// one zone of the entry, whichever directions it covers (`zone=`, `zone-orig=` or
+/// `zone-reply=`; none: 0).
+fn zone_ids_by_tool(ns: &Netns) -> Vec<(u16, u16)> {
+    let mut v: Vec<(u16, u16)> = ns
+        .sh("conntrack -L 2>/dev/null")
+        .lines()
+        .map(|l| {
+            let field = |k: &str| {
+                l.split_whitespace()
+                    .find_map(|w| w.strip_prefix(k).map(|x| x.parse::<u16>().unwrap()))
+            };
+            let zone = field("zone=")
+                .or_else(|| field("zone-orig="))
+                .or_else(|| field("zone-reply="));
+            (field("sport=").unwrap(), zone.unwrap_or(0))
+        })
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+fn sports(entries: &[Entry]) -> Vec<u16> {
+    let mut v: Vec<u16> = entries
+        .iter()
+        .map(|e| e.tuple(Dir::Orig).port(Side::Src).unwrap())
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+#[test]
+fn zones_of_one_direction_match_as_the_kernel_filters_them() {
+    let ns = Netns::make("dirzone");
+    let mut h = ns.open();
+    // Zone 5 of both directions, of the original only, of the reply only; one tuple in both
+    // one-direction zones 5 at once (two entries to the kernel); zone 6 of one direction;
+    // no zone.
+    ns.sh(
+        "c='conntrack -I -p udp -s 10.1.0.1 -d 10.2.0.1 --dport 53 -t 100'; \
+         $c --sport 1 -w 5 && $c --sport 2 --orig-zone 5 && $c --sport 3 --reply-zone 5 && \
+         $c --sport 4 --orig-zone 5 && $c --sport 4 --reply-zone 5 && \
+         $c --sport 6 --reply-zone 6 && $c --sport 7",
+    );
+    // Zones that differ by direction: the kernel keeps one zone an entry and refuses them.
+    assert!(
+        !Command::new("ip")
+            .args(["netns", "exec", &ns.0, "sh", "-c"])
+            .arg("conntrack -I -p udp -s 10.1.0.1 -d 10.2.0.1 --sport 8 --dport 53 -t 100 --orig-zone 5 --reply-zone 6 2>/dev/null")
+            .status()
+            .unwrap()
+            .success(),
+        "the kernel took an entry with two zones"
+    );
+    let table = zone_ids_by_tool(&ns);
+    assert_eq!(table.len(), 7, "{table:?}");
+    for zone in [5u16, 6, 0] {
+        let want: Vec<u16> = table
+            .iter()
+            .filter(|(_, z)| *z == zone)
+            .map(|(p, _)| *p)
+            .collect();
+        let mut f = Filter::new();
+        f.set_zone(zone.into()).unwrap();
+        // The kernel filters a zone from 6.8: then what it sent is exactly the result.
+        let kernel = h.list(Some(&f)).unwrap();
+        assert_eq!(sports(&kernel), want, "zone {zone}, kernel path");
+        if h.kernel().zone_dump_filter() {
+            assert_eq!(h.last_dump_received(), want.len() as u64, "zone {zone}");
+        }
+        let mut set = conntrack::filterset::FilterSet::new();
+        set.add(&f).unwrap();
+        let mut any = Vec::new();
+        h.dump_any(&set, |e| {
+            any.push(e.clone());
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+        assert_eq!(sports(&any), want, "zone {zone}, filter set");
+        f.set_kernel_filtering(false);
+        let user = h.list(Some(&f)).unwrap();
+        assert_eq!(sports(&user), want, "zone {zone}, library path");
+    }
+    // A dump whose entries all carry their zone in one tuple does not make the library
+    // think the kernel ignored the zone.
+    assert_eq!(
+        h.kernel().zone_dump_filter(),
+        conntrack::kernel::Kernel::from_release(
+            std::str::from_utf8(&Command::new("uname").arg("-r").output().unwrap().stdout)
+                .unwrap()
+                .trim()
+        )
+        .zone_dump_filter()
+    );
+    // Deletes find the entry in its direction's zone: all four of zone 5 go, on both paths.
+    let mut f = Filter::new();
+    f.set_zone(5).unwrap();
+    f.set_port(Dir::Orig, Side::Src, 4);
+    f.set_proto(proto::UDP);
+    assert_eq!(h.delete_matching(&f).unwrap(), 2);
+    let mut f = Filter::new();
+    f.set_zone(5).unwrap();
+    f.set_kernel_filtering(false);
+    assert_eq!(h.delete_matching(&f).unwrap(), 3);
+    let left: Vec<u16> = zone_ids_by_tool(&ns).iter().map(|(p, _)| *p).collect();
+    assert_eq!(left, [6, 7]);
+}

@@ -281,3 +281,40 @@ fn a_tuple_reused_by_a_new_entry_replaces_the_old_one() {
     }
     check_equal(&ns, &mut h, &m, &r, None);
 }
+
+#[test]
+fn one_tuple_in_the_zone_of_each_direction_is_two_entries() {
+    use conntrack::entry::Dir;
+    let ns = Netns::make("dirzone");
+    let mut f = Filter::new();
+    f.set_zone(5).unwrap();
+    let mut m = Mirror::open_netns(&ns.0, Some(f.clone())).unwrap();
+    let mut r = Replica::default();
+    settle(&mut m, &mut r);
+    // The kernel keeps both: the original tuple is in zone 5 for one, zone 0 for the other.
+    ns.sh(
+        "c='conntrack -I -p udp -s 10.1.0.1 -d 10.2.0.1 --sport 1 --dport 53 -t 100'; \
+         $c --orig-zone 5 && $c --reply-zone 5 && ${c%%--sport*} --sport 2 --dport 53 -t 100 --orig-zone 6",
+    );
+    settle(&mut m, &mut r);
+    let dirs = |m: &Mirror| {
+        let mut v: Vec<_> = m
+            .iter()
+            .map(|e| (e.dir_zone(Dir::Orig), e.dir_zone(Dir::Reply)))
+            .collect();
+        v.sort_unstable();
+        v
+    };
+    assert_eq!(dirs(&m), [(None, Some(5)), (Some(5), None)]);
+    let mut h = Handle::open_netns(&ns.0).unwrap();
+    assert_eq!(h.list(Some(&f)).unwrap().len(), 2);
+    let orig = m
+        .iter()
+        .find(|e| e.dir_zone(Dir::Orig).is_some())
+        .unwrap()
+        .clone();
+    assert_eq!(m.get(&orig).and_then(|e| e.dir_zone(Dir::Orig)), Some(5));
+    h.delete(&orig).unwrap();
+    settle(&mut m, &mut r);
+    assert_eq!(dirs(&m), [(None, Some(5))], "the other one stays");
+}

@@ -3,7 +3,10 @@
 //! events cost no buffer space and no wake-up. Where the program cannot be sure (an attribute
 //! it does not find), it lets the event through; the library checks every event again.
 
-use super::attrs::{CTA_MARK, CTA_PROTO_NUM, CTA_TUPLE_ORIG, CTA_TUPLE_PROTO, CTA_ZONE};
+use super::attrs::{
+    CTA_MARK, CTA_PROTO_NUM, CTA_TUPLE_ORIG, CTA_TUPLE_PROTO, CTA_TUPLE_REPLY, CTA_TUPLE_ZONE,
+    CTA_ZONE,
+};
 use super::{NFGEN_HDRLEN, NLMSG_HDRLEN};
 
 /// One instruction: the kernel's `struct sock_filter`.
@@ -133,12 +136,25 @@ pub fn event_filter(f: &EventMatch) -> Option<Vec<Insn>> {
         asm.checks.push(c);
     }
     if let Some(z) = f.zone {
+        // The entry's one zone is in CTA_ZONE (both directions) or in the CTA_TUPLE_ZONE of
+        // one tuple (one direction), and the kernel's zone filter compares it whichever it
+        // is: each one present must be the zone. (None present is zone 0: left to the
+        // library, as any check the program cannot finish.)
         let mut c = Vec::new();
         Asm::find(&mut c, CTA_ZONE);
         Asm::op(&mut c, TAX, 0);
         Asm::op(&mut c, LD_H_IND, 4);
         Asm::jeq(&mut c, u32::from(z), To::Fall, To::Drop);
         asm.checks.push(c);
+        for tuple in [CTA_TUPLE_ORIG, CTA_TUPLE_REPLY] {
+            let mut c = Vec::new();
+            Asm::find(&mut c, tuple);
+            Asm::find_nested(&mut c, CTA_TUPLE_ZONE);
+            Asm::op(&mut c, TAX, 0);
+            Asm::op(&mut c, LD_H_IND, 4);
+            Asm::jeq(&mut c, u32::from(z), To::Fall, To::Drop);
+            asm.checks.push(c);
+        }
     }
     if let Some((m, mask)) = f.mark {
         let mut c = Vec::new();
@@ -177,8 +193,8 @@ mod tests {
             ..EventMatch::default()
         };
         let p = event_filter(&f).unwrap();
-        // family: 2 insns; zone: 7 insns; accept; drop.
-        assert_eq!(p.len(), 2 + 7 + 2);
+        // family: 2 insns; zone: 7 insns, then 10 for each tuple's zone; accept; drop.
+        assert_eq!(p.len(), 2 + 7 + 10 + 10 + 2);
         let drop = p.len() - 1;
         assert_eq!(p[1].code, JEQ_K);
         assert_eq!(1 + 1 + usize::from(p[1].jf), drop, "family mismatch drops");
@@ -190,6 +206,13 @@ mod tests {
         );
         assert_eq!(p[8].k, 5);
         assert_eq!(8 + 1 + usize::from(p[8].jf), drop);
+        assert_eq!((p[18].k, p[28].k), (5, 5), "each tuple's zone");
+        assert_eq!(18 + 1 + usize::from(p[18].jf), drop);
+        assert_eq!(
+            18 + 1 + usize::from(p[18].jt),
+            19,
+            "the reply tuple's check next"
+        );
         assert_eq!(p[drop - 1].k, u32::MAX);
         assert!(event_filter(&EventMatch::default()).is_none());
     }
