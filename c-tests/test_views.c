@@ -285,12 +285,102 @@ static bool test_single_view(void) {
     v.size = sizeof v - 8;
     CHECK_RC(ct_entry_from_view(&v, &e), CT_ERR_INVALID_ARGUMENT);
     v.size = sizeof v;
-    v.present |= 1u << 31;
+    v.present |= CT_VIEW_DIR_ZONE;
+    v.dir_zone_dir = 2;
     CHECK_RC(ct_entry_from_view(&v, &e), CT_ERR_INVALID_ARGUMENT);
-    CHECK(strstr(ct_last_error_message(), "field bits") != NULL);
+    CHECK(strstr(ct_last_error_message(), "dir_zone_dir") != NULL);
     CHECK(e == NULL);
     CHECK_RC(ct_entry_from_view(NULL, &e), CT_ERR_NULL_POINTER);
     CHECK(strstr(ct_last_error_message(), "'view'") != NULL);
+    return true;
+}
+
+/* One tuple in the original-only and in the reply-only zone 5: two entries to the kernel.
+ * Their views say so (CT_VIEW_DIR_ZONE), and a batch of deletes made from the views finds
+ * both (without the zone, the first would be looked up in zone 0 and not be found). */
+static bool dir_zone_views(const struct netns *ns, ct_handle *h) {
+    CHECK(ns_sh(ns, "conntrack -I -p udp -s 10.1.0.1 -d 10.2.0.1 --sport 1 --dport 53 -t 100 --orig-zone 5") == 0);
+    CHECK(ns_sh(ns, "conntrack -I -p udp -s 10.1.0.1 -d 10.2.0.1 --sport 1 --dport 53 -t 100 --reply-zone 5") == 0);
+    ct_entry_list *list = NULL;
+    CHECK_OK(ct_list(h, NULL, &list));
+    CHECK(ct_entry_list_len(list) == 2);
+    ct_view v[2];
+    size_t n = 0;
+    CHECK_OK(ct_entry_list_views(list, 0, v, sizeof v[0], 2, &n));
+    CHECK(n == 2);
+    unsigned dirs = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint16_t z = 0;
+        CHECK(v[i].present & CT_VIEW_DIR_ZONE);
+        CHECK(!(v[i].present & (CT_VIEW_MORE | CT_VIEW_ZONE)));
+        CHECK(v[i].dir_zone == 5);
+        CHECK_OK(ct_entry_get_dir_zone(ct_entry_list_get(list, i), v[i].dir_zone_dir, &z));
+        CHECK(z == 5);
+        dirs |= 1u << v[i].dir_zone_dir;
+        /* The entry made from the view is the same entry: same text, same zone. */
+        ct_entry *e = NULL;
+        char a[512], b[512];
+        CHECK_OK(ct_entry_from_view(&v[i], &e));
+        CHECK_OK(ct_entry_get_dir_zone(e, v[i].dir_zone_dir, &z));
+        CHECK(z == 5);
+        CHECK_OK(ct_entry_format(e, 0, a, sizeof a, NULL));
+        CHECK_OK(ct_view_format(&v[i], 0, b, sizeof b, NULL));
+        CHECK(strstr(b, v[i].dir_zone_dir == CT_DIR_ORIG ? "zone-orig=5" : "zone-reply=5") != NULL);
+        ct_entry_free(e);
+    }
+    CHECK(dirs == 3);
+    ct_entry_list_free(list);
+    ct_batch *b = NULL;
+    size_t failed = 9;
+    CHECK_OK(ct_batch_new(&b));
+    CHECK_OK(ct_batch_add_views(b, CT_BATCH_DELETE, v, sizeof v[0], 2));
+    CHECK_OK(ct_batch_send(h, b, &failed));
+    ct_batch_free(b);
+    CHECK(failed == 0);
+    char *out = ns_capture(ns, "conntrack -C");
+    CHECK(out);
+    int left = atoi(out);
+    free(out);
+    CHECK(left == 0);
+    return true;
+}
+
+static bool test_dir_zone_views(void) {
+    struct netns ns;
+    if (!netns_make(&ns)) return false;
+    ct_handle *h = NULL;
+    bool ok = ct_open_netns(ns.name, &h) == CT_OK && dir_zone_views(&ns, h);
+    ct_close(h);
+    netns_remove(&ns);
+    return ok;
+}
+
+/* ct_entry_format and ct_view_format size their text alike, as snprintf: `*needed_out` is
+ * the length without the NUL, and a buffer one byte short gets all but the last character. */
+static bool test_format_sizes(void) {
+    ct_view v;
+    udp_view(&v, 1, 5);
+    ct_entry *e = NULL;
+    CHECK_OK(ct_entry_from_view(&v, &e));
+    char whole[512], small[512];
+    size_t len = 0, n1 = 0, n2 = 0;
+    CHECK_OK(ct_entry_format(e, 0, whole, sizeof whole, &len));
+    CHECK(len == strlen(whole));
+    CHECK_RC(ct_entry_format(e, 0, NULL, 0, &n1), CT_ERR_BUFFER_TOO_SMALL);
+    CHECK_RC(ct_view_format(&v, 0, NULL, 0, &n2), CT_ERR_BUFFER_TOO_SMALL);
+    CHECK(n1 == len && n2 == len);
+    for (int view = 0; view < 2; view++) {
+        size_t need = 0;
+        memset(small, 'x', sizeof small);
+        ct_status rc = view ? ct_view_format(&v, 0, small, len, &need) : ct_entry_format(e, 0, small, len, &need);
+        CHECK_RC(rc, CT_ERR_BUFFER_TOO_SMALL);
+        CHECK(need == len);
+        CHECK(small[len - 1] == 0 && strncmp(small, whole, len - 1) == 0);
+        rc = view ? ct_view_format(&v, 0, small, len + 1, &need) : ct_entry_format(e, 0, small, len + 1, &need);
+        CHECK_OK(rc);
+        CHECK(need == len && strcmp(small, whole) == 0);
+    }
+    ct_entry_free(e);
     return true;
 }
 
@@ -300,6 +390,8 @@ int main(int argc, char **argv) {
         {"single_view", test_single_view},
         {"read_views", test_read_views},
         {"batch_views", test_batch_views},
+        {"dir_zone_views", test_dir_zone_views},
+        {"format_sizes", test_format_sizes},
     };
     return run_tests("views", tests, sizeof tests / sizeof tests[0], argc, argv);
 }

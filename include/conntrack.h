@@ -1560,9 +1560,18 @@ const char *ct_batch_result_message(const ct_batch *batch, size_t index);
 
 /**
  * View bit: the entry holds fields the view does not carry (helper, security context,
- * sequence adjustment, SCTP tags, a label update mask). Ignored on views passed in.
+ * sequence adjustment, SCTP tags, a label update mask, a zone for each direction).
+ * Ignored on views passed in.
  */
 #define CT_VIEW_MORE (1 << 30)
+
+/**
+ * View field bit: `dir_zone` and `dir_zone_dir`, a zone of one direction. The kernel
+ * looks such an entry up in that zone, so a view without it names another entry. An entry
+ * with a zone for each direction (which the kernel refuses to create) carries its
+ * original direction's here, with CT_VIEW_MORE.
+ */
+#define CT_VIEW_DIR_ZONE 2147483648
 
 /**
  * Batch operation of ct_batch_add_views: create.
@@ -1642,9 +1651,10 @@ typedef struct {
    */
   uint8_t dccp_state;
   /**
-   * Zero.
+   * The direction `dir_zone` is the zone of: CT_DIR_ORIG or CT_DIR_REPLY (with
+   * CT_VIEW_DIR_ZONE; zero otherwise).
    */
-  uint8_t reserved0;
+  uint8_t dir_zone_dir;
   /**
    * Source port (GRE: key) of the original tuple.
    */
@@ -1694,9 +1704,10 @@ typedef struct {
    */
   uint8_t tcp_wscale_reply;
   /**
-   * Zero.
+   * The zone of direction `dir_zone_dir` alone (CTA_TUPLE_ZONE, conntrack's
+   * `--orig-zone`/`--reply-zone`), as ct_entry_get_dir_zone reads it.
    */
-  uint16_t reserved1;
+  uint16_t dir_zone;
   /**
    * Source address of the original tuple.
    */
@@ -1778,9 +1789,10 @@ ct_status ct_entry_view(const ct_entry *entry, ct_view *view_out, size_t view_si
 /**
  * Makes an entry from `view` (its `size` set by the caller; a view of a newer, larger
  * layout is read up to this library's fields). The view is held to the setters' rules and
- * CT_ERR_INVALID_ARGUMENT names the first field that breaks one; an unknown `present` bit
- * or a size smaller than this library's ct_view is refused the same way. Read-only fields
- * are ignored. On CT_OK, `*entry_out` is a new entry owned by the caller; free it with
+ * CT_ERR_INVALID_ARGUMENT names the first field that breaks one; a size smaller than this
+ * library's ct_view is refused the same way. A zone of one direction (CT_VIEW_DIR_ZONE)
+ * is kept: the entry made is the one the kernel holds in that zone. Read-only fields are
+ * ignored. On CT_OK, `*entry_out` is a new entry owned by the caller; free it with
  * ct_entry_free.
  */
 ct_status ct_entry_from_view(const ct_view *view, ct_entry **entry_out);

@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::batch::ct_batch;
 use super::cursor::ct_cursor;
-use super::entry::ct_entry;
+use super::entry::{ct_entry, CT_DIR_ORIG, CT_DIR_REPLY};
 use super::list::ct_entry_list;
 use super::status::ct_status;
 use super::{fail, give, write_opt};
@@ -54,8 +54,9 @@ pub struct ct_view {
     pub sctp_state: u8,
     /// DCCP state (read-only).
     pub dccp_state: u8,
-    /// Zero.
-    pub reserved0: u8,
+    /// The direction `dir_zone` is the zone of: CT_DIR_ORIG or CT_DIR_REPLY (with
+    /// CT_VIEW_DIR_ZONE; zero otherwise).
+    pub dir_zone_dir: u8,
     /// Source port (GRE: key) of the original tuple.
     pub orig_sport: u16,
     /// Destination port (GRE: key) of the original tuple.
@@ -80,8 +81,9 @@ pub struct ct_view {
     pub tcp_wscale_orig: u8,
     /// TCP window scale of the reply direction.
     pub tcp_wscale_reply: u8,
-    /// Zero.
-    pub reserved1: u16,
+    /// The zone of direction `dir_zone_dir` alone (CTA_TUPLE_ZONE, conntrack's
+    /// `--orig-zone`/`--reply-zone`), as ct_entry_get_dir_zone reads it.
+    pub dir_zone: u16,
     /// Source address of the original tuple.
     pub orig_src: [u8; 16],
     /// Destination address of the original tuple.
@@ -181,11 +183,14 @@ pub const CT_VIEW_TCP_FLAGS_ORIG: u32 = 1 << 28;
 /// View field bit: `tcp_flags_reply` and `tcp_flags_reply_mask`.
 pub const CT_VIEW_TCP_FLAGS_REPLY: u32 = 1 << 29;
 /// View bit: the entry holds fields the view does not carry (helper, security context,
-/// sequence adjustment, SCTP tags, a label update mask). Ignored on views passed in.
+/// sequence adjustment, SCTP tags, a label update mask, a zone for each direction).
+/// Ignored on views passed in.
 pub const CT_VIEW_MORE: u32 = 1 << 30;
-
-/// Every bit this library knows; a view passed in with another bit set is refused.
-const KNOWN: u32 = (CT_VIEW_MORE << 1) - 1;
+/// View field bit: `dir_zone` and `dir_zone_dir`, a zone of one direction. The kernel
+/// looks such an entry up in that zone, so a view without it names another entry. An entry
+/// with a zone for each direction (which the kernel refuses to create) carries its
+/// original direction's here, with CT_VIEW_MORE.
+pub const CT_VIEW_DIR_ZONE: u32 = 0x8000_0000;
 
 fn addr_bytes(a: IpAddr) -> [u8; 16] {
     let mut b = [0u8; 16];
@@ -266,8 +271,9 @@ pub(crate) fn view_of(e: &Entry) -> ct_view {
     // A label update mask never comes from the kernel; one set by the caller is a field
     // the view does not carry. Nor does it carry a window scale of one direction only
     // (the kernel sends both).
-    let more = zone_orig.is_some()
-        || zone_reply.is_some()
+    // A zone of one direction is carried; zones of both directions (the kernel keeps one)
+    // are not.
+    let more = (zone_orig.is_some() && zone_reply.is_some())
         || sctp_vtag_orig.is_some()
         || sctp_vtag_reply.is_some()
         || labels_mask.is_some()
@@ -288,6 +294,12 @@ pub(crate) fn view_of(e: &Entry) -> ct_view {
     let (tcp_flags_orig, tcp_flags_orig_mask) = opt(p, CT_VIEW_TCP_FLAGS_ORIG, e.tcp_flags_orig);
     let (tcp_flags_reply, tcp_flags_reply_mask) =
         opt(p, CT_VIEW_TCP_FLAGS_REPLY, e.tcp_flags_reply);
+    let dir_zone = match (*zone_orig, *zone_reply) {
+        (Some(z), _) => Some((CT_DIR_ORIG as u8, z)),
+        (None, Some(z)) => Some((CT_DIR_REPLY as u8, z)),
+        (None, None) => None,
+    };
+    let (dir_zone_dir, dir_zone) = opt(p, CT_VIEW_DIR_ZONE, dir_zone);
     let co = opt(p, CT_VIEW_ORIG_COUNTERS, *counters_orig);
     let cr = opt(p, CT_VIEW_REPLY_COUNTERS, *counters_reply);
     let mut v = ct_view {
@@ -304,7 +316,7 @@ pub(crate) fn view_of(e: &Entry) -> ct_view {
         tcp_state: opt(p, CT_VIEW_TCP_STATE, e.tcp_state),
         sctp_state: opt(p, CT_VIEW_SCTP_STATE, e.sctp_state),
         dccp_state: opt(p, CT_VIEW_DCCP_STATE, e.dccp_state),
-        reserved0: 0,
+        dir_zone_dir,
         orig_sport: opt(p, CT_VIEW_ORIG_SPORT, o.src_port),
         orig_dport: opt(p, CT_VIEW_ORIG_DPORT, o.dst_port),
         reply_sport: opt(p, CT_VIEW_REPLY_SPORT, r.src_port),
@@ -317,7 +329,7 @@ pub(crate) fn view_of(e: &Entry) -> ct_view {
         reply_icmp_id,
         tcp_wscale_orig,
         tcp_wscale_reply,
-        reserved1: 0,
+        dir_zone,
         orig_src: opt_addr(p, CT_VIEW_ORIG_SRC, o.src),
         orig_dst: opt_addr(p, CT_VIEW_ORIG_DST, o.dst),
         reply_src: opt_addr(p, CT_VIEW_REPLY_SRC, r.src),
@@ -350,12 +362,8 @@ pub(crate) fn entry_of(v: &ct_view) -> crate::Result<Entry> {
             v.size
         )));
     }
-    if v.present & !KNOWN != 0 {
-        return Err(Error::invalid(format!(
-            "the view has field bits 0x{:x} this library does not know",
-            v.present & !KNOWN
-        )));
-    }
+    // Every bit of `present` has a meaning: fields of a later, larger layout come with
+    // their own bits past this one (a view of it is read up to this library's fields).
     let has = |bit: u32| v.present & bit != 0;
     let mut e = Entry::new();
     let family = if has(CT_VIEW_FAMILY) {
@@ -411,6 +419,18 @@ pub(crate) fn entry_of(v: &ct_view) -> crate::Result<Entry> {
     }
     if has(CT_VIEW_ZONE) {
         e.set_zone(u32::from(v.zone))?;
+    }
+    if has(CT_VIEW_DIR_ZONE) {
+        let dir = match u32::from(v.dir_zone_dir) {
+            CT_DIR_ORIG => Dir::Orig,
+            CT_DIR_REPLY => Dir::Reply,
+            d => {
+                return Err(Error::invalid(format!(
+                    "dir_zone_dir {d} is neither CT_DIR_ORIG (0) nor CT_DIR_REPLY (1)"
+                )))
+            }
+        };
+        e.set_dir_zone(dir, u32::from(v.dir_zone))?;
     }
     e.mark = has(CT_VIEW_MARK).then_some(v.mark);
     e.status = has(CT_VIEW_STATUS).then_some(v.status);
@@ -536,9 +556,10 @@ pub unsafe extern "C" fn ct_entry_view(
 
 /// Makes an entry from `view` (its `size` set by the caller; a view of a newer, larger
 /// layout is read up to this library's fields). The view is held to the setters' rules and
-/// CT_ERR_INVALID_ARGUMENT names the first field that breaks one; an unknown `present` bit
-/// or a size smaller than this library's ct_view is refused the same way. Read-only fields
-/// are ignored. On CT_OK, `*entry_out` is a new entry owned by the caller; free it with
+/// CT_ERR_INVALID_ARGUMENT names the first field that breaks one; a size smaller than this
+/// library's ct_view is refused the same way. A zone of one direction (CT_VIEW_DIR_ZONE)
+/// is kept: the entry made is the one the kernel holds in that zone. Read-only fields are
+/// ignored. On CT_OK, `*entry_out` is a new entry owned by the caller; free it with
 /// ct_entry_free.
 #[no_mangle]
 pub unsafe extern "C" fn ct_entry_from_view(
@@ -597,7 +618,7 @@ pub unsafe extern "C" fn ct_view_format(
         let e = ok!(whole_entry_of(&std::ptr::read_unaligned(view)));
         super::entry::with_format_buffer(|text| {
             crate::format::write_entry(text, &e, flags);
-            write_opt(needed_out, text.len() + 1);
+            write_opt(needed_out, text.len());
             super::copy_text(text, buf, len)
         })
     }
@@ -761,6 +782,10 @@ mod tests {
         if r.chance() {
             e.set_zone(u32::from(r.next() as u16)).unwrap();
         }
+        if r.next().is_multiple_of(4) {
+            let dir = [Dir::Orig, Dir::Reply][(r.next() % 2) as usize];
+            e.set_dir_zone(dir, u32::from(r.next() as u16)).unwrap();
+        }
         e.mark = r.chance().then(|| r.next() as u32);
         e.status = r.chance().then(|| r.next() as u32);
         e.timeout = r.chance().then(|| r.next() as u32);
@@ -825,6 +850,30 @@ mod tests {
     }
 
     #[test]
+    fn a_zone_of_one_direction_is_in_the_view() {
+        for dir in [Dir::Orig, Dir::Reply] {
+            let mut e = Entry::new();
+            e.set_dir_zone(dir, 5).unwrap();
+            let v = view_of(&e);
+            assert_eq!(
+                v.present, CT_VIEW_DIR_ZONE,
+                "{dir:?}: no CT_VIEW_ZONE, no MORE"
+            );
+            assert_eq!(v.dir_zone, 5);
+            let back = entry_of(&v).unwrap();
+            assert_eq!(back.dir_zone(dir), Some(5));
+            assert_eq!(back.zone(), None);
+        }
+        // Both directions' (the kernel creates no such entry): the original one, and MORE.
+        let mut e = Entry::new();
+        e.set_dir_zone(Dir::Orig, 5).unwrap();
+        e.set_dir_zone(Dir::Reply, 6).unwrap();
+        let v = view_of(&e);
+        assert_eq!(v.present, CT_VIEW_DIR_ZONE | CT_VIEW_MORE);
+        assert_eq!((v.dir_zone_dir, v.dir_zone), (CT_DIR_ORIG as u8, 5));
+    }
+
+    #[test]
     fn bad_views_are_refused() {
         let mut v = view_of(&{
             let mut e = Entry::new();
@@ -839,9 +888,10 @@ mod tests {
         let mut larger = v;
         larger.size = VIEW_SIZE as u32 + 64;
         assert!(entry_of(&larger).is_ok(), "a newer layout is read");
-        let mut unknown = v;
-        unknown.present |= 1 << 31;
-        assert!(entry_of(&unknown).is_err());
+        let mut bad_dir = v;
+        bad_dir.present |= CT_VIEW_DIR_ZONE;
+        bad_dir.dir_zone_dir = 2;
+        assert!(entry_of(&bad_dir).is_err(), "a direction that is not one");
         v.present |= CT_VIEW_ORIG_SPORT;
         assert!(entry_of(&v).is_err(), "a port on ICMP");
         let mut no_family = view_of(&Entry::new());
