@@ -529,7 +529,28 @@ struct deleting {
     unsigned long count;
     ct_status failure;
     bool exact; /* the library's filters say it all: no match_entry */
+    /* With `exact`: the command lines of the filters, for the entries they may not say all
+     * about (see delete_one). */
+    const struct cmdline *all;
+    size_t n_all;
 };
+
+/* Whether `e` has a zone of one direction (--orig-zone, --reply-zone). */
+static bool has_dir_zone(const ct_entry *e) {
+    uint16_t z;
+    return ct_entry_get_dir_zone(e, CT_DIR_ORIG, &z) == CT_OK || ct_entry_get_dir_zone(e, CT_DIR_REPLY, &z) == CT_OK;
+}
+
+/* Whether `e` is one of the entries the lines of `d` select, as deleting them one by one
+ * would. The library's zone filter takes a zone of one direction as that zone, conntrack's
+ * -w does not: such entries are checked against every line. */
+static bool selected(const struct deleting *d, const ct_entry *e) {
+    if (!d->exact) return match_entry(d->c, e);
+    if (!has_dir_zone(e)) return true;
+    for (size_t i = 0; i < d->n_all; i++)
+        if (match_entry(&d->all[i], e)) return true;
+    return false;
+}
 
 static void flush_deletes(struct deleting *d) {
     if (d->n == 0) return;
@@ -554,7 +575,7 @@ static void flush_deletes(struct deleting *d) {
 
 static int32_t delete_one(const ct_entry *e, void *user) {
     struct deleting *d = user;
-    if (!d->exact && !match_entry(d->c, e)) return 0;
+    if (!selected(d, e)) return 0;
     const char *text = d->c->output & OUT_SAVE ? format_save(e, "-D", &d->buf, &d->cap)
                                                : format_entry(e, d->flags, false, &d->buf, &d->cap);
     size_t len = strlen(text) + 1;
@@ -573,10 +594,10 @@ static int32_t delete_one(const ct_entry *e, void *user) {
 }
 
 /* Deletes what `c` selects, or with `set`, every entry matching one of its filters (each
- * of them exact: see delete_exact). */
-static unsigned long delete_where(const struct cmdline *c, const ct_filters *set) {
+ * of them exact: see delete_exact), made from the `n` lines from `c` on. */
+static unsigned long delete_where(const struct cmdline *c, const ct_filters *set, size_t n) {
     check_masks(c);
-    struct deleting d = {.c = c, .flags = list_flags(c, false), .exact = set != NULL};
+    struct deleting d = {.c = c, .flags = list_flags(c, false), .exact = set != NULL, .all = c, .n_all = n};
     ct_handle *h = open_handle(c);
     d.mod = open_handle(c);
     if (ct_batch_new(&d.batch) != CT_OK) die(EXIT_OTHER, "OOM");
@@ -595,15 +616,18 @@ static unsigned long delete_where(const struct cmdline *c, const ct_filters *set
 }
 
 static unsigned long do_delete(const struct cmdline *c) {
-    return delete_where(c, NULL);
+    return delete_where(c, NULL, 1);
 }
 
 /* Whether the library's filter of a -D command line selects exactly what match_entry
- * would: tuple parts, zone and family only, no mask but a prefix, one output form. */
+ * would: tuple parts, zone and family only, no mask but a prefix, one output form. (Zone 0
+ * is no library filter, and entries with a zone of one direction are checked again: see
+ * library_filter and delete_one.) */
 bool delete_exact(const struct cmdline *c) {
     const unsigned simple = OPT_ORIG | OPT_REPL | OPT_PROTO | OPT_ZONE | OPT_FAMILY | OPT_MASK_SRC | OPT_MASK_DST;
     if (c->command != CMD_DELETE || (c->options & ~simple) || c->icmp_set || c->state >= 0 || c->vtag_set)
         return false;
+    if ((c->options & OPT_ZONE) && c->zone == 0) return false;
     if (c->l4flags & ~((1u << 0) | (1u << 1) | (1u << 2) | (1u << 3))) return false; /* ports only */
     if ((c->options & OPT_PROTO) == 0 && (c->l4flags || c->port_set[0] || c->port_set[1])) return false;
     for (int i = 0; i < 4; i++) {
@@ -627,7 +651,7 @@ unsigned long run_deletes(const struct cmdline *cmds, size_t n) {
         ct_filter_free(f);
         if (rc != CT_OK && rc != CT_ERR_INVALID_ARGUMENT) die(EXIT_OTHER, "OOM");
     }
-    unsigned long count = ct_filters_len(set) ? delete_where(&cmds[0], set) : 0;
+    unsigned long count = ct_filters_len(set) ? delete_where(&cmds[0], set, n) : 0;
     ct_filters_free(set);
     return count;
 }
