@@ -5,12 +5,16 @@
  * One private network namespace serves the calls that need a handle. */
 #include "common.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #define NP CT_ERR_NULL_POINTER
 #define INV CT_ERR_INVALID_ARGUMENT
 
 static int dummy_cb(const ct_entry *e, void *u) { (void)e; (void)u; return 0; }
 static int dummy_ev(uint32_t t, const ct_entry *e, void *u) { (void)t; (void)e; (void)u; return 0; }
 static int dummy_x(const ct_expect *x, void *u) { (void)x; (void)u; return 0; }
+static int dummy_xev(uint32_t t, const ct_expect *x, void *u) { (void)t; (void)x; (void)u; return 0; }
 
 static bool test_null_everywhere_without_a_handle(void) {
     ct_entry *e = NULL, *out = NULL;
@@ -233,6 +237,8 @@ static bool test_null_everywhere_without_a_handle(void) {
     CHECK_RC(ct_events_set_reliable(NULL, true), NP);
     CHECK(ct_handle_last_error(NULL) == NULL && ct_handle_last_errno(NULL) == 0);
     CHECK(ct_events_last_error(NULL) == NULL && ct_events_last_errno(NULL) == 0);
+    CHECK(ct_cursor_last_error(NULL) == NULL && ct_cursor_last_errno(NULL) == 0);
+    CHECK(ct_expect_events_last_error(NULL) == NULL && ct_expect_events_last_errno(NULL) == 0);
     CHECK_RC(ct_handle_set_receive_buffer(NULL, 1), NP);
     CHECK_RC(ct_dump(NULL, NULL, dummy_cb, NULL), NP);
     CHECK_RC(ct_list(NULL, NULL, NULL), NP);
@@ -340,10 +346,86 @@ static bool test_null_with_a_handle(void) {
     return ok;
 }
 
+/* The netlink socket `open` made: the highest descriptor that is a socket and was not open
+ * before (`was[fd]`). */
+static int new_socket(const bool *was, int max) {
+    int found = -1;
+    for (int fd = 3; fd < max; fd++) {
+        struct stat st;
+        if (!was[fd] && fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode)) found = fd;
+    }
+    return found;
+}
+
+/* Each object that keeps an error records the failures of its own calls, as the header's
+ * conventions say, and a NULL argument does not touch it. The failures are made by putting
+ * /dev/null in place of the object's socket (reads then fail with ENOTSOCK). */
+static bool object_errors(const struct netns *ns) {
+    enum { MAX = 256 };
+    bool was[MAX];
+    for (int fd = 0; fd < MAX; fd++) was[fd] = fcntl(fd, F_GETFD) != -1;
+    int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    CHECK(null >= 0);
+    ct_handle *h = NULL;
+    CHECK_OK(ct_open_netns(ns->name, &h));
+    int sock = new_socket(was, MAX);
+    CHECK(sock > 2);
+    CHECK(ns_sh(ns, "conntrack -I -p udp -s 10.0.0.1 -d 10.0.0.2 --sport 1 --dport 2 -t 100") == 0);
+    /* A cursor: its dump's failure is its own and its handle's. */
+    ct_cursor *c = NULL;
+    const ct_entry *e = NULL;
+    CHECK_OK(ct_cursor_open(h, NULL, &c));
+    CHECK(strcmp(ct_cursor_last_error(c), "") == 0 && ct_cursor_last_errno(c) == 0);
+    CHECK(dup2(null, sock) == sock);
+    ct_status rc = ct_cursor_next(c, &e);
+    CHECK(rc != CT_OK);
+    char thread[256];
+    snprintf(thread, sizeof thread, "%s", ct_last_error_message());
+    CHECK(thread[0] != 0);
+    CHECK(strcmp(ct_cursor_last_error(c), thread) == 0);
+    CHECK(ct_cursor_last_errno(c) == ENOTSOCK && ct_last_errno() == ENOTSOCK);
+    CHECK(strcmp(ct_handle_last_error(h), thread) == 0);
+    /* A view size it refuses is the cursor's; a NULL argument is the thread's only. */
+    ct_view v;
+    size_t n = 0;
+    CHECK_RC(ct_cursor_next_views(c, &v, 8, 1, &n), CT_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(ct_cursor_last_error(c), "view_size 8") != NULL);
+    CHECK_RC(ct_cursor_next(c, NULL), CT_ERR_NULL_POINTER);
+    CHECK(strstr(ct_last_error_message(), "entry_out") != NULL);
+    CHECK(strstr(ct_cursor_last_error(c), "view_size 8") != NULL);
+    ct_cursor_free(c);
+    ct_close(h);
+    /* An expectation listener: its receive's failure is its own. */
+    ct_expect_events *x = NULL;
+    CHECK_OK(ct_expect_events_open(ns->name, CT_EVENT_ALL, &x));
+    CHECK(strcmp(ct_expect_events_last_error(x), "") == 0);
+    CHECK(dup2(null, ct_expect_events_fd(x)) >= 0);
+    rc = ct_expect_events_receive(x, 0, dummy_xev, NULL, &n);
+    bool ok = rc != CT_OK && ct_expect_events_last_errno(x) == ct_last_errno() &&
+              strcmp(ct_expect_events_last_error(x), ct_last_error_message()) == 0 &&
+              ct_expect_events_last_error(x)[0] != 0;
+    snprintf(thread, sizeof thread, "%s", ct_expect_events_last_error(x));
+    ok = ok && ct_expect_events_receive(x, 0, NULL, NULL, &n) == CT_ERR_NULL_POINTER &&
+         strcmp(ct_expect_events_last_error(x), thread) == 0;
+    ct_expect_events_close(x);
+    close(null);
+    CHECK(ok);
+    return true;
+}
+
+static bool test_object_errors(void) {
+    struct netns ns;
+    if (!netns_make(&ns)) return false;
+    bool ok = object_errors(&ns);
+    netns_remove(&ns);
+    return ok;
+}
+
 int main(int argc, char **argv) {
     static const struct test tests[] = {
         {"null_everywhere_without_a_handle", test_null_everywhere_without_a_handle},
         {"null_with_a_handle", test_null_with_a_handle},
+        {"object_errors", test_object_errors},
     };
     return run_tests("misuse", tests, sizeof tests / sizeof tests[0], argc, argv);
 }

@@ -12,11 +12,18 @@
  * - Threads: a ct_handle is used by one thread at a time; separate handles are independent
  *   and may be used from different threads at once. ct_entry, ct_filter and ct_entry_list
  *   objects are plain data: read-only use may be shared, mutation needs one owner.
- * - On an error, ct_last_error_message() (per thread) and ct_handle_last_error() (per handle;
- *   ct_events_last_error() per listener, ct_mirror_last_error() per mirror) describe it:
- *   errno, and the kernel's extended-ack text when it sent one. A constructor's error (no
- *   object yet) and a NULL argument (found before the object is looked at) are the thread's
- *   only.
+ * - On an error, ct_last_error_message() (per thread) and the last error of the object the
+ *   call ran on describe it: errno, and the kernel's extended-ack text when it sent one. The
+ *   objects that keep one: ct_handle (ct_handle_last_error: the failures of the requests it
+ *   runs, and its CT_ERR_BUSY), ct_cursor (ct_cursor_last_error: its dump's failures, which
+ *   are its handle's too, its CT_ERR_BUSY and a view size it refused), ct_events
+ *   (ct_events_last_error), ct_expect_events (ct_expect_events_last_error) and ct_mirror
+ *   (ct_mirror_last_error). The plain-data objects (ct_entry, ct_filter, ct_filters,
+ *   ct_entry_list, ct_batch, ct_expect, ct_labelmap) keep none: a call on one of them alone
+ *   records its error for the thread only. The thread's only, too: a constructor's error (no
+ *   object yet), a NULL argument (found before the object is looked at), CT_ERR_BUFFER_TOO_SMALL
+ *   of a text written into the caller's buffer, and the CT_ERR_BUSY of a call during which
+ *   another thread freed its cursor (no cursor is left).
  * - Callbacks say whether to go on, in each language's own form, mapped the same way:
  *     language  callbacks                                          go on          stop
  *     C         ct_dump_cb, ct_expect_cb, ct_event_cb,               return 0       non-zero
@@ -1299,6 +1306,21 @@ ct_status ct_cursor_open(ct_handle *h, const ct_filter *filter, ct_cursor **curs
 ct_status ct_cursor_next(ct_cursor *cursor, const ct_entry **entry_out);
 
 /**
+ * The detail of the cursor's last failed call (its dump's errors, which its handle also
+ * records, and CT_ERR_BUSY when another thread was using it), or "" when none failed, as
+ * ct_handle_last_error for a handle. A call during which another thread freed the cursor
+ * has no cursor left to record on: its detail is the thread's only. Returns NULL only for
+ * NULL. The string belongs to the cursor and lives until its next failure or
+ * ct_cursor_free.
+ */
+const char *ct_cursor_last_error(const ct_cursor *cursor);
+
+/**
+ * The errno of the cursor's last failed call (0 when none had one, or for NULL).
+ */
+int32_t ct_cursor_last_errno(const ct_cursor *cursor);
+
+/**
  * The entry the last read of the cursor ended on (the last of ct_cursor_next_views'
  * block, or ct_cursor_next's entry), into `*entry_out`; NULL once the dump has ended. The
  * entry belongs to the cursor and lives until its next read or ct_cursor_free.
@@ -2482,6 +2504,19 @@ ct_status ct_expect_events_receive(ct_expect_events *events,
                                    ct_expect_event_cb cb,
                                    void *user_data,
                                    size_t *delivered_out);
+
+/**
+ * The detail of the expectation listener's last failed call, or "" when none failed, as
+ * ct_events_last_error for an entry listener. Returns NULL only for NULL. The string
+ * belongs to the listener and lives until its next failure or ct_expect_events_close.
+ */
+const char *ct_expect_events_last_error(const ct_expect_events *events);
+
+/**
+ * The errno of the expectation listener's last failed call (0 when none had one, or for
+ * NULL).
+ */
+int32_t ct_expect_events_last_errno(const ct_expect_events *events);
 
 /**
  * The listener's file descriptor, for the caller's poll/epoll loop; -1 for NULL.

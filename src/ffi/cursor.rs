@@ -1,12 +1,13 @@
 //! ct_cursor: a dump read one entry at a time.
 
 use std::cell::UnsafeCell;
+use std::ffi::c_char;
 
 use super::entry::ct_entry;
 use super::filter::ct_filter;
 use super::handle::{acquire, ct_handle, release, HandleBox, Held};
 use super::status::ct_status;
-use super::{cast_ref, fail, free_c, give, set_last_error, Castable, Guard};
+use super::{cast_ref, fail, free_c, give, set_last_error, Castable, Guard, LastError};
 use crate::cursor::Cursor;
 use crate::error::{Error, Kind};
 use crate::Entry;
@@ -29,6 +30,8 @@ pub(crate) struct CursorBox {
     /// The dump; None once it ended and the handle was let go. Used only by whoever moved
     /// `state` from IDLE to BUSY.
     cursor: UnsafeCell<Option<Cursor>>,
+    /// The detail of the cursor's last failed call (ct_cursor_last_error).
+    pub(crate) last_error: LastError,
 }
 
 impl Castable for ct_cursor {
@@ -89,6 +92,7 @@ pub unsafe extern "C" fn ct_cursor_open(
                     handle: h,
                     state: Guard::new(),
                     cursor: UnsafeCell::new(Some(cursor)),
+                    last_error: LastError::default(),
                 };
                 give::<ct_cursor>(cursor_out, "cursor_out", b)
             }
@@ -125,6 +129,23 @@ pub unsafe extern "C" fn ct_cursor_next(
     }
 }
 
+/// The detail of the cursor's last failed call (its dump's errors, which its handle also
+/// records, and CT_ERR_BUSY when another thread was using it), or "" when none failed, as
+/// ct_handle_last_error for a handle. A call during which another thread freed the cursor
+/// has no cursor left to record on: its detail is the thread's only. Returns NULL only for
+/// NULL. The string belongs to the cursor and lives until its next failure or
+/// ct_cursor_free.
+#[no_mangle]
+pub unsafe extern "C" fn ct_cursor_last_error(cursor: *const ct_cursor) -> *const c_char {
+    ffi_fn! { cast_ref(cursor).map_or(std::ptr::null(), |c| c.last_error.message()) }
+}
+
+/// The errno of the cursor's last failed call (0 when none had one, or for NULL).
+#[no_mangle]
+pub unsafe extern "C" fn ct_cursor_last_errno(cursor: *const ct_cursor) -> i32 {
+    ffi_fn! { cast_ref(cursor).map_or(0, |c| c.last_error.errno()) }
+}
+
 /// The entry the last read of the cursor ended on (the last of ct_cursor_next_views'
 /// block, or ct_cursor_next's entry), into `*entry_out`; NULL once the dump has ended. The
 /// entry belongs to the cursor and lives until its next read or ct_cursor_free.
@@ -154,11 +175,13 @@ pub unsafe extern "C" fn ct_cursor_last(
     }
 }
 
-fn busy() -> ct_status {
-    set_last_error(&Error::new(
+fn busy(c: &CursorBox) -> ct_status {
+    let e = Error::new(
         Kind::Internal,
         "the cursor is in use by another thread (a ct_cursor serves one thread at a time)",
-    ));
+    );
+    set_last_error(&e);
+    c.last_error.record(&e);
     ct_status::CT_ERR_BUSY
 }
 
@@ -190,7 +213,10 @@ pub(crate) unsafe fn next_each(
                     }
                 }
                 Ok(None) => return finish(c.handle, state, Ok(())),
-                Err(e) => return finish(c.handle, state, Err(e)),
+                Err(e) => {
+                    c.last_error.record(&e);
+                    return finish(c.handle, state, Err(e));
+                }
             }
         }
         ct_status::CT_OK
@@ -209,7 +235,7 @@ unsafe fn holding(
     f: impl FnOnce(&mut Option<Cursor>) -> ct_status,
 ) -> ct_status {
     if !c.state.take() {
-        return busy();
+        return busy(c);
     }
     // SAFETY: the busy flag makes this the only live reference to the cursor's state.
     let status = f(&mut *c.cursor.get());
@@ -235,6 +261,40 @@ pub unsafe extern "C" fn ct_cursor_free(cursor: *mut ct_cursor) {
             if c.state.take_for_free() {
                 free_now(cursor);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CStr;
+
+    #[test]
+    fn a_cursor_in_use_records_busy_on_itself() {
+        // A cursor whose dump has ended: it holds no handle.
+        let b = CursorBox {
+            handle: std::ptr::null_mut(),
+            state: Guard::new(),
+            cursor: UnsafeCell::new(None),
+            last_error: LastError::default(),
+        };
+        let p = Box::into_raw(Box::new(b)) as *mut ct_cursor;
+        unsafe {
+            let c = cast_ref(p as *const ct_cursor).unwrap();
+            assert!(c.state.take(), "another thread's call, as it were");
+            let mut e = std::ptr::null();
+            assert_eq!(ct_cursor_next(p, &mut e), ct_status::CT_ERR_BUSY);
+            let mine = CStr::from_ptr(ct_cursor_last_error(p)).to_str().unwrap();
+            assert!(mine.contains("in use by another thread"), "{mine}");
+            assert_eq!(
+                mine,
+                CStr::from_ptr(super::super::last_error_ptr())
+                    .to_str()
+                    .unwrap()
+            );
+            assert!(!c.state.give_back());
+            ct_cursor_free(p);
         }
     }
 }

@@ -267,7 +267,13 @@ pub struct ct_expect_events {
 }
 
 impl Castable for ct_expect_events {
-    type Rust = crate::expect_events::ExpectListener;
+    type Rust = ExpectEventsBox;
+}
+
+/// The Rust side of a ct_expect_events: the listener, and the detail of its last error.
+pub(crate) struct ExpectEventsBox {
+    l: crate::expect_events::ExpectListener,
+    last_error: super::LastError,
 }
 
 /// Called for each expectation event: `event_type` is one CT_EVENT_* value; `expect` is
@@ -297,7 +303,11 @@ pub unsafe extern "C" fn ct_expect_events_open(
             let name = arg_str!(netns);
             ok!(crate::expect_events::ExpectListener::open_netns(name, types))
         };
-        give::<ct_expect_events>(events_out, "events_out", l)
+        let b = ExpectEventsBox {
+            l,
+            last_error: super::LastError::default(),
+        };
+        give::<ct_expect_events>(events_out, "events_out", b)
     }
 }
 
@@ -315,10 +325,10 @@ pub unsafe extern "C" fn ct_expect_events_receive(
     delivered_out: *mut usize,
 ) -> ct_status {
     ffi_fn! {
-        let l = arg_mut!(events);
+        let b = arg_mut!(events);
         let cb = arg_cb!(cb);
         let mut n = 0usize;
-        let r = l.receive(timeout_ms, |kind, x| {
+        let r = b.l.receive(timeout_ms, |kind, x| {
             n += 1;
             // SAFETY: the expectation lives until the callback returns, as documented.
             if cb(kind, x as *const Expectation as *const ct_expect, user_data) == 0 {
@@ -328,14 +338,31 @@ pub unsafe extern "C" fn ct_expect_events_receive(
             }
         });
         super::write_opt(delivered_out, n);
-        status_of(r.map(|_| ()))
+        b.last_error.status(r.map(|_| ()))
     }
+}
+
+/// The detail of the expectation listener's last failed call, or "" when none failed, as
+/// ct_events_last_error for an entry listener. Returns NULL only for NULL. The string
+/// belongs to the listener and lives until its next failure or ct_expect_events_close.
+#[no_mangle]
+pub unsafe extern "C" fn ct_expect_events_last_error(
+    events: *const ct_expect_events,
+) -> *const c_char {
+    ffi_fn! { super::cast_ref(events).map_or(std::ptr::null(), |b| b.last_error.message()) }
+}
+
+/// The errno of the expectation listener's last failed call (0 when none had one, or for
+/// NULL).
+#[no_mangle]
+pub unsafe extern "C" fn ct_expect_events_last_errno(events: *const ct_expect_events) -> i32 {
+    ffi_fn! { super::cast_ref(events).map_or(0, |b| b.last_error.errno()) }
 }
 
 /// The listener's file descriptor, for the caller's poll/epoll loop; -1 for NULL.
 #[no_mangle]
 pub unsafe extern "C" fn ct_expect_events_fd(events: *const ct_expect_events) -> i32 {
-    ffi_fn! { super::cast_ref(events).map_or(-1, |l| l.fd()) }
+    ffi_fn! { super::cast_ref(events).map_or(-1, |b| b.l.fd()) }
 }
 
 /// Closes `events` and frees it. Passing NULL does nothing; closing twice is undefined.

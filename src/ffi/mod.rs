@@ -269,6 +269,15 @@ impl LastError {
         status_of(r)
     }
 
+    /// Records the calling thread's last error as the object's: for a call whose failure
+    /// was recorded for the thread only (an argument it refused, say).
+    pub(crate) fn record_thread(&self) {
+        let copy = LAST_ERROR.with(|l| l.borrow().clone());
+        if let Ok(mut l) = self.0.lock() {
+            *l = copy;
+        }
+    }
+
     /// The message (valid until the object's next failure).
     pub(crate) fn message(&self) -> *const c_char {
         self.0

@@ -642,7 +642,10 @@ pub unsafe extern "C" fn ct_cursor_next_views(
         let c = arg_ref!(cursor);
         arg_out!(views if capacity > 0);
         arg_out!(count_out);
-        ok!(check_size(view_size));
+        if let Err(s) = check_size(view_size) {
+            c.last_error.record_thread();
+            return s;
+        }
         let mut n = 0;
         let status = super::cursor::next_each(cursor, c, capacity, |e| {
             let present = write_view(views as *mut u8, view_size, n, e);
