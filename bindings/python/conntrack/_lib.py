@@ -63,7 +63,7 @@ CT_BATCH_CREATE, CT_BATCH_UPDATE, CT_BATCH_DELETE = 0, 1, 2
 
 # ct_view, the flat entry record (include/conntrack.h), as a struct format: size, present,
 # family, proto, zone, mark, status, timeout, id, use_count, tcp/sctp/dccp state,
-# reserved0, four ports, ICMP type/code/id of both tuples, TCP window scales, reserved1,
+# dir_zone_dir, four ports, ICMP type/code/id of both tuples, TCP window scales, dir_zone,
 # four 16-byte addresses, four counters, two timestamps, 16 label bytes, secmark, TCP
 # flags and masks of both directions. Little-endian: the library's ct_view is host order,
 # and this binding is for Linux on little-endian machines (checked below).
@@ -78,6 +78,8 @@ VIEW_SIZE = _VIEW.size  # 192
     CT_VIEW_TIMESTAMP_START, CT_VIEW_TIMESTAMP_STOP, CT_VIEW_LABELS, CT_VIEW_SECMARK,
     CT_VIEW_TCP_WSCALE, CT_VIEW_TCP_FLAGS_ORIG, CT_VIEW_TCP_FLAGS_REPLY, CT_VIEW_MORE,
 ) = (1 << i for i in range(31))
+# dir_zone is the zone of direction dir_zone_dir alone (--orig-zone/--reply-zone).
+CT_VIEW_DIR_ZONE = 1 << 31
 
 
 def _load():

@@ -20,6 +20,7 @@ from . import _lib
 from ._lib import (
     _VIEW,
     CT_VIEW_DCCP_STATE,
+    CT_VIEW_DIR_ZONE,
     CT_VIEW_FAMILY,
     CT_VIEW_ID,
     CT_VIEW_LABELS,
@@ -562,7 +563,11 @@ def record_of(e):
     r = e._r
     if r is not None:
         return r
-    if e._b is not None and e._v is None and not e._more():
+    if e._b is not None and not e._more() and (
+        e._v is None
+        # A zone of one direction is no public field: its bytes while it is unchanged.
+        or _present(e._b, e._o) & CT_VIEW_DIR_ZONE and e._pristine()
+    ):
         # Unchanged since read: its own bytes (the library ignores the read-only fields).
         return e._view_bytes()
     return _pack_values(e._values())

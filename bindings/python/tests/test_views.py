@@ -91,6 +91,24 @@ def test_view_backed_entries_behave_as_values(ct, netns):
         hash(e)
 
 
+def test_entries_in_a_zone_of_one_direction_are_deleted_as_read(ct, netns):
+    # One tuple in the original-only and in the reply-only zone 5: two entries. The zone of
+    # one direction is in their records, not in a public field: an entry read (and looked
+    # at) but not changed is deleted in its zone, as the kernel holds it.
+    tup = ["-p", "udp", "-s", "10.1.0.1", "-d", "10.2.0.1", "--sport", 1, "--dport", 53,
+           "-t", 100]
+    netns.conntrack("-I", *tup, "--orig-zone", 5)
+    netns.conntrack("-I", *tup, "--reply-zone", 5)
+    read = ct.list(Filter(zone=5))
+    assert len(read) == 2
+    texts = sorted(e.format() for e in read)
+    assert "zone-orig=5" in texts[1] and "zone-reply=5" in texts[0]
+    assert all(e.zone is None and e.orig_sport == 1 for e in read)
+    for e in read:
+        ct.delete(e)
+    assert netns.lines() == []
+
+
 def test_pack_view_round_trips_every_settable_field():
     e = Entry(family=6, proto="tcp", orig_src="fd00::1", orig_dst="fd00::2",
               reply_src="fd00::2", reply_dst="fd00::1", orig_sport=1000, orig_dport=80,
