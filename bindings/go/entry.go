@@ -209,6 +209,7 @@ const (
 	FieldLabelsMask     // GetLabelsMask, SetLabelsMask (never filled when reading)
 	FieldSecmark        // GetSecmark (read-only)
 	FieldHelper         // GetHelper, SetHelper
+	FieldDirZone        // GetDirZone, SetDirZone
 )
 
 // Entry is a conntrack entry: every field of the C library's ct_entry, as a value. The
@@ -253,6 +254,8 @@ type rareFields struct {
 	labels, labelsMask            Labels
 	secmark                       uint32
 	helper                        string
+	dirZone                       uint16
+	dirZoneReply                  bool
 }
 
 // writeRare returns a copy of e's rare fields that e now points to: copies of an Entry
@@ -318,6 +321,23 @@ func (e *Entry) SetLabelsMask(m Labels) {
 func (e *Entry) SetHelper(name string) {
 	e.writeRare().helper = name
 	e.Has |= FieldHelper
+}
+
+// SetDirZone sets the zone of one direction alone (conntrack's --orig-zone, or with reply
+// true --reply-zone), as opposed to Zone, which covers both. The kernel holds such an entry
+// in that zone: the zone filter lists it there, and Update and Delete find it only with it.
+// An entry read from the kernel has it when the kernel reported it.
+func (e *Entry) SetDirZone(reply bool, z uint16) {
+	r := e.writeRare()
+	r.dirZone, r.dirZoneReply = z, reply
+	e.Has |= FieldDirZone
+}
+
+// GetDirZone returns the zone of one direction, whether it is the reply direction's, and
+// whether the entry has one.
+func (e *Entry) GetDirZone() (zone uint16, reply bool, ok bool) {
+	r, ok := e.readRare(FieldDirZone)
+	return r.dirZone, r.dirZoneReply, ok
 }
 
 // GetZone returns the zone and whether it is present.
@@ -507,6 +527,14 @@ func (e *Entry) toFlat(op string, f *C.gct_flat) error {
 		p |= viewLabels
 		v.labels = *(*[16]C.uint8_t)(unsafe.Pointer(&labels))
 	}
+	if z, reply, ok := e.GetDirZone(); ok {
+		p |= viewDirZone
+		v.dir_zone = C.uint16_t(z)
+		v.dir_zone_dir = C.CT_DIR_ORIG
+		if reply {
+			v.dir_zone_dir = C.CT_DIR_REPLY
+		}
+	}
 	if helper, _ := e.GetHelper(); helper != "" {
 		if len(helper) >= C.GCT_HELPER_MAX || strings.IndexByte(helper, 0) >= 0 {
 			return invalid(op, "helper name "+strconv.Quote(helper)+" is too long or holds a NUL byte")
@@ -568,6 +596,7 @@ const (
 	viewLabels         = C.CT_VIEW_LABELS
 	viewSecmark        = C.CT_VIEW_SECMARK
 	viewMore           = C.CT_VIEW_MORE
+	viewDirZone        = C.CT_VIEW_DIR_ZONE
 )
 
 func viewAddr(family uint8, b *[16]C.uint8_t) netip.Addr {
@@ -600,7 +629,7 @@ func (p *rarePool) get(n int) *rareFields {
 	return r
 }
 
-const viewRare = viewOrigCounters | viewReplyCounters | viewTimestampStart | viewTimestampStop | viewLabels | viewSecmark | viewMore
+const viewRare = viewOrigCounters | viewReplyCounters | viewTimestampStart | viewTimestampStop | viewLabels | viewSecmark | viewMore | viewDirZone
 
 // fillFromView fills the zero Entry e from r, in place: the common fields are values, so
 // nothing is allocated unless the entry holds a rare field (taken from pool when not nil).
@@ -709,6 +738,10 @@ func fillRare(e *Entry, r *C.gct_rview, p uint32, pool *rarePool) Fields {
 	if p&viewSecmark != 0 {
 		rare.secmark = uint32(v.secmark)
 		has |= FieldSecmark
+	}
+	if p&viewDirZone != 0 {
+		rare.dirZone, rare.dirZoneReply = uint16(v.dir_zone), v.dir_zone_dir == C.CT_DIR_REPLY
+		has |= FieldDirZone
 	}
 	if p&viewMore != 0 && r.helper[0] != 0 {
 		rare.helper = C.GoString(&r.helper[0])

@@ -719,3 +719,36 @@ func unprivilegedChild(t *testing.T, netnsName string) {
 	}
 	t.Logf("unprivileged: %v", err)
 }
+
+// One tuple in the original-only and in the reply-only zone 5 is two entries: List of
+// zone 5 reads both with their direction's zone, and Delete finds each in it.
+func TestZoneOfOneDirection(t *testing.T) {
+	ns := newNetns(t)
+	tup := []string{"-I", "-p", "udp", "-s", "10.1.0.1", "-d", "10.2.0.1", "--sport", "1", "--dport", "53", "-t", "100"}
+	ns.tool(t, append(tup, "--orig-zone", "5")...)
+	ns.tool(t, append(tup, "--reply-zone", "5")...)
+	c := ns.open(t)
+	got, err := c.List(&Filter{Zone: Ptr[uint16](5)})
+	if err != nil || len(got) != 2 {
+		t.Fatalf("List of zone 5: %d entries, %v", len(got), err)
+	}
+	replies := 0
+	for _, e := range got {
+		z, reply, ok := e.GetDirZone()
+		if !ok || z != 5 || e.Has&FieldZone != 0 {
+			t.Fatalf("dir zone %d %v %v, zone bit %v", z, reply, ok, e.Has&FieldZone != 0)
+		}
+		if reply {
+			replies++
+		}
+		if err := c.Delete(e); err != nil {
+			t.Fatalf("Delete (reply zone %v): %v", reply, err)
+		}
+	}
+	if replies != 1 {
+		t.Fatalf("%d of the two in the reply direction's zone", replies)
+	}
+	if out := ns.tool(t, "-L"); strings.TrimSpace(out) != "" {
+		t.Fatalf("left: %s", out)
+	}
+}
