@@ -53,15 +53,19 @@ impl Replica {
 
 /// Steps until nothing is left to apply and no repair is waiting: every event of what
 /// already happened is in the socket (the kernel queues them as it acts) or reported lost.
+/// A step can read events and deliver no change (an update of a field the mirror does not
+/// compare), so "nothing left" is a step that read no event, not one that delivered none.
 fn settle(m: &mut Mirror, r: &mut Replica) {
     for _ in 0..10_000 {
+        let events = m.stats().events;
         let n = m
             .step(0, |c, e| {
                 r.apply(c, e);
                 ControlFlow::Continue(())
             })
             .unwrap();
-        if n == 0 && !m.stats().stale && m.next_timeout_ms() < 0 {
+        let read = m.stats().events - events;
+        if n == 0 && read == 0 && !m.stats().stale && m.next_timeout_ms() < 0 {
             return;
         }
         if m.next_timeout_ms() > 0 {
