@@ -730,6 +730,14 @@ impl std::hash::Hasher for Carried {
 /// Keys, hashed by the table's own keyed hash.
 type KeySet = HashSet<Hashed, BuildHasherDefault<Carried>>;
 
+/// Milliseconds until `t`, rounded up: a wait of the rounded-down 0 would return at once,
+/// again and again, for the last fraction of a millisecond.
+fn ms_until(t: Instant) -> u128 {
+    t.saturating_duration_since(Instant::now())
+        .as_micros()
+        .div_ceil(1000)
+}
+
 /// Receive calls (each up to 256 datagrams) that read what is queued before a repair dumps.
 const PRE_DRAIN: usize = 4096;
 
@@ -868,6 +876,12 @@ pub struct Mirror {
     backoff: Duration,
     min_backoff: Duration,
     max_backoff: Duration,
+    /// The kernel reported a loss and no receive has found the queue empty since. Until one
+    /// does, the kernel drops every event without reporting again (it reports a loss only
+    /// when the socket becomes congested), so a repair dumping now could not see its losses.
+    congested: bool,
+    /// Receive calls a repair makes to empty the queue before it dumps.
+    pre_drain: usize,
 }
 
 /// The state a change passes through, shared by event and repair paths.
@@ -1060,6 +1074,8 @@ impl Mirror {
             backoff: Duration::from_millis(10),
             min_backoff: Duration::from_millis(10),
             max_backoff: Duration::from_secs(2),
+            congested: false,
+            pre_drain: PRE_DRAIN,
         })
     }
 
@@ -1097,7 +1113,7 @@ impl Mirror {
             return 0;
         }
         match self.repair_due {
-            Some(t) => t.saturating_duration_since(Instant::now()).as_millis() as i64,
+            Some(t) => ms_until(t) as i64,
             None => -1,
         }
     }
@@ -1133,8 +1149,7 @@ impl Mirror {
         // Never sleep past a due repair.
         let mut wait = timeout_ms;
         if let Some(t) = self.repair_due {
-            let left = t.saturating_duration_since(Instant::now()).as_millis();
-            let left = i32::try_from(left).unwrap_or(i32::MAX);
+            let left = i32::try_from(ms_until(t)).unwrap_or(i32::MAX);
             wait = if wait < 0 { left } else { wait.min(left) };
         }
         let Mirror {
@@ -1164,7 +1179,13 @@ impl Mirror {
             t.shrink();
         }
         match r {
-            Ok(_) => Ok(delivered),
+            Ok(n) => {
+                if n == 0 {
+                    // Found the queue empty: the kernel stopped dropping (see `congested`).
+                    self.congested = false;
+                }
+                Ok(delivered)
+            }
             Err(e) if e.kind == Kind::Overrun => {
                 self.overrun();
                 Ok(delivered)
@@ -1187,6 +1208,7 @@ impl Mirror {
 
     fn overrun(&mut self) {
         self.stats.overruns += 1;
+        self.congested = true;
         let now = Instant::now();
         self.stale_since.get_or_insert(now);
         self.stats.stale = true;
@@ -1213,6 +1235,8 @@ impl Mirror {
             table,
             stats,
             filter,
+            congested,
+            pre_drain,
             ..
         } = self;
         let mut a = Apply {
@@ -1230,17 +1254,26 @@ impl Mirror {
         // dump (after an overrun the kernel still delivers those queued before the loss).
         // A loss reported here is one the dump repairs. Bounded, so that a sustained burst
         // cannot keep the repair from starting.
-        for _ in 0..PRE_DRAIN {
+        for _ in 0..*pre_drain {
             match listener.receive_while(0, |kind, e| {
                 a.event(kind, e);
                 true
             }) {
-                Ok(0) => break,
+                Ok(0) => {
+                    *congested = false;
+                    break;
+                }
                 Ok(_) => {}
-                Err(e) if e.kind == Kind::Overrun => a.stats.overruns += 1,
+                Err(e) if e.kind == Kind::Overrun => {
+                    a.stats.overruns += 1;
+                    *congested = true;
+                }
                 Err(e) => return Err(e),
             }
         }
+        // Still congested when the dump starts: the kernel may drop events during the dump
+        // without a report, so this repair cannot vouch for its result.
+        let congested_at_start = *congested;
         let overruns_before = a.stats.overruns;
         a.generation = generation;
         a.absent = Some(KeySet::default());
@@ -1348,7 +1381,11 @@ impl Mirror {
         self.stats.last_repair_entries = n as u64;
         self.stats.last_repair_dump_ms = dump_time.as_millis() as u64;
         self.loaded = true;
-        if lost || self.stats.overruns != overruns_before {
+        if lost {
+            // Reported during the dump: congested until a receive finds the queue empty.
+            self.congested = true;
+        }
+        if lost || congested_at_start || self.stats.overruns != overruns_before {
             // Events went missing during the repair itself: it cannot vouch for the result.
             self.stale_since.get_or_insert(start);
             self.stats.stale = true;
@@ -1433,6 +1470,69 @@ mod tests {
         e.set_port(Dir::Orig, Side::Dst, 53).unwrap();
         e.id = Some(id);
         e
+    }
+
+    /// A network namespace of the test's own, removed when dropped.
+    struct Netns(String);
+
+    impl Netns {
+        fn new(tag: &str) -> Netns {
+            let name = format!("ctmirror{tag}{}", std::process::id());
+            let ok = std::process::Command::new("ip")
+                .args(["netns", "add", &name])
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
+            assert!(ok, "ip netns add {name} failed (root needed)");
+            Netns(name)
+        }
+    }
+
+    impl Drop for Netns {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("ip")
+                .args(["netns", "del", &self.0])
+                .status();
+        }
+    }
+
+    #[test]
+    fn a_repair_that_dumps_before_the_queue_empties_after_a_loss_cannot_vouch() {
+        let ns = Netns::new("cg");
+        let mut m = Mirror::open_netns(&ns.0, None).unwrap();
+        let go = |_: Change, _: &Entry| ControlFlow::Continue(());
+        m.step(0, go).unwrap();
+        assert!(m.loaded && !m.stats().stale);
+        // A receive buffer this small overflows: the kernel reports the loss once and then
+        // drops silently until a receive finds the queue empty.
+        m.set_receive_buffer(1).unwrap();
+        let mut h = Handle::open_netns(&ns.0).unwrap();
+        for i in 0..300 {
+            let mut e = udp(i, 0);
+            e.id = None;
+            e.set_timeout(600);
+            h.create(&e).unwrap();
+        }
+        // This step hears the loss: congested, with events still queued behind it.
+        m.step(0, go).unwrap();
+        assert!(m.stats().overruns >= 1 && m.stats().stale);
+        // A repair that stops emptying the queue after one receive dumps while the kernel
+        // may still drop events unreported: it must leave the mirror stale.
+        m.pre_drain = 1;
+        m.request_repair();
+        m.step(0, go).unwrap();
+        assert_eq!(m.stats().repairs, 2);
+        assert!(m.stats().stale, "{:?}", m.stats());
+        // Given time, later repairs empty the queue first and vouch for the table.
+        m.pre_drain = PRE_DRAIN;
+        for _ in 0..1000 {
+            if !m.stats().stale {
+                break;
+            }
+            m.step(100, go).unwrap();
+        }
+        assert!(!m.stats().stale, "{:?}", m.stats());
+        assert_eq!(m.len(), 300);
     }
 
     #[test]
