@@ -17,6 +17,7 @@ from .entry import (
     entries_of_block,
     record_of,
 )
+from .columns import pack as pack_columns
 from .errors import c_text, check, error_for, invalid, last_error
 from ._owned import Closing, Owned
 from .expect import ExpectReader, c_expect
@@ -652,6 +653,44 @@ class Batch(Owned):
         set, as add_delete), as add_creates does; entries read from the kernel are
         passed as the very records they were read in."""
         return self._add_many(_lib.CT_BATCH_DELETE, self.add_delete, entries)
+
+    def _add_columns(self, op, template, columns):
+        records, n = pack_columns(template, columns)  # raises before anything is queued
+        b = self._batch()
+        first = lib.ct_batch_len(b) if not self._sent else 0
+        if n:
+            # The bytearray passed in place (a char array over it), not copied.
+            check(lib.ct_batch_add_views(b, op, (ctypes.c_char * len(records)).from_buffer(records),
+                                         VIEW_SIZE, n))
+            self._sent = False
+        return range(first, first + n)
+
+    def add_create_columns(self, template=None, **columns):
+        """Queues N creations given as columns: `template` (an Entry) holds the fields
+        every entry shares, and each keyword a field that varies, as a sequence of N
+        values (orig_src, orig_dst, reply_src, reply_dst; orig_sport, orig_dport,
+        reply_sport, reply_dport; orig_/reply_icmp_type, _code, _id; zone, mark, status,
+        timeout, id, tcp_state, sctp_state). Returns the range of the requests' indexes.
+
+        The records are built by C loops (array.array and memoryview), not an Entry an
+        entry: lists of ints (IPv4 addresses as 32-bit ints, IPv6 ones as 128-bit ints),
+        of packed addresses (bytes) or array.array columns are the fast forms; addresses
+        as text cost an inet_pton each. A column's field replaces the template's; the
+        reply tuple is the template's (with its reply columns) when it holds a reply
+        address, else the library uses the inverse of each original tuple. Wrong types,
+        values out of range, addresses of the other family, unknown columns and columns
+        of unequal lengths raise (TypeError or InvalidArgumentError, naming the column and
+        the entry) before anything is queued; a request the library refuses takes its
+        index with the reason as its outcome, as with add_creates."""
+        return self._add_columns(_lib.CT_BATCH_CREATE, template, columns)
+
+    def add_update_columns(self, template=None, **columns):
+        """Queues N updates given as columns, as add_create_columns."""
+        return self._add_columns(_lib.CT_BATCH_UPDATE, template, columns)
+
+    def add_delete_columns(self, template=None, **columns):
+        """Queues N deletions given as columns (by tuple and zone), as add_create_columns."""
+        return self._add_columns(_lib.CT_BATCH_DELETE, template, columns)
 
     def __len__(self):
         return lib.ct_batch_len(self._batch())
