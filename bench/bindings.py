@@ -4,7 +4,8 @@
                                dump the table to Entry objects, list ZONE, and the anchors:
                                pyroute2's dump, the Neutron drop-in's list_entries(ZONE)
                                and libnetfilter_conntrack through ctypes as Neutron uses it
-    bindings.py write N ZONE   batch-create N entries in ZONE, then batch-delete them
+    bindings.py write N ZONE   batch-create N entries in ZONE, then batch-delete them: from
+                               Entry objects, and as columns (Batch.add_create_columns)
     bindings.py neutron OP ZONE [RAW_DUMP]
                                the Neutron drop-in's list_entries(ZONE) and the
                                libnetfilter_conntrack way, reported as op=OP; with
@@ -235,6 +236,35 @@ def write(n, zone):
         got, secs, _ = measure(lambda: bulk(conntrack.Batch.add_deletes,
                                             lambda a, b: dumped[a:b]))
         line("python", "delete_dumped", n, secs, 0)
+        fails += got
+        # As columns: a template with what workload() gives every entry, and the two
+        # values it derives from i (the source address as an int, the source port) made
+        # from i inside the timed loop, a batch at a time.
+        template = Entry(proto=17, orig_dst=DST, orig_dport=53, zone=zone, timeout=3600)
+
+        def columns(add, tmpl):
+            def one(b, start, end):
+                add(b, tmpl,
+                    orig_src=[(10 << 24) | ((i >> 10) + 1) for i in range(start, end)],
+                    orig_sport=[1024 + (i & 1023) for i in range(start, end)])
+            return one
+
+        def bulk_columns(add):
+            failed = 0
+            with ct.batch() as b:
+                for start in range(0, n, BATCH):
+                    add(b, start, min(n, start + BATCH))
+                    failed += sum(r is not None for r in b.send())
+                    b.clear()
+            return failed
+
+        got, secs, _ = measure(lambda: bulk_columns(
+            columns(conntrack.Batch.add_create_columns, template)))
+        line("python", "create_columns", n, secs, 0)
+        fails += got
+        got, secs, _ = measure(lambda: bulk_columns(
+            columns(conntrack.Batch.add_delete_columns, template)))
+        line("python", "delete_columns", n, secs, 0)
         fails += got
     if fails:
         print("# %d requests failed" % fails, file=sys.stderr)

@@ -90,6 +90,7 @@ awk '
         base["dump"] = "dump"; base["dump_decode"] = "dump"; base["list_zone"] = "list_zone"
         base["create"] = "create"; base["create_prebuilt"] = "create"
         base["delete"] = "delete"; base["delete_dumped"] = "delete"
+        base["create_columns"] = "create"; base["delete_columns"] = "delete"
         # Each against the C line of its operation last printed before it.
         for (r = 1; r <= rows; r++) {
             split(order[r], lo, " ")
