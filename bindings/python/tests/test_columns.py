@@ -29,9 +29,10 @@ def twin():
 
 
 def table(ns):
-    """`conntrack -L` of `ns` without the remaining timeouts (the two tables are made a
-    moment apart)."""
-    return sorted(re.sub(r"^(\S+ +\d+) +\d+ ", r"\1 ", line) for line in ns.lines())
+    """`conntrack -L` of `ns` without the remaining timeouts and ages (the two tables are
+    made a moment apart)."""
+    return sorted(re.sub(r" delta-time=\d+", "", re.sub(r"^(\S+ +\d+) +\d+ ", r"\1 ", line))
+                  for line in ns.lines())
 
 
 def v4(i):
@@ -226,3 +227,14 @@ def test_a_column_of_the_templates_other_family_raises():
             b.add_delete_columns("not an entry", orig_src=[v4(0)])
         assert b.add_create_columns(Entry(proto=6), orig_src=[]) == range(0)
         assert len(b) == 0
+
+
+def test_readme_columns_example(netns):
+    from test_readme import examples
+
+    (code,) = [x for x in examples() if "add_create_columns" in x]
+    netns.python(code + "\nassert results == [None] * 10000\n")
+    lines = netns.lines("-w", 7)
+    assert len(lines) == 10000
+    assert any(re.search(r"src=10\.0\.39\.16 dst=10\.200\.0\.1 sport=1807 dport=53 ", x)
+               for x in lines)
