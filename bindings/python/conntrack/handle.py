@@ -656,6 +656,11 @@ class Batch(Owned):
 
     def _add_columns(self, op, template, columns):
         records, n = pack_columns(template, columns)  # raises before anything is queued
+        return self._add_records(op, records, n)
+
+    def _add_records(self, op, records, n):
+        """Queues the `n` requests of `op` of the bytearray `records` (ct_view records, as
+        columns.pack makes them); returns the range of their indexes."""
         b = self._batch()
         first = lib.ct_batch_len(b) if not self._sent else 0
         if n:

@@ -31,7 +31,9 @@ Differences from Neutron's module:
   (libnetfilter_conntrack's dump, every entry passed on), an entry the kernel sends twice
   is listed twice: a dump can do that while entries die or the table resizes under it.
   (Conntrack.list() drops such repeats.)
-- delete_entries sends the deletions in one batch, passed as one block of records. An entry already gone
+- delete_entries sends the deletions in one batch, passed as blocks of records built
+  column by column (a block per run of tuples of one IP version and protocol; tuples of
+  another shape, such as addresses given as ipaddress objects, as one Entry each). An entry already gone
   (CT_ERR_NOT_FOUND) is not an error; any other failure raises the ConntrackError of the
   first failed tuple after all were tried, with ``.failures``: a list of (tuple,
   exception) pairs. A malformed tuple raises InvalidArgumentError before anything is
@@ -45,7 +47,7 @@ import socket
 import struct
 import sys
 import threading
-from itertools import compress, repeat
+from itertools import compress, groupby, repeat
 from operator import itemgetter
 
 from . import _lib
@@ -58,6 +60,7 @@ from .entry import (
     proto_name,
     proto_number,
 )
+from .columns import pack as _pack_columns
 from .errors import ConntrackError, NotFoundError, check, invalid
 from .filter import Filter
 from .handle import BLOCK as _BLOCK
@@ -391,6 +394,41 @@ def _entry_of(t):
     return e
 
 
+_VERSION_PROTO = itemgetter(0, 1)
+
+
+def _delete_records(tuples):
+    """The delete records of `tuples` as [(bytearray of records, count)], one per run of
+    tuples of the same IP version and protocol, built column by column (no Entry an entry);
+    None when a tuple is not of the plain shape (addresses as text, int ports and zone) or
+    not valid: _entry_of then builds them one at a time and raises what it raises. The
+    records are those _entry_of's entries have."""
+    out = []
+    try:
+        for (version, proto), run in groupby(tuples, _VERSION_PROTO):
+            if version.__class__ is not int or version not in (4, 6):
+                return None
+            proto = proto_number(proto)
+            icmp = proto in ICMP_PROTOS
+            run = list(run)
+            if set(map(len, run)) != {8 if icmp else 7}:
+                return None
+            cols = list(zip(*run))
+            if not set(map(type, cols[4])) | set(map(type, cols[5])) <= {str}:
+                return None
+            columns = {"orig_src": cols[4], "orig_dst": cols[5], "zone": cols[-1]}
+            if icmp:
+                columns.update(orig_icmp_type=cols[2], orig_icmp_code=cols[3],
+                               orig_icmp_id=cols[6])
+            elif proto in PORT_PROTOS:
+                columns.update(orig_sport=cols[2], orig_dport=cols[3])
+            template = Entry(family=FAMILY_IPV4 if version == 4 else FAMILY_IPV6, proto=proto)
+            out.append(_pack_columns(template, columns))
+    except Exception:  # noqa: BLE001 - _entry_of checks them again and says why
+        return None
+    return out
+
+
 def delete_entries(entries, netns=None):
     """Delete the given entries (tuples as list_entries returns them).
 
@@ -400,12 +438,19 @@ def delete_entries(entries, netns=None):
         the module's documentation).
     """
     tuples = list(entries)
-    built = [_entry_of(t) for t in tuples]  # every tuple checked before any deletion
-    if not built:
+    # Every tuple checked before any deletion: as columns when they are of the plain
+    # shape, else one Entry a tuple (which raises for a malformed one).
+    records = _delete_records(tuples)
+    built = [_entry_of(t) for t in tuples] if records is None else None
+    if not tuples:
         return None
     with Conntrack(netns) as ct:
         with ct.batch() as batch:
-            batch.add_deletes(built)  # one block of views
+            if records is None:
+                batch.add_deletes(built)  # one block of views
+            else:
+                for block, count in records:
+                    batch._add_records(_lib.CT_BATCH_DELETE, block, count)
             results = batch.send()
     failures = [
         (t, r)

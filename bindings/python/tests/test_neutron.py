@@ -11,6 +11,7 @@ in this process through the ``netns`` keyword.
 
 import ast
 import inspect
+import ipaddress
 import json
 import shutil
 
@@ -535,3 +536,38 @@ def test_reader_thread_failure_reaches_the_caller(netns, monkeypatch):
     assert not reader_threads()
     assert sorted(nl_lib.list_entries(zone, netns=netns.name), key=repr) == sorted(
         expected, key=repr)
+
+
+def test_delete_records_as_columns_equal_the_entries_records():
+    """delete_entries builds the records of plain tuples column by column: the very records
+    of the Entry objects it builds for the others; tuples of another shape go that way."""
+    from conntrack.entry import record_of
+    from conntrack.netlink_lib import _delete_records, _entry_of
+
+    tuples = [
+        (4, "tcp", 1, 2, "1.1.1.1", "2.2.2.2", 11),
+        (4, "tcp", 3, 4, "1.1.1.3", "2.2.2.4", 0),
+        (6, "udp", 4, 5, "fd00::1", "fd00::2", 65535),
+        (4, "icmp", 8, 0, "1.1.1.1", "2.2.2.2", 3333, 7),
+        (6, "icmpv6", 128, 0, "::1", "::2", 1, 7),
+        (4, "50", 0, 0, "1.1.1.1", "2.2.2.2", 7),
+        (4, "gre", 11, 12, "1.1.1.1", "2.2.2.2", 7),
+        (4, "tcp", 5, 6, "1.1.1.5", "2.2.2.6", 11),
+        [4, "sctp", 7, 8, "1.1.1.1", "2.2.2.2", 3],
+    ]
+    blocks = _delete_records(tuples)
+    assert [n for _, n in blocks] == [2, 1, 1, 1, 1, 1, 1, 1]
+    assert b"".join(bytes(b) for b, _ in blocks) == \
+        b"".join(record_of(_entry_of(t)) for t in tuples)
+    # Other shapes (and malformed tuples) are left to _entry_of.
+    for other in (
+        (4, "tcp", 1, 2, ipaddress.ip_address("1.1.1.1"), "2.2.2.2", 11),
+        (4, "tcp", 1, 2, "1.1.1.1", "2.2.2.2", "11"),
+        (4, "tcp", 1, 2, "fe80::1%eth0", "2.2.2.2", 11),
+        (4, "tcp", 1, 2, "1.1.1.1", "::2", 11),
+        (4, "tcp", 1, 70000, "1.1.1.1", "2.2.2.2", 11),
+        (4, "icmp", 8, 0, "1.1.1.1", "2.2.2.2", 11),
+        (True, "tcp", 1, 2, "1.1.1.1", "2.2.2.2", 11),
+        "4 tcp",
+    ):
+        assert _delete_records(tuples + [other]) is None, other
