@@ -13,7 +13,10 @@
 //! on another socket and thread started when the repair was due (so under the same load),
 //! and beside one made on another socket right after it; then every repair's four times.
 //! The last repair, of the quiet table, has no concurrent dump (it is compared with a dump
-//! alone).
+//! alone). `each_within_2x_dump` says whether every repair took at most twice its own dump
+//! and twice the dump made under the same load (the concurrent one; the last repair's dump
+//! after); `each_within_2x_dump_after`, the same against the dump made after each repair,
+//! which under the burst ran under another load.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, Write};
@@ -424,7 +427,7 @@ fn main() {
     // Every repair's time beside its own dump's (on the repair's thread, at the same time),
     // beside a dump of the table on another socket started with it, and beside one made
     // right after it, when that dumper was free: a repair must finish within 2 x the time of
-    // one dump.
+    // one dump of the table under the same load.
     let mut timer = Timer {
         concurrent: Concurrent::new(),
         after: Dumper::start(),
@@ -546,18 +549,19 @@ fn main() {
         dump_ns,
         std::mem::size_of::<Entry>(),
     );
-    // Each repair against its own dump (same time, its own thread), against a dump of the
-    // table on another socket started with it (same load), and against one right after it;
-    // a millisecond of slack for the rounding.
+    // Each repair against its own dump (same time, its own thread) and against one dump of
+    // the table under the same load: the dump on another socket started with it (the quiet
+    // last repair, which has none, against the dump right after it, also quiet). The dump
+    // made after a repair under the burst runs under another load (the burst may have
+    // ended, or the concurrent dump no longer runs), so it is printed with a verdict of its
+    // own, not the target's.
     let repairs = timer.finish();
     let over = |ms: u64, dump: u64| ms as f64 / dump.max(1) as f64;
+    let same_load = |t: &RepairTime| t.concurrent_dump_ms.or(t.dump_after_ms);
     let within = |t: &RepairTime| {
-        t.ms <= 2 * t.own_dump_ms.max(1)
-            && [t.concurrent_dump_ms, t.dump_after_ms]
-                .iter()
-                .flatten()
-                .all(|d| t.ms <= 2 * (*d).max(1))
+        t.ms <= 2 * t.own_dump_ms.max(1) && same_load(t).map_or(true, |d| t.ms <= 2 * d.max(1))
     };
+    let within_after = |t: &RepairTime| t.dump_after_ms.map_or(true, |d| t.ms <= 2 * d.max(1));
     let worst = |dump: &dyn Fn(&RepairTime) -> Option<u64>| {
         repairs
             .iter()
@@ -569,7 +573,7 @@ fn main() {
     println!(
         "repairs: slowest_ms={} entries={} its_dump_ms={} concurrent_dump_ms={} \
          dump_after_ms={} worst_over_its_dump={:.2} worst_over_concurrent_dump={:.2} \
-         worst_over_dump_after={:.2} each_within_2x_dump={}",
+         worst_over_dump_after={:.2} each_within_2x_dump={} each_within_2x_dump_after={}",
         slowest.ms,
         slowest.entries,
         slowest.own_dump_ms,
@@ -579,6 +583,7 @@ fn main() {
         worst(&|t| t.concurrent_dump_ms),
         worst(&|t| t.dump_after_ms),
         yes(repairs.iter().all(within)),
+        yes(repairs.iter().all(within_after)),
     );
     let times: Vec<String> = repairs
         .iter()
