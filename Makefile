@@ -108,7 +108,8 @@ compare-events: bench
 # The bindings against C (make bench-bindings N=...): one private namespace, N entries;
 # C, Go and Python dump, list a zone, batch-create and batch-delete; pyroute2 and
 # libnetfilter_conntrack (through ctypes, as Neutron uses it) as anchors, and the raw dump
-# of bench/anchors as the floor of a zone's listing. Installs them.
+# of bench/anchors as the floor of a zone's listing; each line the median of REPEATS runs.
+# Installs them.
 bench-bindings: bench
 	command -v go >/dev/null && /usr/bin/python3 -c 'import pyroute2' 2>/dev/null && \
 	  ldconfig -p | grep -q libnetfilter_conntrack.so.3 || \
@@ -117,7 +118,7 @@ bench-bindings: bench
 	cd bench/gobind && GOPROXY=off GOFLAGS=-mod=mod GO111MODULE=on GOSUMDB=off CGO_ENABLED=1 \
 	  go build -o $(abspath $(BUILD))/gobind .
 	./bench/anchors/build.sh $(BUILD)/anchors
-	./bench/bindings.sh $(BUILD)/ct-bench $(BUILD)/gobind $(N) $(BUILD)/anchors/raw-dump
+	./bench/bindings.sh $(BUILD)/ct-bench $(BUILD)/gobind $(N) $(BUILD)/anchors/raw-dump $(REPEATS)
 
 # The table mirror under a burst (MIRROR_CREATES creates, MIRROR_UPDATES mark updates and as
 # many deletes from three processes, over a pool of MIRROR_POOL entries), in a private

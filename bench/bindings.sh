@@ -9,14 +9,17 @@
 # zone is the whole table, and on one of many zones (the listed zone 1% of the entries,
 # ten others the rest), as a Neutron host has a zone per network. Prints
 #   lang=L op=O n=N secs=S per_entry_ns=P bytes_per_entry=B
-# lines, then each binding's time as a ratio of C's. Root; Debian 12. Raises the global
+# lines, then each binding's time as a ratio of C's. Each line is the median of REPEATS runs
+# of the program that prints it (3 by default; the machines are shared and one shot of a
+# quarter-second row moves by a third from run to run). Root; Debian 12. Raises the global
 # nf_conntrack_max to 2N when it is lower, as compare.sh does.
-# Usage: bench/bindings.sh CT_BENCH GOBIND N [RAW_DUMP]
+# Usage: bench/bindings.sh CT_BENCH GOBIND N [RAW_DUMP [REPEATS]]
 set -eu
 bench=$1
 gobind=$2
 n=$3
 raw=${4:-}
+repeats=${5:-3}
 zone=7
 python=/usr/bin/python3
 here=$(cd "$(dirname "$0")" && pwd)
@@ -25,7 +28,7 @@ out=$(mktemp)
 ip netns add "$ns"
 cleanup() {
     ip netns del "$ns" 2>/dev/null || true
-    rm -f "$out"
+    rm -f "$out" "$out.runs"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -48,36 +51,75 @@ c_line() {
     rm -f "$out.err"
 }
 
-{
-    c_line create create "$n" "$zone"
-    c_line dump dump
-    # ct-bench reports the list's memory on stderr once the command is done; run it again
-    # for the line with the figure.
+# ct-bench's list of a zone as a line, with the memory it reports on stderr once done.
+c_list_line() {
     x "$bench" list "$zone" >"$out.list" 2>"$out.lerr"
     awk -v mem="$(sed -n 's/.* \([0-9.]*\) bytes per entry/\1/p' "$out.lerr")" '
         { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
         END { printf "lang=c op=list_zone n=%d secs=%.3f per_entry_ns=%.0f bytes_per_entry=%.0f\n", v["n"], v["secs"], v["n"] ? v["secs"] * 1e9 / v["n"] : 0, mem + 0 }' "$out.list"
     rm -f "$out.list" "$out.lerr"
+}
+
+# Runs "$@" REPEATS times; prints, for each lang and op in the order they first came, the
+# line of the run whose time is the median (the lower middle one for an even count).
+median() {
+    : >"$out.runs"
+    r=0
+    while [ "$r" -lt "$repeats" ]; do
+        "$@" >>"$out.runs"
+        r=$((r + 1))
+    done
+    median_of "$out.runs"
+}
+
+median_of() {
+    awk '
+        { for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+          k = f["lang"] " " f["op"]
+          if (!(k in count)) order[++keys] = k
+          c = ++count[k]; secs[k, c] = f["secs"] + 0; line[k, c] = $0 }
+        END {
+            for (j = 1; j <= keys; j++) {
+                k = order[j]; m = count[k]
+                # Insertion sort of the run indexes by time: a handful of runs.
+                for (a = 1; a <= m; a++) idx[a] = a
+                for (a = 2; a <= m; a++)
+                    for (b = a; b > 1 && secs[k, idx[b]] < secs[k, idx[b - 1]]; b--) {
+                        t = idx[b]; idx[b] = idx[b - 1]; idx[b - 1] = t
+                    }
+                print line[k, idx[int((m + 1) / 2)]]
+            }
+        }' "$1"
+}
+
+# C creates then deletes N (the pair repeated; each needs the table as the other leaves it).
+c_create_delete() {
+    c_line create create "$n" "$zone"
+    c_line delete delete "$n" "$zone"
+}
+
+{
+    c_line create create "$n" "$zone"
+    median c_line dump dump
+    median c_list_line
     # shellcheck disable=SC2086
-    x "$python" "$here/bindings.py" read "$n" "$zone" $raw
-    x "$gobind" read "$n" "$zone"
+    median x "$python" "$here/bindings.py" read "$n" "$zone" $raw
+    median x "$gobind" read "$n" "$zone"
     c_line delete delete "$n" "$zone"
     # The kernel's speed at creating and deleting moves with the rest of the host (the
     # table is shared by every namespace): C creates and deletes again right before each
     # binding does, and each binding is compared with the C run just before it.
-    c_line create create "$n" "$zone"
-    c_line delete delete "$n" "$zone"
-    x "$python" "$here/bindings.py" write "$n" "$zone"
-    c_line create create "$n" "$zone"
-    c_line delete delete "$n" "$zone"
-    x "$gobind" write "$n" "$zone"
+    median c_create_delete
+    median x "$python" "$here/bindings.py" write "$n" "$zone"
+    median c_create_delete
+    median x "$gobind" write "$n" "$zone"
     # The table is empty again: the second shape, many zones.
     x "$bench" create $((n / 100)) "$zone" >/dev/null 2>&1
     for z in 1 2 3 4 5 6 7 8 9 10; do
         x "$bench" create $((n / 10)) $((zone + z)) >/dev/null 2>&1
     done
     # shellcheck disable=SC2086
-    x "$python" "$here/bindings.py" neutron list_entries_manyzones "$zone" $raw
+    median x "$python" "$here/bindings.py" neutron list_entries_manyzones "$zone" $raw
 } | tee "$out"
 
 echo "# ratios to C (time; the Neutron drop-in to libnetfilter_conntrack through ctypes)"
