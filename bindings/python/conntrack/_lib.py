@@ -184,6 +184,8 @@ _PROTOTYPES = {
     ),
     "ct_entry_set_zone": (status_t, [P, u32]),
     "ct_entry_get_zone": (status_t, [P, ctypes.POINTER(u16)]),
+    "ct_entry_set_dir_zone": (status_t, [P, u32, u32]),
+    "ct_entry_get_dir_zone": (status_t, [P, u32, ctypes.POINTER(u16)]),
     "ct_entry_set_mark": (status_t, [P, u32]),
     "ct_entry_get_mark": (status_t, [P, ctypes.POINTER(u32)]),
     "ct_entry_set_status": (status_t, [P, u32]),

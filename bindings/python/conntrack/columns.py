@@ -167,7 +167,8 @@ def pack(template, columns):
         raise TypeError("template must be a conntrack.Entry, not %s" % type(template).__name__)
     record = record_of(template)
     if record is None:
-        raise invalid("a template with a helper cannot be packed as a view")
+        raise invalid("a template with a helper or a zone for each direction cannot be "
+                      "packed as a view")
     record = bytearray(record)
     present = int.from_bytes(record[4:8], "little")
     family = record[8] if present & _lib.CT_VIEW_FAMILY else None

@@ -231,11 +231,13 @@ PUBLIC_FIELDS = (
     "labels",  # label bit numbers (a frozenset); an int bitmask accepted
     "secmark",  # read-only
     "helper",
+    "orig_zone",  # a zone of one direction alone (--orig-zone); see Entry
+    "reply_zone",  # (--reply-zone)
 )
 _INDEX = {name: i for i, name in enumerate(PUBLIC_FIELDS)}
-_FAMILY, _PROTO, _ORIG_SRC, _REPLY_DST, _LABELS, _HELPER = (
+_FAMILY, _PROTO, _ORIG_SRC, _REPLY_DST, _LABELS, _HELPER, _ORIG_ZONE, _REPLY_ZONE = (
     _INDEX["family"], _INDEX["proto"], _INDEX["orig_src"], _INDEX["reply_dst"],
-    _INDEX["labels"], _INDEX["helper"],
+    _INDEX["labels"], _INDEX["helper"], _INDEX["orig_zone"], _INDEX["reply_zone"],
 )
 
 
@@ -264,7 +266,17 @@ class Entry:
     reply_src, reply_dst, orig_sport, orig_dport, reply_sport, reply_dport,
     orig_icmp_type/code/id, reply_icmp_type/code/id, zone, mark, status, timeout,
     tcp_state, sctp_state, dccp_state, id, use, orig/reply packets and bytes,
-    timestamp_start, timestamp_stop, labels, secmark, helper.
+    timestamp_start, timestamp_stop, labels, secmark, helper, orig_zone, reply_zone.
+
+    `zone` is the zone of both directions (conntrack's ``-w``/``--zone``); `orig_zone` and
+    `reply_zone` are a zone of one direction alone (``--orig-zone``/``--reply-zone``,
+    sent inside that direction's tuple). The kernel holds one zone per entry: it creates
+    an entry with a zone of one direction only when `zone` is None or 0 and only one of
+    `orig_zone`/`reply_zone` is set, and refuses the others (InvalidArgumentError). Such
+    an entry is listed in that zone (a zone filter finds it) and its `zone` is None. An
+    update or delete looks it up by its original tuple in that tuple's zone (`orig_zone`;
+    with `reply_zone` alone, zone 0), so an entry read from the kernel keeps the field it
+    was read with when its other fields change.
 
     An entry read from the kernel is a slice of a block of ct_view records shared with
     the entries read with it: its fields are decoded on first use, so reading a large
@@ -287,6 +299,7 @@ class Entry:
         timeout=None, tcp_state=None, sctp_state=None, dccp_state=None, id=None, use=None,
         orig_packets=None, orig_bytes=None, reply_packets=None, reply_bytes=None,
         timestamp_start=None, timestamp_stop=None, labels=None, secmark=None, helper=None,
+        orig_zone=None, reply_zone=None,
     ):
         # The arguments in PUBLIC_FIELDS order (Python binds them: no loop here).
         v = [
@@ -295,7 +308,7 @@ class Entry:
             reply_icmp_type, reply_icmp_code, reply_icmp_id, zone, mark, status, timeout,
             tcp_state, sctp_state, dccp_state, id, use, orig_packets, orig_bytes,
             reply_packets, reply_bytes, timestamp_start, timestamp_stop, labels, secmark,
-            helper,
+            helper, orig_zone, reply_zone,
         ]
         # Values already as _normalise leaves them (ints, address objects) are packed at
         # once; others are normalised first.
@@ -476,8 +489,8 @@ def _v4(raw):
 def _decode_view(b, o, source):
     """The field values of the view at offset `o` of `b` (a list, PUBLIC_FIELDS order);
     `source` (an _OwnedEntry or None) gives the fields beyond the view."""
-    (_size, p, fam, proto, zone, mark, status, timeout, id_, use, tcp, sctp, dccp, _r0,
-     osp, odp, rsp, rdp, oit, oic, oii, rit, ric, rii, _wso, _wsr, _r1,
+    (_size, p, fam, proto, zone, mark, status, timeout, id_, use, tcp, sctp, dccp, dzd,
+     osp, odp, rsp, rdp, oit, oic, oii, rit, ric, rii, _wso, _wsr, dz,
      osrc, odst, rsrc, rdst, opk, oby, rpk, rby, tss, tst, labels, secmark,
      _f0, _f1, _f2, _f3) = _VIEW.unpack_from(b, o)
     addr = _v4 if fam == FAMILY_IPV4 else ipaddress.IPv6Address
@@ -486,8 +499,16 @@ def _decode_view(b, o, source):
     ocnt = p & CT_VIEW_ORIG_COUNTERS
     rcnt = p & CT_VIEW_REPLY_COUNTERS
     helper = None
+    ozone = rzone = None
+    if p & CT_VIEW_DIR_ZONE:
+        if dzd == _lib.CT_DIR_ORIG:
+            ozone = dz
+        else:
+            rzone = dz
     if p & CT_VIEW_MORE and source is not None:
         helper = Reader()._helper(source.ptr)
+        if ozone is not None:
+            rzone = _dir_zone(source.ptr, _lib.CT_DIR_REPLY)
     return [
         fam if p & CT_VIEW_FAMILY else None,
         proto if p & CT_VIEW_PROTO else None,
@@ -523,7 +544,22 @@ def _decode_view(b, o, source):
         labels_from(int.from_bytes(labels, "little")) if p & CT_VIEW_LABELS else None,
         secmark if p & CT_VIEW_SECMARK else None,
         helper,
+        ozone,
+        rzone,
     ]
+
+
+def _dir_zone(ptr, direction):
+    """The zone of `direction` alone of the ct_entry at `ptr`, or None. The view carries
+    one (the original direction's when there are two, with CT_VIEW_MORE): the other one
+    comes from here."""
+    out = ctypes.c_uint16()
+    rc = lib.ct_entry_get_dir_zone(ptr, direction, ctypes.byref(out))
+    if rc == _lib.CT_OK:
+        return out.value
+    if rc == _lib.CT_ERR_NOT_SET:
+        return None
+    raise last_error(rc)
 
 
 def _addr_bytes(value, family, what):
@@ -559,15 +595,12 @@ def pack_view(e, buf, offset):
 
 def record_of(e):
     """Entry `e`'s settable fields as one ct_view record (bytes), or None when `e` holds a
-    field the view cannot carry (a helper). Raises as pack_view does."""
+    field the view cannot carry (a helper, or a zone for each direction). Raises as
+    pack_view does."""
     r = e._r
     if r is not None:
         return r
-    if e._b is not None and not e._more() and (
-        e._v is None
-        # A zone of one direction is no public field: its bytes while it is unchanged.
-        or _present(e._b, e._o) & CT_VIEW_DIR_ZONE and e._pristine()
-    ):
+    if e._b is not None and not e._more() and e._v is None:
         # Unchanged since read: its own bytes (the library ignores the read-only fields).
         return e._view_bytes()
     return _pack_values(e._values())
@@ -588,7 +621,7 @@ class _Checked(Exception):
 
 def _pack_values(v):
     """The record (bytes) of the field values `v` (PUBLIC_FIELDS order), or None with a
-    helper; raises as the setters would for a value they refuse."""
+    helper or both zones of one direction; raises as the setters would for a value they refuse."""
     r = _pack_fast(v)
     return r if r is not None else _pack_checked(v)
 
@@ -599,7 +632,7 @@ def _pack_fast(v):
     (_pack_checked converts, or raises)."""
     (family, proto, osrc, odst, rsrc, rdst, osp, odp, rsp, rdp, oit, oic, oii, rit, ric, rii,
      zone, mark, status, timeout, tcp, sctp, _dccp, id_, _use, _opk, _oby, _rpk, _rby, _tss,
-     _tst, labels, _secmark, helper) = v
+     _tst, labels, _secmark, helper, ozone, rzone) = v
     if helper is not None or labels is not None or oit is not None or rit is not None \
             or oic is not None or ric is not None or oii is not None or rii is not None:
         return None
@@ -711,32 +744,45 @@ def _pack_fast(v):
             p |= CT_VIEW_ID
         else:
             raise _Checked
+        # A zone of one direction: the record holds one (both: _pack_checked decides).
+        dzd = dz = 0
+        if ozone is not None:
+            if ozone.__class__ is not int or rzone is not None:
+                raise _Checked
+            dz = ozone
+            p |= CT_VIEW_DIR_ZONE
+        elif rzone is not None:
+            if rzone.__class__ is not int:
+                raise _Checked
+            dzd, dz = _lib.CT_DIR_REPLY, rzone
+            p |= CT_VIEW_DIR_ZONE
     except (_Checked, AttributeError):
         return None
     try:
         # struct checks the ranges (each field's width is its range).
         return _SETTABLE.pack(VIEW_SIZE, p, family or 0, proto, zone, mark, status, timeout,
-                              id_, tcp, sctp, osp, odp, rsp, rdp, a0, a1, a2, a3)
+                              id_, tcp, sctp, dzd, osp, odp, rsp, rdp, dz, a0, a1, a2, a3)
     except struct.error:
         return None
 
 
 # A ct_view (_VIEW) with only the fields _pack_fast fills; the others are pad bytes, zero.
-# Packing 19 values instead of 45 is several times faster.
-_SETTABLE = struct.Struct("<IIBBHIIII4xBB2xHHHH12x16s16s16s16s72x")
+# Packing 21 values instead of 45 is several times faster.
+_SETTABLE = struct.Struct("<IIBBHIIII4xBBxBHHHH10xH16s16s16s16s72x")
 assert _SETTABLE.size == VIEW_SIZE
-assert _SETTABLE.pack(VIEW_SIZE, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, b"a", b"b",
-                      b"c", b"d") == _VIEW.pack(
-    VIEW_SIZE, 1, 2, 3, 4, 5, 6, 7, 8, 0, 9, 10, 0, 0, 11, 12, 13, 14, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, b"a", b"b", b"c", b"d", 0, 0, 0, 0, 0, 0, _ZERO16, 0, 0, 0, 0, 0)
+assert _SETTABLE.pack(VIEW_SIZE, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, b"a",
+                      b"b", b"c", b"d") == _VIEW.pack(
+    VIEW_SIZE, 1, 2, 3, 4, 5, 6, 7, 8, 0, 9, 10, 0, 11, 12, 13, 14, 15, 0, 0, 0, 0, 0, 0, 0,
+    0, 16, b"a", b"b", b"c", b"d", 0, 0, 0, 0, 0, 0, _ZERO16, 0, 0, 0, 0, 0)
 
 
 def _pack_checked(v):
     """_pack_values for any values: converts them as the setters would, or raises."""
     (family, proto, osrc, odst, rsrc, rdst, osp, odp, rsp, rdp, oit, oic, oii, rit, ric, rii,
      zone, mark, status, timeout, tcp, sctp, _dccp, id_, _use, _opk, _oby, _rpk, _rby, _tss,
-     _tst, labels, _secmark, helper) = v
-    if helper is not None:
+     _tst, labels, _secmark, helper, ozone, rzone) = v
+    if helper is not None or ozone is not None and rzone is not None:
+        # Not in a record: the setters take them, the library and kernel decide.
         return None
     p = 0
     if family is not None:
@@ -814,6 +860,15 @@ def _pack_checked(v):
         if zone > 0xFFFF:
             raise invalid("zone %d is out of range 0..65535" % zone)
         p |= CT_VIEW_ZONE
+    dzd = dz = 0
+    if ozone is not None or rzone is not None:
+        if ozone is not None:
+            dz = _u(ozone, 0xFFFFFFFF, "zone")
+        else:
+            dzd, dz = _lib.CT_DIR_REPLY, _u(rzone, 0xFFFFFFFF, "zone")
+        if dz > 0xFFFF:
+            raise invalid("zone %d is out of range 0..65535" % dz)
+        p |= CT_VIEW_DIR_ZONE
     if mark is None:
         mark = 0
     else:
@@ -853,7 +908,7 @@ def _pack_checked(v):
         p |= CT_VIEW_LABELS
     return _VIEW.pack(
         VIEW_SIZE, p, family or 0, proto, zone, mark, status, timeout, id_, 0,
-        tcp, sctp, 0, 0, osp, odp, rsp, rdp, oit, oic, oii, rit, ric, rii, 0, 0, 0,
+        tcp, sctp, 0, dzd, osp, odp, rsp, rdp, oit, oic, oii, rit, ric, rii, 0, 0, dz,
         a0, a1, a2, a3, 0, 0, 0, 0, 0, 0, raw_labels, 0, 0, 0, 0, 0,
     )
 
@@ -995,6 +1050,10 @@ def fill_c_entry(ptr, e):
     if e.zone is not None:
         # The library checks the range (CT_ERR_INVALID_ARGUMENT above 65535).
         _set(lib.ct_entry_set_zone, ptr, _ranged(e.zone, 0xFFFFFFFF, "zone"))
+    for direction, dz in ((_lib.CT_DIR_ORIG, e.orig_zone), (_lib.CT_DIR_REPLY, e.reply_zone)):
+        if dz is not None:
+            # The library checks the range, as for the zone.
+            _set(lib.ct_entry_set_dir_zone, ptr, direction, _ranged(dz, 0xFFFFFFFF, "zone"))
     if e.mark is not None:
         _set(lib.ct_entry_set_mark, ptr, _ranged(e.mark, 0xFFFFFFFF, "mark"))
     if e.status is not None:
@@ -1064,6 +1123,8 @@ class Reader:
             # The rare fields come from `ptr` now; the view alone cannot format it.
             v = _decode_view(block, 0, None)
             v[_HELPER] = self._helper(ptr)
+            if v[_ORIG_ZONE] is not None:
+                v[_REPLY_ZONE] = _dir_zone(ptr, _lib.CT_DIR_REPLY)
             e._b = None
             e._v = v
         return e

@@ -92,9 +92,9 @@ def test_view_backed_entries_behave_as_values(ct, netns):
 
 
 def test_entries_in_a_zone_of_one_direction_are_deleted_as_read(ct, netns):
-    # One tuple in the original-only and in the reply-only zone 5: two entries. The zone of
-    # one direction is in their records, not in a public field: an entry read (and looked
-    # at) but not changed is deleted in its zone, as the kernel holds it.
+    # One tuple in the original-only and in the reply-only zone 5: two entries. An entry
+    # read (and looked at) but not changed is deleted in its zone, as the kernel holds it
+    # (test_dir_zone.py: its orig_zone/reply_zone fields, changed entries).
     tup = ["-p", "udp", "-s", "10.1.0.1", "-d", "10.2.0.1", "--sport", 1, "--dport", 53,
            "-t", 100]
     netns.conntrack("-I", *tup, "--orig-zone", 5)
