@@ -156,3 +156,16 @@ def test_bad_zones_of_one_direction_are_refused():
     buf, n = pack_columns(Entry(proto="udp", orig_zone=5), {"orig_sport": [1, 2]})
     assert n == 2 and all(
         _lib._VIEW.unpack_from(buf, i * _lib.VIEW_SIZE)[26] == 5 for i in range(2))
+
+
+def test_the_mirror_finds_each_in_its_zone(netns):
+    netns.conntrack("-I", *TUPLE, "--orig-zone", 5)
+    netns.conntrack("-I", *TUPLE, "--reply-zone", 5)
+    key = dict(proto="udp", orig_src="10.1.0.1", orig_dst="10.2.0.1", orig_sport=1,
+               orig_dport=53)
+    with conntrack.Mirror(netns=netns.name) as m:
+        assert len(m.step(0)) == 2
+        o = m.get(Entry(**key, orig_zone=5))
+        r = m.get(Entry(**key, reply_zone=5))
+        assert (o.orig_zone, o.reply_zone, r.orig_zone, r.reply_zone) == (5, None, None, 5)
+        assert m.get(Entry(**key)) is None and m.get(Entry(**key, zone=5)) is None
