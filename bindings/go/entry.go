@@ -325,8 +325,9 @@ func (e *Entry) SetHelper(name string) {
 
 // SetDirZone sets the zone of one direction alone (conntrack's --orig-zone, or with reply
 // true --reply-zone), as opposed to Zone, which covers both. The kernel holds such an entry
-// in that zone: the zone filter lists it there, and Update and Delete find it only with it.
-// An entry read from the kernel has it when the kernel reported it.
+// in that zone: the zone filter lists it there. Update and Delete look an entry up by its
+// original tuple in that tuple's zone: the original direction's zone set here, zone 0 with
+// a reply zone alone. An entry read from the kernel has it when the kernel reported it.
 func (e *Entry) SetDirZone(reply bool, z uint16) {
 	r := e.writeRare()
 	r.dirZone, r.dirZoneReply = z, reply
