@@ -904,7 +904,26 @@ struct Apply<'a, F: FnMut(Change, &Entry) -> bool> {
     absent: Option<KeySet>,
 }
 
-impl<F: FnMut(Change, &Entry) -> bool> Apply<'_, F> {
+impl<'a, F: FnMut(Change, &Entry) -> bool> Apply<'a, F> {
+    /// The state outside a repair (a repair sets `generation` and `absent` when it dumps).
+    fn new(
+        table: &'a mut Table,
+        stats: &'a mut MirrorStats,
+        filter: Option<&'a Filter>,
+        f: F,
+    ) -> Self {
+        Apply {
+            table,
+            stats,
+            filter,
+            f,
+            stop: false,
+            delivered: 0,
+            generation: 0,
+            absent: None,
+        }
+    }
+
     fn emit(&mut self, kind: ChangeKind, repair: bool, e: &Entry) {
         self.delivered += 1;
         if repair {
@@ -1159,16 +1178,7 @@ impl Mirror {
             filter,
             ..
         } = self;
-        let mut a = Apply {
-            table,
-            stats,
-            filter: filter.as_ref(),
-            f: &mut f,
-            stop: false,
-            delivered: 0,
-            generation: 0,
-            absent: None,
-        };
+        let mut a = Apply::new(table, stats, filter.as_ref(), &mut f);
         let r = listener.receive_while(wait, |kind, e| {
             a.event(kind, e);
             !a.stop
@@ -1239,16 +1249,7 @@ impl Mirror {
             pre_drain,
             ..
         } = self;
-        let mut a = Apply {
-            table,
-            stats,
-            filter: filter.as_ref(),
-            f,
-            stop: false,
-            delivered: 0,
-            generation: 0,
-            absent: None,
-        };
+        let mut a = Apply::new(table, stats, filter.as_ref(), f);
         // Events already queued happened before the dump begins, so the dump is newer than
         // they are: apply them first, as events, not as the newer ones that win over the
         // dump (after an overrun the kernel still delivers those queued before the loss).
@@ -1646,19 +1647,13 @@ mod tests {
         let mut t = Table::new();
         let mut stats = MirrorStats::default();
         let mut seen = Vec::new();
-        let mut a = Apply {
-            table: &mut t,
-            stats: &mut stats,
-            filter: None,
-            f: |c: Change, e: &Entry| {
-                seen.push((c, e.id, e.mark));
-                true
-            },
-            stop: false,
-            delivered: 0,
-            generation: 1,
-            absent: Some(KeySet::default()),
-        };
+        let mut a = Apply::new(&mut t, &mut stats, None, |c: Change, e: &Entry| {
+            seen.push((c, e.id, e.mark));
+            true
+        });
+        // In a repair's first generation.
+        a.generation = 1;
+        a.absent = Some(KeySet::default());
         // An entry the dump shows; then an event that destroys an older incarnation of
         // another tuple's entry; then an update of the first that carries only the mark.
         let mut first = udp(1, 10);
@@ -1699,19 +1694,13 @@ mod tests {
         let mut t = Table::new();
         let mut stats = MirrorStats::default();
         let mut seen = Vec::new();
-        let mut a = Apply {
-            table: &mut t,
-            stats: &mut stats,
-            filter: None,
-            f: |c: Change, e: &Entry| {
-                seen.push((c.kind, c.repair, e.timeout, e.mark));
-                true
-            },
-            stop: false,
-            delivered: 0,
-            generation: 1,
-            absent: Some(KeySet::default()),
-        };
+        let mut a = Apply::new(&mut t, &mut stats, None, |c: Change, e: &Entry| {
+            seen.push((c.kind, c.repair, e.timeout, e.mark));
+            true
+        });
+        // In a repair's first generation.
+        a.generation = 1;
+        a.absent = Some(KeySet::default());
         // The dump shows an entry made while it ran; its NEW event, read after the row,
         // carries the same state but a longer timeout (the dump's has run down since).
         let mut row = udp(1, 10);
